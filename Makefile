@@ -1,0 +1,26 @@
+# make test   — the whole suite against a real Apache Kafka broker (started and stopped for you)
+# make quick  — the suite without a broker: integration tests use in-process kfake
+# make vet    — go vet and gofmt
+GO ?= go
+TEST_FLAGS ?= -count=1 -timeout 30m
+
+.PHONY: test quick vet build kafka-start kafka-stop
+
+test:
+	deploy/local-kafka/with-kafka.sh $(GO) test $(TEST_FLAGS) ./...
+
+quick:
+	$(GO) test $(TEST_FLAGS) ./...
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build:
+	$(GO) build ./...
+
+kafka-start:
+	deploy/local-kafka/kafka.sh start
+
+kafka-stop:
+	deploy/local-kafka/kafka.sh stop
