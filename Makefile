@@ -4,10 +4,16 @@
 GO ?= go
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: test quick vet build kafka-start kafka-stop
+.PHONY: test test-against-broker quick vet build kafka-start kafka-stop
 
 test:
-	deploy/local-kafka/with-kafka.sh $(GO) test $(TEST_FLAGS) ./...
+	deploy/local-kafka/with-kafka.sh $(MAKE) --no-print-directory test-against-broker
+
+# Run by `make test` inside with-kafka.sh (KAFKA_BROKERS set). The smoke test runs first and
+# verbosely so the log names the broker the suite ran against.
+test-against-broker:
+	$(GO) test -count=1 -v -run '^TestBrokerSmoke$$' ./connector/kafkatest
+	$(GO) test $(TEST_FLAGS) ./...
 
 quick:
 	$(GO) test $(TEST_FLAGS) ./...
