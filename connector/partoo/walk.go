@@ -1,0 +1,85 @@
+package partoo
+
+import (
+	"context"
+	"fmt"
+)
+
+// WalkMessages reads every page of a conversation's messages, in the order Partoo serves them,
+// and hands each page to fn. It stops at the first error, including fn's. A walk that
+// returns nil saw every page: it is complete. A next_cursor that was already followed
+// (ErrCursorLoop) or a walk past Config.MaxPages (ErrTooManyPages) ends it with an error.
+func (c *Client) WalkMessages(ctx context.Context, conversationID int64, fn func(*MessagePage) error) error {
+	w := c.newWalker(fmt.Sprintf("messages of conversation %d", conversationID))
+	for {
+		page, err := c.ListMessages(ctx, conversationID, 0, w.cursor)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if done, err := w.next(page.NextCursor); done || err != nil {
+			return err
+		}
+	}
+}
+
+// Messages returns every message of a conversation (a complete walk) or an error.
+func (c *Client) Messages(ctx context.Context, conversationID int64) ([]Message, error) {
+	var all []Message
+	err := c.WalkMessages(ctx, conversationID, func(p *MessagePage) error {
+		all = append(all, p.Messages...)
+		return nil
+	})
+	return all, err
+}
+
+// WalkConversations reads every page of GET /conversations (p.Cursor, if set, is where it
+// starts) and hands each page to fn, with the same loop and page-limit guards as WalkMessages.
+func (c *Client) WalkConversations(ctx context.Context, p ListConversationsParams, fn func(*ConversationPage) error) error {
+	w := c.newWalker("conversations")
+	w.cursor = p.Cursor
+	for {
+		p.Cursor = w.cursor
+		page, err := c.ListConversations(ctx, p)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if done, err := w.next(page.NextCursor); done || err != nil {
+			return err
+		}
+	}
+}
+
+type walker struct {
+	what     string
+	cursor   string
+	seen     map[string]struct{}
+	pages    int
+	maxPages int
+}
+
+func (c *Client) newWalker(what string) *walker {
+	return &walker{what: what, seen: map[string]struct{}{}, maxPages: c.cfg.MaxPages}
+}
+
+// next records a page and moves to its next_cursor; done is true at the last page.
+func (w *walker) next(nextCursor *string) (done bool, err error) {
+	w.pages++
+	if nextCursor == nil {
+		return true, nil
+	}
+	if _, dup := w.seen[*nextCursor]; dup || *nextCursor == w.cursor {
+		return true, fmt.Errorf("partoo: walking %s: %w (after %d pages)", w.what, ErrCursorLoop, w.pages)
+	}
+	if w.pages >= w.maxPages {
+		return true, fmt.Errorf("partoo: walking %s: %w (%d pages)", w.what, ErrTooManyPages, w.maxPages)
+	}
+	w.seen[*nextCursor] = struct{}{}
+	w.cursor = *nextCursor
+	return false, nil
+}
