@@ -364,4 +364,3 @@ func snippet(b []byte) string {
 	}
 	return s
 }
-

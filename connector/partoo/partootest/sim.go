@@ -59,10 +59,10 @@ type Sim struct {
 	rnd        *rand.Rand
 
 	// rate limiting and counters
-	accepted   []time.Time // accepted request times within the window
-	counters   map[string]map[int]int64
-	maxInWin   int
-	throttled  int64
+	accepted  []time.Time // accepted request times within the window
+	counters  map[string]map[int]int64
+	maxInWin  int
+	throttled int64
 }
 
 // New returns an empty simulator.
@@ -440,4 +440,3 @@ func (s *Sim) listConversations(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, page)
 }
-
