@@ -1,0 +1,245 @@
+package diff
+
+import (
+	"crypto/sha1"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+)
+
+// EventType is the kind of a change event.
+type EventType uint8
+
+// Event types, in the order they are emitted for one message.
+const (
+	MessageCreated EventType = iota + 1
+	StatusChanged
+	MessageDeleted
+)
+
+func (t EventType) String() string {
+	switch t {
+	case MessageCreated:
+		return "MessageCreated"
+	case StatusChanged:
+		return "StatusChanged"
+	case MessageDeleted:
+		return "MessageDeleted"
+	}
+	return fmt.Sprintf("EventType(%d)", uint8(t))
+}
+
+// DeleteReason says why a message counts as deleted.
+type DeleteReason uint8
+
+// Delete reasons.
+const (
+	ConsumerDeleted DeleteReason = iota + 1 // is_deleted became true
+	Vanished                                // absent from consecutive complete walks
+)
+
+func (r DeleteReason) String() string {
+	switch r {
+	case ConsumerDeleted:
+		return "ConsumerDeleted"
+	case Vanished:
+		return "Vanished"
+	}
+	return "Unknown"
+}
+
+// Event is one change, as a value.
+type Event struct {
+	Type           EventType
+	ID             string // deterministic: the same change observed again has the same ID
+	ConversationID int64
+	MessageID      int64
+	DetectedAt     time.Time
+	Date           time.Time      // the message's date
+	Message        partoo.Message // Created: as observed; Deleted: last known; StatusChanged: now
+	Snapshot       bool           // MessageCreated found by a snapshot walk
+	PreviousStatus partoo.Status  // StatusChanged
+	Status         partoo.Status  // StatusChanged
+	Reason         DeleteReason   // MessageDeleted
+}
+
+// Options tune the diff.
+type Options struct {
+	// VanishAfter is how many consecutive complete walks a recorded message must be absent
+	// from before it is reported Vanished. Default 2.
+	VanishAfter int
+}
+
+// Result of a diff.
+type Result struct {
+	Events  []Event
+	Next    *State // the state to record once the events are committed
+	Changed bool   // Next differs from the previous state: it must be written
+	Ignored int    // messages skipped for an unknown sender_type (or another conversation)
+}
+
+// Diff compares a walk of conversation convID with its previous state (nil: none recorded)
+// and returns the events and the next state. walk may be in any order and contain
+// duplicates (the last copy wins). complete says the walk read every page.
+func Diff(prev *State, convID int64, walk []partoo.Message, complete bool, now time.Time, opt Options) Result {
+	if opt.VanishAfter <= 0 {
+		opt.VanishAfter = 2
+	}
+	if prev == nil {
+		prev = &State{ConversationID: convID}
+	}
+	snapshot := !prev.SnapshotDone
+	res := Result{}
+
+	// The walk, by id, without unknown senders.
+	seen := make(map[int64]int, len(walk))
+	msgs := make([]partoo.Message, 0, len(walk))
+	for _, m := range walk {
+		if !m.SenderType.Known() || m.ConversationID != convID {
+			res.Ignored++
+			continue
+		}
+		if i, dup := seen[m.ID]; dup {
+			msgs[i] = m
+			continue
+		}
+		seen[m.ID] = len(msgs)
+		msgs = append(msgs, m)
+	}
+	sort.Slice(msgs, func(i, j int) bool { return msgs[i].ID < msgs[j].ID })
+
+	next := &State{
+		ConversationID: convID,
+		SnapshotDone:   prev.SnapshotDone || complete,
+		UpdatedAt:      prev.UpdatedAt,
+		Messages:       make([]MessageState, 0, max(len(prev.Messages), len(msgs))),
+		Raw:            map[string]string{},
+	}
+	emit := func(e Event) {
+		e.ConversationID, e.DetectedAt = convID, now
+		res.Events = append(res.Events, e)
+	}
+
+	// Merge the two id-sorted lists.
+	i, j := 0, 0
+	for i < len(prev.Messages) || j < len(msgs) {
+		switch {
+		case j >= len(msgs) || (i < len(prev.Messages) && prev.Messages[i].ID < msgs[j].ID):
+			// Recorded, absent from this walk.
+			ms := prev.Messages[i]
+			i++
+			if complete {
+				ms.setMissed(ms.Missed() + 1)
+				if ms.Missed() >= opt.VanishAfter {
+					if !ms.Deleted() {
+						last := prev.MessageFromState(ms)
+						emit(Event{Type: MessageDeleted, ID: eventID(convID, ms.ID, "deleted"), MessageID: ms.ID,
+							Date: last.Date.Time, Message: last, Reason: Vanished})
+					}
+					continue // it leaves the state
+				}
+			}
+			copyRaw(next.Raw, prev.Raw, ms.ID)
+			next.Messages = append(next.Messages, ms)
+
+		case i >= len(prev.Messages) || msgs[j].ID < prev.Messages[i].ID:
+			// New message.
+			m := msgs[j]
+			j++
+			ms := encodeMessage(m, next.Raw)
+			emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, "created"), MessageID: m.ID,
+				Date: m.Date.Time, Message: m, Snapshot: snapshot})
+			if m.IsDeleted {
+				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, "deleted"), MessageID: m.ID,
+					Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
+			}
+			next.Messages = append(next.Messages, ms)
+
+		default:
+			// Known message, seen again.
+			old := prev.Messages[i]
+			m := msgs[j]
+			i++
+			j++
+			ms := encodeMessage(m, next.Raw)
+			ms.StatusSeq = old.StatusSeq
+			if before := prev.StatusOf(old); before != m.Status {
+				ms.StatusSeq++
+				emit(Event{Type: StatusChanged, MessageID: m.ID, Date: m.Date.Time, Message: m,
+					PreviousStatus: before, Status: m.Status,
+					ID: eventID(convID, m.ID, fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status))})
+			}
+			switch {
+			case m.IsDeleted && !old.Deleted():
+				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, "deleted"), MessageID: m.ID,
+					Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
+			case old.Deleted():
+				ms.Flags |= flagDeleted // deletion is final: an undelete never re-emits
+			}
+			next.Messages = append(next.Messages, ms)
+		}
+	}
+
+	sort.SliceStable(res.Events, func(a, b int) bool {
+		ea, eb := res.Events[a], res.Events[b]
+		if !ea.Date.Equal(eb.Date) {
+			return ea.Date.Before(eb.Date)
+		}
+		if ea.MessageID != eb.MessageID {
+			return ea.MessageID < eb.MessageID
+		}
+		return ea.Type < eb.Type
+	})
+	res.Changed = len(res.Events) > 0 || !sameState(prev, next)
+	if res.Changed {
+		next.UpdatedAt = now
+	}
+	res.Next = next
+	return res
+}
+
+func copyRaw(dst, src map[string]string, id int64) {
+	if len(src) == 0 {
+		return
+	}
+	for _, k := range []byte{'s', 'c', 't'} {
+		key := rawKey(k, id)
+		if v, ok := src[key]; ok {
+			dst[key] = v
+		}
+	}
+}
+
+func sameState(a, b *State) bool {
+	if a.SnapshotDone != b.SnapshotDone || len(a.Messages) != len(b.Messages) || len(a.Raw) != len(b.Raw) {
+		return false
+	}
+	for i := range a.Messages {
+		if a.Messages[i] != b.Messages[i] {
+			return false
+		}
+	}
+	for k, v := range a.Raw {
+		if b.Raw[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// eventNamespace is the UUID namespace of event ids (a random v4 UUID fixed forever).
+var eventNamespace = [16]byte{0x6f, 0x1c, 0x3a, 0x52, 0x9d, 0x0e, 0x4b, 0x7a, 0x8f, 0x21, 0x5c, 0x44, 0x0b, 0xe3, 0x97, 0x16}
+
+// eventID is a UUID v5 (RFC 9562) of "partoo:<conversation>:<message>:<change>".
+func eventID(conv, msg int64, change string) string {
+	h := sha1.New()
+	h.Write(eventNamespace[:])
+	fmt.Fprintf(h, "partoo:%d:%d:%s", conv, msg, change)
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}

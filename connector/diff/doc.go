@@ -1,0 +1,18 @@
+// Package diff is the pure heart of the connector: given a conversation's last recorded
+// state, the messages of a walk, whether the walk was complete, and the current time, it
+// returns the ordered change events and the next state. It does no I/O and never reads the
+// clock.
+//
+// Rules:
+//   - a message not in the state → MessageCreated (snapshot when the conversation has had no
+//     complete walk yet); already deleted at first sight → MessageCreated then MessageDeleted;
+//   - a status different from the recorded one → StatusChanged(previous → new);
+//   - is_deleted false → true → MessageDeleted(ConsumerDeleted);
+//   - a recorded message absent from VanishAfter consecutive COMPLETE walks →
+//     MessageDeleted(Vanished), and it leaves the state; a partial walk never deletes;
+//   - unchanged → nothing; a message with an unknown sender_type → nothing, counted in
+//     Result.Ignored (Partoo's advice is to ignore them).
+//
+// Events of one conversation are ordered by (message date, message id); for one message,
+// created < status changed < deleted.
+package diff
