@@ -1,0 +1,220 @@
+package connector_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/state"
+)
+
+// env is one test's world: a simulator, a Kafka cluster and unique topic names.
+type env struct {
+	t       *testing.T
+	sim     *partootest.Sim
+	url     string
+	cluster *kafkatest.Cluster
+	topics  state.Topics
+	txnID   string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	sim := partootest.New(partootest.Config{APIKey: "k", RequestsPerMinute: -1})
+	base := kafkatest.Topic(t)
+	return &env{
+		t: t, sim: sim, url: sim.Serve(t), cluster: kafkatest.New(t),
+		topics: state.Topics{Events: base + ".events", State: base + ".state", EventsPartitions: 3, StatePartitions: 3},
+		txnID:  base + ".txn",
+	}
+}
+
+func (e *env) client() *partoo.Client {
+	c, err := partoo.New(partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 600_000,
+		BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) options() connector.Options {
+	lvl := slog.LevelWarn
+	if testing.Verbose() {
+		lvl = slog.LevelInfo
+	}
+	return connector.Options{
+		Partoo:          e.client(),
+		Kafka:           []kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers...)},
+		Topics:          e.topics,
+		TransactionalID: e.txnID,
+		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
+	}
+}
+
+// running is a connector running in a goroutine.
+type running struct {
+	c      *connector.Connector
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *env) start(opt connector.Options) *running {
+	e.t.Helper()
+	c, err := connector.New(opt)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{c: c, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- c.Run(ctx) }()
+	e.t.Cleanup(func() { r.stop(e.t) })
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("connector stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("connector did not stop within 30 s")
+	}
+}
+
+// waitWalks waits until the connector has done n more walks (i.e. sweeps past any change).
+func (r *running) waitWalks(t *testing.T, n int64) {
+	t.Helper()
+	target := r.c.Walks() + n
+	deadline := time.Now().Add(60 * time.Second)
+	for r.c.Walks() < target {
+		select {
+		case err := <-r.done:
+			t.Fatalf("connector stopped: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d walks within 60 s", r.c.Walks(), target)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// event is a decoded event record.
+type event struct {
+	Type      string
+	Key       string
+	Partition int32
+	Offset    int64
+	Headers   map[string]string
+	Body      map[string]any // events.Plain of the record
+}
+
+func (ev event) msgID() int64 { return ev.Body["message_id"].(int64) }
+
+// readEvents reads the whole events topic with read_committed.
+func (e *env) readEvents(t *testing.T) []event {
+	t.Helper()
+	codec, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := e.cluster.Client(t,
+		kgo.ConsumeTopics(e.topics.Events),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	defer cl.Close()
+	var out []event
+	ctx := kafkatest.Context(t, 60*time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("fetch: %v", err)
+			}
+		})
+		if fs.NumRecords() == 0 {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			name, native, err := codec.Decode(r.Value)
+			if err != nil {
+				t.Fatalf("decode %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
+			}
+			h := map[string]string{}
+			for _, x := range r.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			ev := event{Type: h["event_type"], Key: string(r.Key), Partition: r.Partition, Offset: r.Offset, Headers: h,
+				Body: events.Plain(native).(map[string]any)}
+			if "partoo.messages.v1."+ev.Type != name {
+				t.Fatalf("event_type header %q but schema %s", ev.Type, name)
+			}
+			out = append(out, ev)
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out
+}
+
+// waitEvents reads the events topic until pred holds.
+func (e *env) waitEvents(t *testing.T, what string, pred func([]event) bool) []event {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		evs := e.readEvents(t)
+		if pred(evs) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; have %d events: %v", what, len(evs), summary(evs))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func summary(evs []event) []string {
+	var s []string
+	for _, ev := range evs {
+		s = append(s, ev.Key+"/"+strconv.FormatInt(ev.msgID(), 10)+":"+ev.Type)
+	}
+	return s
+}
+
+func count(evs []event, typ string) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+var _ sync.Mutex
