@@ -15,39 +15,56 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+type command struct {
+	name, summary string
+	run           func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run the connector, configured from the environment", cmdRun},
+		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
+			fmt.Fprintln(stdout, "partoo-connector", buildVersion())
+			return 0
+		}},
+	}
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
 	}
 	switch args[0] {
-	case "version", "--version":
-		fmt.Fprintln(stdout, "partoo-connector", buildVersion())
-		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
-	default:
-		fmt.Fprintf(stderr, "partoo-connector: unknown command %q\n", args[0])
-		usage(stderr)
-		return 2
+	case "--version":
+		args[0] = "version"
 	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "partoo-connector: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: partoo-connector <command> [flags]
-
-commands:
-  version   print the version
-  help      show this help
-`)
+	fmt.Fprint(w, "usage: partoo-connector <command> [flags]\n\ncommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s  %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'partoo-connector <command> --help' for a command's flags.\n")
 }
 
 func buildVersion() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
 	return "dev"

@@ -1,0 +1,237 @@
+package connector
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+)
+
+// Config is the service's configuration, read from the environment. The `desc` tags are the
+// README's configuration table (a test keeps the two in sync).
+type Config struct {
+	PartooAPIURL            string        `envconfig:"PARTOO_API_URL" default:"https://api.partoo.co/v2" desc:"Partoo API base URL, up to /v2"`
+	PartooAPIKey            partoo.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`
+	PartooAPIKeyFile        string        `envconfig:"PARTOO_API_KEY_FILE" desc:"file holding the API key, e.g. a mounted Kubernetes Secret"`
+	PartooRequestsPerMinute int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" default:"300" desc:"the organisation's rate limit; the connector never exceeds it"`
+	PartooPerPage           int           `envconfig:"PARTOO_PER_PAGE" default:"100" desc:"page size of walks, 1..100"`
+	PartooBusinessIDs       []int64       `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in)"`
+	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
+
+	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" desc:"comma-separated bootstrap brokers (required)"`
+	KafkaEventsTopic       string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
+	KafkaStateTopic        string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
+	KafkaTransactionalID   string        `envconfig:"KAFKA_TRANSACTIONAL_ID" default:"partoo-connector" desc:"transactional.id; a second instance with the same id fences the first"`
+	KafkaEventsPartitions  int32         `envconfig:"KAFKA_EVENTS_PARTITIONS" default:"6" desc:"partitions of the events topic when the connector creates it"`
+	KafkaStatePartitions   int32         `envconfig:"KAFKA_STATE_PARTITIONS" default:"6" desc:"partitions of the state topic when the connector creates it"`
+	KafkaReplicationFactor int16         `envconfig:"KAFKA_REPLICATION_FACTOR" default:"-1" desc:"replication factor of created topics; -1 takes the broker's default"`
+	KafkaTLSEnabled        bool          `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to Kafka with TLS"`
+	KafkaTLSCAFile         string        `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the brokers (default: system roots)"`
+	KafkaTLSCertFile       string        `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS"`
+	KafkaTLSKeyFile        string        `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
+	KafkaSASLMechanism     string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
+	KafkaSASLUsername      string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	KafkaSASLPassword      partoo.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
+
+	VanishAfterWalks int    `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
+	HTTPAddr         string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz and /readyz"`
+	LogLevel         string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat        string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+}
+
+// ConfigError names the variable at fault. Its message never contains a secret's value.
+type ConfigError struct {
+	Var     string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+
+// LoadConfig reads and validates the configuration from the environment. The error, if any,
+// is a *ConfigError for the first problem found.
+func LoadConfig() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{Var: pe.KeyName, Problem: fmt.Sprintf("cannot parse as %s", describeType(pe.TypeName))}
+		}
+		return nil, &ConfigError{Var: "environment", Problem: err.Error()}
+	}
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func describeType(t string) string {
+	switch t {
+	case "int", "int16", "int32", "int64":
+		return "an integer"
+	case "bool":
+		return "a boolean (true or false)"
+	case "[]int64":
+		return "a comma-separated list of integers"
+	}
+	return t
+}
+
+func (c *Config) finish() error {
+	if c.PartooAPIKeyFile != "" {
+		if !c.PartooAPIKey.IsZero() {
+			return &ConfigError{"PARTOO_API_KEY_FILE", "set together with PARTOO_API_KEY; set only one"}
+		}
+		b, err := os.ReadFile(c.PartooAPIKeyFile)
+		if err != nil {
+			return &ConfigError{"PARTOO_API_KEY_FILE", "cannot read the file: " + describeFileErr(err)}
+		}
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return &ConfigError{"PARTOO_API_KEY_FILE", "the file is empty"}
+		}
+		c.PartooAPIKey = partoo.NewSecret(key)
+	}
+	if c.PartooAPIKey.IsZero() {
+		return &ConfigError{"PARTOO_API_KEY", "required (or PARTOO_API_KEY_FILE)"}
+	}
+	if u, err := url.Parse(c.PartooAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &ConfigError{"PARTOO_API_URL", "must be an absolute http(s) URL"}
+	}
+	if c.PartooRequestsPerMinute < 1 {
+		return &ConfigError{"PARTOO_REQUESTS_PER_MINUTE", "must be at least 1"}
+	}
+	if c.PartooPerPage < 1 || c.PartooPerPage > 100 {
+		return &ConfigError{"PARTOO_PER_PAGE", "must be between 1 and 100"}
+	}
+	if len(c.KafkaBrokers) == 0 {
+		return &ConfigError{"KAFKA_BROKERS", "required (comma-separated host:port)"}
+	}
+	for _, b := range c.KafkaBrokers {
+		if !strings.Contains(b, ":") {
+			return &ConfigError{"KAFKA_BROKERS", fmt.Sprintf("%q is not host:port", b)}
+		}
+	}
+	if c.KafkaEventsTopic == "" || c.KafkaStateTopic == "" || c.KafkaEventsTopic == c.KafkaStateTopic {
+		return &ConfigError{"KAFKA_STATE_TOPIC", "events and state topics must be set and different"}
+	}
+	if c.KafkaTransactionalID == "" {
+		return &ConfigError{"KAFKA_TRANSACTIONAL_ID", "must not be empty"}
+	}
+	if c.KafkaEventsPartitions < 1 {
+		return &ConfigError{"KAFKA_EVENTS_PARTITIONS", "must be at least 1"}
+	}
+	if c.KafkaStatePartitions < 1 {
+		return &ConfigError{"KAFKA_STATE_PARTITIONS", "must be at least 1"}
+	}
+	if (c.KafkaTLSCertFile == "") != (c.KafkaTLSKeyFile == "") {
+		return &ConfigError{"KAFKA_TLS_KEY_FILE", "KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together"}
+	}
+	if !c.KafkaTLSEnabled && (c.KafkaTLSCAFile != "" || c.KafkaTLSCertFile != "") {
+		return &ConfigError{"KAFKA_TLS_ENABLED", "TLS files are set but KAFKA_TLS_ENABLED is false"}
+	}
+	switch strings.ToUpper(c.KafkaSASLMechanism) {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		c.KafkaSASLMechanism = strings.ToUpper(c.KafkaSASLMechanism)
+		if c.KafkaSASLUsername == "" {
+			return &ConfigError{"KAFKA_SASL_USERNAME", "required with KAFKA_SASL_MECHANISM"}
+		}
+		if c.KafkaSASLPassword.IsZero() {
+			return &ConfigError{"KAFKA_SASL_PASSWORD", "required with KAFKA_SASL_MECHANISM"}
+		}
+	default:
+		return &ConfigError{"KAFKA_SASL_MECHANISM", fmt.Sprintf("%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism)}
+	}
+	if c.VanishAfterWalks < 1 {
+		return &ConfigError{"VANISH_AFTER_WALKS", "must be at least 1"}
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		return &ConfigError{"LOG_LEVEL", err.Error()}
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return &ConfigError{"LOG_FORMAT", "must be json or text"}
+	}
+	return nil
+}
+
+func describeFileErr(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// SlogLevel parses LOG_LEVEL.
+func (c *Config) SlogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, errors.New("must be debug, info, warn or error")
+	}
+	return l, nil
+}
+
+// KafkaOpts returns the connection options (brokers, TLS, SASL) shared by every client.
+func (c *Config) KafkaOpts() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.KafkaBrokers...)}
+	if c.KafkaTLSEnabled {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.KafkaTLSCAFile != "" {
+			pem, err := os.ReadFile(c.KafkaTLSCAFile)
+			if err != nil {
+				return nil, &ConfigError{"KAFKA_TLS_CA_FILE", "cannot read the file: " + describeFileErr(err)}
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, &ConfigError{"KAFKA_TLS_CA_FILE", "no PEM certificate in the file"}
+			}
+			tc.RootCAs = pool
+		}
+		if c.KafkaTLSCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.KafkaTLSCertFile, c.KafkaTLSKeyFile)
+			if err != nil {
+				return nil, &ConfigError{"KAFKA_TLS_CERT_FILE", "cannot load the certificate and key: " + err.Error()}
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	user, pass := c.KafkaSASLUsername, c.KafkaSASLPassword.Reveal()
+	switch c.KafkaSASLMechanism {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
+	}
+	return opts, nil
+}
+
+// ConfigVar describes one environment variable.
+type ConfigVar struct {
+	Name, Default, Desc string
+}
+
+// ConfigVars lists every variable Config reads, in declaration order.
+func ConfigVars() []ConfigVar {
+	t := reflect.TypeOf(Config{})
+	out := make([]ConfigVar, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		out = append(out, ConfigVar{Name: f.Tag.Get("envconfig"), Default: f.Tag.Get("default"), Desc: f.Tag.Get("desc")})
+	}
+	return out
+}
