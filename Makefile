@@ -30,3 +30,11 @@ kafka-start:
 
 kafka-stop:
 	deploy/local-kafka/kafka.sh stop
+
+# make bench — every benchmark, the broker ones against a real Apache Kafka broker; results in
+# bench.txt (the README quotes them).
+.PHONY: bench
+bench:
+	deploy/local-kafka/with-kafka.sh sh -c '$(GO) test -run XXX -bench . -benchtime 1x ./connector/publish/ && \
+	  $(GO) test -run XXX -bench . -benchtime 3x ./connector/state/ && \
+	  $(GO) test -run XXX -bench . ./connector/diff/ ./connector/partoo/' | tee bench.txt
