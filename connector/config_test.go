@@ -1,0 +1,115 @@
+package connector_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/partoo-connector/partoo-connector/connector"
+)
+
+var update = flag.Bool("update", false, "rewrite the README's configuration table")
+
+// TestREADMEConfigTableInSync: the README's table is generated from Config's tags. Run
+// `go test ./connector -run READMEConfig -update` after changing Config.
+func TestREADMEConfigTableInSync(t *testing.T) {
+	var rows []string
+	for _, v := range connector.ConfigVars() {
+		def := v.Default
+		if def != "" {
+			def = "`" + def + "`"
+		}
+		rows = append(rows, "| `"+v.Name+"` | "+def+" | "+v.Desc+" |")
+	}
+	want := strings.Join(rows, "\n")
+	path := filepath.Join("..", "README.md")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	const head = "| variable | default | meaning |\n|---|---|---|\n"
+	i := strings.Index(readme, head)
+	if i < 0 {
+		t.Fatal("README has no configuration table")
+	}
+	start := i + len(head)
+	end := strings.Index(readme[start:], "\n\n")
+	if end < 0 {
+		t.Fatal("configuration table not terminated")
+	}
+	got := readme[start : start+end]
+	if got == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(readme[:start]+want+readme[start+end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("README configuration table is stale; run: go test ./connector -run READMEConfig -update\n got:\n%s\nwant:\n%s", got, want)
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	base := map[string]string{"PARTOO_API_KEY": "s3cret-key", "KAFKA_BROKERS": "127.0.0.1:9092"}
+	cases := []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"PARTOO_API_KEY": ""}, "PARTOO_API_KEY: required"},
+		{map[string]string{"KAFKA_BROKERS": ""}, "KAFKA_BROKERS: required"},
+		{map[string]string{"PARTOO_REQUESTS_PER_MINUTE": "lots"}, "PARTOO_REQUESTS_PER_MINUTE: cannot parse as an integer"},
+		{map[string]string{"PARTOO_PER_PAGE": "101"}, "PARTOO_PER_PAGE: must be between 1 and 100"},
+		{map[string]string{"PARTOO_API_URL": "api.partoo.co"}, "PARTOO_API_URL: must be an absolute http(s) URL"},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI"}, "KAFKA_SASL_MECHANISM:"},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_PASSWORD: required"},
+		{map[string]string{"KAFKA_TLS_ENABLED": "maybe"}, "KAFKA_TLS_ENABLED: cannot parse as a boolean"},
+		{map[string]string{"PARTOO_CONVERSATION_IDS": "1,x"}, "PARTOO_CONVERSATION_IDS: cannot parse as a comma-separated list of integers"},
+		{map[string]string{"PARTOO_API_KEY_FILE": "/nonexistent/key"}, "PARTOO_API_KEY_FILE: set together with PARTOO_API_KEY"},
+		{map[string]string{"PARTOO_API_KEY": "", "PARTOO_API_KEY_FILE": "/nonexistent/key"}, "PARTOO_API_KEY_FILE: cannot read the file: no such file or directory"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL: must be debug"},
+	}
+	for _, tc := range cases {
+		clearConfigEnv(t)
+		for k, v := range base {
+			t.Setenv(k, v)
+		}
+		for k, v := range tc.set {
+			t.Setenv(k, v)
+		}
+		_, err := connector.LoadConfig()
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want prefix %q", tc.set, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("error must be one line without secrets: %q", err)
+		}
+	}
+	// The key from a file, whitespace trimmed.
+	f := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(f, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clearConfigEnv(t)
+	t.Setenv("KAFKA_BROKERS", "127.0.0.1:9092")
+	t.Setenv("PARTOO_API_KEY_FILE", f)
+	t.Setenv("PARTOO_CONVERSATION_IDS", "3,4")
+	c, err := connector.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PartooAPIKey.Reveal() != "from-file" || len(c.PartooConversationIDs) != 2 || c.KafkaEventsTopic != "partoo.messages.events" || c.PartooRequestsPerMinute != 300 {
+		t.Fatalf("config %+v", c)
+	}
+}
+
+func clearConfigEnv(t *testing.T) {
+	for _, v := range connector.ConfigVars() {
+		t.Setenv(v.Name, "")
+		os.Unsetenv(v.Name)
+	}
+}
