@@ -30,6 +30,16 @@ type Config struct {
 	PartooBusinessIDs       []int64       `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in)"`
 	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
 
+	KafkaConfig
+
+	VanishAfterWalks int    `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
+	HTTPAddr         string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz and /readyz"`
+	LogLevel         string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat        string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+}
+
+// KafkaConfig is the Kafka part of Config, also used alone by `partoo-connector tail`.
+type KafkaConfig struct {
 	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" desc:"comma-separated bootstrap brokers (required)"`
 	KafkaEventsTopic       string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
 	KafkaStateTopic        string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
@@ -44,11 +54,6 @@ type Config struct {
 	KafkaSASLMechanism     string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
 	KafkaSASLUsername      string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
 	KafkaSASLPassword      partoo.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
-
-	VanishAfterWalks int    `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
-	HTTPAddr         string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz and /readyz"`
-	LogLevel         string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFormat        string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
 }
 
 // ConfigError names the variable at fault. Its message never contains a secret's value.
@@ -64,11 +69,7 @@ func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
 func LoadConfig() (*Config, error) {
 	var c Config
 	if err := envconfig.Process("", &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return nil, &ConfigError{Var: pe.KeyName, Problem: fmt.Sprintf("cannot parse as %s", describeType(pe.TypeName))}
-		}
-		return nil, &ConfigError{Var: "environment", Problem: err.Error()}
+		return nil, parseErr(err)
 	}
 	if err := c.finish(); err != nil {
 		return nil, err
@@ -115,6 +116,22 @@ func (c *Config) finish() error {
 	if c.PartooPerPage < 1 || c.PartooPerPage > 100 {
 		return &ConfigError{"PARTOO_PER_PAGE", "must be between 1 and 100"}
 	}
+	if err := c.KafkaConfig.validate(); err != nil {
+		return err
+	}
+	if c.VanishAfterWalks < 1 {
+		return &ConfigError{"VANISH_AFTER_WALKS", "must be at least 1"}
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		return &ConfigError{"LOG_LEVEL", err.Error()}
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return &ConfigError{"LOG_FORMAT", "must be json or text"}
+	}
+	return nil
+}
+
+func (c *KafkaConfig) validate() error {
 	if len(c.KafkaBrokers) == 0 {
 		return &ConfigError{"KAFKA_BROKERS", "required (comma-separated host:port)"}
 	}
@@ -154,16 +171,27 @@ func (c *Config) finish() error {
 	default:
 		return &ConfigError{"KAFKA_SASL_MECHANISM", fmt.Sprintf("%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism)}
 	}
-	if c.VanishAfterWalks < 1 {
-		return &ConfigError{"VANISH_AFTER_WALKS", "must be at least 1"}
-	}
-	if _, err := c.SlogLevel(); err != nil {
-		return &ConfigError{"LOG_LEVEL", err.Error()}
-	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		return &ConfigError{"LOG_FORMAT", "must be json or text"}
-	}
 	return nil
+}
+
+// LoadKafkaConfig reads and validates only the Kafka variables.
+func LoadKafkaConfig() (*KafkaConfig, error) {
+	var c KafkaConfig
+	if err := envconfig.Process("", &c); err != nil {
+		return nil, parseErr(err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func parseErr(err error) error {
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return &ConfigError{Var: pe.KeyName, Problem: fmt.Sprintf("cannot parse as %s", describeType(pe.TypeName))}
+	}
+	return &ConfigError{Var: "environment", Problem: err.Error()}
 }
 
 func describeFileErr(err error) string {
@@ -184,7 +212,7 @@ func (c *Config) SlogLevel() (slog.Level, error) {
 }
 
 // KafkaOpts returns the connection options (brokers, TLS, SASL) shared by every client.
-func (c *Config) KafkaOpts() ([]kgo.Opt, error) {
+func (c *KafkaConfig) KafkaOpts() ([]kgo.Opt, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(c.KafkaBrokers...)}
 	if c.KafkaTLSEnabled {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -226,11 +254,19 @@ type ConfigVar struct {
 }
 
 // ConfigVars lists every variable Config reads, in declaration order.
-func ConfigVars() []ConfigVar {
-	t := reflect.TypeOf(Config{})
-	out := make([]ConfigVar, 0, t.NumField())
+func ConfigVars() []ConfigVar { return configVars(reflect.TypeOf(Config{})) }
+
+// KafkaConfigVars lists the variables KafkaConfig reads.
+func KafkaConfigVars() []ConfigVar { return configVars(reflect.TypeOf(KafkaConfig{})) }
+
+func configVars(t reflect.Type) []ConfigVar {
+	var out []ConfigVar
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if f.Anonymous {
+			out = append(out, configVars(f.Type)...)
+			continue
+		}
 		out = append(out, ConfigVar{Name: f.Tag.Get("envconfig"), Default: f.Tag.Get("default"), Desc: f.Tag.Get("desc")})
 	}
 	return out

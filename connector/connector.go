@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/publish"
 	"github.com/partoo-connector/partoo-connector/connector/state"
@@ -39,6 +41,9 @@ type Options struct {
 	OnCommit func([]diff.Event)
 	// Scheduler picks what to walk; default: every conversation in turn, forever.
 	Scheduler Scheduler
+	// Metrics, if set, records walks, transactions, events and lags. Give the same value to
+	// the Partoo client's Observer to record API requests.
+	Metrics *metrics.Metrics
 }
 
 // Connector is the running service. Create it with New and call Run once.
@@ -52,6 +57,9 @@ type Connector struct {
 	ready      atomic.Bool
 	ignored    atomic.Int64
 	walks      atomic.Int64
+
+	lastWalkMu sync.Mutex
+	lastWalk   map[int64]time.Time // start of the last walk of each conversation (for lags)
 }
 
 // New validates opt and builds the connector; it does not touch the network.
@@ -97,7 +105,8 @@ func New(opt Options) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{opt: opt, log: opt.Logger.With("component", "connector"), codec: codec, stateCodec: sc, pub: pub}
+	c := &Connector{opt: opt, log: opt.Logger.With("component", "connector"), codec: codec, stateCodec: sc, pub: pub,
+		lastWalk: map[int64]time.Time{}}
 	if c.opt.Scheduler == nil {
 		c.opt.Scheduler = &SweepScheduler{Partoo: opt.Partoo, ConversationIDs: opt.ConversationIDs, BusinessIDs: opt.BusinessIDs,
 			Interval: opt.SweepInterval, Clock: opt.Clock, Known: c.knownIDs}
@@ -149,10 +158,11 @@ func (c *Connector) Run(ctx context.Context) error {
 		return err
 	}
 	c.idx.Store(idx)
+	c.opt.Metrics.Restored(stats.Duration)
 	c.log.Info("state restored", "conversations", stats.Conversations, "messages", stats.Messages,
 		"records", stats.Records, "bytes", stats.Bytes, "duration", stats.Duration.Round(time.Millisecond))
-	c.ready.Store(true)
-	defer c.ready.Store(false)
+	c.setReady(true)
+	defer c.setReady(false)
 
 	for {
 		id, err := c.opt.Scheduler.Next(ctx)
@@ -178,13 +188,20 @@ func (c *Connector) Run(ctx context.Context) error {
 	}
 }
 
+func (c *Connector) setReady(v bool) {
+	c.ready.Store(v)
+	c.opt.Metrics.SetReady(v)
+}
+
 // Walk walks one conversation, diffs it and publishes the result. It returns an error only
 // for conditions that must stop the connector; others are logged and the conversation will
 // be walked again.
 func (c *Connector) Walk(ctx context.Context, id int64) error {
 	idx := c.idx.Load()
+	started := c.opt.Clock.Now()
 	msgs, werr := c.opt.Partoo.Messages(ctx, id)
 	complete := werr == nil
+	walked := c.opt.Clock.Now().Sub(started)
 	switch {
 	case werr == nil:
 	case ctx.Err() != nil:
@@ -193,6 +210,7 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 		return werr
 	case errors.Is(werr, partoo.ErrNotFound), errors.Is(werr, partoo.ErrForbidden):
 		// Gone or no longer visible to this key: never a reason to report mass deletions.
+		c.opt.Metrics.Walked("skipped", walked, 0)
 		c.log.Warn("conversation not readable; skipped", "conversation_id", id, "err", werr)
 		return nil
 	default:
@@ -201,6 +219,15 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	prev := idx.Get(id)
 	res := diff.Diff(prev, id, msgs, complete, c.opt.Clock.Now(), diff.Options{VanishAfter: c.opt.VanishAfter})
 	c.ignored.Add(int64(res.Ignored))
+	result := "complete"
+	if !complete {
+		result = "partial"
+	}
+	c.opt.Metrics.Walked(result, walked, res.Ignored)
+	c.lastWalkMu.Lock()
+	previousWalk := c.lastWalk[id]
+	c.lastWalk[id] = started
+	c.lastWalkMu.Unlock()
 	if !res.Changed {
 		c.walks.Add(1)
 		return nil
@@ -219,6 +246,7 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	}
 	ch.State = sv
 	if err := c.pub.Publish(ctx, []publish.Change{ch}); err != nil {
+		c.opt.Metrics.Aborted()
 		if errors.Is(err, publish.ErrFenced) {
 			return err
 		}
@@ -230,8 +258,34 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	}
 	idx.Put(res.Next) // only after the commit
 	c.walks.Add(1)
+	c.recordCommit(res.Events, previousWalk)
 	if c.opt.OnCommit != nil && len(res.Events) > 0 {
 		c.opt.OnCommit(res.Events)
 	}
 	return nil
+}
+
+// recordCommit feeds the metrics: events by type and their detection lag.
+func (c *Connector) recordCommit(evs []diff.Event, previousWalk time.Time) {
+	if c.opt.Metrics == nil {
+		return
+	}
+	now := c.opt.Clock.Now()
+	types := make([]string, len(evs))
+	lags := make([]time.Duration, len(evs))
+	for i, e := range evs {
+		types[i] = e.Type.String()
+		lags[i] = -1
+		switch {
+		case e.Type == diff.MessageCreated && !e.Snapshot:
+			lags[i] = max(now.Sub(e.Date), 0)
+		case e.Type != diff.MessageCreated && !previousWalk.IsZero():
+			from := previousWalk
+			if e.Date.After(from) {
+				from = e.Date
+			}
+			lags[i] = max(now.Sub(from), 0)
+		}
+	}
+	c.opt.Metrics.Committed(types, lags)
 }

@@ -25,11 +25,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Skip("kills a process 24 times")
 	}
 	e := newEnv(t)
-	bin := filepath.Join(t.TempDir(), "partoo-connector")
-	build := exec.Command("go", "build", "-o", bin, "github.com/partoo-connector/partoo-connector/cmd/partoo-connector")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	start := e.processStarter(t)
 
 	gen := partootest.NewGenerator(e.sim, partootest.Activity{
 		MessagesPerSecond: 15, NewConversationShare: 0.1, DeleteRatio: 0.4,
@@ -41,21 +37,6 @@ func TestCrashSafety(t *testing.T) {
 	genDone := make(chan struct{})
 	go func() { defer close(genDone); _ = gen.Run(genCtx, 20*time.Millisecond) }()
 	defer stopGen()
-
-	envv := append(os.Environ(),
-		"PARTOO_API_URL="+e.url, "PARTOO_API_KEY=k", "PARTOO_REQUESTS_PER_MINUTE=100000", "PARTOO_PER_PAGE=7",
-		"KAFKA_BROKERS="+strings.Join(e.cluster.Brokers, ","), "KAFKA_EVENTS_TOPIC="+e.topics.Events,
-		"KAFKA_STATE_TOPIC="+e.topics.State, "KAFKA_TRANSACTIONAL_ID="+e.txnID, "KAFKA_EVENTS_PARTITIONS=3",
-		"KAFKA_STATE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0")
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run")
-		cmd.Env = envv
-		cmd.Stderr = &prefixWriter{t: t}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
 
 	rnd := rand.New(rand.NewPCG(5, 5))
 	const kills = 24
@@ -201,6 +182,31 @@ func isSubsequence(sub, seq []partoo.Status) bool {
 	return j == len(sub)
 }
 
+// processStarter builds the connector binary and returns a function that starts it as a
+// separate process configured for this env.
+func (e *env) processStarter(t *testing.T) func() *exec.Cmd {
+	bin := filepath.Join(t.TempDir(), "partoo-connector")
+	build := exec.Command("go", "build", "-o", bin, "github.com/partoo-connector/partoo-connector/cmd/partoo-connector")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	envv := append(os.Environ(),
+		"PARTOO_API_URL="+e.url, "PARTOO_API_KEY=k", "PARTOO_REQUESTS_PER_MINUTE=100000", "PARTOO_PER_PAGE=7",
+		"KAFKA_BROKERS="+strings.Join(e.cluster.Brokers, ","), "KAFKA_EVENTS_TOPIC="+e.topics.Events,
+		"KAFKA_STATE_TOPIC="+e.topics.State, "KAFKA_TRANSACTIONAL_ID="+e.txnID, "KAFKA_EVENTS_PARTITIONS=3",
+		"KAFKA_STATE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0")
+	return func() *exec.Cmd {
+		cmd := exec.Command(bin, "run")
+		cmd.Env = envv
+		cmd.Stderr = &prefixWriter{t: t}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+}
+
 // prefixWriter forwards a child's log lines to the test log.
 type prefixWriter struct{ t *testing.T }
 
@@ -211,4 +217,41 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
+}
+
+// TestGracefulShutdown: SIGTERM while walking and committing exits 0 within 10 s, and a restart
+// emits no duplicate.
+func TestGracefulShutdown(t *testing.T) {
+	e := newEnv(t)
+	start := e.processStarter(t)
+	gen := partootest.NewGenerator(e.sim, partootest.Activity{MessagesPerSecond: 20, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.4}, 3)
+	gen.Populate(20, 10, time.Hour)
+	ctx, stopGen := context.WithCancel(context.Background())
+	genDone := make(chan struct{})
+	go func() { defer close(genDone); _ = gen.Run(ctx, 20*time.Millisecond) }()
+	defer stopGen()
+
+	cmd := start()
+	e.waitEvents(t, "events flowing", func(evs []event) bool { return len(evs) > 100 })
+	began := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	took := time.Since(began)
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("took %v to stop, want < 10 s", took)
+	}
+	t.Logf("stopped %v after SIGTERM", took.Round(time.Millisecond))
+	stopGen()
+	<-genDone
+
+	cmd = start()
+	time.Sleep(6 * time.Second)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	checkExactlyOnce(t, e, e.readEvents(t), e.sim.Changes(0))
 }

@@ -23,6 +23,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run the connector, configured from the environment", cmdRun},
+		{"demo", "everything embedded (simulated Partoo, in-process Kafka): prints events as JSON lines", cmdDemo},
+		{"tail", "print the events topic as JSON lines (read_committed)", cmdTail},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "partoo-connector", buildVersion())
 			return 0

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
@@ -53,19 +56,26 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
 	}
-	client, err := partoo.New(partoo.Config{BaseURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
-		RequestsPerMinute: cfg.PartooRequestsPerMinute, PerPage: cfg.PartooPerPage})
+	var conn *connector.Connector
+	var client *partoo.Client
+	m := metrics.New(metrics.Gauges{
+		Conversations: func() float64 { return float64(tracked(conn, 0)) },
+		Messages:      func() float64 { return float64(tracked(conn, 1)) },
+		BudgetTokens:  func() float64 { return float64(client.Budget().Available()) },
+	})
+	client, err = partoo.New(partoo.Config{BaseURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
+		RequestsPerMinute: cfg.PartooRequestsPerMinute, PerPage: cfg.PartooPerPage, Observer: m})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
 	}
-	conn, err := connector.New(connector.Options{
+	conn, err = connector.New(connector.Options{
 		Partoo: client, Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID,
 		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},
 		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
-		VanishAfter: cfg.VanishAfterWalks, Logger: log,
+		VanishAfter: cfg.VanishAfterWalks, Logger: log, Metrics: m,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: %v\n", err)
@@ -77,16 +87,34 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log.Info("starting", "version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
 		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
 		"requests_per_minute", cfg.PartooRequestsPerMinute)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: conn.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("serving /metrics, /healthz, /readyz", "addr", ln.Addr().String())
+
 	done := make(chan error, 1)
 	go func() { done <- conn.Run(ctx) }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		log.Info("shutting down", "grace", shutdownGrace)
+		log.Info("shutting down", "grace", shutdownGrace.String())
 		select {
 		case err = <-done:
 		case <-time.After(shutdownGrace):
-			log.Error("shutdown took too long; exiting", "grace", shutdownGrace)
+			log.Error("shutdown took too long; exiting", "grace", shutdownGrace.String())
 			return 1
 		}
 	}
@@ -96,4 +124,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped cleanly", "walks", conn.Walks())
 	return 0
+}
+
+// tracked reads the index size for the gauges (0 before the restore).
+func tracked(c *connector.Connector, which int) int {
+	if c == nil || c.Index() == nil {
+		return 0
+	}
+	convs, msgs := c.Index().Len()
+	if which == 0 {
+		return convs
+	}
+	return msgs
 }

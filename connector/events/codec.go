@@ -29,6 +29,9 @@ const (
 	HeaderCETime        = "ce_time"            // detected_at, RFC 3339
 )
 
+// rfc3339Micro is RFC 3339 with exactly microseconds, the precision of timestamp-micros.
+const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
+
 // ContentType of event values: Avro single-object encoding.
 const ContentType = "application/avro"
 
@@ -99,7 +102,7 @@ func (c *Codec) Encode(e diff.Event) (Encoded, error) {
 			{HeaderCEType, []byte(so.Name)},
 			{HeaderCESource, []byte("/partoo/conversations/" + strconv.FormatInt(e.ConversationID, 10))},
 			{HeaderCESubject, []byte(strconv.FormatInt(e.MessageID, 10))},
-			{HeaderCETime, []byte(e.DetectedAt.UTC().Format(time.RFC3339Nano))},
+			{HeaderCETime, []byte(e.DetectedAt.UTC().Format(rfc3339Micro))},
 		},
 	}, nil
 }
@@ -209,7 +212,7 @@ func Plain(v any) any {
 		}
 		return out
 	case time.Time:
-		return x.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+		return x.UTC().Format(rfc3339Micro)
 	}
 	return v
 }

@@ -42,7 +42,7 @@ func TestRoundTripEveryEventType(t *testing.T) {
 			h[x.Key] = string(x.Value)
 		}
 		if h["event_type"] != e.Type.String() || h["ce_id"] != e.ID || h["ce_specversion"] != "1.0" ||
-			h["ce_source"] != "/partoo/conversations/42" || h["ce_time"] != "2026-11-24T10:00:00.123456Z" ||
+			h["ce_source"] != "/partoo/conversations/42" || h["ce_time"] != "2026-11-24T10:00:00.123456Z" || h["ce_subject"] != "7" ||
 			h["ce_type"] != "partoo.messages.v1."+e.Type.String() || h["schema_fingerprint"] != c.Schema(e.Type).FPHex {
 			t.Fatalf("%s headers %v", e.Type, h)
 		}

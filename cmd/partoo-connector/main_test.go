@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestDemoShowsEveryEventType: the README's first command shows MessageCreated, StatusChanged
+// and MessageDeleted within 60 s, as valid JSON lines.
+func TestDemoShowsEveryEventType(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for 30 s")
+	}
+	var out, errs bytes.Buffer
+	if rc := run([]string{"demo", "--duration", "30s", "--seed", "42"}, &out, &errs); rc != 0 {
+		t.Fatalf("demo exited %d: %s", rc, errs.String())
+	}
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev eventLine
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		body, ok := ev.Event.(map[string]any)
+		if !ok || body["event_id"] != ev.Headers["ce_id"] || ev.Key == "" {
+			t.Fatalf("bad event line %q", line)
+		}
+		seen[ev.Type]++
+	}
+	for _, typ := range []string{"MessageCreated", "StatusChanged", "MessageDeleted"} {
+		if seen[typ] == 0 {
+			t.Errorf("no %s within 30 s (saw %v)", typ, seen)
+		}
+	}
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	var out, errs bytes.Buffer
+	if rc := run(nil, &out, &errs); rc != 2 || !strings.Contains(errs.String(), "commands:") {
+		t.Fatalf("no args: rc=%d %q", rc, errs.String())
+	}
+	for _, cmd := range []string{"run", "demo", "tail"} {
+		out.Reset()
+		errs.Reset()
+		if rc := run([]string{cmd, "--help"}, &out, &errs); rc != 0 || !strings.Contains(errs.String(), "usage: partoo-connector "+cmd) {
+			t.Errorf("%s --help: rc=%d %q", cmd, rc, errs.String())
+		}
+	}
+	out.Reset()
+	if rc := run([]string{"version"}, &out, &errs); rc != 0 || !strings.HasPrefix(out.String(), "partoo-connector ") {
+		t.Fatalf("version: %d %q", rc, out.String())
+	}
+	if rc := run([]string{"bogus"}, &out, &errs); rc != 2 {
+		t.Fatalf("unknown command: rc=%d", rc)
+	}
+}

@@ -1,0 +1,39 @@
+package connector
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Handler serves /metrics, /healthz and /readyz; extra routes (e.g. webhooks) may be added to
+// the returned mux.
+//
+//   - /healthz: 200 while the process is alive and serving.
+//   - /readyz: 200 once the state is restored and Kafka answers within 2 s; 503 otherwise.
+//   - /metrics: Prometheus exposition of opt.Metrics (404 if none).
+func (c *Connector) Handler() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !c.Ready() {
+			http.Error(w, "not ready: restoring state", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := c.pub.Ping(ctx); err != nil {
+			http.Error(w, "not ready: Kafka unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	if c.opt.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(c.opt.Metrics.Registry, promhttp.HandlerOpts{}))
+	}
+	return mux
+}

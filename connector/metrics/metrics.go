@@ -1,0 +1,183 @@
+// Package metrics defines the connector's Prometheus metrics. Every name starts with
+// partoo_connector_; labels have few values (never a conversation id). A nil *Metrics is
+// valid and records nothing.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the collectors, registered on one registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	apiRequests    *prometheus.CounterVec
+	apiDuration    *prometheus.HistogramVec
+	budgetWait     prometheus.Counter
+	rateLimited    prometheus.Counter
+	events         *prometheus.CounterVec
+	transactions   *prometheus.CounterVec
+	detectionLag   *prometheus.HistogramVec
+	walkDuration   *prometheus.HistogramVec
+	ignored        prometheus.Counter
+	restoreSeconds prometheus.Gauge
+	ready          prometheus.Gauge
+}
+
+// Gauges are read at scrape time.
+type Gauges struct {
+	Conversations func() float64
+	Messages      func() float64
+	BudgetTokens  func() float64
+}
+
+// New creates and registers every metric on a new registry, with Go and process collectors.
+func New(g Gauges) *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_api_requests_total",
+			Help: "Partoo API requests (attempts) by endpoint and HTTP status (0: no answer).",
+		}, []string{"endpoint", "status"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "partoo_connector_api_request_duration_seconds",
+			Help:    "Duration of Partoo API requests.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
+		budgetWait: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "partoo_connector_api_budget_wait_seconds_total",
+			Help: "Time requests spent waiting for the requests-per-minute budget.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "partoo_connector_api_rate_limited_total",
+			Help: "429 answers received from Partoo (should stay 0).",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_events_total",
+			Help: "Events committed to Kafka, by type.",
+		}, []string{"type"}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_transactions_total",
+			Help: "Kafka transactions by outcome (committed, aborted).",
+		}, []string{"outcome"}),
+		detectionLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "partoo_connector_detection_lag_seconds",
+			Help: "From a change to the commit of its event: from the message's date for MessageCreated; " +
+				"for StatusChanged and MessageDeleted from the previous walk that did not see it (an upper bound). Snapshots excluded.",
+			Buckets: []float64{.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"type"}),
+		walkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "partoo_connector_walk_duration_seconds",
+			Help:    "Time to walk every page of one conversation's messages, by result (complete, partial, skipped).",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"result"}),
+		ignored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "partoo_connector_messages_ignored_total",
+			Help: "Walked messages ignored for an unknown sender_type (counted at every walk).",
+		}),
+		restoreSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "partoo_connector_state_restore_seconds",
+			Help: "Duration of the last state restore.",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "partoo_connector_ready",
+			Help: "1 once the state is restored and the connector is walking.",
+		}),
+	}
+	reg.MustRegister(m.apiRequests, m.apiDuration, m.budgetWait, m.rateLimited, m.events, m.transactions,
+		m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready)
+	gauge := func(name, help string, f func() float64) {
+		if f != nil {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+		}
+	}
+	gauge("partoo_connector_conversations_tracked", "Conversations in the state.", g.Conversations)
+	gauge("partoo_connector_messages_tracked", "Messages in the state.", g.Messages)
+	gauge("partoo_connector_api_budget_available", "Requests that could start now without waiting.", g.BudgetTokens)
+	for _, t := range []string{"MessageCreated", "StatusChanged", "MessageDeleted"} {
+		m.events.WithLabelValues(t)
+	}
+	for _, o := range []string{"committed", "aborted"} {
+		m.transactions.WithLabelValues(o)
+	}
+	return m
+}
+
+// Request implements partoo.Observer.
+func (m *Metrics) Request(endpoint string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.apiRequests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	m.apiDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// RateLimited implements partoo.Observer.
+func (m *Metrics) RateLimited(time.Duration) {
+	if m != nil {
+		m.rateLimited.Inc()
+	}
+}
+
+// BudgetWaited implements partoo.Observer.
+func (m *Metrics) BudgetWaited(d time.Duration) {
+	if m != nil && d > 0 {
+		m.budgetWait.Add(d.Seconds())
+	}
+}
+
+// Walked records one walk.
+func (m *Metrics) Walked(result string, d time.Duration, ignored int) {
+	if m == nil {
+		return
+	}
+	m.walkDuration.WithLabelValues(result).Observe(d.Seconds())
+	m.ignored.Add(float64(ignored))
+}
+
+// Committed records a committed transaction's events; lag(i) is the detection lag of event i,
+// negative when it does not apply (snapshots).
+func (m *Metrics) Committed(types []string, lags []time.Duration) {
+	if m == nil {
+		return
+	}
+	m.transactions.WithLabelValues("committed").Inc()
+	for i, t := range types {
+		m.events.WithLabelValues(t).Inc()
+		if lags[i] >= 0 {
+			m.detectionLag.WithLabelValues(t).Observe(lags[i].Seconds())
+		}
+	}
+}
+
+// Aborted records an aborted transaction.
+func (m *Metrics) Aborted() {
+	if m != nil {
+		m.transactions.WithLabelValues("aborted").Inc()
+	}
+}
+
+// Restored records the state restore.
+func (m *Metrics) Restored(d time.Duration) {
+	if m != nil {
+		m.restoreSeconds.Set(d.Seconds())
+	}
+}
+
+// SetReady records readiness.
+func (m *Metrics) SetReady(ready bool) {
+	if m == nil {
+		return
+	}
+	if ready {
+		m.ready.Set(1)
+	} else {
+		m.ready.Set(0)
+	}
+}
