@@ -161,3 +161,7 @@ func TestPartitioningMatchesJava(t *testing.T) {
 		})
 	}
 }
+
+func kafkaCtxCancel(t *testing.T) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*time.Minute)
+}

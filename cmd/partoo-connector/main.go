@@ -25,6 +25,7 @@ func commands() []command {
 		{"run", "run the connector, configured from the environment", cmdRun},
 		{"demo", "everything embedded (simulated Partoo, in-process Kafka): prints events as JSON lines", cmdDemo},
 		{"tail", "print the events topic as JSON lines (read_committed)", cmdTail},
+		{"probe", "GET a URL, exit 0 on 2xx (health checks in shell-less images)", cmdProbe},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "partoo-connector", buildVersion())
 			return 0

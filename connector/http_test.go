@@ -1,0 +1,90 @@
+package connector_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+)
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	e := newEnv(t)
+	c := e.sim.CreateConversation(partootest.ConversationSpec{})
+	_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+	opt := e.options()
+	m := metrics.New(metrics.Gauges{})
+	cl, err := partoo.New(partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 600_000, Observer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Partoo, opt.Metrics = cl, m
+
+	conn, err := connector.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(conn.Handler())
+	defer srv.Close()
+	if code, _ := httpGet(t, srv.URL+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz before the restore: %d, want 503", code)
+	}
+	if code, _ := httpGet(t, srv.URL+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz: %d", code)
+	}
+
+	r := &running{c: conn, done: make(chan error, 1)}
+	ctx, cancel := kafkaCtxCancel(t)
+	r.cancel = cancel
+	go func() { r.done <- conn.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) == 1 })
+	r.waitWalks(t, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := httpGet(t, srv.URL+"/readyz")
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, body := httpGet(t, srv.URL+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		`partoo_connector_events_total{type="MessageCreated"} 1`,
+		`partoo_connector_transactions_total{outcome="committed"} 1`,
+		`partoo_connector_api_requests_total{endpoint="/messages",status="200"}`,
+		`partoo_connector_api_rate_limited_total 0`,
+		`partoo_connector_ready 1`,
+		`partoo_connector_walk_duration_seconds_count{result="complete"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "conversation_id") {
+		t.Error("metrics must not be labelled by conversation")
+	}
+}

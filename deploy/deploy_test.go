@@ -1,0 +1,287 @@
+// Package deploy_test keeps the deployment files honest: the kustomization builds, the
+// manifests say what the README promises, every environment variable they set is one the
+// connector reads, the dashboard queries metrics that exist, and docker-compose is coherent.
+package deploy_test
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
+)
+
+func knownVars() map[string]bool {
+	m := map[string]bool{}
+	for _, v := range connector.ConfigVars() {
+		m[v.Name] = true
+	}
+	return m
+}
+
+type object struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   map[string]any `json:"metadata"`
+	Data       map[string]string
+	Spec       json.RawMessage
+	StringData map[string]string `json:"stringData"`
+}
+
+type probe struct {
+	HTTPGet struct{ Path string } `json:"httpGet"`
+}
+
+type container struct {
+	Name  string
+	Image string
+	Args  []string
+	Ports []struct {
+		Name          string
+		ContainerPort int `json:"containerPort"`
+	}
+	EnvFrom []struct {
+		ConfigMapRef *struct{ Name string } `json:"configMapRef"`
+	} `json:"envFrom"`
+	Env []struct {
+		Name      string
+		Value     string
+		ValueFrom *struct {
+			SecretKeyRef *struct{ Name, Key string } `json:"secretKeyRef"`
+		} `json:"valueFrom"`
+	}
+	ReadinessProbe  *probe `json:"readinessProbe"`
+	LivenessProbe   *probe `json:"livenessProbe"`
+	StartupProbe    *probe `json:"startupProbe"`
+	SecurityContext struct {
+		AllowPrivilegeEscalation *bool `json:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   *bool `json:"readOnlyRootFilesystem"`
+		Capabilities             struct{ Drop []string }
+	} `json:"securityContext"`
+	Resources struct {
+		Requests, Limits map[string]string
+	}
+}
+
+func TestKustomizeBuildsAndManifestsHold(t *testing.T) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resMap, err := k.Run(filesys.MakeFsOnDisk(), "kubernetes")
+	if err != nil {
+		t.Fatalf("kustomize build: %v", err)
+	}
+	out, err := resMap.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := map[string]object{}
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("manifest: %v\n%s", err, doc)
+		}
+		objs[o.Kind+"/"+o.Metadata["name"].(string)] = o
+	}
+	for _, want := range []string{"Deployment/partoo-connector", "ConfigMap/partoo-connector", "Secret/partoo-connector",
+		"Service/partoo-connector", "PodDisruptionBudget/partoo-connector", "KafkaTopic/partoo-messages-events", "KafkaTopic/partoo-messages-state"} {
+		if _, ok := objs[want]; !ok {
+			t.Errorf("kustomize output lacks %s", want)
+		}
+	}
+	known := knownVars()
+	for k := range objs["ConfigMap/partoo-connector"].Data {
+		if !known[k] {
+			t.Errorf("ConfigMap sets %s, which the connector does not read", k)
+		}
+	}
+
+	var dep struct {
+		Replicas int
+		Template struct {
+			Spec struct {
+				TerminationGracePeriodSeconds int `json:"terminationGracePeriodSeconds"`
+				SecurityContext               struct {
+					RunAsNonRoot *bool `json:"runAsNonRoot"`
+				} `json:"securityContext"`
+				Containers []container
+				Volumes    []struct {
+					Name   string
+					Secret *struct{ SecretName string } `json:"secret"`
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(objs["Deployment/partoo-connector"].Spec, &dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Replicas != 1 {
+		t.Errorf("replicas = %d: one transactional writer", dep.Replicas)
+	}
+	ps := dep.Template.Spec
+	if ps.TerminationGracePeriodSeconds < 25 || ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot {
+		t.Errorf("pod spec: grace %d, runAsNonRoot %v", ps.TerminationGracePeriodSeconds, ps.SecurityContext.RunAsNonRoot)
+	}
+	c := ps.Containers[0]
+	if !strings.Contains(c.Image, "partoo-connector") || len(c.Args) == 0 || c.Args[0] != "run" {
+		t.Errorf("container image %q args %v", c.Image, c.Args)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Errorf("probes: readiness %+v liveness %+v", c.ReadinessProbe, c.LivenessProbe)
+	}
+	sc := c.SecurityContext
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		len(sc.Capabilities.Drop) == 0 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("container securityContext %+v", sc)
+	}
+	if c.Resources.Limits["memory"] == "" || c.Resources.Requests["cpu"] == "" {
+		t.Errorf("resources %+v", c.Resources)
+	}
+	if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != "partoo-connector" {
+		t.Errorf("envFrom %+v", c.EnvFrom)
+	}
+	secret := objs["Secret/partoo-connector"]
+	for _, e := range c.Env {
+		if !known[e.Name] {
+			t.Errorf("env %s is not read by the connector", e.Name)
+		}
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			if _, ok := secret.StringData[e.ValueFrom.SecretKeyRef.Key]; !ok {
+				t.Errorf("env %s refers to missing secret key %s", e.Name, e.ValueFrom.SecretKeyRef.Key)
+			}
+		}
+	}
+
+	type topic struct {
+		TopicName  string `json:"topicName"`
+		Partitions int
+		Config     map[string]any
+	}
+	policy := map[string]string{"partoo-messages-events": "delete", "partoo-messages-state": "compact"}
+	for name, want := range policy {
+		var tp topic
+		if err := json.Unmarshal(objs["KafkaTopic/"+name].Spec, &tp); err != nil {
+			t.Fatal(err)
+		}
+		if tp.Config["cleanup.policy"] != want || tp.Partitions < 1 {
+			t.Errorf("%s: %+v", name, tp)
+		}
+		if labels := objs["KafkaTopic/"+name].Metadata["labels"].(map[string]any); labels["strimzi.io/cluster"] == nil {
+			t.Errorf("%s lacks the strimzi.io/cluster label", name)
+		}
+	}
+}
+
+func TestDashboardQueriesExistingMetrics(t *testing.T) {
+	b, err := os.ReadFile("grafana/partoo-connector.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(metrics.Gauges{Conversations: func() float64 { return 0 }, Messages: func() float64 { return 0 }, BudgetTokens: func() float64 { return 0 }})
+	m.Request("/messages", 200, 0) // materialise label-only families
+	m.Walked("complete", 0, 0)
+	m.Committed([]string{"MessageCreated"}, []time.Duration{1})
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range families {
+		have[f.GetName()] = true
+	}
+	re := regexp.MustCompile(`partoo_connector_[a-z_]+`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range re.FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+				if !have[base] {
+					t.Errorf("panel %q queries %s, which the connector does not export", p.Title, name)
+				}
+				n++
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d metric references in the dashboard", n)
+	}
+}
+
+func TestComposeIsCoherent(t *testing.T) {
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image       string
+			Build       map[string]string
+			Command     []string
+			Entrypoint  []string
+			Environment map[string]string
+			DependsOn   map[string]struct{ Condition string } `json:"depends_on"`
+			Healthcheck *struct{ Test []string }
+		}
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	kafka, sim, conn := compose.Services["kafka"], compose.Services["partoo-sim"], compose.Services["connector"]
+	if !strings.HasPrefix(kafka.Image, "apache/kafka:") || kafka.Environment["KAFKA_PROCESS_ROLES"] != "broker,controller" {
+		t.Errorf("kafka service: %+v", kafka)
+	}
+	if sim.Build["dockerfile"] != "deploy/Dockerfile" || sim.Entrypoint[0] != "/usr/local/bin/partoo-sim" {
+		t.Errorf("partoo-sim service: %+v", sim)
+	}
+	if _, err := os.Stat(sim.Build["dockerfile"][len("deploy/"):]); err != nil {
+		t.Errorf("Dockerfile: %v", err)
+	}
+	for name, s := range compose.Services {
+		if s.Healthcheck == nil || len(s.Healthcheck.Test) < 2 {
+			t.Errorf("service %s has no healthcheck", name)
+		}
+	}
+	for _, dep := range []string{"kafka", "partoo-sim"} {
+		if conn.DependsOn[dep].Condition != "service_healthy" {
+			t.Errorf("connector must wait for a healthy %s", dep)
+		}
+	}
+	known := knownVars()
+	for k := range conn.Environment {
+		if !known[k] {
+			t.Errorf("connector env %s is not read by the connector", k)
+		}
+	}
+	for _, need := range []string{"PARTOO_API_URL", "PARTOO_API_KEY", "KAFKA_BROKERS"} {
+		if conn.Environment[need] == "" {
+			t.Errorf("connector env lacks %s", need)
+		}
+	}
+	if conn.Environment["PARTOO_API_KEY"] != argAfter(sim.Command, "-api-key") {
+		t.Errorf("the connector's key %q is not the simulator's %q", conn.Environment["PARTOO_API_KEY"], argAfter(sim.Command, "-api-key"))
+	}
+}
+
+func argAfter(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
