@@ -230,6 +230,7 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	c.lastWalkMu.Unlock()
 	if !res.Changed {
 		c.walks.Add(1)
+		c.walked(id, prev, false)
 		return nil
 	}
 	ch := publish.Change{ConversationID: id, Events: make([]events.Encoded, 0, len(res.Events))}
@@ -258,11 +259,23 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	}
 	idx.Put(res.Next) // only after the commit
 	c.walks.Add(1)
+	c.walked(id, res.Next, len(res.Events) > 0)
 	c.recordCommit(res.Events, previousWalk)
 	if c.opt.OnCommit != nil && len(res.Events) > 0 {
 		c.opt.OnCommit(res.Events)
 	}
 	return nil
+}
+
+// WalkObserver is implemented by schedulers that learn from walks (schedule.Scheduler).
+type WalkObserver interface {
+	Walked(id int64, st *diff.State, changed bool)
+}
+
+func (c *Connector) walked(id int64, st *diff.State, changed bool) {
+	if w, ok := c.opt.Scheduler.(WalkObserver); ok {
+		w.Walked(id, st, changed)
+	}
 }
 
 // recordCommit feeds the metrics: events by type and their detection lag.

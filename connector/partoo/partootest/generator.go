@@ -167,6 +167,16 @@ func (g *Generator) Tick() int {
 	}
 }
 
+// NextEvent returns when the next arrival or scheduled transition is due (zero before the
+// first Tick), so a simulated clock can stop exactly there.
+func (g *Generator) NextEvent() time.Time {
+	t := g.next
+	if len(g.pending) > 0 && (t.IsZero() || g.pending[0].at.Before(t)) {
+		t = g.pending[0].at
+	}
+	return t
+}
+
 // Run ticks every interval of the simulator's clock until ctx ends.
 func (g *Generator) Run(ctx context.Context, interval time.Duration) error {
 	for {

@@ -63,6 +63,7 @@ type Sim struct {
 	counters  map[string]map[int]int64
 	maxInWin  int
 	throttled int64
+	onChange  func(Change)
 }
 
 // New returns an empty simulator.
@@ -116,6 +117,14 @@ func (s *Sim) APIKey() string { return s.cfg.APIKey }
 func (s *Sim) SetFaults(f Faults) {
 	s.mu.Lock()
 	s.cfg.Faults = f
+	s.mu.Unlock()
+}
+
+// OnChange registers f to be called for every change, with the simulator's lock held: f must
+// be quick and must not call the Sim. Used to deliver webhooks in benchmarks.
+func (s *Sim) OnChange(f func(Change)) {
+	s.mu.Lock()
+	s.onChange = f
 	s.mu.Unlock()
 }
 

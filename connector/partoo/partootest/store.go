@@ -257,6 +257,11 @@ func (s *Sim) Message(messageID int64) (partoo.Message, bool) {
 }
 
 func (s *Sim) log(t time.Time, typ ChangeType, c *conv, m *partoo.Message, prev partoo.Status) {
+	defer func() {
+		if s.onChange != nil {
+			s.onChange(s.changes[len(s.changes)-1])
+		}
+	}()
 	s.changes = append(s.changes, Change{
 		Seq: int64(len(s.changes)) + 1, Time: t, Type: typ,
 		ConversationID: c.c.ID, MessageID: m.ID, SenderType: m.SenderType,
