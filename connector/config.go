@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,10 +33,18 @@ type Config struct {
 
 	KafkaConfig
 
-	VanishAfterWalks int    `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
-	HTTPAddr         string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz and /readyz"`
-	LogLevel         string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFormat        string `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+	VanishAfterWalks int `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
+
+	Scheduler                  string          `envconfig:"SCHEDULER" default:"smart" desc:"smart (discovery, Sending re-walks, Instagram checks, reconciliation) or sweep (every conversation in turn)"`
+	SchedulerDiscoveryInterval time.Duration   `envconfig:"SCHEDULER_DISCOVERY_INTERVAL" default:"2s" desc:"how often the smart scheduler reads /conversations page 1"`
+	SchedulerSendingMaxBackoff time.Duration   `envconfig:"SCHEDULER_SENDING_MAX_BACKOFF" default:"30s" desc:"longest delay between re-walks of a conversation with a message in Sending"`
+	SchedulerInstagramChecks   []time.Duration `envconfig:"SCHEDULER_INSTAGRAM_CHECKS" default:"1m,5m,30m" desc:"delays after activity at which an Instagram conversation is re-walked to catch deletions"`
+	WebhookAuthHeader          string          `envconfig:"WEBHOOK_AUTH_HEADER" default:"X-Auth-Token" desc:"custom header Partoo's webhook sends with WEBHOOK_SECRET"`
+	WebhookSecret              partoo.Secret   `envconfig:"WEBHOOK_SECRET" desc:"enables POST /webhooks/partoo; requests without this header value get 401; never logged"`
+	WebhookMaxBodyBytes        int64           `envconfig:"WEBHOOK_MAX_BODY_BYTES" default:"1048576" desc:"largest webhook body accepted (413 beyond)"`
+	HTTPAddr                   string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz and /readyz"`
+	LogLevel                   string          `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat                  string          `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
 }
 
 // KafkaConfig is the Kafka part of Config, also used alone by `partoo-connector tail`.
@@ -85,6 +94,10 @@ func describeType(t string) string {
 		return "a boolean (true or false)"
 	case "[]int64":
 		return "a comma-separated list of integers"
+	case "Duration":
+		return "a duration such as 2s or 1m"
+	case "[]time.Duration", "[]Duration":
+		return "a comma-separated list of durations such as 1m,5m"
 	}
 	return t
 }
@@ -118,6 +131,26 @@ func (c *Config) finish() error {
 	}
 	if err := c.KafkaConfig.validate(); err != nil {
 		return err
+	}
+	if c.Scheduler != "smart" && c.Scheduler != "sweep" {
+		return &ConfigError{"SCHEDULER", "must be smart or sweep"}
+	}
+	if c.SchedulerDiscoveryInterval < 100*time.Millisecond {
+		return &ConfigError{"SCHEDULER_DISCOVERY_INTERVAL", "must be at least 100ms"}
+	}
+	if c.SchedulerSendingMaxBackoff < time.Second {
+		return &ConfigError{"SCHEDULER_SENDING_MAX_BACKOFF", "must be at least 1s"}
+	}
+	for _, d := range c.SchedulerInstagramChecks {
+		if d <= 0 {
+			return &ConfigError{"SCHEDULER_INSTAGRAM_CHECKS", "durations must be positive"}
+		}
+	}
+	if !c.WebhookSecret.IsZero() && !strings.HasPrefix(strings.ToLower(c.WebhookAuthHeader), "x-") {
+		return &ConfigError{"WEBHOOK_AUTH_HEADER", "must start with X- (Partoo's custom headers do)"}
+	}
+	if c.WebhookMaxBodyBytes < 1024 {
+		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be at least 1024"}
 	}
 	if c.VanishAfterWalks < 1 {
 		return &ConfigError{"VANISH_AFTER_WALKS", "must be at least 1"}

@@ -20,6 +20,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/publish"
+	"github.com/partoo-connector/partoo-connector/connector/schedule"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -39,8 +40,11 @@ type Options struct {
 	Clock         partoo.Clock // detected_at; default the wall clock
 	// OnCommit, if set, is called after each committed transaction with its events.
 	OnCommit func([]diff.Event)
-	// Scheduler picks what to walk; default: every conversation in turn, forever.
+	// Scheduler picks what to walk. Default: the smart scheduler (package schedule) tuned by
+	// Schedule, or the naive sweep when Strategy is "sweep".
 	Scheduler Scheduler
+	Strategy  string          // "smart" (default) or "sweep"
+	Schedule  schedule.Config // tuning of the smart scheduler (Partoo, Clock, State and Known are filled in)
 	// Metrics, if set, records walks, transactions, events and lags. Give the same value to
 	// the Partoo client's Observer to record API requests.
 	Metrics *metrics.Metrics
@@ -108,8 +112,24 @@ func New(opt Options) (*Connector, error) {
 	c := &Connector{opt: opt, log: opt.Logger.With("component", "connector"), codec: codec, stateCodec: sc, pub: pub,
 		lastWalk: map[int64]time.Time{}}
 	if c.opt.Scheduler == nil {
-		c.opt.Scheduler = &SweepScheduler{Partoo: opt.Partoo, ConversationIDs: opt.ConversationIDs, BusinessIDs: opt.BusinessIDs,
-			Interval: opt.SweepInterval, Clock: opt.Clock, Known: c.knownIDs}
+		switch {
+		case opt.Strategy == "sweep" || len(opt.ConversationIDs) > 0:
+			// A fixed list has nothing to discover: walk it in turn.
+			c.opt.Scheduler = &SweepScheduler{Partoo: opt.Partoo, ConversationIDs: opt.ConversationIDs, BusinessIDs: opt.BusinessIDs,
+				Interval: opt.SweepInterval, Clock: opt.Clock, Known: c.knownIDs}
+		case opt.Strategy == "" || opt.Strategy == "smart":
+			sc := opt.Schedule
+			sc.Partoo, sc.Clock, sc.Known, sc.BusinessIDs = opt.Partoo, opt.Clock, c.knownIDs, opt.BusinessIDs
+			sc.State = func(id int64) *diff.State {
+				if idx := c.idx.Load(); idx != nil {
+					return idx.Get(id)
+				}
+				return nil
+			}
+			c.opt.Scheduler = schedule.New(sc)
+		default:
+			return nil, fmt.Errorf("connector: unknown scheduling strategy %q (smart or sweep)", opt.Strategy)
+		}
 	}
 	return c, nil
 }
@@ -122,6 +142,16 @@ func (c *Connector) Index() *state.Index { return c.idx.Load() }
 
 // Publisher returns the transactional publisher (for health checks and stats).
 func (c *Connector) Publisher() *publish.Publisher { return c.pub }
+
+// Hint asks for a walk of a conversation as soon as possible (a webhook said it changed). It
+// reports false when the scheduler takes no hints (the sweep).
+func (c *Connector) Hint(id int64) bool {
+	if h, ok := c.opt.Scheduler.(interface{ Hint(int64) }); ok {
+		h.Hint(id)
+		return true
+	}
+	return false
+}
 
 // Walks returns how many conversation walks have been diffed.
 func (c *Connector) Walks() int64 { return c.walks.Load() }

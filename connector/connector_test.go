@@ -148,7 +148,7 @@ func TestRestartAndStateLoss(t *testing.T) {
 	evs = e.waitEvents(t, "the second snapshot", func(evs []event) bool { return count(evs, "MessageCreated") >= 2*want })
 	r.waitWalks(t, 16)
 	evs = e.readEvents(t)
-	resnap := evs[len(before):]
+	resnap := since(before, evs)
 	if count(resnap, "MessageCreated") != want {
 		t.Fatalf("after losing the state: %d MessageCreated, want %d", count(resnap, "MessageCreated"), want)
 	}

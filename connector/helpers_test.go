@@ -207,6 +207,21 @@ func summary(evs []event) []string {
 	return s
 }
 
+// since returns the events of after that are not in before (by partition and offset).
+func since(before, after []event) []event {
+	old := map[[2]int64]bool{}
+	for _, ev := range before {
+		old[[2]int64{int64(ev.Partition), ev.Offset}] = true
+	}
+	var out []event
+	for _, ev := range after {
+		if !old[[2]int64{int64(ev.Partition), ev.Offset}] {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
 func count(evs []event, typ string) int {
 	n := 0
 	for _, ev := range evs {

@@ -8,14 +8,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Handler serves /metrics, /healthz and /readyz; extra routes (e.g. webhooks) may be added to
-// the returned mux.
+// Handler serves /metrics, /healthz and /readyz, and POST /webhooks/partoo when wh has a
+// secret.
 //
 //   - /healthz: 200 while the process is alive and serving.
 //   - /readyz: 200 once the state is restored and Kafka answers within 2 s; 503 otherwise.
 //   - /metrics: Prometheus exposition of opt.Metrics (404 if none).
-func (c *Connector) Handler() *http.ServeMux {
+func (c *Connector) Handler(wh WebhookConfig) *http.ServeMux {
 	mux := http.NewServeMux()
+	if !wh.Secret.IsZero() {
+		mux.Handle("POST "+WebhookPath, c.WebhookHandler(wh))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

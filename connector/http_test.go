@@ -41,7 +41,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(conn.Handler())
+	srv := httptest.NewServer(conn.Handler(connector.WebhookConfig{}))
 	defer srv.Close()
 	if code, _ := httpGet(t, srv.URL+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz before the restore: %d, want 503", code)

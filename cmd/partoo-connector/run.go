@@ -17,6 +17,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/schedule"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -76,6 +77,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			ReplicationFactor: cfg.KafkaReplicationFactor},
 		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
 		VanishAfter: cfg.VanishAfterWalks, Logger: log, Metrics: m,
+		Strategy: cfg.Scheduler,
+		Schedule: schedule.Config{DiscoveryInterval: cfg.SchedulerDiscoveryInterval,
+			SendingBackoffMax: cfg.SchedulerSendingMaxBackoff, DeletableChecks: cfg.SchedulerInstagramChecks},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: %v\n", err)
@@ -86,13 +90,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	log.Info("starting", "version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
 		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
-		"requests_per_minute", cfg.PartooRequestsPerMinute)
+		"requests_per_minute", cfg.PartooRequestsPerMinute, "scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero())
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{Handler: conn.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: conn.Handler(connector.WebhookConfig{
+		Header: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBytes: cfg.WebhookMaxBodyBytes})}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)

@@ -26,6 +26,7 @@ type Metrics struct {
 	ignored        prometheus.Counter
 	restoreSeconds prometheus.Gauge
 	ready          prometheus.Gauge
+	webhooks       *prometheus.CounterVec
 }
 
 // Gauges are read at scrape time.
@@ -89,9 +90,13 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_ready",
 			Help: "1 once the state is restored and the connector is walking.",
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_webhooks_total",
+			Help: "Partoo webhooks received, by result (accepted, ignored, unauthorized, malformed, too_large).",
+		}, []string{"result"}),
 	}
 	reg.MustRegister(m.apiRequests, m.apiDuration, m.budgetWait, m.rateLimited, m.events, m.transactions,
-		m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready)
+		m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.webhooks)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -179,5 +184,12 @@ func (m *Metrics) SetReady(ready bool) {
 		m.ready.Set(1)
 	} else {
 		m.ready.Set(0)
+	}
+}
+
+// Webhook records a received webhook.
+func (m *Metrics) Webhook(result string) {
+	if m != nil {
+		m.webhooks.WithLabelValues(result).Inc()
 	}
 }

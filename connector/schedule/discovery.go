@@ -85,7 +85,7 @@ func (s *Scheduler) compare(convs []partoo.Conversation, ranks bool) int {
 				// Never listed or walked: compare with the recorded state.
 				st := s.cfg.State(c.ID)
 				if st == nil {
-					isChanged = c.LastMessage.SenderType.Known() || isChanged
+					isChanged = true // never walked: its snapshot walk
 				} else if j := st.Find(lm.id); j < 0 {
 					isChanged = isChanged || c.LastMessage.SenderType.Known()
 				} else {

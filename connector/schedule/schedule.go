@@ -153,13 +153,16 @@ type Scheduler struct {
 	queue     dueHeap
 	queued    map[int64]Reason // conversation → reason of its pending due entry
 
-	sig      map[int64]lmSig          // last known last_message per conversation
-	rank     map[int64]int            // position in the previous page-1 listing
-	partner  map[int64]partoo.Partner // channel, from listings
-	backoff  map[int64]time.Duration  // Sending re-walk delay
-	checks   map[int64]int            // next deletable check index
-	recon    []int64
-	reconPos int
+	sig         map[int64]lmSig          // last known last_message per conversation
+	rank        map[int64]int            // position in the previous page-1 listing
+	partner     map[int64]partoo.Partner // channel, from listings
+	backoff     map[int64]time.Duration  // Sending re-walk delay
+	checks      map[int64]int            // next deletable check index
+	recon       []int64
+	reconPos    int
+	reconCursor string
+	reconSeen   map[int64]bool
+	reconDone   bool
 
 	nextDiscovery time.Time
 	recency       bool
@@ -245,7 +248,11 @@ func (s *Scheduler) Next(ctx context.Context) (int64, error) {
 			continue // superseded entry
 		}
 		if s.cfg.Partoo.Budget().Available() > s.cfg.ReconcileReserve {
-			if id, ok := s.nextReconcile(); ok {
+			id, ok, err := s.nextReconcile(ctx)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
 				return s.pick(id, ReasonReconcile), nil
 			}
 		}
@@ -283,18 +290,51 @@ func (s *Scheduler) pick(id int64, r Reason) int64 {
 	return id
 }
 
-func (s *Scheduler) nextReconcile() (int64, bool) {
-	if s.reconPos >= len(s.recon) {
-		s.recon = s.cfg.Known()
-		s.reconPos = 0
-		if len(s.recon) == 0 {
-			return 0, false
+// nextReconcile returns the next conversation of the reconciliation pass. A pass walks the
+// listing one page at a time (so every conversation is covered, listed on page 1 or not,
+// tracked or not) and then every tracked conversation the listing no longer showed; the
+// listed last messages are compared on the way, for free.
+func (s *Scheduler) nextReconcile(ctx context.Context) (int64, bool, error) {
+	for s.reconPos >= len(s.recon) {
+		if s.reconDone || s.reconSeen == nil {
+			s.reconCursor, s.reconSeen, s.reconDone = "", map[int64]bool{}, false
+			s.stats.ReconcileCycles++
 		}
-		s.stats.ReconcileCycles++
+		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{Cursor: s.reconCursor, BusinessIDs: s.cfg.BusinessIDs})
+		if err != nil {
+			if ctx.Err() != nil || partoo.IsAuth(err) {
+				return 0, false, err
+			}
+			s.reconCursor, s.reconDone = "", true // start the pass again later
+			return 0, false, nil
+		}
+		s.stats.DiscoveryPages++
+		s.compare(page.Conversations, false)
+		s.recon, s.reconPos = s.recon[:0], 0
+		for _, c := range page.Conversations {
+			if !s.reconSeen[c.ID] {
+				s.reconSeen[c.ID] = true
+				s.recon = append(s.recon, c.ID)
+			}
+		}
+		if page.NextCursor != nil {
+			s.reconCursor = *page.NextCursor
+			continue
+		}
+		for _, id := range s.cfg.Known() {
+			if !s.reconSeen[id] {
+				s.reconSeen[id] = true
+				s.recon = append(s.recon, id)
+			}
+		}
+		s.reconDone = true
+		if len(s.recon) == 0 {
+			return 0, false, nil
+		}
 	}
 	id := s.recon[s.reconPos]
 	s.reconPos++
-	return id, true
+	return id, true, nil
 }
 
 func (s *Scheduler) markUrgent(id int64) {
