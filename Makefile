@@ -38,3 +38,9 @@ bench:
 	deploy/local-kafka/with-kafka.sh sh -c '$(GO) test -run XXX -bench . -benchtime 1x ./connector/publish/ && \
 	  $(GO) test -run XXX -bench . -benchtime 3x ./connector/state/ && \
 	  $(GO) test -run XXX -bench . ./connector/diff/ ./connector/partoo/' | tee bench.txt
+
+# make bench-freshness — detection lag of each scheduling strategy under the 300/min budget, in
+# simulated time (~2 min on 2 cores); rewrites cmd/partoo-bench/results/ (quoted in the README).
+.PHONY: bench-freshness
+bench-freshness:
+	$(GO) run ./cmd/partoo-bench -out cmd/partoo-bench/results
