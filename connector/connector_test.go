@@ -2,7 +2,6 @@ package connector_test
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -188,5 +187,3 @@ func TestWrongAPIKeyStopsTheConnector(t *testing.T) {
 		t.Fatalf("Run = %v, want ErrUnauthorized", err)
 	}
 }
-
-var _ = fmt.Sprint

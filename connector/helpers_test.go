@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -231,5 +230,3 @@ func count(evs []event, typ string) int {
 	}
 	return n
 }
-
-var _ sync.Mutex

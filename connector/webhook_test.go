@@ -1,8 +1,6 @@
 package connector_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -109,6 +107,4 @@ func TestWebhookHintsMakeChangesFast(t *testing.T) {
 	if len(got) != 1 || got[0].msgID() != m.ID || got[0].Type != "MessageCreated" {
 		t.Fatalf("after the webhooks: %v (a forged webhook must emit nothing)", summary(got))
 	}
-	_ = bytes.MinRead
-	_ = context.Background
 }

@@ -2,7 +2,7 @@ package state_test
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"reflect"
 	"runtime"
 	"testing"
@@ -137,7 +137,7 @@ func TestRefusesCompactedEventsTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := state.EnsureTopics(ctx, adm, state.Topics{Events: topic + ".events", State: topic + ".state"})
-	if err == nil || !errorsIs(err, state.ErrEventsTopicCompacted) {
+	if err == nil || !errors.Is(err, state.ErrEventsTopicCompacted) {
 		t.Fatalf("err = %v, want ErrEventsTopicCompacted", err)
 	}
 }
@@ -224,5 +224,4 @@ func BenchmarkRestore(b *testing.B) {
 	b.ReportMetric(float64(convs*per)/(b.Elapsed().Seconds()/float64(b.N)), "msgs/s")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/restore")
 	b.Logf("kafka=%s restore: %+v", cluster.Kind, stats)
-	_ = fmt.Sprint
 }
