@@ -111,6 +111,9 @@ func New(g Gauges) *Metrics {
 	for _, o := range []string{"committed", "aborted"} {
 		m.transactions.WithLabelValues(o)
 	}
+	for _, r := range []string{"accepted", "ignored", "unauthorized", "malformed", "too_large"} {
+		m.webhooks.WithLabelValues(r)
+	}
 	return m
 }
 
