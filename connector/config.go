@@ -76,6 +76,7 @@ func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
 // LoadConfig reads and validates the configuration from the environment. The error, if any,
 // is a *ConfigError for the first problem found.
 func LoadConfig() (*Config, error) {
+	unsetEmpty(ConfigVars())
 	var c Config
 	if err := envconfig.Process("", &c); err != nil {
 		return nil, parseErr(err)
@@ -209,6 +210,7 @@ func (c *KafkaConfig) validate() error {
 
 // LoadKafkaConfig reads and validates only the Kafka variables.
 func LoadKafkaConfig() (*KafkaConfig, error) {
+	unsetEmpty(KafkaConfigVars())
 	var c KafkaConfig
 	if err := envconfig.Process("", &c); err != nil {
 		return nil, parseErr(err)
@@ -217,6 +219,16 @@ func LoadKafkaConfig() (*KafkaConfig, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// unsetEmpty makes an empty variable count as unset, so it takes its default: Kubernetes and
+// compose files often set variables to "".
+func unsetEmpty(vars []ConfigVar) {
+	for _, v := range vars {
+		if val, ok := os.LookupEnv(v.Name); ok && strings.TrimSpace(val) == "" {
+			os.Unsetenv(v.Name)
+		}
+	}
 }
 
 func parseErr(err error) error {
