@@ -113,14 +113,7 @@ func TestRestartAndStateLoss(t *testing.T) {
 	e := newEnv(t)
 	gen := partootest.NewGenerator(e.sim, partootest.Activity{DeleteRatio: 0.5}, 3)
 	gen.Populate(8, 6, time.Hour)
-	var want int
-	for _, id := range e.sim.ConversationIDs() {
-		for _, m := range e.sim.Messages(id) {
-			if m.SenderType.Known() {
-				want++
-			}
-		}
-	}
+	want := e.publishable()
 	r := e.start(e.options())
 	evs := e.waitEvents(t, "the snapshot", func(evs []event) bool { return count(evs, "MessageCreated") >= want })
 	r.waitWalks(t, 16)

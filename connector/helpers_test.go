@@ -64,6 +64,19 @@ func (e *env) options() connector.Options {
 	}
 }
 
+// publishable counts the simulator's messages the connector publishes (known sender types).
+func (e *env) publishable() int {
+	n := 0
+	for _, id := range e.sim.ConversationIDs() {
+		for _, m := range e.sim.Messages(id) {
+			if m.SenderType.Known() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // running is a connector running in a goroutine.
 type running struct {
 	c      *connector.Connector

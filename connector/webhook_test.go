@@ -35,14 +35,7 @@ func TestWebhookHintsMakeChangesFast(t *testing.T) {
 	e := newEnv(t)
 	gen := partootest.NewGenerator(e.sim, partootest.Activity{}, 9)
 	gen.Populate(60, 3, time.Hour)
-	var want int
-	for _, id := range e.sim.ConversationIDs() {
-		for _, m := range e.sim.Messages(id) {
-			if m.SenderType.Known() {
-				want++
-			}
-		}
-	}
+	want := e.publishable()
 	// Snapshot quickly with a generous budget, then restart on a tight one.
 	r := e.start(e.options())
 	e.waitEvents(t, "the snapshot", func(evs []event) bool { return count(evs, "MessageCreated") >= want })
