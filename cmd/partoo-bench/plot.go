@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"sort"
 	"time"
 
 	"golang.org/x/image/font"
@@ -60,7 +61,7 @@ func plot(w io.Writer, results []freshness.Result) error {
 		for _, l := range r.Lags {
 			all = append(all, l...)
 		}
-		sortDur(all)
+		sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
 		n := float64(r.Detected + r.Coalesced + r.Missed)
 		px, py := x(0.1), y(0)
 		for k, d := range all {
@@ -78,14 +79,6 @@ func plot(w io.Writer, results []freshness.Result) error {
 		text(img, left+pw+52, ly+14, fmt.Sprintf("p50 %s, p99 %s", fmtLag(r.Percentile(0, .5)), fmtLag(r.Percentile(0, .99))), black)
 	}
 	return png.Encode(w, img)
-}
-
-func sortDur(xs []time.Duration) {
-	for i := 1; i < len(xs); i++ {
-		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-			xs[j], xs[j-1] = xs[j-1], xs[j]
-		}
-	}
 }
 
 func line(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {

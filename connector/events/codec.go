@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/schemas"
 )
-
-var jsonUnmarshal = json.Unmarshal
 
 // Header names on every event record.
 const (

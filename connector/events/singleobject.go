@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -36,8 +37,12 @@ func NewSingleObject(schema string) (*SingleObject, error) {
 		return nil, err
 	}
 	so := &SingleObject{Name: codec.Schema(), codec: codec, Fingerprint: Fingerprint(pcf)}
-	if n, ok := nameOf(schema); ok {
-		so.Name = n
+	// The canonical form of a named schema starts with its full name.
+	var named struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal([]byte(pcf), &named) == nil && named.Name != "" {
+		so.Name = named.Name
 	}
 	fp := FingerprintBytes(so.Fingerprint)
 	copy(so.header[:2], magic[:])
@@ -85,18 +90,4 @@ func SplitSingleObject(value []byte) (uint64, []byte, error) {
 		fp |= uint64(value[2+i]) << (8 * i)
 	}
 	return fp, value[10:], nil
-}
-
-func nameOf(schema string) (string, bool) {
-	pcf, err := CanonicalForm(schema)
-	if err != nil || len(pcf) < 10 || pcf[0] != '{' {
-		return "", false
-	}
-	var v struct {
-		Name string `json:"name"`
-	}
-	if err := jsonUnmarshal([]byte(pcf), &v); err != nil || v.Name == "" {
-		return "", false
-	}
-	return v.Name, true
 }

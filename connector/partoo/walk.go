@@ -10,19 +10,9 @@ import (
 // returns nil saw every page: it is complete. A next_cursor that was already followed
 // (ErrCursorLoop) or a walk past Config.MaxPages (ErrTooManyPages) ends it with an error.
 func (c *Client) WalkMessages(ctx context.Context, conversationID int64, fn func(*MessagePage) error) error {
-	w := c.newWalker(fmt.Sprintf("messages of conversation %d", conversationID))
-	for {
-		page, err := c.ListMessages(ctx, conversationID, 0, w.cursor)
-		if err != nil {
-			return err
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if done, err := w.next(page.NextCursor); done || err != nil {
-			return err
-		}
-	}
+	return walkPages(c.newWalker(fmt.Sprintf("messages of conversation %d", conversationID)),
+		func(cursor string) (*MessagePage, error) { return c.ListMessages(ctx, conversationID, 0, cursor) },
+		func(p *MessagePage) *string { return p.NextCursor }, fn)
 }
 
 // Messages returns every message of a conversation (a complete walk) or an error.
@@ -40,16 +30,26 @@ func (c *Client) Messages(ctx context.Context, conversationID int64) ([]Message,
 func (c *Client) WalkConversations(ctx context.Context, p ListConversationsParams, fn func(*ConversationPage) error) error {
 	w := c.newWalker("conversations")
 	w.cursor = p.Cursor
+	return walkPages(w,
+		func(cursor string) (*ConversationPage, error) {
+			p.Cursor = cursor
+			return c.ListConversations(ctx, p)
+		},
+		func(p *ConversationPage) *string { return p.NextCursor }, fn)
+}
+
+// walkPages fetches pages from the walker's cursor on, hands each to fn, and follows
+// next_cursor with the walker's loop and page-limit guards.
+func walkPages[P any](w *walker, fetch func(cursor string) (P, error), next func(P) *string, fn func(P) error) error {
 	for {
-		p.Cursor = w.cursor
-		page, err := c.ListConversations(ctx, p)
+		page, err := fetch(w.cursor)
 		if err != nil {
 			return err
 		}
 		if err := fn(page); err != nil {
 			return err
 		}
-		if done, err := w.next(page.NextCursor); done || err != nil {
+		if done, err := w.next(next(page)); done || err != nil {
 			return err
 		}
 	}
