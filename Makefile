@@ -2,7 +2,8 @@
 # make quick  — the suite without a broker: integration tests use in-process kfake
 # make vet    — go vet and gofmt
 GO ?= go
-TEST_FLAGS ?= -count=1 -timeout 30m
+# -parallel 4: TestVariantsOfTheAPI runs its cases side by side (they mostly wait on I/O).
+TEST_FLAGS ?= -count=1 -timeout 30m -parallel 4
 
 .PHONY: test test-against-broker quick vet build kafka-start kafka-stop
 

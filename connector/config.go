@@ -27,8 +27,11 @@ type Config struct {
 	PartooAPIKey            partoo.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`
 	PartooAPIKeyFile        string        `envconfig:"PARTOO_API_KEY_FILE" desc:"file holding the API key, e.g. a mounted Kubernetes Secret"`
 	PartooRequestsPerMinute int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" default:"300" desc:"the organisation's rate limit; the connector never exceeds it"`
+	PartooBudgetReserve     float64       `envconfig:"PARTOO_BUDGET_RESERVE" default:"0.1" desc:"share of the rate left unused for the organisation's other integrations, 0 to 0.9; the rate also drops by 30 % on each unexpected 429 and recovers by 5 % every 30 s"`
+	PartooRequestTimeout    time.Duration `envconfig:"PARTOO_REQUEST_TIMEOUT" default:"30s" desc:"longest wait for one answer (then the attempt fails as a timeout and is retried)"`
+	PartooRequestAttempts   int           `envconfig:"PARTOO_REQUEST_ATTEMPTS" default:"6" desc:"attempts of one request before its walk counts as failed (429, 5xx, timeouts, unusable bodies); every failed attempt is logged and counted"`
 	PartooPerPage           int           `envconfig:"PARTOO_PER_PAGE" default:"100" desc:"page size of walks, 1..100"`
-	PartooBusinessIDs       []int64       `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in)"`
+	PartooBusinessIDs       []string      `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in), sent verbatim, e.g. 5409c35a97bbc544d8e26737"`
 	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
 
 	KafkaConfig
@@ -39,12 +42,14 @@ type Config struct {
 	SchedulerDiscoveryInterval time.Duration   `envconfig:"SCHEDULER_DISCOVERY_INTERVAL" default:"2s" desc:"how often the smart scheduler reads /conversations page 1"`
 	SchedulerSendingMaxBackoff time.Duration   `envconfig:"SCHEDULER_SENDING_MAX_BACKOFF" default:"30s" desc:"longest delay between re-walks of a conversation with a message in Sending"`
 	SchedulerInstagramChecks   []time.Duration `envconfig:"SCHEDULER_INSTAGRAM_CHECKS" default:"1m,5m,30m" desc:"delays after activity at which an Instagram conversation is re-walked to catch deletions"`
+	SchedulerReconcilePeriod   time.Duration   `envconfig:"SCHEDULER_RECONCILE_PERIOD" default:"0s" desc:"target duration of a reconciliation pass over every conversation; a pass that ends sooner pauses until the period is over; 0: as fast as the budget allows"`
 	WebhookAuthHeader          string          `envconfig:"WEBHOOK_AUTH_HEADER" default:"X-Auth-Token" desc:"custom header Partoo's webhook sends with WEBHOOK_SECRET"`
 	WebhookSecret              partoo.Secret   `envconfig:"WEBHOOK_SECRET" desc:"enables POST /webhooks/partoo; requests without this header value get 401; never logged"`
 	WebhookMaxBodyBytes        int64           `envconfig:"WEBHOOK_MAX_BODY_BYTES" default:"1048576" desc:"largest webhook body accepted (413 beyond)"`
-	HTTPAddr                   string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz and /readyz"`
+	HTTPAddr                   string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz, /readyz, /status and the webhook receiver"`
 	LogLevel                   string          `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat                  string          `envconfig:"LOG_FORMAT" default:"json" desc:"json or text"`
+	LogSummaryInterval         time.Duration   `envconfig:"LOG_SUMMARY_INTERVAL" default:"1m" desc:"how often one INFO line summarises progress (walks, events, requests, budget use, errors, snapshot progress); 0: never"`
 }
 
 // KafkaConfig is the Kafka part of Config, also used alone by `partoo-connector tail`.
@@ -95,6 +100,8 @@ func describeType(t string) string {
 		return "a boolean (true or false)"
 	case "[]int64":
 		return "a comma-separated list of integers"
+	case "float64", "float32":
+		return "a number such as 0.1"
 	case "Duration":
 		return "a duration such as 2s or 1m"
 	case "[]time.Duration", "[]Duration":
@@ -127,6 +134,22 @@ func (c *Config) finish() error {
 	if c.PartooRequestsPerMinute < 1 {
 		return &ConfigError{"PARTOO_REQUESTS_PER_MINUTE", "must be at least 1"}
 	}
+	if c.PartooBudgetReserve < 0 || c.PartooBudgetReserve > 0.9 {
+		return &ConfigError{"PARTOO_BUDGET_RESERVE", "must be between 0 and 0.9 (a share of the rate)"}
+	}
+	if c.PartooRequestTimeout < 100*time.Millisecond {
+		return &ConfigError{"PARTOO_REQUEST_TIMEOUT", "must be at least 100ms"}
+	}
+	if c.PartooRequestAttempts < 1 || c.PartooRequestAttempts > 20 {
+		return &ConfigError{"PARTOO_REQUEST_ATTEMPTS", "must be between 1 and 20"}
+	}
+	ids := c.PartooBusinessIDs[:0]
+	for _, id := range c.PartooBusinessIDs {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	c.PartooBusinessIDs = ids
 	if c.PartooPerPage < 1 || c.PartooPerPage > 100 {
 		return &ConfigError{"PARTOO_PER_PAGE", "must be between 1 and 100"}
 	}
@@ -152,6 +175,12 @@ func (c *Config) finish() error {
 	}
 	if c.WebhookMaxBodyBytes < 1024 {
 		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be at least 1024"}
+	}
+	if c.SchedulerReconcilePeriod < 0 {
+		return &ConfigError{"SCHEDULER_RECONCILE_PERIOD", "must not be negative"}
+	}
+	if c.LogSummaryInterval < 0 || (c.LogSummaryInterval > 0 && c.LogSummaryInterval < time.Second) {
+		return &ConfigError{"LOG_SUMMARY_INTERVAL", "must be 0 (never) or at least 1s"}
 	}
 	if c.VanishAfterWalks < 1 {
 		return &ConfigError{"VANISH_AFTER_WALKS", "must be at least 1"}

@@ -26,13 +26,16 @@ import (
 
 // Options configure a Connector.
 type Options struct {
-	Partoo          *partoo.Client // required
-	Kafka           []kgo.Opt      // connection options (seed brokers, TLS, SASL); required
-	Topics          state.Topics   // names and creation settings
-	TransactionalID string         // required
-	ConversationIDs []int64        // a fixed list to walk instead of discovering via /conversations
-	BusinessIDs     []int64        // business__in filter for discovery
-	VanishAfter     int            // complete walks a message must be absent from; default 2
+	// Partoo is the API client; when nil, New builds one from PartooConfig, adding the
+	// connector's health watch to its Observer (failures logged, counted, in /status).
+	Partoo          *partoo.Client
+	PartooConfig    partoo.Config
+	Kafka           []kgo.Opt    // connection options (seed brokers, TLS, SASL); required
+	Topics          state.Topics // names and creation settings
+	TransactionalID string       // required
+	ConversationIDs []int64      // a fixed list to walk instead of discovering via /conversations
+	BusinessIDs     []string     // business__in filter for discovery (opaque ids, sent verbatim)
+	VanishAfter     int          // complete walks a message must be absent from; default 2
 	// SweepInterval is the least time between the starts of two sweeps over every
 	// conversation. Default 0: sweep again at once (the budget paces the requests).
 	SweepInterval time.Duration
@@ -48,12 +51,17 @@ type Options struct {
 	// Metrics, if set, records walks, transactions, events and lags. Give the same value to
 	// the Partoo client's Observer to record API requests.
 	Metrics *metrics.Metrics
+	// SummaryInterval is how often one INFO line summarises the connector's progress (walks,
+	// events, requests, budget use, errors, the pass's progress). 0: the default, one
+	// minute; negative: never. Rate-limited failure logs are summarised at the same pace.
+	SummaryInterval time.Duration
 }
 
 // Connector is the running service. Create it with New and call Run once.
 type Connector struct {
 	opt        Options
 	log        *slog.Logger
+	health     *health
 	codec      *events.Codec
 	stateCodec *state.Codec
 	pub        *publish.Publisher
@@ -69,9 +77,6 @@ type Connector struct {
 // New validates opt and builds the connector; it does not touch the network.
 func New(opt Options) (*Connector, error) {
 	var errs []error
-	if opt.Partoo == nil {
-		errs = append(errs, errors.New("connector: a Partoo client is required"))
-	}
 	if len(opt.Kafka) == 0 {
 		errs = append(errs, errors.New("connector: Kafka connection options are required"))
 	}
@@ -89,6 +94,22 @@ func New(opt Options) (*Connector, error) {
 	}
 	if opt.Clock == nil {
 		opt.Clock = partoo.RealClock{}
+	}
+	if opt.SummaryInterval == 0 {
+		opt.SummaryInterval = time.Minute
+	}
+	h := newHealth(opt.Clock, opt.Logger.With("component", "connector"), opt.Metrics)
+	if opt.Partoo == nil {
+		pc := opt.PartooConfig
+		pc.Observer = partoo.Observers(pc.Observer, h)
+		if pc.Logger == nil {
+			pc.Logger = opt.Logger.With("component", "partoo")
+		}
+		client, err := partoo.New(pc)
+		if err != nil {
+			return nil, err
+		}
+		opt.Partoo = client
 	}
 	if opt.Topics.StateMaxMessageBytes == 0 {
 		opt.Topics.StateMaxMessageBytes = state.DefaultStateMaxMessageBytes
@@ -109,17 +130,17 @@ func New(opt Options) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{opt: opt, log: opt.Logger.With("component", "connector"), codec: codec, stateCodec: sc, pub: pub,
+	c := &Connector{opt: opt, log: opt.Logger.With("component", "connector"), health: h, codec: codec, stateCodec: sc, pub: pub,
 		lastWalk: map[int64]time.Time{}}
 	if c.opt.Scheduler == nil {
 		switch {
 		case opt.Strategy == "sweep" || len(opt.ConversationIDs) > 0:
 			// A fixed list has nothing to discover: walk it in turn.
 			c.opt.Scheduler = &SweepScheduler{Partoo: opt.Partoo, ConversationIDs: opt.ConversationIDs, BusinessIDs: opt.BusinessIDs,
-				Interval: opt.SweepInterval, Clock: opt.Clock, Known: c.knownIDs}
+				Interval: opt.SweepInterval, Clock: opt.Clock, Known: c.knownIDs, Log: h.rlog}
 		case opt.Strategy == "" || opt.Strategy == "smart":
 			sc := opt.Schedule
-			sc.Partoo, sc.Clock, sc.Known, sc.BusinessIDs = opt.Partoo, opt.Clock, c.knownIDs, opt.BusinessIDs
+			sc.Partoo, sc.Clock, sc.Known, sc.BusinessIDs, sc.Log = opt.Partoo, opt.Clock, c.knownIDs, opt.BusinessIDs, h.rlog
 			sc.State = func(id int64) *diff.State {
 				if idx := c.idx.Load(); idx != nil {
 					return idx.Get(id)
@@ -142,6 +163,61 @@ func (c *Connector) Index() *state.Index { return c.idx.Load() }
 
 // Publisher returns the transactional publisher (for health checks and stats).
 func (c *Connector) Publisher() *publish.Publisher { return c.pub }
+
+// Budget returns the Partoo request budget.
+func (c *Connector) Budget() *partoo.Budget { return c.opt.Partoo.Budget() }
+
+// Status reports whether the connector is ok or degraded, and why, with its progress.
+func (c *Connector) Status() StatusReport {
+	var sched schedule.Status
+	if r, ok := c.opt.Scheduler.(interface{ Status() schedule.Status }); ok {
+		sched = r.Status()
+	}
+	var convs, msgs int
+	if idx := c.idx.Load(); idx != nil {
+		convs, msgs = idx.Len()
+	}
+	return c.health.report(c.Ready(), sched, convs, msgs, c.Budget().RatePerMinute())
+}
+
+// watch keeps the degraded gauge current, logs status changes at once, and every
+// SummaryInterval logs the progress line and flushes the rate-limited failure log.
+func (c *Connector) watch(ctx context.Context) {
+	const tick = 5 * time.Second
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	lastSummary := time.Now()
+	degraded := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r := c.Status()
+		if d := r.Status != "ok"; d != degraded {
+			degraded = d
+			c.opt.Metrics.SetDegraded(d)
+			if d {
+				c.log.Error("status degraded", "reasons", r.Reasons)
+			} else {
+				c.log.Info("status ok again")
+			}
+		}
+		every := c.opt.SummaryInterval
+		if every < 0 {
+			every = time.Minute // no summary line, but failure logs are still summarised
+		}
+		if time.Since(lastSummary) >= every-tick/2 {
+			lastSummary = time.Now()
+			if c.opt.SummaryInterval > 0 {
+				c.health.summarize(r, c.Budget().Stats().Granted)
+			} else {
+				c.health.rlog.Flush()
+			}
+		}
+	}
+}
 
 // Hint asks for a walk of a conversation as soon as possible (a webhook said it changed). It
 // reports false when the scheduler takes no hints (the sweep).
@@ -193,6 +269,9 @@ func (c *Connector) Run(ctx context.Context) error {
 		"records", stats.Records, "bytes", stats.Bytes, "duration", stats.Duration.Round(time.Millisecond))
 	c.setReady(true)
 	defer c.setReady(false)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go c.watch(wctx)
 
 	for {
 		id, err := c.opt.Scheduler.Next(ctx)
@@ -203,7 +282,7 @@ func (c *Connector) Run(ctx context.Context) error {
 			if partoo.IsAuth(err) {
 				return err
 			}
-			c.log.Warn("scheduling failed; retrying", "err", err)
+			c.health.rlog.Warn("schedule:"+partoo.ErrorKind(err), "scheduling failed; retrying", "err", err)
 			if c.opt.Clock.Sleep(ctx, time.Second) != nil {
 				return nil
 			}
@@ -229,10 +308,12 @@ func (c *Connector) setReady(v bool) {
 func (c *Connector) Walk(ctx context.Context, id int64) error {
 	idx := c.idx.Load()
 	started := c.opt.Clock.Now()
-	msgs, werr := c.opt.Partoo.Messages(ctx, id)
-	complete := werr == nil
+	w, werr := c.opt.Partoo.Messages(ctx, id)
 	walked := c.opt.Clock.Now().Sub(started)
+	cov := diff.Complete
 	switch {
+	case werr == nil && len(w.Skipped) > 0:
+		cov = diff.AllPages // the skipped items were logged and counted by the health watch
 	case werr == nil:
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -241,26 +322,32 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	case errors.Is(werr, partoo.ErrNotFound), errors.Is(werr, partoo.ErrForbidden):
 		// Gone or no longer visible to this key: never a reason to report mass deletions.
 		c.opt.Metrics.Walked("skipped", walked, 0)
-		c.log.Warn("conversation not readable; skipped", "conversation_id", id, "err", werr)
+		c.health.walked("skipped", false)
+		c.health.rlog.Warn("walk:"+partoo.ErrorKind(werr), "conversation not readable; skipped", "conversation_id", id, "err", werr)
 		return nil
 	default:
-		c.log.Warn("walk incomplete; diffing what was read (no deletions)", "conversation_id", id, "messages", len(msgs), "err", werr)
+		cov = diff.Partial
+		c.health.rlog.Warn("walk:"+partoo.ErrorKind(werr), "walk incomplete; publishing what was read (no deletions inferred) and walking it again later",
+			"conversation_id", id, "pages", w.Pages, "messages", len(w.Messages), "error_kind", partoo.ErrorKind(werr), "err", werr)
 	}
 	prev := idx.Get(id)
-	res := diff.Diff(prev, id, msgs, complete, c.opt.Clock.Now(), diff.Options{VanishAfter: c.opt.VanishAfter})
+	res := diff.Diff(prev, id, w.Messages, cov, c.opt.Clock.Now(), diff.Options{VanishAfter: c.opt.VanishAfter})
 	c.ignored.Add(int64(res.Ignored))
-	result := "complete"
-	if !complete {
-		result = "partial"
+	if res.Ignored > 0 {
+		c.noteIgnored(id, w.Messages)
 	}
-	c.opt.Metrics.Walked(result, walked, res.Ignored)
+	c.opt.Metrics.Walked(cov.String(), walked, res.Ignored)
+	// A walk succeeds when it read every page and commits, unless nothing it read was usable.
+	ok := werr == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)
+	outcome := schedule.Outcome{Failed: werr != nil}
 	c.lastWalkMu.Lock()
 	previousWalk := c.lastWalk[id]
 	c.lastWalk[id] = started
 	c.lastWalkMu.Unlock()
 	if !res.Changed {
 		c.walks.Add(1)
-		c.walked(id, prev, false)
+		c.health.walked(cov.String(), ok)
+		c.walked(id, prev, outcome)
 		return nil
 	}
 	ch := publish.Change{ConversationID: id, Events: make([]events.Encoded, 0, len(res.Events))}
@@ -284,12 +371,16 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.log.Warn("transaction aborted; the conversation will be walked again", "conversation_id", id, "err", err)
+		c.health.walked("failed", false)
+		c.health.rlog.Warn("publish:aborted", "transaction aborted; the conversation will be walked again", "conversation_id", id, "err", err)
+		c.walked(id, prev, schedule.Outcome{Failed: true})
 		return nil
 	}
 	idx.Put(res.Next) // only after the commit
 	c.walks.Add(1)
-	c.walked(id, res.Next, len(res.Events) > 0)
+	outcome.Changed = len(res.Events) > 0
+	c.health.walked(cov.String(), ok)
+	c.walked(id, res.Next, outcome)
 	c.recordCommit(res.Events, previousWalk)
 	if c.opt.OnCommit != nil && len(res.Events) > 0 {
 		c.opt.OnCommit(res.Events)
@@ -297,27 +388,46 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	return nil
 }
 
-// WalkObserver is implemented by schedulers that learn from walks (schedule.Scheduler).
-type WalkObserver interface {
-	Walked(id int64, st *diff.State, changed bool)
+// noteIgnored says why a walk's messages were ignored: an unknown sender_type is logged once
+// per value (Partoo advises ignoring such messages, but an API that stopped sending the field
+// must not go unnoticed); a message of another conversation, once per minute.
+func (c *Connector) noteIgnored(id int64, msgs []partoo.Message) {
+	for _, m := range msgs {
+		switch {
+		case m.ConversationID != id:
+			c.health.rlog.Warn("walk:foreign", "GET /messages returned a message of another conversation; ignored",
+				"conversation_id", id, "message_id", m.ID, "its_conversation_id", m.ConversationID)
+		case !m.SenderType.Known():
+			c.health.once("sender_type:"+string(m.SenderType), "messages with an undocumented sender_type are ignored, as Partoo advises",
+				"sender_type", string(m.SenderType), "example_message_id", m.ID, "conversation_id", id)
+		}
+	}
 }
 
-func (c *Connector) walked(id int64, st *diff.State, changed bool) {
+// WalkObserver is implemented by schedulers that learn from walks (schedule.Scheduler).
+type WalkObserver interface {
+	Walked(id int64, st *diff.State, o schedule.Outcome)
+}
+
+func (c *Connector) walked(id int64, st *diff.State, o schedule.Outcome) {
 	if w, ok := c.opt.Scheduler.(WalkObserver); ok {
-		w.Walked(id, st, changed)
+		w.Walked(id, st, o)
 	}
 }
 
 // recordCommit feeds the metrics: events by type and their detection lag.
 func (c *Connector) recordCommit(evs []diff.Event, previousWalk time.Time) {
+	types := make([]string, len(evs))
+	for i, e := range evs {
+		types[i] = e.Type.String()
+	}
+	c.health.committed(types)
 	if c.opt.Metrics == nil {
 		return
 	}
 	now := c.opt.Clock.Now()
-	types := make([]string, len(evs))
 	lags := make([]time.Duration, len(evs))
 	for i, e := range evs {
-		types[i] = e.Type.String()
 		lags[i] = -1
 		switch {
 		case e.Type == diff.MessageCreated && !e.Snapshot:

@@ -20,6 +20,17 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "partoo-connector-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // env is one test's world: a simulator, a Kafka cluster and unique topic names.
 type env struct {
 	t       *testing.T

@@ -2,17 +2,20 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Handler serves /metrics, /healthz and /readyz, and POST /webhooks/partoo when wh has a
-// secret.
+// Handler serves /metrics, /healthz, /readyz and /status, and POST /webhooks/partoo when wh
+// has a secret.
 //
 //   - /healthz: 200 while the process is alive and serving.
 //   - /readyz: 200 once the state is restored and Kafka answers within 2 s; 503 otherwise.
+//   - /status: JSON, "ok" or "degraded" with the reasons, and the connector's progress; always
+//     200 (an orchestrator should not restart a connector because Partoo is down).
 //   - /metrics: Prometheus exposition of opt.Metrics (404 if none).
 func (c *Connector) Handler(wh WebhookConfig) *http.ServeMux {
 	mux := http.NewServeMux()
@@ -34,6 +37,12 @@ func (c *Connector) Handler(wh WebhookConfig) *http.ServeMux {
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(c.Status())
 	})
 	if c.opt.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(c.opt.Metrics.Registry, promhttp.HandlerOpts{}))

@@ -1,6 +1,7 @@
 package connector_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,11 +32,8 @@ func TestHTTPEndpoints(t *testing.T) {
 	_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
 	opt := e.options()
 	m := metrics.New(metrics.Gauges{})
-	cl, err := partoo.New(partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 600_000, Observer: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Partoo, opt.Metrics = cl, m
+	opt.Partoo, opt.Metrics = nil, m
+	opt.PartooConfig = partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 600_000, Observer: m}
 
 	conn, err := connector.New(opt)
 	if err != nil {
@@ -75,7 +73,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	for _, want := range []string{
 		`partoo_connector_events_total{type="MessageCreated"} 1`,
 		`partoo_connector_transactions_total{outcome="committed"} 1`,
-		`partoo_connector_api_requests_total{endpoint="/messages",status="200"}`,
+		`partoo_connector_api_requests_total{endpoint="/messages",result="ok",status="200"}`,
 		`partoo_connector_api_rate_limited_total 0`,
 		`partoo_connector_ready 1`,
 		`partoo_connector_walk_duration_seconds_count{result="complete"}`,
@@ -86,5 +84,13 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if strings.Contains(body, "conversation_id") {
 		t.Error("metrics must not be labelled by conversation")
+	}
+	code, body = httpGet(t, srv.URL+"/status")
+	var st connector.StatusReport
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("/status: %d %v %s", code, err, body)
+	}
+	if st.Status != "ok" || !st.Ready || st.ConversationsTracked != 1 || st.LastWalk == nil || st.API.RatePerMinute <= 0 {
+		t.Fatalf("/status = %s", body)
 	}
 }

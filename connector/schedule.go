@@ -2,9 +2,12 @@ package connector
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/ratelog"
+	"github.com/partoo-connector/partoo-connector/connector/schedule"
 )
 
 // Scheduler decides which conversation to walk next. Next blocks until there is one or ctx
@@ -18,13 +21,25 @@ type Scheduler interface {
 type SweepScheduler struct {
 	Partoo          *partoo.Client
 	ConversationIDs []int64
-	BusinessIDs     []int64
+	BusinessIDs     []string
 	Interval        time.Duration // least time between the starts of two sweeps
 	Clock           partoo.Clock
 	Known           func() []int64 // tracked conversations, walked even if no longer listed
+	Log             *ratelog.Logger
 
 	queue      []int64
 	sweepStart time.Time
+
+	mu     sync.Mutex
+	status schedule.Status
+}
+
+// Status reports the sweep's progress (a sweep is a pass) and its listing failures. It is
+// safe to call from any goroutine.
+func (s *SweepScheduler) Status() schedule.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
 }
 
 // Next returns the next conversation of the current sweep, starting a new sweep when the
@@ -43,9 +58,12 @@ func (s *SweepScheduler) Next(ctx context.Context) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
+		s.mu.Lock()
+		s.status.Pass = schedule.Pass{Phase: schedule.PhaseReconcile, Number: s.status.Pass.Number + 1, Started: s.sweepStart, Total: len(ids)}
+		s.mu.Unlock()
 		if len(ids) == 0 {
 			// Nothing to walk yet: wait a little before asking again.
-			if err := s.Clock.Sleep(ctx, time.Second); err != nil {
+			if err := s.Clock.Sleep(ctx, 5*time.Second); err != nil {
 				return 0, err
 			}
 			continue
@@ -54,6 +72,12 @@ func (s *SweepScheduler) Next(ctx context.Context) (int64, error) {
 	}
 	id := s.queue[0]
 	s.queue = s.queue[1:]
+	s.mu.Lock()
+	s.status.Pass.Done++
+	if len(s.queue) == 0 {
+		s.status.Pass.Phase, s.status.Pass.Finished = schedule.PhaseIdle, s.Clock.Now()
+	}
+	s.mu.Unlock()
 	return id, nil
 }
 
@@ -63,7 +87,7 @@ func (s *SweepScheduler) discover(ctx context.Context) ([]int64, error) {
 	}
 	seen := map[int64]bool{}
 	var ids []int64
-	err := s.Partoo.WalkConversations(ctx, partoo.ListConversationsParams{BusinessIDs: s.BusinessIDs}, func(p *partoo.ConversationPage) error {
+	err := s.Partoo.WalkConversations(ctx, partoo.ListConversationsParams{BusinessIDs: s.BusinessIDs, MaxAttempts: 2}, func(p *partoo.ConversationPage) error {
 		for _, c := range p.Conversations {
 			if !seen[c.ID] {
 				seen[c.ID] = true
@@ -72,8 +96,20 @@ func (s *SweepScheduler) discover(ctx context.Context) ([]int64, error) {
 		}
 		return nil
 	})
-	if err != nil {
+	s.mu.Lock()
+	if err != nil && ctx.Err() == nil && !partoo.IsAuth(err) {
+		// The listing failed: sweep what the state knows, and say so.
+		s.status.DiscoveryFailures++
+		s.status.LastDiscoveryError = err.Error()
+		s.mu.Unlock()
+		s.Log.Warn("sweep:"+partoo.ErrorKind(err), "the sweep could not read the conversation listing; sweeping the conversations the state knows",
+			"err", err, "error_kind", partoo.ErrorKind(err))
+	} else if err != nil {
+		s.mu.Unlock()
 		return nil, err
+	} else {
+		s.status.DiscoveryFailures, s.status.LastDiscovery = 0, s.Clock.Now()
+		s.mu.Unlock()
 	}
 	if s.Known != nil {
 		for _, id := range s.Known() {

@@ -24,10 +24,10 @@ type webhookBody struct {
 	Type    string `json:"type"`
 	Payload struct {
 		Message *struct {
-			ConversationID int64 `json:"conversation_id"`
+			ConversationID partoo.ID `json:"conversation_id"`
 		} `json:"message"`
 		Conversation *struct {
-			ID int64 `json:"id"`
+			ID partoo.ID `json:"id"`
 		} `json:"conversation"`
 	} `json:"payload"`
 }
@@ -70,9 +70,9 @@ func (c *Connector) WebhookHandler(cfg WebhookConfig) http.Handler {
 		var id int64
 		switch {
 		case body.Payload.Conversation != nil && body.Payload.Conversation.ID > 0:
-			id = body.Payload.Conversation.ID
+			id = int64(body.Payload.Conversation.ID)
 		case body.Payload.Message != nil && body.Payload.Message.ConversationID > 0:
-			id = body.Payload.Message.ConversationID
+			id = int64(body.Payload.Message.ConversationID)
 		default:
 			c.opt.Metrics.Webhook("malformed")
 			http.Error(w, "no conversation id", http.StatusBadRequest)

@@ -73,13 +73,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	kopts := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}
 	topics := state.Topics{Events: "partoo.messages.events", State: "partoo.messages.state", EventsPartitions: 3, StatePartitions: 3}
 
-	client, err := partoo.New(partoo.Config{BaseURL: srv.URL + "/v2", APIKey: partoo.NewSecret(key), RequestsPerMinute: rpm})
-	if err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
-		return 1
-	}
-	conn, err := connector.New(connector.Options{Partoo: client, Kafka: kopts, Topics: topics,
-		TransactionalID: "partoo-connector-demo", Logger: log})
+	conn, err := connector.New(connector.Options{
+		PartooConfig: partoo.Config{BaseURL: srv.URL + "/v2", APIKey: partoo.NewSecret(key), RequestsPerMinute: rpm},
+		Kafka:        kopts, Topics: topics, TransactionalID: "partoo-connector-demo", Logger: log, SummaryInterval: -1})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
 		return 1

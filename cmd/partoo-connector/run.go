@@ -58,31 +58,48 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var conn *connector.Connector
-	var client *partoo.Client
+	pass := func(f func(p *connector.PassReport) float64) func() float64 {
+		return func() float64 {
+			if conn == nil {
+				return 0
+			}
+			if p := conn.Status().Pass; p != nil {
+				return f(p)
+			}
+			return 0
+		}
+	}
 	m := metrics.New(metrics.Gauges{
 		Conversations: func() float64 { return float64(tracked(conn, 0)) },
 		Messages:      func() float64 { return float64(tracked(conn, 1)) },
-		BudgetTokens:  func() float64 { return float64(client.Budget().Available()) },
+		BudgetTokens:  func() float64 { return float64(conn.Budget().Available()) },
+		BudgetRate:    func() float64 { return conn.Budget().RatePerMinute() },
+		PassDone:      pass(func(p *connector.PassReport) float64 { return float64(p.Done) }),
+		PassTotal:     pass(func(p *connector.PassReport) float64 { return float64(p.Total) }),
+		PassETA:       pass(func(p *connector.PassReport) float64 { return p.ETASeconds }),
 	})
-	client, err = partoo.New(partoo.Config{BaseURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
-		RequestsPerMinute: cfg.PartooRequestsPerMinute, PerPage: cfg.PartooPerPage, Observer: m})
-	if err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
-		return 2
+	summary := cfg.LogSummaryInterval
+	if summary == 0 {
+		summary = -1 // never
 	}
 	conn, err = connector.New(connector.Options{
-		Partoo: client, Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID,
+		PartooConfig: partoo.Config{BaseURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
+			RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
+			RequestTimeout: cfg.PartooRequestTimeout, MaxAttempts: cfg.PartooRequestAttempts,
+			PerPage: cfg.PartooPerPage, Observer: m},
+		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID,
 		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},
 		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
-		VanishAfter: cfg.VanishAfterWalks, Logger: log, Metrics: m,
+		VanishAfter: cfg.VanishAfterWalks, Logger: log, Metrics: m, SummaryInterval: summary,
 		Strategy: cfg.Scheduler,
 		Schedule: schedule.Config{DiscoveryInterval: cfg.SchedulerDiscoveryInterval,
-			SendingBackoffMax: cfg.SchedulerSendingMaxBackoff, DeletableChecks: cfg.SchedulerInstagramChecks},
+			SendingBackoffMax: cfg.SchedulerSendingMaxBackoff, DeletableChecks: cfg.SchedulerInstagramChecks,
+			ReconcilePeriod: cfg.SchedulerReconcilePeriod},
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: %v\n", err)
+		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
 	}
 
@@ -90,7 +107,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	log.Info("starting", "version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
 		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
-		"requests_per_minute", cfg.PartooRequestsPerMinute, "scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero())
+		"requests_per_minute", cfg.PartooRequestsPerMinute, "budget_reserve", cfg.PartooBudgetReserve,
+		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero())
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
@@ -108,7 +126,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("serving /metrics, /healthz, /readyz", "addr", ln.Addr().String())
+	log.Info("serving /metrics, /healthz, /readyz, /status", "addr", ln.Addr().String())
 
 	done := make(chan error, 1)
 	go func() { done <- conn.Run(ctx) }()

@@ -35,6 +35,9 @@ type options struct {
 	errorRatio     float64
 	malformedRatio float64
 	latency        time.Duration
+	latencyP99     time.Duration
+	profile        string
+	orderSet       bool // -order given explicitly: it wins over a profile's order
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -51,14 +54,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.order, "order", "recent", "conversation listing order: recent (most recent activity first) or id")
 	fs.Float64Var(&o.errorRatio, "error-ratio", 0, "share of /v2 requests answered 5xx")
 	fs.Float64Var(&o.malformedRatio, "malformed-ratio", 0, "share of /v2 answers with a truncated JSON body")
-	fs.DurationVar(&o.latency, "latency", 0, "latency added to every /v2 answer")
+	fs.DurationVar(&o.latency, "latency", 0, "median latency of every /v2 request (counted against the rate limit on arrival)")
+	fs.DurationVar(&o.latencyP99, "latency-p99", 0, "99th percentile latency: with it, latencies are log-normal (default: every request takes -latency)")
+	fs.StringVar(&o.profile, "profile", "classic", "comma-separated API shape variations (see below)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: partoo-sim [flags]\n\nServes Partoo's /v2 conversations and messages API from memory, with admin endpoints under /_sim/.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: partoo-sim [flags]\n\nServes Partoo's /v2 conversations and messages API from memory, with admin endpoints under /_sim/.\n\nflags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nprofiles (-profile a,b combines them):\n%s", partootest.ProfileHelp())
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	o.orderSet = flagSet(fs, "order")
 	if v := os.Getenv("PARTOO_SIM_API_KEY"); v != "" && !flagSet(fs, "api-key") {
 		o.apiKey = v
 	}
@@ -71,6 +78,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-error-ratio and -malformed-ratio must be between 0 and 1")
 	case o.apiKey == "":
 		return o, errors.New("-api-key must not be empty")
+	case o.latency < 0 || (o.latencyP99 != 0 && o.latencyP99 < o.latency):
+		return o, errors.New("-latency must not be negative, and -latency-p99 must be at least -latency")
+	}
+	if _, _, err := partootest.ParseProfile(o.profile); err != nil {
+		return o, fmt.Errorf("-profile: %w", err)
 	}
 	return o, nil
 }
@@ -91,12 +103,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	variant, order, _ := partootest.ParseProfile(o.profile)
+	if order == "" || o.orderSet {
+		order = partootest.Order(o.order)
+	}
 	sim := partootest.New(partootest.Config{
 		APIKey:            o.apiKey,
 		RequestsPerMinute: o.rpm,
-		Order:             partootest.Order(o.order),
+		Order:             order,
 		Seed:              o.seed,
-		Faults:            partootest.Faults{ErrorRatio: o.errorRatio, MalformedRatio: o.malformedRatio, Latency: o.latency},
+		Variant:           variant,
+		Faults: partootest.Faults{ErrorRatio: o.errorRatio, MalformedRatio: o.malformedRatio,
+			Latency: o.latency, LatencyP99: o.latencyP99},
 	})
 	gen := partootest.NewGenerator(sim, partootest.Activity{MessagesPerSecond: o.activity}, o.seed)
 	gen.Populate(o.conversations, o.perConv, 30*24*time.Hour)
@@ -119,7 +137,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(sctx)
 	}()
 	log.Info("partoo-sim serving", "base_url", "http://"+ln.Addr().String()+"/v2", "conversations", o.conversations,
-		"rate_limit_per_minute", o.rpm, "activity_per_second", o.activity, "order", o.order)
+		"rate_limit_per_minute", o.rpm, "activity_per_second", o.activity, "order", order, "profile", o.profile)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("serve", "err", err)
 		return 1

@@ -22,11 +22,11 @@ func benchWalk(n int) []partoo.Message {
 func BenchmarkDiff(b *testing.B) {
 	for _, n := range []int{100, 10_000} {
 		walk := benchWalk(n)
-		prev := diff.Diff(nil, conv, walk, true, t0, diff.Options{}).Next
+		prev := diff.Diff(nil, conv, walk, diff.Complete, t0, diff.Options{}).Next
 		b.Run(fmt.Sprintf("steady/messages=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if r := diff.Diff(prev, conv, walk, true, t0.Add(time.Minute), diff.Options{}); r.Changed {
+				if r := diff.Diff(prev, conv, walk, diff.Complete, t0.Add(time.Minute), diff.Options{}); r.Changed {
 					b.Fatal("changed")
 				}
 			}
@@ -35,7 +35,7 @@ func BenchmarkDiff(b *testing.B) {
 		b.Run(fmt.Sprintf("new/messages=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if r := diff.Diff(nil, conv, walk, true, t0, diff.Options{}); len(r.Events) != n {
+				if r := diff.Diff(nil, conv, walk, diff.Complete, t0, diff.Options{}); len(r.Events) != n {
 					b.Fatal("events")
 				}
 			}

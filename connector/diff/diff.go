@@ -65,6 +65,26 @@ type Event struct {
 	Reason         DeleteReason   // MessageDeleted
 }
 
+// Coverage says how much of a conversation a walk saw.
+type Coverage uint8
+
+// Coverages, from least to most.
+const (
+	// Partial: the walk stopped part-way (an error after some pages). Nothing is concluded
+	// from what it did not see: no Vanished deletion, and the snapshot is not over.
+	Partial Coverage = iota
+	// AllPages: every page was read, but some messages could not be decoded and were left
+	// out. The snapshot is over (every readable message was seen), but a message missing from
+	// the walk may be one of the undecodable ones, so no Vanished deletion is inferred.
+	AllPages
+	// Complete: every page read, every message decoded.
+	Complete
+)
+
+func (c Coverage) String() string {
+	return [...]string{"partial", "all_pages", "complete"}[min(int(c), 2)]
+}
+
 // Options tune the diff.
 type Options struct {
 	// VanishAfter is how many consecutive complete walks a recorded message must be absent
@@ -82,8 +102,8 @@ type Result struct {
 
 // Diff compares a walk of conversation convID with its previous state (nil: none recorded)
 // and returns the events and the next state. walk may be in any order and contain
-// duplicates (the last copy wins). complete says the walk read every page.
-func Diff(prev *State, convID int64, walk []partoo.Message, complete bool, now time.Time, opt Options) Result {
+// duplicates (the last copy wins). cov says how much of the conversation the walk saw.
+func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now time.Time, opt Options) Result {
 	if opt.VanishAfter <= 0 {
 		opt.VanishAfter = 2
 	}
@@ -112,7 +132,7 @@ func Diff(prev *State, convID int64, walk []partoo.Message, complete bool, now t
 
 	next := &State{
 		ConversationID: convID,
-		SnapshotDone:   prev.SnapshotDone || complete,
+		SnapshotDone:   prev.SnapshotDone || cov >= AllPages,
 		UpdatedAt:      prev.UpdatedAt,
 		Messages:       make([]MessageState, 0, max(len(prev.Messages), len(msgs))),
 		Raw:            map[string]string{},
@@ -130,7 +150,7 @@ func Diff(prev *State, convID int64, walk []partoo.Message, complete bool, now t
 			// Recorded, absent from this walk.
 			ms := prev.Messages[i]
 			i++
-			if complete {
+			if cov == Complete {
 				ms.setMissed(ms.Missed() + 1)
 				if ms.Missed() >= opt.VanishAfter {
 					if !ms.Deleted() {

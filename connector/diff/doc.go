@@ -1,7 +1,7 @@
 // Package diff is the pure heart of the connector: given a conversation's last recorded
-// state, the messages of a walk, whether the walk was complete, and the current time, it
-// returns the ordered change events and the next state. It does no I/O and never reads the
-// clock.
+// state, the messages of a walk, how much of the conversation the walk saw (Coverage), and
+// the current time, it returns the ordered change events and the next state. It does no I/O
+// and never reads the clock.
 //
 // Rules:
 //   - a message not in the state → MessageCreated (snapshot when the conversation has had no
@@ -9,7 +9,8 @@
 //   - a status different from the recorded one → StatusChanged(previous → new);
 //   - is_deleted false → true → MessageDeleted(ConsumerDeleted);
 //   - a recorded message absent from VanishAfter consecutive COMPLETE walks →
-//     MessageDeleted(Vanished), and it leaves the state; a partial walk never deletes;
+//     MessageDeleted(Vanished), and it leaves the state; a partial walk, or one that skipped
+//     undecodable messages, never deletes;
 //   - unchanged → nothing; a message with an unknown sender_type → nothing, counted in
 //     Result.Ignored (Partoo's advice is to ignore them).
 //

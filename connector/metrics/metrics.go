@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -16,6 +18,8 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	apiRequests    *prometheus.CounterVec
+	apiErrors      *prometheus.CounterVec
+	itemsSkipped   *prometheus.CounterVec
 	apiDuration    *prometheus.HistogramVec
 	budgetWait     prometheus.Counter
 	rateLimited    prometheus.Counter
@@ -26,6 +30,8 @@ type Metrics struct {
 	ignored        prometheus.Counter
 	restoreSeconds prometheus.Gauge
 	ready          prometheus.Gauge
+	degraded       prometheus.Gauge
+	lastWalk       prometheus.Gauge
 	webhooks       *prometheus.CounterVec
 }
 
@@ -34,6 +40,11 @@ type Gauges struct {
 	Conversations func() float64
 	Messages      func() float64
 	BudgetTokens  func() float64
+	// BudgetRate is the rate the budget lets requests through at, per minute (after the
+	// reserve, lowered while Partoo answers 429).
+	BudgetRate func() float64
+	// PassDone, PassTotal and PassETA describe the reconciliation (or first snapshot) pass.
+	PassDone, PassTotal, PassETA func() float64
 }
 
 // New creates and registers every metric on a new registry, with Go and process collectors.
@@ -44,8 +55,16 @@ func New(g Gauges) *Metrics {
 		Registry: reg,
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_api_requests_total",
-			Help: "Partoo API requests (attempts) by endpoint and HTTP status (0: no answer).",
-		}, []string{"endpoint", "status"}),
+			Help: "Partoo API requests (attempts) by endpoint, HTTP status (0: no answer) and result (ok, or error: a 2xx body that could not be used is an error).",
+		}, []string{"endpoint", "status", "result"}),
+		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_api_errors_total",
+			Help: "Failed Partoo API attempts by endpoint and kind (unauthorized, forbidden, not_found, rate_limited, 4xx, 5xx, timeout, connection, non_json, decode, ...).",
+		}, []string{"endpoint", "kind"}),
+		itemsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_api_items_skipped_total",
+			Help: "Items of Partoo pages that could not be decoded and were skipped, by endpoint and reason (counted at every walk that meets them).",
+		}, []string{"endpoint", "reason"}),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "partoo_connector_api_request_duration_seconds",
 			Help:    "Duration of Partoo API requests.",
@@ -90,13 +109,21 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_ready",
 			Help: "1 once the state is restored and the connector is walking.",
 		}),
+		degraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "partoo_connector_degraded",
+			Help: "1 while /status says degraded (no successful walk, discovery or request for too long).",
+		}),
+		lastWalk: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "partoo_connector_last_successful_walk_timestamp_seconds",
+			Help: "Unix time of the last walk that read every page and committed.",
+		}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_webhooks_total",
 			Help: "Partoo webhooks received, by result (accepted, ignored, unauthorized, malformed, too_large).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.apiRequests, m.apiDuration, m.budgetWait, m.rateLimited, m.events, m.transactions,
-		m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.webhooks)
+	reg.MustRegister(m.apiRequests, m.apiErrors, m.itemsSkipped, m.apiDuration, m.budgetWait, m.rateLimited, m.events,
+		m.transactions, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -105,6 +132,10 @@ func New(g Gauges) *Metrics {
 	gauge("partoo_connector_conversations_tracked", "Conversations in the state.", g.Conversations)
 	gauge("partoo_connector_messages_tracked", "Messages in the state.", g.Messages)
 	gauge("partoo_connector_api_budget_available", "Requests that could start now without waiting.", g.BudgetTokens)
+	gauge("partoo_connector_api_budget_rate_per_minute", "The rate the budget lets requests through at: the limit less PARTOO_BUDGET_RESERVE, lowered while Partoo answers 429.", g.BudgetRate)
+	gauge("partoo_connector_pass_conversations_done", "Conversations walked so far by the current reconciliation (or first snapshot) pass.", g.PassDone)
+	gauge("partoo_connector_pass_conversations_total", "Conversations the current reconciliation (or first snapshot) pass covers, as far as known.", g.PassTotal)
+	gauge("partoo_connector_pass_eta_seconds", "Estimated time to the end of the current pass at its current rate (0 when idle).", g.PassETA)
 	for _, t := range []string{"MessageCreated", "StatusChanged", "MessageDeleted"} {
 		m.events.WithLabelValues(t)
 	}
@@ -117,13 +148,25 @@ func New(g Gauges) *Metrics {
 	return m
 }
 
-// Request implements partoo.Observer.
-func (m *Metrics) Request(endpoint string, status int, d time.Duration) {
+// Attempt implements partoo.Observer.
+func (m *Metrics) Attempt(a partoo.Attempt) {
 	if m == nil {
 		return
 	}
-	m.apiRequests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
-	m.apiDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+	result := "ok"
+	if a.Err != nil {
+		result = "error"
+		m.apiErrors.WithLabelValues(a.Endpoint, partoo.ErrorKind(a.Err)).Inc()
+	}
+	m.apiRequests.WithLabelValues(a.Endpoint, strconv.Itoa(a.Status), result).Inc()
+	m.apiDuration.WithLabelValues(a.Endpoint).Observe(a.Duration.Seconds())
+}
+
+// Skipped implements partoo.Observer.
+func (m *Metrics) Skipped(s partoo.SkippedItem) {
+	if m != nil {
+		m.itemsSkipped.WithLabelValues(s.Endpoint, s.Reason).Inc()
+	}
 }
 
 // RateLimited implements partoo.Observer.
@@ -187,6 +230,25 @@ func (m *Metrics) SetReady(ready bool) {
 		m.ready.Set(1)
 	} else {
 		m.ready.Set(0)
+	}
+}
+
+// SetDegraded records the health status.
+func (m *Metrics) SetDegraded(degraded bool) {
+	if m == nil {
+		return
+	}
+	if degraded {
+		m.degraded.Set(1)
+	} else {
+		m.degraded.Set(0)
+	}
+}
+
+// WalkSucceeded records the time of a successful walk.
+func (m *Metrics) WalkSucceeded(at time.Time) {
+	if m != nil {
+		m.lastWalk.Set(float64(at.UnixNano()) / 1e9)
 	}
 }
 

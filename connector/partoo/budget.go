@@ -3,6 +3,7 @@ package partoo
 import (
 	"context"
 	"errors"
+	"sort"
 	"sync"
 	"time"
 )
@@ -10,42 +11,71 @@ import (
 // DefaultRequestsPerMinute is Partoo's default rate limit per organisation.
 const DefaultRequestsPerMinute = 300
 
+// AIMD tuning: how the budget gives way to the organisation's other API clients.
+const (
+	aimdDecrease     = 0.7              // a 429 multiplies our rate by this…
+	aimdFloor        = 0.1              // …never below this share of the target rate…
+	aimdDebounce     = 10 * time.Second // …at most once per this long (one burst of 429s is one signal)
+	aimdIncrease     = 0.05             // then every aimdIncreaseEvery without a 429 adds this share back
+	aimdIncreaseEach = 30 * time.Second
+)
+
 // Budget is the one gate every request passes through. It combines
 //
-//   - a token bucket refilled at RequestsPerMinute/60 per second, holding at most Burst
-//     tokens, which spreads requests evenly, and
-//   - a hard cap: never more than RequestsPerMinute request starts in any Window (60 s plus a
-//     small slack for network jitter), which is what Partoo's limiter counts,
+//   - a token bucket refilled at the target rate — RequestsPerMinute less the Reserve, lowered
+//     further while Partoo answers 429 (see below) — holding at most Burst tokens, which
+//     spreads requests evenly;
+//   - a hard cap: never more than RequestsPerMinute request starts in any window of 60 s plus a
+//     margin, which is what Partoo's limiter counts. The margin is Slack, or the longest
+//     request duration seen in the last minute or two when that is longer (up to MaxSlack): a
+//     server counts arrivals, and arrivals can bunch up by as much as latencies vary;
+//   - a pause that a 429's Retry-After sets for every caller.
 //
-// plus a pause that a 429's Retry-After sets for every caller. A Budget is safe for concurrent
-// use; waiters are served in no particular order.
+// The organisation's budget is shared with its other integrations, so a 429 — which our own
+// accounting never predicts — means someone else is spending it: the rate is multiplied by 0.7
+// (at most once per 10 s, never below 10 % of the target), and recovers by 5 % of the target
+// every 30 s without a 429 (additive increase, multiplicative decrease, as TCP does).
+//
+// A Budget is safe for concurrent use; waiters are served in no particular order.
 type Budget struct {
 	clock    Clock
 	limit    int
-	window   time.Duration
-	interval time.Duration // one token per interval
+	reserve  float64
 	burst    float64
+	slack    time.Duration
+	maxSlack time.Duration
 
-	mu          sync.Mutex
-	tokens      float64
-	refilled    time.Time
-	starts      []time.Time // ring of the last `limit` request starts
-	head        int
-	pausedUntil time.Time
-	waited      time.Duration
-	granted     int64
+	mu           sync.Mutex
+	factor       float64 // AIMD share of the target rate, aimdFloor..1
+	lastDecrease time.Time
+	lastChange   time.Time
+	tokens       float64
+	refilled     time.Time
+	starts       []time.Time // request starts of the last 60 s + maxSlack, ascending
+	pausedUntil  time.Time
+	latStart     time.Time // start of the current latency bucket (one minute)
+	latCur       time.Duration
+	latPrev      time.Duration
+	waited       time.Duration
+	granted      int64
+	throttled    int64
 }
 
 // BudgetConfig configures a Budget.
 type BudgetConfig struct {
 	// RequestsPerMinute is the organisation's limit. Default 300.
 	RequestsPerMinute int
+	// Reserve is the share of RequestsPerMinute left unused, for the organisation's other
+	// integrations: 0 (default) to 0.9.
+	Reserve float64
 	// Burst is how many requests may go back to back after an idle spell. Default 5; it never
 	// lets the hard per-window cap be exceeded.
 	Burst int
-	// Slack widens the 60 s window of the hard cap so that a request sent 59.9 s after another
-	// cannot reach Partoo inside the same minute. Default 1 s.
+	// Slack is the least margin added to the 60 s window of the hard cap, so that a request
+	// sent 59.9 s after another cannot reach Partoo inside the same minute. Default 1 s.
 	Slack time.Duration
+	// MaxSlack bounds the margin when it grows with observed request durations. Default 10 s.
+	MaxSlack time.Duration
 	// Clock defaults to RealClock.
 	Clock Clock
 }
@@ -58,33 +88,48 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	if cfg.RequestsPerMinute < 0 {
 		return nil, errors.New("partoo: requests per minute must be positive")
 	}
+	if cfg.Reserve < 0 || cfg.Reserve > 0.9 {
+		return nil, errors.New("partoo: the budget reserve must be between 0 and 0.9")
+	}
 	if cfg.Burst == 0 {
 		cfg.Burst = 5
 	}
 	if cfg.Burst < 0 || cfg.Burst > cfg.RequestsPerMinute {
 		return nil, errors.New("partoo: burst must be between 1 and the requests per minute")
 	}
-	if cfg.Slack == 0 {
+	if cfg.Slack <= 0 {
 		cfg.Slack = time.Second
+	}
+	if cfg.MaxSlack < cfg.Slack {
+		cfg.MaxSlack = max(10*time.Second, cfg.Slack)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
 	}
-	window := time.Minute + cfg.Slack
+	now := cfg.Clock.Now()
 	return &Budget{
-		clock:    cfg.Clock,
-		limit:    cfg.RequestsPerMinute,
-		window:   window,
-		interval: window / time.Duration(cfg.RequestsPerMinute),
-		burst:    float64(cfg.Burst),
-		tokens:   float64(cfg.Burst),
-		refilled: cfg.Clock.Now(),
-		starts:   make([]time.Time, cfg.RequestsPerMinute),
+		clock: cfg.Clock, limit: cfg.RequestsPerMinute, reserve: cfg.Reserve, burst: float64(cfg.Burst),
+		slack: cfg.Slack, maxSlack: cfg.MaxSlack,
+		factor: 1, lastChange: now, tokens: float64(cfg.Burst), refilled: now, latStart: now,
 	}, nil
 }
 
 // RequestsPerMinute returns the configured limit.
 func (b *Budget) RequestsPerMinute() int { return b.limit }
+
+// RatePerMinute returns the rate the budget currently lets requests through at: the limit
+// less the reserve, lowered while Partoo answers 429.
+func (b *Budget) RatePerMinute() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.recover(b.clock.Now())
+	return b.rate()
+}
+
+// TargetPerMinute returns the rate without any 429 slow-down: the limit less the reserve.
+func (b *Budget) TargetPerMinute() float64 { return float64(b.limit) * (1 - b.reserve) }
+
+func (b *Budget) rate() float64 { return b.TargetPerMinute() * b.factor }
 
 // Wait blocks until one request may start, and takes it. It returns ctx.Err() if ctx ends
 // first, in which case nothing is taken.
@@ -111,15 +156,30 @@ func (b *Budget) Wait(ctx context.Context) error {
 	}
 }
 
+// window is the hard cap's window: 60 s plus the margin. Call with mu held.
+func (b *Budget) window(now time.Time) time.Duration {
+	if now.Sub(b.latStart) >= 2*time.Minute {
+		b.latPrev, b.latCur, b.latStart = 0, 0, now
+	} else if now.Sub(b.latStart) >= time.Minute {
+		b.latPrev, b.latCur, b.latStart = b.latCur, 0, now
+	}
+	m := min(max(b.slack, b.latPrev, b.latCur), b.maxSlack)
+	return time.Minute + m
+}
+
 // readyAt is the earliest time a request may start. Call with mu held.
 func (b *Budget) readyAt(now time.Time) time.Time {
 	b.refill(now)
 	at := now
 	if b.tokens < 1 {
-		at = now.Add(time.Duration((1 - b.tokens) * float64(b.interval)))
+		at = now.Add(time.Duration((1 - b.tokens) * float64(b.interval())))
 	}
-	if oldest := b.starts[b.head]; !oldest.IsZero() {
-		if free := oldest.Add(b.window); free.After(at) {
+	win := b.window(now)
+	b.prune(now)
+	if n := len(b.starts); n >= b.limit {
+		// The oldest start that must leave the window before another may enter it.
+		oldest := b.starts[n-b.limit]
+		if free := oldest.Add(win); free.After(at) {
 			at = free
 		}
 	}
@@ -129,9 +189,25 @@ func (b *Budget) readyAt(now time.Time) time.Time {
 	return at
 }
 
+func (b *Budget) interval() time.Duration {
+	return time.Duration(float64(time.Minute) / b.rate())
+}
+
+// recover applies the additive increase due since the last change. Call with mu held.
+func (b *Budget) recover(now time.Time) {
+	if b.factor >= 1 {
+		return
+	}
+	if steps := int(now.Sub(b.lastChange) / aimdIncreaseEach); steps > 0 {
+		b.factor = min(1, b.factor+float64(steps)*aimdIncrease)
+		b.lastChange = b.lastChange.Add(time.Duration(steps) * aimdIncreaseEach)
+	}
+}
+
 func (b *Budget) refill(now time.Time) {
+	b.recover(now)
 	if elapsed := now.Sub(b.refilled); elapsed > 0 {
-		b.tokens += float64(elapsed) / float64(b.interval)
+		b.tokens += float64(elapsed) / float64(b.interval())
 		if b.tokens > b.burst {
 			b.tokens = b.burst
 		}
@@ -139,19 +215,53 @@ func (b *Budget) refill(now time.Time) {
 	}
 }
 
-func (b *Budget) take(now time.Time) {
-	b.tokens--
-	b.starts[b.head] = now
-	b.head = (b.head + 1) % len(b.starts)
+// prune drops starts that can no longer be in any window. Call with mu held.
+func (b *Budget) prune(now time.Time) {
+	cut := now.Add(-time.Minute - b.maxSlack)
+	i := sort.Search(len(b.starts), func(i int) bool { return b.starts[i].After(cut) })
+	if i > 0 {
+		b.starts = append(b.starts[:0], b.starts[i:]...)
+	}
 }
 
-// Pause stops every request from starting before until (a 429's Retry-After). An earlier
-// time than a pause already in force is ignored.
+func (b *Budget) take(now time.Time) {
+	b.tokens--
+	b.starts = append(b.starts, now)
+}
+
+// Pause stops every request from starting before until. An earlier time than a pause already
+// in force is ignored.
 func (b *Budget) Pause(until time.Time) {
 	b.mu.Lock()
 	if until.After(b.pausedUntil) {
 		b.pausedUntil = until
 	}
+	b.mu.Unlock()
+}
+
+// RateLimited records a 429: every request pauses until until (its Retry-After), and the rate
+// is lowered (see Budget).
+func (b *Budget) RateLimited(until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	b.throttled++
+	if until.After(b.pausedUntil) {
+		b.pausedUntil = until
+	}
+	b.recover(now)
+	if b.lastDecrease.IsZero() || now.Sub(b.lastDecrease) >= aimdDebounce {
+		b.factor = max(aimdFloor, b.factor*aimdDecrease)
+		b.lastDecrease, b.lastChange = now, now
+		b.tokens = min(b.tokens, 0)
+	}
+}
+
+// ObserveLatency records a request's duration; the hard cap's margin follows the longest.
+func (b *Budget) ObserveLatency(d time.Duration) {
+	b.mu.Lock()
+	b.window(b.clock.Now())
+	b.latCur = max(b.latCur, d)
 	b.mu.Unlock()
 }
 
@@ -172,27 +282,27 @@ func (b *Budget) Available() int {
 		return 0
 	}
 	n := int(b.tokens)
-	inWindow := 0
-	for _, s := range b.starts {
-		if !s.IsZero() && now.Sub(s) < b.window {
-			inWindow++
-		}
-	}
+	win := b.window(now)
+	cut := now.Add(-win)
+	inWindow := len(b.starts) - sort.Search(len(b.starts), func(i int) bool { return b.starts[i].After(cut) })
 	if free := b.limit - inWindow; free < n {
 		n = free
 	}
-	return n
+	return max(n, 0)
 }
 
 // BudgetStats are cumulative figures for metrics.
 type BudgetStats struct {
-	Granted int64         // requests let through
-	Waited  time.Duration // total time callers spent waiting
+	Granted       int64         // requests let through
+	Waited        time.Duration // total time callers spent waiting
+	RateLimited   int64         // 429s recorded
+	RatePerMinute float64       // the current rate (after the reserve and any 429 slow-down)
 }
 
 // Stats returns cumulative figures.
 func (b *Budget) Stats() BudgetStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return BudgetStats{Granted: b.granted, Waited: b.waited}
+	b.recover(b.clock.Now())
+	return BudgetStats{Granted: b.granted, Waited: b.waited, RateLimited: b.throttled, RatePerMinute: b.rate()}
 }

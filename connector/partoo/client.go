@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,14 +35,18 @@ type Config struct {
 	Budget *Budget
 	// RequestsPerMinute for the default Budget. Default 300.
 	RequestsPerMinute int
+	// BudgetReserve for the default Budget: the share of RequestsPerMinute left unused for
+	// the organisation's other integrations. Default 0.
+	BudgetReserve float64
 	// PerPage is the page size of walks, 1..100. Default 100.
 	PerPage int
 	// HTTPClient sends the requests. Default: a client with no overall timeout (each attempt
 	// is bounded by RequestTimeout).
 	HTTPClient *http.Client
-	// RequestTimeout bounds one attempt, body included. Default 30 s.
+	// RequestTimeout bounds one attempt, from sending to the end of the body. Default 30 s.
 	RequestTimeout time.Duration
-	// MaxAttempts bounds the attempts of one call (first try included). Default 6.
+	// MaxAttempts bounds the attempts of one call (first try included). Default 6. A call can
+	// ask for fewer (ListConversationsParams.MaxAttempts).
 	MaxAttempts int
 	// MaxRetryTime bounds the time one call may spend retrying. Default 5 min.
 	MaxRetryTime time.Duration
@@ -55,28 +59,21 @@ type Config struct {
 	MaxBodyBytes int64
 	// Clock for the budget and backoff sleeps. Default RealClock.
 	Clock Clock
-	// Observer receives request outcomes for metrics. Default: none.
+	// Observer hears every attempt, skipped item and 429. Default: none.
 	Observer Observer
+	// Logger, at debug level, gets one line per attempt: method, path and query (never the
+	// key), status, duration, bytes. Default: none.
+	Logger *slog.Logger
 	// UserAgent header. Default "partoo-connector".
 	UserAgent string
 }
 
-// Observer is told about every attempt, for metrics. Implementations must be fast and safe
-// for concurrent use.
-type Observer interface {
-	// Request: one attempt ended; status is the HTTP status, or 0 when no answer came.
-	Request(endpoint string, status int, d time.Duration)
-	// RateLimited: a 429 paused the client for retryAfter.
-	RateLimited(retryAfter time.Duration)
-	// BudgetWaited: a request waited d for the budget.
-	BudgetWaited(d time.Duration)
-}
-
 type nopObserver struct{}
 
-func (nopObserver) Request(string, int, time.Duration) {}
-func (nopObserver) RateLimited(time.Duration)          {}
-func (nopObserver) BudgetWaited(time.Duration)         {}
+func (nopObserver) Attempt(Attempt)            {}
+func (nopObserver) Skipped(SkippedItem)        {}
+func (nopObserver) RateLimited(time.Duration)  {}
+func (nopObserver) BudgetWaited(time.Duration) {}
 
 // Client reads Partoo's API. It is safe for concurrent use.
 type Client struct {
@@ -107,7 +104,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Clock = RealClock{}
 	}
 	if cfg.Budget == nil {
-		b, err := NewBudget(BudgetConfig{RequestsPerMinute: cfg.RequestsPerMinute, Clock: cfg.Clock})
+		b, err := NewBudget(BudgetConfig{RequestsPerMinute: cfg.RequestsPerMinute, Reserve: cfg.BudgetReserve, Clock: cfg.Clock})
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -135,6 +132,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "partoo-connector"
 	}
@@ -155,9 +155,13 @@ func (c *Client) PerPage() int { return c.cfg.PerPage }
 
 // ListConversationsParams are the query of GET /conversations.
 type ListConversationsParams struct {
-	PerPage     int // 0: the client's PerPage
-	Cursor      string
-	BusinessIDs []int64
+	PerPage int // 0: the client's PerPage
+	Cursor  string
+	// BusinessIDs filter the listing (business__in); sent verbatim, comma-separated.
+	BusinessIDs []string
+	// MaxAttempts, when positive and below the client's, bounds this call's attempts: a
+	// periodic listing is better retried at its next period than now.
+	MaxAttempts int
 }
 
 // ListConversations fetches one page of GET /conversations.
@@ -168,15 +172,12 @@ func (c *Client) ListConversations(ctx context.Context, p ListConversationsParam
 		q.Set("cursor", p.Cursor)
 	}
 	if len(p.BusinessIDs) > 0 {
-		ids := make([]string, len(p.BusinessIDs))
-		for i, id := range p.BusinessIDs {
-			ids[i] = strconv.FormatInt(id, 10)
-		}
-		q.Set("business__in", strings.Join(ids, ","))
+		q.Set("business__in", strings.Join(p.BusinessIDs, ","))
 	}
 	var page ConversationPage
-	if err := c.get(ctx, EndpointConversations, "/conversations", q, func(b []byte) error {
-		return decodeConversationPage(b, &page)
+	if err := c.get(ctx, EndpointConversations, "/conversations", q, p.MaxAttempts, func(b []byte) ([]SkippedItem, error) {
+		err := decodeConversationPage(b, &page)
+		return page.Skipped, err
 	}); err != nil {
 		return nil, err
 	}
@@ -187,8 +188,20 @@ func (c *Client) ListConversations(ctx context.Context, p ListConversationsParam
 // error matching ErrNotFound.
 func (c *Client) GetConversation(ctx context.Context, id int64) (*Conversation, error) {
 	var conv Conversation
-	if err := c.get(ctx, EndpointConversation, "/conversations/"+strconv.FormatInt(id, 10), nil, func(b []byte) error {
-		return decodeConversation(b, &conv)
+	if err := c.get(ctx, EndpointConversation, "/conversations/"+strconv.FormatInt(id, 10), nil, 0, func(b []byte) ([]SkippedItem, error) {
+		if !looksLikeJSONObject(b) {
+			return nil, errors.New("the body is not a JSON object")
+		}
+		var skip *SkippedItem
+		conv, skip = decodeConversation(b)
+		switch {
+		case skip == nil:
+			return nil, nil
+		case skip.Reason == SkipBadLastMessage:
+			skip.Endpoint = EndpointConversation
+			return []SkippedItem{*skip}, nil
+		}
+		return nil, skip.Err
 	}); err != nil {
 		return nil, err
 	}
@@ -204,8 +217,9 @@ func (c *Client) ListMessages(ctx context.Context, conversationID int64, perPage
 		q.Set("cursor", cursor)
 	}
 	var page MessagePage
-	if err := c.get(ctx, EndpointMessages, "/messages", q, func(b []byte) error {
-		return decodeMessagePage(b, &page)
+	if err := c.get(ctx, EndpointMessages, "/messages", q, 0, func(b []byte) ([]SkippedItem, error) {
+		err := decodeMessagePage(b, conversationID, &page)
+		return page.Skipped, err
 	}); err != nil {
 		return nil, err
 	}
@@ -220,11 +234,20 @@ func (c *Client) perPage(n int) int {
 }
 
 // get sends GET base+path?query through the budget and the retry policy, and hands a 2xx
-// JSON body to decode.
-func (c *Client) get(ctx context.Context, endpoint, path string, query url.Values, decode func([]byte) error) error {
+// body to decode, which returns the items it had to skip. maxAttempts, when positive, lowers
+// the client's MaxAttempts for this call.
+func (c *Client) get(ctx context.Context, endpoint, path string, query url.Values, maxAttempts int, decode func([]byte) ([]SkippedItem, error)) error {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = query.Encode()
+	logPath := u.Path
+	if u.RawQuery != "" {
+		logPath += "?" + u.RawQuery
+	}
+	attempts := c.cfg.MaxAttempts
+	if maxAttempts > 0 && maxAttempts < attempts {
+		attempts = maxAttempts
+	}
 	clock := c.cfg.Clock
 	deadline := clock.Now().Add(c.cfg.MaxRetryTime)
 	var lastErr error
@@ -235,33 +258,56 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 		}
 		c.cfg.Observer.BudgetWaited(clock.Now().Sub(waitStart))
 
-		err := c.attempt(ctx, endpoint, u.String(), decode)
+		info, skipped := c.attempt(ctx, endpoint, u.String(), decode)
+		info.Path, info.Number = logPath, attempt
+		err := info.Err
+		retry := err != nil && ctx.Err() == nil && IsRetryable(err) && attempt < attempts
+		var sleep time.Duration
+		if retry {
+			sleep = c.backoff(attempt)
+			var ae *APIError
+			if errors.As(err, &ae) && ae.RetryAfter > 0 {
+				// The budget is paused for everyone; a little jitter spreads the waiters.
+				sleep = ae.RetryAfter + time.Duration(rand.Float64()*float64(c.cfg.BackoffBase))
+			}
+			retry = !clock.Now().Add(sleep).After(deadline)
+		}
+		info.Retrying = retry
+		c.cfg.Observer.Attempt(info)
+		c.logAttempt(ctx, info)
 		if err == nil {
+			for _, s := range skipped {
+				c.cfg.Observer.Skipped(s)
+			}
 			return nil
 		}
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return c.stop(ctx.Err(), err)
-		}
-		if !IsRetryable(err) {
+		case !IsRetryable(err):
 			return err
-		}
-		lastErr = err
-		if attempt >= c.cfg.MaxAttempts {
+		case attempt >= attempts:
 			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
-		}
-		sleep := c.backoff(attempt)
-		var ae *APIError
-		if errors.As(err, &ae) && ae.RetryAfter > 0 {
-			// The budget is paused for everyone; a little jitter spreads the waiters.
-			sleep = ae.RetryAfter + time.Duration(rand.Float64()*float64(c.cfg.BackoffBase))
-		}
-		if clock.Now().Add(sleep).After(deadline) {
+		case !retry:
 			return fmt.Errorf("%w (gave up: retrying would exceed %s)", err, c.cfg.MaxRetryTime)
 		}
+		lastErr = err
 		if err := clock.Sleep(ctx, sleep); err != nil {
 			return c.stop(err, lastErr)
 		}
 	}
+}
+
+func (c *Client) logAttempt(ctx context.Context, a Attempt) {
+	if !c.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []any{"method", http.MethodGet, "path", a.Path, "status", a.Status,
+		"duration", a.Duration.Round(time.Microsecond).String(), "bytes", a.Bytes, "attempt", a.Number}
+	if a.Err != nil {
+		attrs = append(attrs, "error_kind", ErrorKind(a.Err), "err", a.Err.Error(), "retrying", a.Retrying)
+	}
+	c.cfg.Logger.DebugContext(ctx, "partoo request", attrs...)
 }
 
 func (c *Client) stop(ctxErr, last error) error {
@@ -280,12 +326,16 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Float64() * float64(d))
 }
 
-func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode func([]byte) error) error {
+// attempt sends one request and decodes its answer. The returned Attempt has Endpoint,
+// Status, Duration, Bytes and Err set.
+func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode func([]byte) ([]SkippedItem, error)) (Attempt, []SkippedItem) {
+	info := Attempt{Endpoint: endpoint}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return err
+		info.Err = err
+		return info, nil
 	}
 	req.Header.Set("x-APIKey", c.cfg.APIKey.Reveal())
 	req.Header.Set("Accept", "application/json")
@@ -294,38 +344,68 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 	start := c.cfg.Clock.Now()
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		c.cfg.Observer.Request(endpoint, 0, c.cfg.Clock.Now().Sub(start))
-		return fmt.Errorf("partoo: GET %s: %w", endpoint, scrubURLError(err))
+		info.Duration = c.cfg.Clock.Now().Sub(start)
+		if ctx.Err() == nil && actx.Err() != nil {
+			err = fmt.Errorf("no answer within %s: %w", c.cfg.RequestTimeout, context.DeadlineExceeded)
+		}
+		info.Err = fmt.Errorf("partoo: GET %s: %w", endpoint, scrubURLError(err))
+		return info, nil
 	}
 	defer resp.Body.Close()
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
-	c.cfg.Observer.Request(endpoint, resp.StatusCode, c.cfg.Clock.Now().Sub(start))
+	info.Status, info.Bytes = resp.StatusCode, len(body)
+	info.Duration = c.cfg.Clock.Now().Sub(start)
+	c.cfg.Budget.ObserveLatency(info.Duration)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := &APIError{Method: http.MethodGet, Endpoint: endpoint, Status: resp.StatusCode, Body: snippet(body)}
+		ae := &APIError{Method: http.MethodGet, Endpoint: endpoint, Status: resp.StatusCode, Body: c.snippet(body)}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			ae.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.cfg.Clock.Now())
 			if ae.RetryAfter <= 0 {
 				ae.RetryAfter = c.backoff(1) + c.cfg.BackoffBase
 			}
-			c.cfg.Budget.Pause(c.cfg.Clock.Now().Add(ae.RetryAfter))
+			c.cfg.Budget.RateLimited(c.cfg.Clock.Now().Add(ae.RetryAfter))
 			c.cfg.Observer.RateLimited(ae.RetryAfter)
 		}
-		return ae
+		info.Err = ae
+		return info, nil
 	}
-	if readErr != nil {
-		return &DecodeError{Endpoint: endpoint, Reason: "reading the body failed (truncated?)", Err: readErr}
+	de := &DecodeError{Endpoint: endpoint, Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: c.snippet(body)}
+	switch {
+	case readErr != nil:
+		if ctx.Err() == nil && actx.Err() != nil {
+			readErr = fmt.Errorf("no complete answer within %s: %w", c.cfg.RequestTimeout, context.DeadlineExceeded)
+			info.Err = fmt.Errorf("partoo: GET %s: reading the body: %w", endpoint, readErr)
+			return info, nil
+		}
+		de.Reason, de.Err = "reading the body failed (truncated?)", readErr
+	case int64(len(body)) > c.cfg.MaxBodyBytes:
+		de.Reason, de.Snippet = fmt.Sprintf("body larger than %d bytes", c.cfg.MaxBodyBytes), ""
+	case !looksLikeJSON(body):
+		de.NonJSON, de.Reason = true, "the body is not JSON"
+	default:
+		skipped, err := decode(body)
+		if err == nil {
+			return info, skipped
+		}
+		de.Reason, de.Err = "unusable JSON body", err
 	}
-	if int64(len(body)) > c.cfg.MaxBodyBytes {
-		return &DecodeError{Endpoint: endpoint, Reason: fmt.Sprintf("body larger than %d bytes", c.cfg.MaxBodyBytes)}
+	info.Err = de
+	return info, nil
+}
+
+// looksLikeJSON reports whether a body starts like a JSON object or array.
+func looksLikeJSON(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{', '[':
+			return true
+		}
+		return false
 	}
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return &DecodeError{Endpoint: endpoint, Reason: fmt.Sprintf("Content-Type is %q, want application/json", resp.Header.Get("Content-Type"))}
-	}
-	if err := decode(body); err != nil {
-		return &DecodeError{Endpoint: endpoint, Reason: "malformed JSON body", Err: err}
-	}
-	return nil
+	return false
 }
 
 // scrubURLError drops the URL from a *url.Error: the message stays short, and nothing the
@@ -356,11 +436,16 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-func snippet(b []byte) string {
-	const max = 256
-	s := strings.TrimSpace(string(b))
+// snippet is the start of a body for errors and logs, with the API key blanked out should
+// the server echo it.
+func (c *Client) snippet(b []byte) string {
+	const max = 200
+	s := strings.TrimSpace(string(b[:min(len(b), 4*max)]))
+	if k := c.cfg.APIKey.Reveal(); len(k) >= 4 {
+		s = strings.ReplaceAll(s, k, redacted)
+	}
 	if len(s) > max {
-		s = s[:max] + "…"
+		s = strings.ToValidUTF8(s[:max], "") + "…"
 	}
 	return s
 }

@@ -5,13 +5,63 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// DecodeMessagePage decodes a GET /messages body. It fails on malformed or truncated JSON and
-// on a body without a "messages" array; unknown fields and enum values are accepted.
+// Decoding follows one rule: read only the fields the connector uses, and accept every JSON
+// shape of them that has an unambiguous meaning. Partoo documents little beyond the message
+// object and adds values without notice, so:
+//
+//   - ids the connector computes with (conversation and message ids) accept a JSON number
+//     (1234, 1234.0) or a numeric string ("1234"); anything else makes the item undecodable;
+//   - business ids are opaque: a string is kept verbatim, a number as its decimal text;
+//   - strings accept null (empty), numbers and booleans (their JSON text), and objects or
+//     arrays (their compact JSON text); booleans accept true/false, "true"/"false", 0/1 and
+//     null (false);
+//   - dates accept Partoo's "2023-01-31 16:22:17.327878+00:00", RFC 3339, the same without a
+//     zone (read as UTC) or with a "+0000"/"+00" offset, and epoch numbers (seconds,
+//     milliseconds or microseconds, told apart by magnitude);
+//   - every other field, known or not, is ignored whatever its type.
+//
+// An item (a message, or a listed conversation) that is not an object or lacks a usable id
+// or date is left out of its page and reported in the page's Skipped list; the page's other
+// items decode normally. Only a body that is not a JSON object, or whose item array is
+// missing or not an array, fails the whole page.
+
+// Skip reasons: the label values of SkippedItem.Reason.
+const (
+	SkipNotObject       = "not_object"       // the item is not a JSON object
+	SkipBadID           = "bad_id"           // no id, or one that is not an integer
+	SkipBadDate         = "bad_date"         // no date, or one in no format we read
+	SkipBadLastMessage  = "bad_last_message" // a listed conversation's last_message is unreadable (the conversation is kept)
+	SkipBadConversation = "bad_conversation" // a message's conversation_id is not an integer
+)
+
+// SkippedItem is an item of a page that could not be decoded and was left out.
+type SkippedItem struct {
+	Endpoint string // EndpointMessages or EndpointConversations
+	Index    int    // position in the page's array
+	ID       int64  // the item's id when it was readable, else 0
+	Reason   string // one of the Skip* constants
+	Err      error  // what exactly was wrong
+}
+
+func (s SkippedItem) Error() string {
+	id := "unreadable id"
+	if s.ID != 0 {
+		id = "id " + strconv.FormatInt(s.ID, 10)
+	}
+	return fmt.Sprintf("%s item %d (%s) skipped: %s: %v", s.Endpoint, s.Index, id, s.Reason, s.Err)
+}
+
+// DecodeMessagePage decodes a GET /messages body. Undecodable messages are left out and
+// listed in Skipped; the error is reserved for a body that is not a page at all.
 func DecodeMessagePage(b []byte) (*MessagePage, error) {
 	var p MessagePage
-	if err := decodeMessagePage(b, &p); err != nil {
+	if err := decodeMessagePage(b, 0, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -26,90 +76,428 @@ func DecodeConversationPage(b []byte) (*ConversationPage, error) {
 	return &p, nil
 }
 
-func decodeMessagePage(b []byte, p *MessagePage) error {
-	// Messages as a pointer tells "absent or null" apart from "[]" in one pass.
-	var raw struct {
-		Messages   *[]Message `json:"messages"`
-		Count      int        `json:"count"`
-		NextCursor *string    `json:"next_cursor"`
+// envelope is a page: its item array (messages or conversations), count and next_cursor.
+// Items stay raw: each is decoded on its own, so one bad item cannot fail the page.
+type envelope struct {
+	Messages      *[]json.RawMessage `json:"messages"`
+	Conversations *[]json.RawMessage `json:"conversations"`
+	Count         json.RawMessage    `json:"count"`
+	NextCursor    json.RawMessage    `json:"next_cursor"`
+}
+
+func decodeEnvelope(b []byte, key string) (items []json.RawMessage, count int, next *string, err error) {
+	if !looksLikeJSONObject(b) {
+		return nil, 0, nil, errors.New("the body is not a JSON object")
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	// Absent and null tell apart: a null array is an empty page, an absent one is not a page.
+	var present struct {
+		Messages      json.RawMessage `json:"messages"`
+		Conversations json.RawMessage `json:"conversations"`
+	}
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && (te.Field == "messages" || te.Field == "conversations") {
+			return nil, 0, nil, fmt.Errorf("%q is not an array", key)
+		}
+		return nil, 0, nil, err
+	}
+	list := env.Messages
+	if key == "conversations" {
+		list = env.Conversations
+	}
+	if list == nil {
+		// Absent, or null: only a second look tells which.
+		_ = json.Unmarshal(b, &present)
+		raw := present.Messages
+		if key == "conversations" {
+			raw = present.Conversations
+		}
+		if raw == nil {
+			return nil, 0, nil, fmt.Errorf("no %q array", key)
+		}
+	} else {
+		items = *list
+	}
+	if n, err := parseInt(env.Count); err == nil {
+		count = int(n)
+	}
+	next, err = parseCursor(env.NextCursor)
+	return items, count, next, err
+}
+
+func decodeMessagePage(b []byte, convID int64, p *MessagePage) error {
+	items, count, next, err := decodeEnvelope(b, "messages")
+	if err != nil {
 		return err
 	}
-	if raw.Messages == nil {
-		return errors.New(`no "messages" array`)
-	}
-	*p = MessagePage{Messages: *raw.Messages, Count: raw.Count, NextCursor: raw.NextCursor}
-	for i := range p.Messages {
-		if err := normalizeMessage(&p.Messages[i]); err != nil {
-			return fmt.Errorf("messages[%d]: %w", i, err)
+	*p = MessagePage{Messages: make([]Message, 0, len(items)), Count: count, NextCursor: next}
+	for i, raw := range items {
+		m, reason, err := decodeMessage(raw, convID)
+		if err != nil {
+			p.Skipped = append(p.Skipped, SkippedItem{Endpoint: EndpointMessages, Index: i, ID: m.ID, Reason: reason, Err: err})
+			continue
 		}
+		p.Messages = append(p.Messages, m)
 	}
-	return checkCursor(p.NextCursor)
+	return nil
 }
 
 func decodeConversationPage(b []byte, p *ConversationPage) error {
-	var raw struct {
-		Conversations *[]Conversation `json:"conversations"`
-		Count         int             `json:"count"`
-		NextCursor    *string         `json:"next_cursor"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	items, count, next, err := decodeEnvelope(b, "conversations")
+	if err != nil {
 		return err
 	}
-	if raw.Conversations == nil {
-		return errors.New(`no "conversations" array`)
-	}
-	*p = ConversationPage{Conversations: *raw.Conversations, Count: raw.Count, NextCursor: raw.NextCursor}
-	for i := range p.Conversations {
-		if err := normalizeConversation(&p.Conversations[i]); err != nil {
-			return fmt.Errorf("conversations[%d]: %w", i, err)
+	*p = ConversationPage{Conversations: make([]Conversation, 0, len(items)), Count: count, NextCursor: next}
+	for i, raw := range items {
+		c, skip := decodeConversation(raw)
+		if skip != nil {
+			skip.Endpoint, skip.Index = EndpointConversations, i
+			p.Skipped = append(p.Skipped, *skip)
+			if skip.Reason != SkipBadLastMessage {
+				continue
+			}
 		}
-	}
-	return checkCursor(p.NextCursor)
-}
-
-func decodeConversation(b []byte, c *Conversation) error {
-	if err := json.Unmarshal(b, c); err != nil {
-		return err
-	}
-	return normalizeConversation(c)
-}
-
-func normalizeConversation(c *Conversation) error {
-	if c.ID == 0 {
-		return errors.New("conversation without an id")
-	}
-	c.CustomChannel = nullToNil(c.CustomChannel)
-	if c.LastMessage != nil {
-		if err := normalizeMessage(c.LastMessage); err != nil {
-			return fmt.Errorf("last_message: %w", err)
-		}
+		p.Conversations = append(p.Conversations, c)
 	}
 	return nil
 }
 
-func normalizeMessage(m *Message) error {
-	if m.ID == 0 {
-		return errors.New("message without an id")
+// Lenient field types: their UnmarshalJSON never fails, so a field of an unexpected type
+// cannot fail its item; the conversion result (or error) is kept for the caller to judge.
+type (
+	jsonID struct {
+		v   int64
+		err error // errMissing when absent or null
 	}
-	if m.Date.IsZero() {
-		return fmt.Errorf("message %d without a date", m.ID)
+	jsonString string
+	jsonBool   bool
+	jsonTime   struct {
+		v   time.Time
+		err error
 	}
-	m.CustomChannel = nullToNil(m.CustomChannel)
+	jsonRaw        json.RawMessage
+	jsonBusinessID string
+	jsonMessage    struct {
+		m      Message
+		reason string // a Skip* reason when err is set
+		err    error
+		set    bool // present and not null
+	}
+)
+
+func (x *jsonID) UnmarshalJSON(b []byte) error     { x.v, x.err = parseInt(b); return nil }
+func (x *jsonString) UnmarshalJSON(b []byte) error { *x = jsonString(parseString(b)); return nil }
+func (x *jsonBool) UnmarshalJSON(b []byte) error   { *x = jsonBool(parseBool(b)); return nil }
+func (x *jsonTime) UnmarshalJSON(b []byte) error   { x.v, x.err = parseTimeJSON(b); return nil }
+func (x *jsonBusinessID) UnmarshalJSON(b []byte) error {
+	*x = jsonBusinessID(parseBusinessID(b))
 	return nil
 }
-
-func checkCursor(c *string) error {
-	if c != nil && *c == "" {
-		return errors.New(`next_cursor is an empty string (expected a cursor or null)`)
+func (x *jsonRaw) UnmarshalJSON(b []byte) error {
+	if !isNull(b) {
+		*x = append(jsonRaw(nil), b...)
 	}
 	return nil
 }
-
-func nullToNil(r json.RawMessage) json.RawMessage {
-	if len(r) == 0 || bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
+func (x *jsonMessage) UnmarshalJSON(b []byte) error {
+	if isNull(b) {
 		return nil
 	}
-	return r
+	x.set = true
+	x.m, x.reason, x.err = decodeMessage(b, 0)
+	return nil
+}
+
+// wireConversation is the part of a listed conversation the connector reads.
+type wireConversation struct {
+	ID               jsonID         `json:"id"`
+	LastMessage      jsonMessage    `json:"last_message"`
+	MessagingPartner jsonString     `json:"messaging_partner"`
+	Business         jsonBusinessID `json:"business"`
+}
+
+// decodeConversation returns the conversation and, when something was wrong, a skip: with
+// SkipBadLastMessage the conversation is usable without its last message; with any other
+// reason it is not.
+func decodeConversation(raw json.RawMessage) (Conversation, *SkippedItem) {
+	w := wireConversation{ID: jsonID{err: errMissing}}
+	if !looksLikeJSONObject(raw) || json.Unmarshal(raw, &w) != nil {
+		return Conversation{}, &SkippedItem{Reason: SkipNotObject, Err: errors.New("not a JSON object")}
+	}
+	id, err := positive(w.ID)
+	if err != nil {
+		return Conversation{}, &SkippedItem{Reason: SkipBadID, Err: fmt.Errorf("id: %w", err)}
+	}
+	c := Conversation{ID: id, MessagingPartner: Partner(w.MessagingPartner), BusinessID: string(w.Business)}
+	if lm := w.LastMessage; lm.set {
+		if lm.err != nil {
+			return c, &SkippedItem{ID: id, Reason: SkipBadLastMessage, Err: fmt.Errorf("last_message: %s: %w", lm.reason, lm.err)}
+		}
+		m := lm.m
+		if m.ConversationID == 0 {
+			m.ConversationID = id
+		}
+		c.LastMessage = &m
+	}
+	return c, nil
+}
+
+// wireMessage is a message as Partoo sends it, field by field.
+type wireMessage struct {
+	ID             jsonID     `json:"id"`
+	ConversationID jsonID     `json:"conversation_id"`
+	Date           jsonTime   `json:"date"`
+	ContentType    jsonString `json:"content_type"`
+	SenderType     jsonString `json:"sender_type"`
+	SenderLabel    jsonString `json:"sender_label"`
+	Status         jsonString `json:"status"`
+	IsDeleted      jsonBool   `json:"is_deleted"`
+	Content        jsonString `json:"content"`
+	UserID         jsonRaw    `json:"user_id"`
+	CustomChannel  jsonRaw    `json:"custom_channel"`
+}
+
+// decodeMessage decodes one message. convID, when not 0, is the conversation being walked: a
+// message without a conversation_id belongs to it. On failure the returned message carries
+// the id if it was readable, and reason says what was wrong.
+func decodeMessage(raw json.RawMessage, convID int64) (Message, string, error) {
+	w := wireMessage{ID: jsonID{err: errMissing}, ConversationID: jsonID{err: errMissing}, Date: jsonTime{err: errMissing}}
+	if !looksLikeJSONObject(raw) || json.Unmarshal(raw, &w) != nil {
+		return Message{}, SkipNotObject, errors.New("not a JSON object")
+	}
+	id, err := positive(w.ID)
+	if err != nil {
+		return Message{}, SkipBadID, fmt.Errorf("id: %w", err)
+	}
+	m := Message{ID: id, ConversationID: convID}
+	switch n, err := w.ConversationID.v, w.ConversationID.err; {
+	case err == nil && n > 0:
+		m.ConversationID = n
+	case err == errMissing || (err == nil && n == 0):
+		// absent: the walked conversation's
+	default:
+		return Message{ID: id}, SkipBadConversation, errors.New("conversation_id is not an id")
+	}
+	if w.Date.err != nil {
+		return Message{ID: id}, SkipBadDate, fmt.Errorf("date: %w", w.Date.err)
+	}
+	m.Date = Time{Time: w.Date.v}
+	m.ContentType = ContentType(w.ContentType)
+	m.SenderType = SenderType(w.SenderType)
+	m.SenderLabel = string(w.SenderLabel)
+	m.Status = Status(w.Status)
+	m.IsDeleted = bool(w.IsDeleted)
+	m.Content = string(w.Content)
+	if len(w.UserID) > 0 {
+		u := parseString(json.RawMessage(w.UserID))
+		m.UserID = &u
+	}
+	if len(w.CustomChannel) > 0 {
+		m.CustomChannel = json.RawMessage(w.CustomChannel)
+	}
+	return m, "", nil
+}
+
+func positive(x jsonID) (int64, error) {
+	if x.err != nil {
+		return 0, x.err
+	}
+	if x.v <= 0 {
+		return 0, fmt.Errorf("%d is not a positive id", x.v)
+	}
+	return x.v, nil
+}
+
+var errMissing = errors.New("missing")
+
+func isNull(r json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(r), []byte("null")) }
+
+func looksLikeJSONObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
+}
+
+// parseID reads a positive integer id from a JSON number or a numeric string.
+func parseID(r json.RawMessage) (int64, error) {
+	n, err := parseInt(r)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("%d is not a positive id", n)
+	}
+	return n, nil
+}
+
+// parseInt reads an integer from a JSON number (integral floats included) or a numeric string.
+func parseInt(r json.RawMessage) (int64, error) {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || isNull(r) {
+		return 0, errMissing
+	}
+	s := string(r)
+	if r[0] == '"' {
+		s = strings.TrimSpace(parseString(r))
+	} else if r[0] != '-' && (r[0] < '0' || r[0] > '9') {
+		return 0, fmt.Errorf("%s is not a number", truncate(r, 40))
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("%s is not an integer", truncate(r, 40))
+	}
+	return int64(f), nil
+}
+
+// parseString reads any JSON value as a string: null → "", a string → itself, anything else
+// → its compact JSON text.
+func parseString(r json.RawMessage) string {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || isNull(r) {
+		return ""
+	}
+	if r[0] == '"' {
+		if len(r) >= 2 && r[len(r)-1] == '"' && bytes.IndexByte(r, '\\') < 0 {
+			return string(r[1 : len(r)-1]) // no escapes: the common case
+		}
+		var s string
+		if json.Unmarshal(r, &s) == nil {
+			return s
+		}
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, r) == nil {
+		return buf.String()
+	}
+	return string(r)
+}
+
+// parseBool reads true/false, "true"/"false" (any case), numbers (non-zero is true); anything
+// else, null included, is false.
+func parseBool(r json.RawMessage) bool {
+	r = bytes.TrimSpace(r)
+	switch {
+	case len(r) == 0:
+		return false
+	case r[0] == 't':
+		return string(r) == "true"
+	case r[0] == '"':
+		b, err := strconv.ParseBool(strings.TrimSpace(parseString(r)))
+		return err == nil && b
+	case r[0] == '-' || (r[0] >= '0' && r[0] <= '9'):
+		f, err := strconv.ParseFloat(string(r), 64)
+		return err == nil && f != 0
+	}
+	return false
+}
+
+// parseBusinessID reads a conversation's business: an object with an id (string or number),
+// or the id itself. It returns "" when there is none.
+func parseBusinessID(r json.RawMessage) string {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || isNull(r) {
+		return ""
+	}
+	if r[0] == '{' {
+		var b struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(r, &b) != nil {
+			return ""
+		}
+		r = b.ID
+	}
+	return parseString(r)
+}
+
+// parseCursor reads next_cursor: absent, null and "" mean the last page; a number is kept as
+// its text.
+func parseCursor(r json.RawMessage) (*string, error) {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || isNull(r) {
+		return nil, nil
+	}
+	if r[0] == '{' || r[0] == '[' || r[0] == 't' || r[0] == 'f' {
+		return nil, fmt.Errorf("next_cursor %s is neither a string nor null", truncate(r, 40))
+	}
+	s := parseString(r)
+	if s == "" {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+func parseTimeJSON(r json.RawMessage) (time.Time, error) {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || isNull(r) {
+		return time.Time{}, errMissing
+	}
+	if r[0] == '"' {
+		return ParseTime(parseString(r))
+	}
+	f, err := strconv.ParseFloat(string(r), 64)
+	if err != nil || f <= 0 {
+		return time.Time{}, fmt.Errorf("%s is neither a date string nor an epoch number", truncate(r, 40))
+	}
+	var t time.Time
+	switch {
+	case f >= 1e14: // microseconds
+		t = time.UnixMicro(int64(f))
+	case f >= 1e11: // milliseconds
+		t = time.UnixMicro(int64(f * 1e3))
+	default: // seconds
+		t = time.UnixMicro(int64(math.Round(f * 1e6)))
+	}
+	return t.UTC(), nil
+}
+
+// dateLayouts are tried in order. Fractions are optional in every one (".999999999").
+var dateLayouts = []string{
+	"2006-01-02 15:04:05.999999999-07:00", // Partoo's form
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999-0700",
+	"2006-01-02 15:04:05.999999999-0700",
+	"2006-01-02T15:04:05.999999999-07",
+	"2006-01-02 15:04:05.999999999-07",
+}
+
+// zoneless layouts are read as UTC.
+var zonelessLayouts = []string{
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+}
+
+// ParseTime parses a date in Partoo's form ("2023-01-31 16:22:17.327878+00:00"), RFC 3339,
+// either without a zone (UTC) or with a "+0000" or "+00" offset, to the microsecond.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Truncate(time.Microsecond), nil
+		}
+	}
+	for _, l := range zonelessLayouts {
+		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+			return t.Truncate(time.Microsecond), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date we read (Partoo's \"2006-01-02 15:04:05.999999+00:00\", RFC 3339, or epoch)", truncate([]byte(s), 60))
+}
+
+// ID is an id read from a JSON number or a numeric string; anything else reads as 0 (no id),
+// never as an error. For bodies where one id is all the reader needs (webhooks).
+type ID int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (i *ID) UnmarshalJSON(b []byte) error {
+	n, err := parseID(b)
+	if err != nil {
+		n = 0
+	}
+	*i = ID(n)
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -62,50 +63,113 @@ func (e *APIError) sentinel() error {
 // Unwrap lets errors.Is match ErrUnauthorized, ErrForbidden, ErrNotFound and ErrRateLimited.
 func (e *APIError) Unwrap() error { return e.sentinel() }
 
-// DecodeError is a 2xx answer whose body could not be used: not JSON, truncated, a wrong
-// Content-Type, or a shape that does not match the contract.
+// DecodeError is a 2xx answer whose body could not be used: not JSON (an HTML page from a
+// proxy, say), truncated, too large, or not shaped like a page.
 type DecodeError struct {
-	Endpoint string
-	Reason   string
-	Err      error
+	Endpoint    string
+	Status      int    // the HTTP status (2xx)
+	ContentType string // the Content-Type header as sent
+	NonJSON     bool   // the body is not JSON at all
+	Reason      string
+	Snippet     string // the first bytes of the body, for diagnosis
+	Err         error
 }
 
 func (e *DecodeError) Error() string {
+	msg := fmt.Sprintf("partoo: GET %s: %d answer: %s", e.Endpoint, e.Status, e.Reason)
 	if e.Err != nil {
-		return fmt.Sprintf("partoo: %s: %s: %v", e.Endpoint, e.Reason, e.Err)
+		msg += ": " + e.Err.Error()
 	}
-	return fmt.Sprintf("partoo: %s: %s", e.Endpoint, e.Reason)
+	if e.ContentType != "" {
+		msg += fmt.Sprintf(" (Content-Type %s)", e.ContentType)
+	}
+	if e.Snippet != "" {
+		msg += fmt.Sprintf("; body starts %q", e.Snippet)
+	}
+	return msg
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Error kinds: the label values of ErrorKind, for metrics and logs.
+const (
+	KindUnauthorized = "unauthorized" // 401
+	KindForbidden    = "forbidden"    // 403
+	KindNotFound     = "not_found"    // 404
+	KindRateLimited  = "rate_limited" // 429
+	Kind4xx          = "4xx"          // another 4xx
+	Kind5xx          = "5xx"
+	KindOtherStatus  = "other_status" // 1xx or 3xx
+	KindTimeout      = "timeout"      // no answer within the request timeout
+	KindConnection   = "connection"   // refused, reset, DNS, TLS…
+	KindNonJSON      = "non_json"     // a 2xx body that is not JSON (an HTML page, say)
+	KindDecode       = "decode"       // a 2xx JSON body we cannot use (truncated, wrong shape, too large)
+	KindPagination   = "pagination"   // a cursor loop or too many pages
+	KindCanceled     = "canceled"     // the caller gave up
+	KindOther        = "other"
+)
+
+// ErrorKind classifies a request error into one of the Kind* labels ("" for nil).
+func ErrorKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.Status == http.StatusUnauthorized:
+			return KindUnauthorized
+		case ae.Status == http.StatusForbidden:
+			return KindForbidden
+		case ae.Status == http.StatusNotFound:
+			return KindNotFound
+		case ae.Status == http.StatusTooManyRequests:
+			return KindRateLimited
+		case ae.Status >= 500:
+			return Kind5xx
+		case ae.Status >= 400:
+			return Kind4xx
+		}
+		return KindOtherStatus
+	}
+	var de *DecodeError
+	if errors.As(err, &de) {
+		if de.NonJSON {
+			return KindNonJSON
+		}
+		return KindDecode
+	}
+	switch {
+	case errors.Is(err, ErrCursorLoop), errors.Is(err, ErrTooManyPages):
+		return KindPagination
+	case errors.Is(err, context.Canceled):
+		return KindCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return KindTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return KindTimeout
+		}
+		return KindConnection
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return KindConnection
+	}
+	return KindOther
+}
 
 // IsRetryable reports whether a request that failed with err may succeed if sent again: 429,
 // 5xx, timeouts, connection errors and unusable 2xx bodies. Other 4xx, cancellation and walk
 // errors (loops, page limit) are not retryable.
 func IsRetryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.Status == http.StatusTooManyRequests || ae.Status >= 500
-	}
-	var de *DecodeError
-	if errors.As(err, &de) {
+	switch ErrorKind(err) {
+	case KindRateLimited, Kind5xx, KindTimeout, KindConnection, KindNonJSON, KindDecode:
 		return true
 	}
-	if errors.Is(err, ErrCursorLoop) || errors.Is(err, ErrTooManyPages) {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true // a per-request timeout; the caller's own context is checked separately
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	var oe *net.OpError
-	return errors.As(err, &oe)
+	return false
 }
 
 // IsAuth reports whether err means the key is rejected or lacks a right: retrying is useless

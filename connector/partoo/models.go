@@ -1,9 +1,7 @@
 package partoo
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -102,35 +100,16 @@ type Message struct {
 	CustomChannel  json.RawMessage `json:"custom_channel"`
 }
 
-// Business is the business a conversation belongs to.
-type Business struct {
-	ID               int64   `json:"id"`
-	Name             string  `json:"name"`
-	City             *string `json:"city"`
-	Zipcode          *string `json:"zipcode"`
-	Country          *string `json:"country"`
-	FormattedAddress *string `json:"formatted_address"`
-}
-
-// Conversation is one conversation, as GET /conversations returns it.
+// Conversation is what the connector reads of a conversation listed by GET /conversations:
+// its id, its last message (nil when Partoo sends none, or one we could not read), its
+// channel and its business. Every other field Partoo sends is ignored, whatever its type.
 type Conversation struct {
-	ID                  int64           `json:"id"`
-	ConsumerImg         *string         `json:"consumer_img"`
-	ConsumerName        *string         `json:"consumer_name"`
-	ConsumerPhoneNumber *string         `json:"consumer_phone_number"`
-	LastMessage         *Message        `json:"last_message"`
-	IsRead              bool            `json:"is_read"`
-	Status              string          `json:"status"`
-	CreatedAt           *Time           `json:"created_at"`
-	HasOneUserMessage   bool            `json:"has_one_user_message"`
-	Business            *Business       `json:"business"`
-	MessagingPartner    Partner         `json:"messaging_partner"`
-	Issues              []string        `json:"issues"`
-	FirstMessageDate    *Time           `json:"first_message_date"`
-	IsExpired           bool            `json:"is_expired"`
-	IsSolved            bool            `json:"is_solved"`
-	AssignedUserID      *string         `json:"assigned_user_id"`
-	CustomChannel       json.RawMessage `json:"custom_channel"`
+	ID               int64    `json:"id"`
+	LastMessage      *Message `json:"last_message"`
+	MessagingPartner Partner  `json:"messaging_partner"`
+	// BusinessID is business.id as Partoo sends it, opaque (a hex string such as
+	// "5409c35a97bbc544d8e26737", or a number's decimal text); "" when absent.
+	BusinessID string `json:"business_id,omitempty"`
 }
 
 // ConversationPage is one page of GET /conversations.
@@ -138,6 +117,9 @@ type ConversationPage struct {
 	Conversations []Conversation `json:"conversations"`
 	Count         int            `json:"count"`
 	NextCursor    *string        `json:"next_cursor"`
+	// Skipped lists the conversations that could not be decoded (left out of Conversations),
+	// and those whose last_message could not be (kept, with LastMessage nil).
+	Skipped []SkippedItem `json:"-"`
 }
 
 // MessagePage is one page of GET /messages.
@@ -145,41 +127,25 @@ type MessagePage struct {
 	Messages   []Message `json:"messages"`
 	Count      int       `json:"count"`
 	NextCursor *string   `json:"next_cursor"`
+	// Skipped lists the messages that could not be decoded; they are not in Messages.
+	Skipped []SkippedItem `json:"-"`
 }
 
-// Time is a Partoo date. It decodes "2023-01-31 16:22:17.327878+00:00" (Partoo's form) and RFC
-// 3339 ("2023-01-31T16:22:17.327878Z"), and encodes in Partoo's form with microseconds. A JSON
-// null leaves it zero.
+// Time is a Partoo date. It decodes every form ParseTime reads, and encodes in Partoo's form
+// with microseconds. A JSON null leaves it zero.
 type Time struct{ time.Time }
 
-// Partoo's layout: a space instead of 'T', fractional seconds, numeric offset.
-const partooLayout = "2006-01-02 15:04:05.999999999-07:00"
-
-// PartooTimeLayout is the layout Time encodes with.
+// PartooTimeLayout is the layout Time encodes with: Partoo's own, with microseconds.
 const PartooTimeLayout = "2006-01-02 15:04:05.000000-07:00"
 
-// ParseTime parses a date in Partoo's form or RFC 3339.
-func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(partooLayout, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("partoo: date %q is neither \"2006-01-02 15:04:05.999999+00:00\" nor RFC 3339", s)
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler with the formats ParseTime reads, plus epoch
+// numbers; null leaves it zero.
 func (t *Time) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
+	if isNull(b) {
 		t.Time = time.Time{}
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("partoo: date must be a string, got %s", truncate(b, 40))
-	}
-	p, err := ParseTime(s)
+	p, err := parseTimeJSON(b)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,19 @@ func TestParseTimeToTheMicrosecond(t *testing.T) {
 			t.Errorf("%q = %v, want %v", s, got, want)
 		}
 	}
+	// Other forms a Partoo-like API plausibly sends, all the same instant.
+	for _, s := range []string{
+		"2023-01-31 16:22:17.327878Z",
+		"2023-01-31T16:22:17.327878+0000",
+		"2023-01-31 16:22:17.327878+00",
+		"2023-01-31 16:22:17.327878",
+		" 2023-01-31T16:22:17.327878 ",
+	} {
+		got, err := partoo.ParseTime(s)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%q = %v, %v; want %v", s, got, err, want)
+		}
+	}
 	for _, bad := range []string{"", "yesterday", "2023-01-31", "31/01/2023 16:22"} {
 		if _, err := partoo.ParseTime(bad); err == nil {
 			t.Errorf("%q parsed, want an error", bad)
@@ -79,7 +92,7 @@ func TestDecodeNullablesAndCustomChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cp.Conversations[0]
-	if c.ID != 5 || c.LastMessage != nil || c.ConsumerName != nil || c.FirstMessageDate != nil || *cp.NextCursor != "abc" {
+	if c.ID != 5 || c.LastMessage != nil || c.BusinessID != "3" || c.MessagingPartner != "Whatsapp" || *cp.NextCursor != "abc" {
 		t.Fatalf("conversation = %+v", c)
 	}
 }

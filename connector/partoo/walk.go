@@ -15,14 +15,25 @@ func (c *Client) WalkMessages(ctx context.Context, conversationID int64, fn func
 		func(p *MessagePage) *string { return p.NextCursor }, fn)
 }
 
-// Messages returns every message of a conversation (a complete walk) or an error.
-func (c *Client) Messages(ctx context.Context, conversationID int64) ([]Message, error) {
-	var all []Message
+// Walk is what a walk of one conversation's messages read.
+type Walk struct {
+	Messages []Message     // every decoded message, in the order Partoo served them
+	Skipped  []SkippedItem // the messages that could not be decoded
+	Pages    int
+}
+
+// Messages reads every page of a conversation's messages. With a nil error every page was read
+// (the walk is complete if nothing was skipped); with an error, Walk holds what was read
+// before it.
+func (c *Client) Messages(ctx context.Context, conversationID int64) (Walk, error) {
+	var w Walk
 	err := c.WalkMessages(ctx, conversationID, func(p *MessagePage) error {
-		all = append(all, p.Messages...)
+		w.Pages++
+		w.Messages = append(w.Messages, p.Messages...)
+		w.Skipped = append(w.Skipped, p.Skipped...)
 		return nil
 	})
-	return all, err
+	return w, err
 }
 
 // WalkConversations reads every page of GET /conversations (p.Cursor, if set, is where it

@@ -56,7 +56,7 @@ func BenchmarkBackfill(b *testing.B) {
 							ContentType: partoo.ContentText, SenderType: partoo.SenderConsumer, SenderLabel: "Ann Example",
 							Status: partoo.StatusSuccess, Content: "Hello, is the shop open on Sunday morning?"}
 					}
-					r := diff.Diff(nil, id, walk, true, t0, diff.Options{})
+					r := diff.Diff(nil, id, walk, diff.Complete, t0, diff.Options{})
 					ch := publish.Change{ConversationID: id}
 					for _, e := range r.Events {
 						enc, err := codec.Encode(e)

@@ -17,16 +17,36 @@ func (s *Scheduler) discover(ctx context.Context) error {
 		cursor = s.fallbackCur
 	}
 	for {
-		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs})
+		// One attempt: a failed discovery is retried at the next interval, not now.
+		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{
+			Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 1})
 		if err != nil {
-			if ctx.Err() == nil && !partoo.IsAuth(err) {
-				// Try again at the next interval; reconciliation keeps running meanwhile.
-				s.nextDiscovery = s.cfg.Clock.Now().Add(s.cfg.DiscoveryInterval)
-				return nil
+			if ctx.Err() != nil || partoo.IsAuth(err) {
+				return err
 			}
-			return err
+			// Try again at the next interval; reconciliation keeps walking meanwhile.
+			s.nextDiscovery = s.cfg.Clock.Now().Add(s.cfg.DiscoveryInterval)
+			var n int
+			s.setStatus(func(st *Status) {
+				st.DiscoveryFailures++
+				st.LastDiscoveryError = err.Error()
+				n = st.DiscoveryFailures
+			})
+			s.cfg.Log.Warn("discovery:"+partoo.ErrorKind(err), "discovery failed; trying again at the next interval",
+				"err", err, "error_kind", partoo.ErrorKind(err), "failures_in_a_row", n)
+			return nil
 		}
 		s.stats.DiscoveryPages++
+		now := s.cfg.Clock.Now()
+		var recovered int
+		s.setStatus(func(st *Status) {
+			recovered = st.DiscoveryFailures
+			st.DiscoveryFailures, st.LastDiscovery = 0, now
+			st.ListingWithoutLastMessage = withoutLastMessage(page.Conversations)
+		})
+		if recovered >= 3 {
+			s.cfg.Log.Warn("discovery:recovered", "discovery works again", "after_failures", recovered)
+		}
 		first := cursor == ""
 		if first {
 			s.checkRecency(page.Conversations)
@@ -54,8 +74,11 @@ func (s *Scheduler) discover(ctx context.Context) error {
 }
 
 // compare marks conversations whose listing shows a change since we last knew them and
-// returns how many. With ranks (page 1 in recency order) a conversation that moved ahead of
-// one it was behind, or entered page 1, had activity even if its last message looks the same.
+// returns how many. A listed last message that differs from the one listed before is a change
+// when the state does not already reflect it (a webhook, a Sending re-walk or a failed walk's
+// retry may have seen it first). With ranks (page 1 in recency order) a conversation that
+// moved ahead of one it was behind, or entered page 1, had activity even if its last message
+// looks the same.
 func (s *Scheduler) compare(convs []partoo.Conversation, ranks bool) int {
 	changed := 0
 	moved := make([]bool, len(convs))
@@ -78,24 +101,14 @@ func (s *Scheduler) compare(convs []partoo.Conversation, ranks bool) int {
 	for i, c := range convs {
 		s.partner[c.ID] = c.MessagingPartner
 		isChanged := moved[i]
-		if c.LastMessage != nil {
-			lm := lmSig{id: c.LastMessage.ID, status: c.LastMessage.Status, deleted: c.LastMessage.IsDeleted}
-			known, ok := s.sig[c.ID]
-			if !ok {
-				// Never listed or walked: compare with the recorded state.
-				st := s.cfg.State(c.ID)
-				if st == nil {
-					isChanged = true // never walked: its snapshot walk
-				} else if j := st.Find(lm.id); j < 0 {
-					isChanged = isChanged || c.LastMessage.SenderType.Known()
-				} else {
-					m := st.Messages[j]
-					isChanged = isChanged || st.StatusOf(m) != lm.status || m.Deleted() != lm.deleted
-				}
-			} else if known != lm {
-				isChanged = true
+		if lm := c.LastMessage; lm != nil {
+			sig := lmSig{id: lm.ID, status: lm.Status, deleted: lm.IsDeleted}
+			if known, ok := s.sig[c.ID]; !ok || known != sig {
+				isChanged = isChanged || s.news(c.ID, lm)
 			}
-			s.sig[c.ID] = lm
+			s.sig[c.ID] = sig
+		} else if s.cfg.State(c.ID) == nil {
+			isChanged = true // never walked: its snapshot walk
 		}
 		if isChanged {
 			changed++
@@ -109,6 +122,30 @@ func (s *Scheduler) compare(convs []partoo.Conversation, ranks bool) int {
 		}
 	}
 	return changed
+}
+
+// news reports whether a listed last message tells something the recorded state does not.
+func (s *Scheduler) news(id int64, lm *partoo.Message) bool {
+	st := s.cfg.State(id)
+	if st == nil {
+		return true // never walked: its snapshot walk
+	}
+	j := st.Find(lm.ID)
+	if j < 0 {
+		// New to us, unless it is one the diff ignores (an unknown sender_type).
+		return lm.SenderType.Known()
+	}
+	m := st.Messages[j]
+	return st.StatusOf(m) != lm.Status || (lm.IsDeleted && !m.Deleted())
+}
+
+func withoutLastMessage(convs []partoo.Conversation) bool {
+	for _, c := range convs {
+		if c.LastMessage != nil {
+			return false
+		}
+	}
+	return len(convs) > 0
 }
 
 // checkRecency decides from page 1 whether the listing is ordered by recent activity: the
@@ -132,13 +169,31 @@ func (s *Scheduler) checkRecency(convs []partoo.Conversation) {
 		}
 		prev = lm
 	}
-	if pairs < 5 {
+	var ordered bool
+	order := "recent"
+	switch {
+	case prev == nil && len(convs) >= 5:
+		// No last_message at all: the order cannot be checked, and reading every page would
+		// learn nothing more. Page 1 is watched for rank moves (activity, if the listing is by
+		// recency; nothing, harmlessly, if not); reconciliation finds the rest.
+		ordered, order = true, "unknown (no last_message)"
+		if !s.warnedNoLM {
+			s.warnedNoLM = true
+			s.cfg.Log.Warn("discovery:no_last_message", "the conversation listing carries no last_message: "+
+				"changes are found by rank moves on page 1 and by reconciliation only (slower); webhooks help")
+		}
+	case pairs < 5:
 		return // too little evidence: keep the current mode
+	default:
+		ordered = float64(desc)/float64(pairs) >= s.cfg.RecencyThreshold
+		if !ordered {
+			order = "other"
+		}
 	}
-	ordered := float64(desc)/float64(pairs) >= s.cfg.RecencyThreshold
 	if ordered != s.recency || !s.recencyKnown {
 		s.recency, s.recencyKnown = ordered, true
 		s.rank = map[int64]int{}
 		s.fallbackCur = ""
 	}
+	s.setStatus(func(st *Status) { st.ListingOrder = order })
 }

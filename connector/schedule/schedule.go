@@ -9,12 +9,19 @@
 //  3. conversations with a message in Sending, re-walked with a growing delay until terminal;
 //  4. Instagram conversations (the channel where consumers delete messages), re-checked a few
 //     times after activity;
-//  5. with what is left, a reconciliation walk of every conversation in turn: the safety net.
+//  5. conversations whose last walk failed, again after a growing delay;
+//  6. with what is left, a reconciliation walk of every conversation in turn: the safety net.
+//     SCHEDULER_RECONCILE_PERIOD (Config.ReconcilePeriod) paces it: a pass that finishes early
+//     waits for the period to end instead of spending every leftover request.
 //
 // Whether the listing really puts the most recently active first is checked at run time on
 // every discovery page (last_message dates must mostly descend); while it does not hold, the
 // scheduler falls back to walking every page of /conversations, paced, and comparing each
 // conversation's last_message.
+//
+// The listing is never a single point of failure: a failed discovery is logged, counted
+// (Status) and tried again at the next interval, and while the listing fails reconciliation
+// walks the conversations the state already knows.
 package schedule
 
 import (
@@ -25,6 +32,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/ratelog"
 )
 
 // Config tunes the scheduler. Zero values take the defaults in brackets.
@@ -35,7 +43,9 @@ type Config struct {
 	State func(id int64) *diff.State
 	// Known lists every tracked conversation, for reconciliation.
 	Known       func() []int64
-	BusinessIDs []int64
+	BusinessIDs []string
+	// Log gets the listing failures (rate-limited). Default: none.
+	Log *ratelog.Logger
 	// DiscoveryInterval between two polls of /conversations page 1 [2 s].
 	DiscoveryInterval time.Duration
 	// FallbackPageInterval paces the pages of a full discovery while the listing is not in
@@ -49,6 +59,13 @@ type Config struct {
 	DeletableChecks []time.Duration
 	// ReconcileReserve is how many budget tokens reconciliation leaves for urgent work [1].
 	ReconcileReserve int
+	// ReconcilePeriod is the target duration of a reconciliation pass: a pass that ends
+	// sooner waits for the rest of the period before the next begins [0: no wait, the next
+	// pass starts at once with whatever budget is left].
+	ReconcilePeriod time.Duration
+	// RetryMin and RetryMax bound the delay before a conversation whose walk failed is walked
+	// again; it doubles at each failure in a row [10 s, 10 min].
+	RetryMin, RetryMax time.Duration
 	// RecencyThreshold is the share of adjacent listed conversations whose last_message dates
 	// must descend (within RecencyTolerance) for the listing to count as recency-ordered [0.9].
 	RecencyThreshold float64
@@ -72,6 +89,8 @@ func (c *Config) defaults() {
 	def(&c.SendingBackoffMin, 2*time.Second)
 	def(&c.SendingBackoffMax, 30*time.Second)
 	def(&c.Tick, 50*time.Millisecond)
+	def(&c.RetryMin, 10*time.Second)
+	def(&c.RetryMax, 10*time.Minute)
 	if c.DeletableChecks == nil {
 		c.DeletableChecks = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
 	}
@@ -96,12 +115,13 @@ const (
 	ReasonDiscovery
 	ReasonSending
 	ReasonDeletable
+	ReasonRetry
 	ReasonReconcile
 	numReasons
 )
 
 func (r Reason) String() string {
-	return [...]string{"hint", "discovery", "sending", "deletable", "reconcile"}[r]
+	return [...]string{"hint", "discovery", "sending", "deletable", "retry", "reconcile"}[r]
 }
 
 // Stats are cumulative counts for metrics and benchmarks.
@@ -151,12 +171,13 @@ type Scheduler struct {
 	urgent    []int64
 	urgentSet map[int64]bool
 	queue     dueHeap
-	queued    map[int64]Reason // conversation → reason of its pending due entry
+	queued    map[int64]due // conversation → its pending entry (older heap entries are stale)
 
 	sig         map[int64]lmSig          // last known last_message per conversation
 	rank        map[int64]int            // position in the previous page-1 listing
 	partner     map[int64]partoo.Partner // channel, from listings
 	backoff     map[int64]time.Duration  // Sending re-walk delay
+	retry       map[int64]time.Duration  // delay before re-walking a conversation whose walk failed
 	checks      map[int64]int            // next deletable check index
 	recon       []int64
 	reconPos    int
@@ -168,7 +189,12 @@ type Scheduler struct {
 	recency       bool
 	recencyKnown  bool
 	fallbackCur   string // cursor of a full discovery in progress
+	warnedNoLM    bool
 	stats         Stats
+
+	// What Status reports, written by the walk loop's goroutine, read by any.
+	stMu   sync.Mutex
+	status Status
 }
 
 // New returns a scheduler.
@@ -176,9 +202,9 @@ func New(cfg Config) *Scheduler {
 	cfg.defaults()
 	return &Scheduler{
 		cfg: cfg, hinted: map[int64]bool{}, hintSig: make(chan struct{}, 1),
-		urgentSet: map[int64]bool{}, queued: map[int64]Reason{},
+		urgentSet: map[int64]bool{}, queued: map[int64]due{},
 		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
-		backoff: map[int64]time.Duration{}, checks: map[int64]int{},
+		backoff: map[int64]time.Duration{}, retry: map[int64]time.Duration{}, checks: map[int64]int{},
 	}
 }
 
@@ -241,7 +267,7 @@ func (s *Scheduler) Next(ctx context.Context) (int64, error) {
 		}
 		if len(s.queue) > 0 && !s.queue[0].at.After(now) {
 			d := heap.Pop(&s.queue).(due)
-			if s.queued[d.id] == d.reason {
+			if s.queued[d.id] == d {
 				delete(s.queued, d.id)
 				return s.pick(d.id, d.reason), nil
 			}
@@ -293,20 +319,30 @@ func (s *Scheduler) pick(id int64, r Reason) int64 {
 // nextReconcile returns the next conversation of the reconciliation pass. A pass walks the
 // listing one page at a time (so every conversation is covered, listed on page 1 or not,
 // tracked or not) and then every tracked conversation the listing no longer showed; the
-// listed last messages are compared on the way, for free.
+// listed last messages are compared on the way, for free. When the listing fails, the pass
+// goes on with the tracked conversations it has not covered yet, and the next pass tries the
+// listing again.
 func (s *Scheduler) nextReconcile(ctx context.Context) (int64, bool, error) {
 	for s.reconPos >= len(s.recon) {
 		if s.reconDone || s.reconSeen == nil {
-			s.reconCursor, s.reconSeen, s.reconDone = "", map[int64]bool{}, false
-			s.stats.ReconcileCycles++
+			if !s.startPass() {
+				return 0, false, nil
+			}
 		}
-		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{Cursor: s.reconCursor, BusinessIDs: s.cfg.BusinessIDs})
+		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{
+			Cursor: s.reconCursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 2})
 		if err != nil {
 			if ctx.Err() != nil || partoo.IsAuth(err) {
 				return 0, false, err
 			}
-			s.reconCursor, s.reconDone = "", true // start the pass again later
-			return 0, false, nil
+			s.cfg.Log.Warn("reconcile:"+partoo.ErrorKind(err),
+				"reconciliation could not read the conversation listing; walking the conversations the state knows instead",
+				"err", err, "error_kind", partoo.ErrorKind(err))
+			s.recon, s.reconPos = s.recon[:0], 0
+			if !s.addKnown() {
+				return 0, false, nil
+			}
+			continue
 		}
 		s.stats.DiscoveryPages++
 		s.compare(page.Conversations, false)
@@ -317,24 +353,72 @@ func (s *Scheduler) nextReconcile(ctx context.Context) (int64, bool, error) {
 				s.recon = append(s.recon, c.ID)
 			}
 		}
+		total := max(page.Count, len(s.reconSeen))
+		s.setPass(func(p *Pass) { p.Total = max(p.Total, total) })
 		if page.NextCursor != nil {
 			s.reconCursor = *page.NextCursor
 			continue
 		}
-		for _, id := range s.cfg.Known() {
-			if !s.reconSeen[id] {
-				s.reconSeen[id] = true
-				s.recon = append(s.recon, id)
-			}
-		}
-		s.reconDone = true
-		if len(s.recon) == 0 {
+		if !s.addKnown() {
 			return 0, false, nil
 		}
 	}
 	id := s.recon[s.reconPos]
 	s.reconPos++
+	last := s.reconDone && s.reconPos >= len(s.recon)
+	now := s.cfg.Clock.Now()
+	s.setPass(func(p *Pass) {
+		p.Done++
+		p.Total = max(p.Total, p.Done)
+		if last {
+			p.Phase, p.Finished = PhaseIdle, now
+			if s.cfg.ReconcilePeriod > 0 {
+				p.NextStart = p.Started.Add(s.cfg.ReconcilePeriod)
+			}
+		}
+	})
 	return id, true, nil
+}
+
+// startPass begins a reconciliation pass, unless the period of the last one is not over, or
+// the last one walked nothing and began less than a discovery interval ago (an empty or
+// failing listing is not read in a loop).
+func (s *Scheduler) startPass() bool {
+	now := s.cfg.Clock.Now()
+	if s.reconSeen != nil {
+		last := s.Status().Pass
+		wait := s.cfg.ReconcilePeriod
+		if last.Done == 0 {
+			wait = max(wait, s.cfg.DiscoveryInterval)
+		}
+		if next := last.Started.Add(wait); now.Before(next) {
+			s.setPass(func(p *Pass) { p.Phase, p.NextStart = PhaseIdle, next })
+			return false
+		}
+	}
+	s.reconCursor, s.reconSeen, s.reconDone = "", map[int64]bool{}, false
+	s.recon, s.reconPos = s.recon[:0], 0
+	s.stats.ReconcileCycles++
+	phase := PhaseReconcile
+	if s.stats.ReconcileCycles == 1 && len(s.cfg.Known()) == 0 {
+		phase = PhaseSnapshot
+	}
+	s.setPass(func(p *Pass) { *p = Pass{Phase: phase, Number: s.stats.ReconcileCycles, Started: now} })
+	return true
+}
+
+// addKnown ends the listing part of a pass: every tracked conversation the pass has not
+// covered yet is walked too. It reports whether the pass has anything left to walk.
+func (s *Scheduler) addKnown() bool {
+	for _, id := range s.cfg.Known() {
+		if !s.reconSeen[id] {
+			s.reconSeen[id] = true
+			s.recon = append(s.recon, id)
+		}
+	}
+	s.reconDone = true
+	s.setPass(func(p *Pass) { p.Total = max(p.Total, p.Done+len(s.recon)-s.reconPos) })
+	return len(s.recon) > s.reconPos
 }
 
 func (s *Scheduler) markUrgent(id int64) {
@@ -344,26 +428,45 @@ func (s *Scheduler) markUrgent(id int64) {
 	}
 }
 
+// schedule asks for a walk of id at at. A conversation has one pending entry: a new request
+// replaces it when it comes sooner or for a more urgent reason.
 func (s *Scheduler) schedule(id int64, at time.Time, r Reason) {
-	if cur, ok := s.queued[id]; ok && cur <= r {
-		return // an entry of higher or equal priority is pending
+	if cur, ok := s.queued[id]; ok && cur.reason <= r && !at.Before(cur.at) {
+		return
 	}
-	s.queued[id] = r
+	s.queued[id] = due{at: at, id: id, reason: r}
 	heap.Push(&s.queue, due{at: at, id: id, reason: r})
 }
 
+// Outcome is what the scheduler learns from a walk.
+type Outcome struct {
+	// Changed: the walk produced events.
+	Changed bool
+	// Failed: the walk could not read every page, or its transaction did not commit: the
+	// conversation is walked again after a delay that grows while it keeps failing.
+	Failed bool
+}
+
 // Walked tells the scheduler a conversation was walked and what its state now is (nil if it
-// has none); changed says the walk produced events.
-func (s *Scheduler) Walked(id int64, st *diff.State, changed bool) {
+// has none).
+func (s *Scheduler) Walked(id int64, st *diff.State, o Outcome) {
 	now := s.cfg.Clock.Now()
-	if st != nil && len(st.Messages) > 0 {
-		last := st.Messages[len(st.Messages)-1]
-		s.sig[id] = lmSig{id: last.ID, status: st.StatusOf(last), deleted: last.Deleted()}
+	if o.Failed {
+		d := s.retry[id]
+		if d == 0 {
+			d = s.cfg.RetryMin
+		} else {
+			d = min(2*d, s.cfg.RetryMax)
+		}
+		s.retry[id] = d
+		s.schedule(id, now.Add(d), ReasonRetry)
+	} else {
+		delete(s.retry, id)
 	}
 	// Sending: re-walk with a growing delay until every message is terminal.
 	if st != nil && hasSending(st) {
 		b := s.backoff[id]
-		if b == 0 || changed {
+		if b == 0 || o.Changed {
 			b = s.cfg.SendingBackoffMin
 		} else {
 			b = min(b*3/2, s.cfg.SendingBackoffMax)
@@ -375,7 +478,7 @@ func (s *Scheduler) Walked(id int64, st *diff.State, changed bool) {
 	}
 	// Deletable channel: check again a few times after activity.
 	if s.partner[id] == partoo.PartnerInstagram && len(s.cfg.DeletableChecks) > 0 {
-		if changed {
+		if o.Changed {
 			s.checks[id] = 0
 		}
 		if i, ok := s.checks[id]; ok && i < len(s.cfg.DeletableChecks) {

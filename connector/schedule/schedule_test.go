@@ -2,6 +2,9 @@ package schedule_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,25 +15,38 @@ import (
 )
 
 type harness struct {
-	t     *testing.T
-	clock *partootest.ManualClock
-	sim   *partootest.Sim
-	cl    *partoo.Client
-	state map[int64]*diff.State
-	s     *schedule.Scheduler
+	t       *testing.T
+	clock   *partootest.ManualClock
+	sim     *partootest.Sim
+	cl      *partoo.Client
+	state   map[int64]*diff.State
+	s       *schedule.Scheduler
+	listing atomic.Bool // false: GET /conversations answers 503
 }
 
-func newHarness(t *testing.T, convs int, order partootest.Order) *harness {
+func newHarness(t *testing.T, convs int, order partootest.Order, mod ...func(*schedule.Config)) *harness {
 	clock := partootest.NewManualClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	sim := partootest.New(partootest.Config{APIKey: "k", Clock: clock, Order: order, RequestsPerMinute: 300})
 	gen := partootest.NewGenerator(sim, partootest.Activity{}, 1)
 	gen.Populate(convs, 3, 24*time.Hour)
-	cl, err := partoo.New(partoo.Config{BaseURL: sim.Serve(t), APIKey: partoo.NewSecret("k"), Clock: clock})
+	h := &harness{t: t, clock: clock, sim: sim, state: map[int64]*diff.State{}}
+	h.listing.Store(true)
+	api := sim.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/conversations" && !h.listing.Load() {
+			http.Error(w, "listing down", http.StatusServiceUnavailable)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cl, err := partoo.New(partoo.Config{BaseURL: srv.URL + "/v2", APIKey: partoo.NewSecret("k"), Clock: clock,
+		BackoffBase: time.Millisecond, BackoffMax: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clock, sim: sim, cl: cl, state: map[int64]*diff.State{}}
-	h.s = schedule.New(schedule.Config{Partoo: cl, Clock: clock,
+	h.cl = cl
+	cfg := schedule.Config{Partoo: cl, Clock: clock,
 		State: func(id int64) *diff.State { return h.state[id] },
 		Known: func() []int64 {
 			var ids []int64
@@ -38,22 +54,38 @@ func newHarness(t *testing.T, convs int, order partootest.Order) *harness {
 				ids = append(ids, id)
 			}
 			return ids
-		}})
+		}}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	h.s = schedule.New(cfg)
 	return h
 }
 
 // walk does what the connector does: walk, diff, record, tell the scheduler.
 func (h *harness) walk(id int64) int {
-	msgs, err := h.cl.Messages(context.Background(), id)
+	w, err := h.cl.Messages(context.Background(), id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	r := diff.Diff(h.state[id], id, msgs, true, h.clock.Now(), diff.Options{})
+	r := diff.Diff(h.state[id], id, w.Messages, diff.Complete, h.clock.Now(), diff.Options{})
 	if r.Changed {
 		h.state[id] = r.Next
 	}
-	h.s.Walked(id, h.state[id], len(r.Events) > 0)
+	h.s.Walked(id, h.state[id], schedule.Outcome{Changed: len(r.Events) > 0})
 	return len(r.Events)
+}
+
+// snapshot walks until every conversation of the organisation is tracked.
+func (h *harness) snapshot() {
+	n := len(h.sim.ConversationIDs())
+	for i := 0; i < 10*n && len(h.state) < n; i++ {
+		id, _ := h.next()
+		h.walk(id)
+	}
+	if len(h.state) != n {
+		h.t.Fatalf("only %d of %d conversations walked", len(h.state), n)
+	}
 }
 
 func (h *harness) next() (int64, schedule.Reason) {
@@ -162,5 +194,118 @@ func TestSendingIsRewalkedWithBackoff(t *testing.T) {
 	}
 	if g1, g2 := times[2].Sub(times[1]), times[3].Sub(times[2]); g2 <= g1 {
 		t.Fatalf("delays do not grow: %v then %v", g1, g2)
+	}
+}
+
+// TestDiscoveryFailuresAreCountedAndKnownConversationsStillWalked: with the listing down,
+// discovery failures count up in Status, and reconciliation keeps walking the conversations the
+// state knows (finding their changes) instead of spinning on the listing.
+func TestDiscoveryFailuresAreCountedAndKnownConversationsStillWalked(t *testing.T) {
+	h := newHarness(t, 20, partootest.OrderRecent)
+	h.snapshot()
+	h.listing.Store(false)
+	target := h.sim.ConversationIDs()[7]
+	if _, err := h.sim.AddMessage(partootest.MessageSpec{ConversationID: target}); err != nil {
+		t.Fatal(err)
+	}
+	before := h.sim.Counters().ByEndpoint["/v2/conversations"][200]
+	found := false
+	for i := 0; i < 200 && !found; i++ {
+		id, _ := h.next()
+		found = h.walk(id) > 0 && id == target
+	}
+	if !found {
+		t.Fatal("the new message of a known conversation was not found while the listing was down")
+	}
+	st := h.s.Status()
+	if st.DiscoveryFailures == 0 || st.LastDiscoveryError == "" {
+		t.Fatalf("status = %+v, want discovery failures counted", st)
+	}
+	if n := h.sim.Counters().ByEndpoint["/v2/conversations"][200]; n != before {
+		t.Fatalf("the listing answered %d times while down?", n-before)
+	}
+	h.listing.Store(true)
+	for i := 0; i < 50 && h.s.Status().DiscoveryFailures > 0; i++ {
+		id, _ := h.next()
+		h.walk(id)
+	}
+	if st := h.s.Status(); st.DiscoveryFailures != 0 || st.LastDiscovery.IsZero() {
+		t.Fatalf("after the listing came back: %+v", st)
+	}
+}
+
+// TestIgnoredLastMessageIsNotWalkedAgainAndAgain: a conversation whose last message has an
+// unknown sender_type (which the diff ignores) is not walked at every discovery.
+func TestIgnoredLastMessageIsNotWalkedAgainAndAgain(t *testing.T) {
+	h := newHarness(t, 10, partootest.OrderRecent)
+	h.snapshot()
+	c := h.sim.ConversationIDs()[3]
+	if _, err := h.sim.AddMessage(partootest.MessageSpec{ConversationID: c, SenderType: "Bot"}); err != nil {
+		t.Fatal(err)
+	}
+	walks := 0
+	start := h.clock.Now()
+	for h.clock.Now().Before(start.Add(time.Minute)) { // 30 discoveries
+		id, reason := h.next()
+		if id == c && reason == schedule.ReasonDiscovery {
+			walks++
+		}
+		h.walk(id)
+	}
+	if walks > 1 {
+		t.Fatalf("walked %d times by discovery for a message it ignores", walks)
+	}
+}
+
+// TestReconcilePeriodPausesBetweenPasses: with a period of 10 minutes, a pass over a small
+// organisation ends early and the next does not begin before the period is over.
+func TestReconcilePeriodPausesBetweenPasses(t *testing.T) {
+	h := newHarness(t, 30, partootest.OrderRecent, func(c *schedule.Config) { c.ReconcilePeriod = 10 * time.Minute })
+	start := h.clock.Now()
+	passes := map[int64]int{}
+	for h.s.Status().Pass.Number <= 3 {
+		id, reason := h.next()
+		if reason == schedule.ReasonReconcile {
+			at := h.clock.Now().Sub(start)
+			if off := at % (10 * time.Minute); off > 5*time.Minute {
+				t.Fatalf("a reconciliation walk %v into a period: passes must finish early and pause", off)
+			}
+			passes[int64(at/(10*time.Minute))]++
+		}
+		h.walk(id)
+	}
+	for p := int64(0); p < 3; p++ {
+		if passes[p] < 30 {
+			t.Fatalf("period %d: %d reconciliation walks, want every conversation (30): %v", p, passes[p], passes)
+		}
+	}
+}
+
+// TestFailedWalksAreRetriedWithGrowingDelays: a walk reported failed is walked again, later
+// each time while it keeps failing.
+func TestFailedWalksAreRetriedWithGrowingDelays(t *testing.T) {
+	h := newHarness(t, 5, partootest.OrderRecent, func(c *schedule.Config) { c.ReconcilePeriod = time.Hour })
+	h.snapshot()
+	c := h.sim.ConversationIDs()[1]
+	h.s.Walked(c, h.state[c], schedule.Outcome{Failed: true})
+	var times []time.Time
+	last := h.clock.Now()
+	for i := 0; i < 500 && len(times) < 3; i++ {
+		id, reason := h.next()
+		if id == c { // its walks keep failing
+			if reason == schedule.ReasonRetry {
+				times = append(times, h.clock.Now())
+			}
+			h.s.Walked(c, h.state[c], schedule.Outcome{Failed: true})
+			continue
+		}
+		h.walk(id)
+	}
+	if len(times) < 3 {
+		t.Fatalf("only %d retries", len(times))
+	}
+	g0, g1, g2 := times[0].Sub(last), times[1].Sub(times[0]), times[2].Sub(times[1])
+	if !(g0 >= 10*time.Second && g1 > g0 && g2 > g1) {
+		t.Fatalf("retry delays %v, %v, %v: want at least 10 s, growing", g0, g1, g2)
 	}
 }

@@ -32,7 +32,7 @@ func conversation(id int64, n int) *diff.State {
 			walk[i].Status = "Queued"
 		}
 	}
-	return diff.Diff(nil, id, walk, true, t0, diff.Options{}).Next
+	return diff.Diff(nil, id, walk, diff.Complete, t0, diff.Options{}).Next
 }
 
 func TestCodecRoundTrip(t *testing.T) {

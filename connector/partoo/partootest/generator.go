@@ -228,7 +228,7 @@ func (g *Generator) partner(cid int64) partoo.Partner {
 	g.sim.mu.Lock()
 	defer g.sim.mu.Unlock()
 	if c, ok := g.sim.convs[cid]; ok {
-		return c.c.MessagingPartner
+		return c.Partner
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package partootest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -29,9 +30,13 @@ const (
 
 // Faults are injected into /v2 answers; all off by default.
 type Faults struct {
-	ErrorRatio     float64       // share of requests answered 500/502/503
-	MalformedRatio float64       // share of 200 answers with a truncated JSON body
-	Latency        time.Duration // added before every /v2 answer
+	ErrorRatio     float64 // share of requests answered 500/502/503
+	MalformedRatio float64 // share of 200 answers with a truncated JSON body
+	// Latency is the median time a request takes to reach the simulator, which counts it
+	// against the rate limit on arrival: with LatencyP99 above it, latencies are log-normal
+	// (arrivals bunch up as a real network makes them); else every request takes Latency.
+	Latency    time.Duration
+	LatencyP99 time.Duration
 }
 
 // Config configures a Sim.
@@ -41,6 +46,7 @@ type Config struct {
 	Window            time.Duration // rate limit window; default 60 s
 	Order             Order         // default OrderRecent
 	Faults            Faults
+	Variant           Variant // how the API's answers are shaped (see Variant); zero: the classic shape
 	Seed              uint64
 	Clock             partoo.Clock // default partoo.RealClock
 }
@@ -120,6 +126,13 @@ func (s *Sim) SetFaults(f Faults) {
 	s.mu.Unlock()
 }
 
+// SetVariant replaces the shape of the API's answers.
+func (s *Sim) SetVariant(v Variant) {
+	s.mu.Lock()
+	s.cfg.Variant = v
+	s.mu.Unlock()
+}
+
 // OnChange registers f to be called for every change, with the simulator's lock held: f must
 // be quick and must not call the Sim. Used to deliver webhooks in benchmarks.
 func (s *Sim) OnChange(f func(Change)) {
@@ -193,12 +206,31 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-// api wraps an endpoint with auth, rate limiting, fault injection and counting.
+// api wraps an endpoint with latency, auth, rate limiting, fault injection and counting.
 func (s *Sim) api(label string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() { s.count(label, rec.status) }()
 
+		s.mu.Lock()
+		f, v := s.cfg.Faults, s.cfg.Variant
+		roll := func(p float64) bool { return p > 0 && s.rnd.Float64() < p }
+		hang := roll(v.HangRatio)
+		latency := s.latency(f)
+		fail, htmlErr, htmlOK, malformed := roll(f.ErrorRatio), roll(v.HTMLErrorRatio), roll(v.HTMLOKRatio), roll(f.MalformedRatio)
+		code := []int{500, 502, 503}[s.rnd.IntN(3)]
+		s.mu.Unlock()
+		if hang {
+			// Accepted, never answered: the client's own timeout is the only way out.
+			<-r.Context().Done()
+			rec.status = 0
+			return
+		}
+		if latency > 0 {
+			if err := s.clock.Sleep(r.Context(), latency); err != nil {
+				return
+			}
+		}
 		if r.Header.Get("x-APIKey") != s.cfg.APIKey {
 			writeErr(rec, http.StatusUnauthorized, "authentication", "User not authenticated")
 			return
@@ -212,30 +244,37 @@ func (s *Sim) api(label string, h http.HandlerFunc) http.HandlerFunc {
 			writeErr(rec, http.StatusTooManyRequests, "rate_limit", "Too many requests")
 			return
 		}
-		s.mu.Lock()
-		f := s.cfg.Faults
-		fail := f.ErrorRatio > 0 && s.rnd.Float64() < f.ErrorRatio
-		malformed := f.MalformedRatio > 0 && s.rnd.Float64() < f.MalformedRatio
-		codes := []int{500, 502, 503}
-		code := codes[s.rnd.IntN(len(codes))]
-		s.mu.Unlock()
-		if f.Latency > 0 {
-			if err := s.clock.Sleep(r.Context(), f.Latency); err != nil {
-				return
-			}
-		}
-		if fail {
+		switch {
+		case fail:
 			writeErr(rec, code, "server", "Internal error")
-			return
-		}
-		if malformed {
+		case htmlErr:
+			writeHTML(rec, http.StatusBadGateway, "502 Bad Gateway")
+		case htmlOK:
+			writeHTML(rec, http.StatusOK, "Please sign in")
+		case malformed:
 			rec.Header().Set("Content-Type", "application/json")
 			rec.WriteHeader(http.StatusOK)
 			_, _ = rec.Write([]byte(`{"messages": [{"id": 1, "conversation_id"`))
-			return
+		default:
+			h(rec, r)
 		}
-		h(rec, r)
 	}
+}
+
+// latency draws one request's latency. Call with mu held.
+func (s *Sim) latency(f Faults) time.Duration {
+	if f.Latency <= 0 || f.LatencyP99 <= f.Latency {
+		return f.Latency
+	}
+	// Log-normal with the given median and 99th percentile (z = 2.326).
+	sigma := math.Log(float64(f.LatencyP99)/float64(f.Latency)) / 2.326
+	return time.Duration(float64(f.Latency) * math.Exp(sigma*s.rnd.NormFloat64()))
+}
+
+func writeHTML(w http.ResponseWriter, status int, title string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><title>%s</title></head><body><h1>%s</h1><p>nginx</p></body></html>\n", title, title)
 }
 
 // admit applies the sliding-window rate limit; when refused it says how long until a slot.
@@ -274,9 +313,16 @@ func (s *Sim) count(label string, status int) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var b bytes.Buffer
+	if o, ok := v.(object); ok {
+		_ = writeValue(&b, o) // our own objects: no second pass through encoding/json
+		b.WriteByte('\n')
+	} else {
+		_ = json.NewEncoder(&b).Encode(v)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(b.Bytes())
 }
 
 // writeErr writes Partoo's error shape: {"error": {kind: detail}}.
@@ -330,49 +376,71 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "json", map[string]string{"conversation_id": "Missing data for required field."})
 		return
 	}
-	var after int64
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	newest := s.cfg.Variant.NewestFirst
+	kind := "m"
+	if newest {
+		kind = "n"
+	}
+	// Keyset cursors: "after message id N" (oldest first) or "before N" (newest first), so
+	// they stay valid while messages arrive.
+	var key int64
+	hasCursor := false
 	if cur := q.Get("cursor"); cur != "" {
 		var c int64
-		if c, after, err = decodeCursor("m", cur); err != nil || c != cid {
+		if c, key, err = decodeCursor(kind, cur); err != nil || c != cid {
 			writeErr(w, http.StatusBadRequest, "json", map[string]string{"cursor": "Invalid cursor."})
 			return
 		}
+		hasCursor = true
 	}
-	s.mu.Lock()
 	c, ok := s.convs[cid]
 	if !ok {
-		s.mu.Unlock()
 		writeErr(w, http.StatusNotFound, "json", "Resource not found")
 		return
 	}
-	i := sort.Search(len(c.msgs), func(i int) bool { return c.msgs[i].ID > after })
-	end := min(i+n, len(c.msgs))
-	page := partoo.MessagePage{Messages: make([]partoo.Message, 0, end-i), Count: len(c.msgs)}
-	for _, m := range c.msgs[i:end] {
-		page.Messages = append(page.Messages, *m)
+	var sel []*storedMessage
+	if !newest {
+		i := 0
+		if hasCursor {
+			i = sort.Search(len(c.msgs), func(i int) bool { return c.msgs[i].ID > key })
+		}
+		sel = c.msgs[i:min(i+n, len(c.msgs))]
+	} else {
+		end := len(c.msgs)
+		if hasCursor {
+			end = sort.Search(len(c.msgs), func(i int) bool { return c.msgs[i].ID >= key })
+		}
+		for i := end - 1; i >= 0 && len(sel) < n; i-- {
+			sel = append(sel, c.msgs[i])
+		}
 	}
-	if end < len(c.msgs) {
-		cur := encodeCursor("m", cid, c.msgs[end-1].ID)
-		page.NextCursor = &cur
+	items := make([]any, len(sel))
+	for i, m := range sel {
+		items[i] = s.renderMessage(m)
 	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, page)
+	next := ""
+	if len(sel) > 0 {
+		lastID := sel[len(sel)-1].ID
+		more := (!newest && lastID < c.msgs[len(c.msgs)-1].ID) || (newest && lastID > c.msgs[0].ID)
+		if more {
+			next = encodeCursor(kind, cid, lastID)
+		}
+	}
+	writeJSON(w, http.StatusOK, s.page("messages", items, len(c.msgs), next))
 }
 
 func (s *Sim) getConversation(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	c, ok := s.convs[id]
-	var v partoo.Conversation
-	if ok {
-		v = s.conversationView(c)
-	}
-	s.mu.Unlock()
 	if err != nil || !ok {
 		writeErr(w, http.StatusNotFound, "json", "Resource not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, s.renderConversation(c))
 }
 
 func (s *Sim) listConversations(w http.ResponseWriter, r *http.Request) {
@@ -382,20 +450,15 @@ func (s *Sim) listConversations(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "json", map[string]string{"per_page": err.Error()})
 		return
 	}
-	var businesses map[int64]bool
-	if v := q.Get("business__in"); v != "" {
-		businesses = map[int64]bool{}
-		for _, p := range strings.Split(v, ",") {
-			id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
-			if err != nil {
-				writeErr(w, http.StatusBadRequest, "json", map[string]string{"business__in": "Not a valid list of integers."})
-				return
-			}
-			businesses[id] = true
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var businesses map[string]bool
+	if v := q.Get("business__in"); v != "" {
+		businesses = map[string]bool{}
+		for _, p := range strings.Split(v, ",") {
+			businesses[strings.TrimSpace(p)] = true
+		}
+	}
 	order := s.cfg.Order
 	var ka, kb int64 // keyset: (activity µs, id) for recent, (id) for id order
 	hasCursor := false
@@ -408,15 +471,15 @@ func (s *Sim) listConversations(w http.ResponseWriter, r *http.Request) {
 	}
 	all := make([]*conv, 0, len(s.convs))
 	for _, c := range s.convs {
-		if businesses == nil || businesses[c.c.Business.ID] {
+		if businesses == nil || businesses[s.cfg.Variant.businessKey(c.BusinessID)] {
 			all = append(all, c)
 		}
 	}
 	key := func(c *conv) (int64, int64) {
 		if order == OrderID {
-			return c.c.ID, 0
+			return c.ID, 0
 		}
-		return c.activity.UnixMicro(), c.c.ID
+		return c.activity.UnixMicro(), c.ID
 	}
 	// before reports whether a comes before b in the listing.
 	before := func(a1, a2, b1, b2 int64) bool {
@@ -438,14 +501,14 @@ func (s *Sim) listConversations(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	end := min(start+n, len(all))
-	page := partoo.ConversationPage{Conversations: make([]partoo.Conversation, 0, end-start), Count: len(all)}
+	items := make([]any, 0, end-start)
 	for _, c := range all[start:end] {
-		page.Conversations = append(page.Conversations, s.conversationView(c))
+		items = append(items, s.renderConversation(c))
 	}
+	next := ""
 	if end < len(all) {
 		a1, a2 := key(all[end-1])
-		cur := encodeCursor("c"+string(order), a1, a2)
-		page.NextCursor = &cur
+		next = encodeCursor("c"+string(order), a1, a2)
 	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, s.page("conversations", items, len(all), next))
 }

@@ -162,8 +162,8 @@ func TestAdminEndpointsScriptAScenario(t *testing.T) {
 	root := base[:len(base)-len("/v2")]
 
 	r := post(t, root+"/_sim/conversations", map[string]any{"messaging_partner": "Instagram"})
-	var conv partoo.Conversation
-	if r.status != 201 || json.Unmarshal(r.body, &conv) != nil || conv.MessagingPartner != "Instagram" {
+	var conv partootest.Conversation
+	if r.status != 201 || json.Unmarshal(r.body, &conv) != nil || conv.Partner != "Instagram" {
 		t.Fatalf("create conversation: %d %s", r.status, r.body)
 	}
 	r = post(t, root+"/_sim/messages", map[string]any{"conversation_id": conv.ID, "sender_type": "User", "status": "Sending", "content": "hi"})

@@ -1,7 +1,6 @@
 package partootest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -41,10 +40,23 @@ var (
 	ErrNoMessage      = errors.New("partootest: no such message")
 )
 
+// Conversation is a simulated conversation's fixed attributes.
+type Conversation struct {
+	ID           int64          `json:"id"`
+	Partner      partoo.Partner `json:"messaging_partner"`
+	BusinessID   int64          `json:"business_id"`
+	ConsumerName string         `json:"consumer_name"`
+	CreatedAt    time.Time      `json:"created_at"`
+}
+
+// storedMessage is a message as the simulator keeps it; the Variant decides how it is sent.
+type storedMessage = partoo.Message
+
 type conv struct {
-	c        partoo.Conversation
-	msgs     []*partoo.Message // ascending id
-	activity time.Time         // last message created or changed
+	Conversation
+	HasOneUserMessage bool
+	msgs              []*storedMessage // ascending id
+	activity          time.Time        // last message created or changed
 }
 
 // ConversationSpec describes a conversation to create. Zero values get defaults.
@@ -68,13 +80,13 @@ type MessageSpec struct {
 }
 
 // CreateConversation adds a conversation and returns it.
-func (s *Sim) CreateConversation(spec ConversationSpec) partoo.Conversation {
+func (s *Sim) CreateConversation(spec ConversationSpec) Conversation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.createConversation(spec)
 }
 
-func (s *Sim) createConversation(spec ConversationSpec) partoo.Conversation {
+func (s *Sim) createConversation(spec ConversationSpec) Conversation {
 	s.nextConvID++
 	id := s.nextConvID
 	if spec.Partner == "" {
@@ -89,23 +101,13 @@ func (s *Sim) createConversation(spec ConversationSpec) partoo.Conversation {
 	if spec.CreatedAt.IsZero() {
 		spec.CreatedAt = s.clock.Now()
 	}
-	name := spec.ConsumerName
-	created := partoo.Time{Time: spec.CreatedAt.UTC()}
-	city := "Paris"
 	c := &conv{
-		c: partoo.Conversation{
-			ID:               id,
-			ConsumerName:     &name,
-			Status:           "Open",
-			CreatedAt:        &created,
-			Business:         &partoo.Business{ID: spec.BusinessID, Name: fmt.Sprintf("Business %d", spec.BusinessID), City: &city},
-			MessagingPartner: spec.Partner,
-			Issues:           []string{},
-		},
+		Conversation: Conversation{ID: id, Partner: spec.Partner, BusinessID: spec.BusinessID,
+			ConsumerName: spec.ConsumerName, CreatedAt: spec.CreatedAt.UTC().Truncate(time.Microsecond)},
 		activity: spec.CreatedAt,
 	}
 	s.convs[id] = c
-	return s.conversationView(c)
+	return c.Conversation
 }
 
 // AddMessage appends a message to a conversation and logs it as created.
@@ -136,7 +138,7 @@ func (s *Sim) addMessage(spec MessageSpec) (partoo.Message, error) {
 	s.nextMsgID++
 	m := &partoo.Message{
 		ID:             s.nextMsgID,
-		ConversationID: c.c.ID,
+		ConversationID: c.ID,
 		Date:           partoo.Time{Time: spec.Date},
 		ContentType:    spec.ContentType,
 		SenderType:     spec.SenderType,
@@ -145,16 +147,13 @@ func (s *Sim) addMessage(spec MessageSpec) (partoo.Message, error) {
 		Content:        spec.Content,
 		UserID:         spec.UserID,
 	}
-	if c.c.MessagingPartner == "custom" {
-		m.CustomChannel = json.RawMessage(`{"name":"custom"}`)
-	}
 	c.msgs = append(c.msgs, m)
 	s.msgs[m.ID] = c
 	if spec.Date.After(c.activity) {
 		c.activity = spec.Date
 	}
 	if spec.SenderType == partoo.SenderUser {
-		c.c.HasOneUserMessage = true
+		c.HasOneUserMessage = true
 	}
 	s.log(spec.Date, ChangeCreated, c, m, "")
 	return *m, nil
@@ -163,7 +162,7 @@ func (s *Sim) addMessage(spec MessageSpec) (partoo.Message, error) {
 func senderLabel(t partoo.SenderType, c *conv) string {
 	switch t {
 	case partoo.SenderConsumer:
-		return *c.c.ConsumerName
+		return c.ConsumerName
 	case partoo.SenderUser:
 		return "Agent"
 	default:
@@ -264,8 +263,8 @@ func (s *Sim) log(t time.Time, typ ChangeType, c *conv, m *partoo.Message, prev 
 	}()
 	s.changes = append(s.changes, Change{
 		Seq: int64(len(s.changes)) + 1, Time: t, Type: typ,
-		ConversationID: c.c.ID, MessageID: m.ID, SenderType: m.SenderType,
-		Status: m.Status, PreviousStatus: prev, Partner: c.c.MessagingPartner, ContentType: m.ContentType,
+		ConversationID: c.ID, MessageID: m.ID, SenderType: m.SenderType,
+		Status: m.Status, PreviousStatus: prev, Partner: c.Partner, ContentType: m.ContentType,
 	})
 }
 
@@ -309,14 +308,13 @@ func (s *Sim) Messages(conversationID int64) []partoo.Message {
 	return out
 }
 
-// conversationView is the API's view of a conversation, with last_message filled.
-func (s *Sim) conversationView(c *conv) partoo.Conversation {
-	v := c.c
-	if n := len(c.msgs); n > 0 {
-		last := *c.msgs[n-1]
-		v.LastMessage = &last
-		first := c.msgs[0].Date
-		v.FirstMessageDate = &first
+// Conversation returns a conversation's attributes.
+func (s *Sim) Conversation(id int64) (Conversation, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.convs[id]
+	if !ok {
+		return Conversation{}, false
 	}
-	return v
+	return c.Conversation, true
 }

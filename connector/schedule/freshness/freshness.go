@@ -190,11 +190,11 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 	// The connector's state, as if it had been running: every conversation tracked.
 	idx := state.NewIndex()
 	for _, id := range sim.ConversationIDs() {
-		idx.Put(diff.Diff(nil, id, sim.Messages(id), true, start, diff.Options{}).Next)
+		idx.Put(diff.Diff(nil, id, sim.Messages(id), diff.Complete, start, diff.Options{}).Next)
 	}
 
 	var next func(context.Context) (int64, error)
-	var walked func(int64, *diff.State, bool)
+	var walked func(int64, *diff.State, schedule.Outcome)
 	switch strategy {
 	case Naive:
 		sw := &connector.SweepScheduler{Partoo: client, Clock: clock, Known: idx.IDs}
@@ -240,11 +240,15 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 
 	detections := map[int64][]detection{}
 	walk := func(id int64) error {
-		msgs, werr := client.Messages(ctx, id)
+		w, werr := client.Messages(ctx, id)
 		if werr != nil && (partoo.IsAuth(werr) || ctx.Err() != nil) {
 			return werr
 		}
-		res := diff.Diff(idx.Get(id), id, msgs, werr == nil, clock.Now(), diff.Options{})
+		cov := diff.Complete
+		if werr != nil {
+			cov = diff.Partial
+		}
+		res := diff.Diff(idx.Get(id), id, w.Messages, cov, clock.Now(), diff.Options{})
 		now := clock.Now()
 		for _, e := range res.Events {
 			st := e.Status
@@ -257,7 +261,7 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 			idx.Put(res.Next)
 		}
 		if walked != nil {
-			walked(id, idx.Get(id), len(res.Events) > 0)
+			walked(id, idx.Get(id), schedule.Outcome{Changed: len(res.Events) > 0})
 		}
 		return nil
 	}

@@ -1,0 +1,277 @@
+package connector_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+)
+
+// variantCase is one shape of a Partoo-like API, and what the connector must do against it.
+type variantCase struct {
+	name    string
+	variant partootest.Variant
+	order   partootest.Order
+	env     []string // extra settings of the connector
+	// expect says which messages must be published (nil: known sender_type, decodable date).
+	expect func(sim *partootest.Sim, conv int64, m partoo.Message) bool
+	silent bool // nothing can be published (the API never answers)
+	// loud are lines the connector must log within 2 minutes; metrics are series (a name and
+	// label fragments) that must count above 0; degraded: /status must say so.
+	loud     []string
+	metrics  [][]string
+	degraded bool
+}
+
+// TestVariantsOfTheAPI runs the real binary against every variation of the simulator on the
+// real broker, with live activity. Where the API is usable it must publish every decodable
+// change exactly once (checked against the simulator's ground truth, read_committed); where it
+// is not, it must say so within 2 minutes in the log, a metric and /status.
+func TestVariantsOfTheAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the connector binary against 15 API variants")
+	}
+	hex := func(n int64) string { return fmt.Sprintf("5409c35a97bbc544d8e2%04x", n) }
+	cases := []variantCase{
+		{name: "hang", variant: partootest.Variant{HangRatio: 1}, silent: true, degraded: true,
+			loud:    []string{"Partoo request failed", "error_kind=timeout", "no answer within 30s"},
+			metrics: [][]string{{"partoo_connector_api_errors_total", `kind="timeout"`}}},
+		{name: "classic"},
+		{name: "string-ids", variant: partootest.Variant{StringIDs: true}},
+		{name: "hex-business-ids filtered", variant: partootest.Variant{HexBusinessIDs: true},
+			env: []string{"PARTOO_BUSINESS_IDS=" + hex(1) + ", " + hex(2)},
+			expect: func(sim *partootest.Sim, conv int64, m partoo.Message) bool {
+				c, _ := sim.Conversation(conv)
+				return m.SenderType.Known() && (c.BusinessID == 1 || c.BusinessID == 2)
+			}},
+		{name: "extra-fields", variant: partootest.Variant{ExtraFields: true}},
+		{name: "missing-optional", variant: partootest.Variant{MissingOptional: true}},
+		{name: "custom-channel-object", variant: partootest.Variant{CustomChannelObject: true}},
+		{name: "null-last-message", variant: partootest.Variant{NullLastMessage: true},
+			loud: []string{"the conversation listing carries no last_message"}},
+		{name: "no-final-cursor", variant: partootest.Variant{NoFinalCursor: true}},
+		{name: "newest-first", variant: partootest.Variant{NewestFirst: true}},
+		{name: "id-order", order: partootest.OrderID},
+		{name: "realistic", variant: mustProfile(t, "realistic")},
+		{name: "bad-dates", variant: partootest.Variant{BadDateRatio: 0.15},
+			loud:    []string{"Partoo item undecodable; skipped", "reason=bad_date"},
+			metrics: [][]string{{"partoo_connector_api_items_skipped_total", `endpoint="/messages"`, `reason="bad_date"`}}},
+		{name: "html-errors", variant: partootest.Variant{HTMLErrorRatio: 0.15, HTMLOKRatio: 0.1},
+			loud: []string{"Partoo request failed", "error_kind=non_json", "<!DOCTYPE html>"},
+			metrics: [][]string{{"partoo_connector_api_errors_total", `kind="non_json"`},
+				{"partoo_connector_api_errors_total", `kind="5xx"`},
+				{"partoo_connector_api_requests_total", `result="error"`, `status="200"`}}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runVariant(t, tc, uint64(100+i))
+		})
+	}
+}
+
+func mustProfile(t *testing.T, name string) partootest.Variant {
+	v, _, err := partootest.ParseProfile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func runVariant(t *testing.T, tc variantCase, seed uint64) {
+	e := newEnv(t)
+	e.sim.SetVariant(tc.variant)
+	if tc.order != "" {
+		e.sim.SetOrder(tc.order)
+	}
+	gen := partootest.NewGenerator(e.sim, partootest.Activity{
+		MessagesPerSecond: 5, NewConversationShare: 0.1, DeleteRatio: 0.4, FailureRatio: 0.3,
+		StatusDelayMin: 100 * time.Millisecond, StatusDelayMax: 1500 * time.Millisecond,
+		RetryDelayMax: 3 * time.Second, DeleteDelayMax: 3 * time.Second, UnknownRatio: 0.05,
+	}, seed)
+	gen.Populate(10, 5, time.Hour)
+
+	addr := freeAddr(t)
+	extra := append([]string{"HTTP_ADDR=" + addr, "LOG_LEVEL=info", "LOG_SUMMARY_INTERVAL=5s"}, tc.env...)
+	start := e.processStarter(t, extra...)
+	began := time.Now()
+	cmd := start()
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+
+	ctx, stopGen := context.WithCancel(context.Background())
+	genDone := make(chan struct{})
+	go func() { defer close(genDone); _ = gen.Run(ctx, 20*time.Millisecond) }()
+	time.Sleep(4 * time.Second)
+	stopGen()
+	<-genDone
+
+	if !tc.silent {
+		expect := func(conv int64, m partoo.Message) bool {
+			if tc.expect != nil {
+				return tc.expect(e.sim, conv, m) && !e.sim.Undecodable(m.ID)
+			}
+			return m.SenderType.Known() && !e.sim.Undecodable(m.ID)
+		}
+		waitExactlyOnce(t, e, expect, 90*time.Second)
+		if tc.variant.BadDateRatio > 0 {
+			requireGoodAfterBad(t, e)
+		}
+	}
+	for _, want := range tc.loud {
+		waitLog(t, cmd, want, began, 2*time.Minute)
+	}
+	for _, series := range tc.metrics {
+		waitMetric(t, addr, series, time.Minute)
+	}
+	if tc.degraded {
+		waitDegraded(t, addr, began, 2*time.Minute)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		exited = true
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("no exit within 25 s of SIGTERM")
+	}
+}
+
+// waitExactlyOnce waits until every expected message is published exactly once with its
+// final status, failing at once on anything that cannot heal (a duplicate, a broken chain).
+func waitExactlyOnce(t *testing.T, e *env, expect func(int64, partoo.Message) bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		evs := e.readEvents(t)
+		broken, pending, checked := exactlyOnceProblems(e, evs, e.sim.Changes(0), expect)
+		if len(broken) > 0 {
+			t.Fatalf("exactly-once broken:\n%s", strings.Join(broken, "\n"))
+		}
+		if len(pending) == 0 && checked > 0 {
+			t.Logf("%d events; %d messages published exactly once, as Partoo has them", len(evs), checked)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, %d of %d messages not (fully) published:\n%s", timeout, len(pending), checked, strings.Join(pending, "\n"))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// requireGoodAfterBad checks the scenario that used to block a conversation for good: an
+// undecodable message followed by a good one in the same conversation (whose publication
+// waitExactlyOnce has just checked).
+func requireGoodAfterBad(t *testing.T, e *env) {
+	t.Helper()
+	for _, cid := range e.sim.ConversationIDs() {
+		bad := false
+		for _, m := range e.sim.Messages(cid) {
+			if e.sim.Undecodable(m.ID) {
+				bad = true
+			} else if bad && m.SenderType.Known() {
+				return
+			}
+		}
+	}
+	t.Fatal("no conversation has a good message after an undecodable one: the scenario is not exercised")
+}
+
+// waitLog waits until the connector's log contains want.
+func waitLog(t *testing.T, cmd *exec.Cmd, want string, began time.Time, within time.Duration) {
+	t.Helper()
+	buf := cmd.Stderr.(*prefixWriter)
+	for !strings.Contains(buf.String(), want) {
+		if time.Since(began) > within {
+			t.Fatalf("no log line with %q within %v", want, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("logged %q %v after the start", want, time.Since(began).Round(100*time.Millisecond))
+}
+
+// waitMetric waits until a series of /metrics whose line holds every fragment is above 0.
+func waitMetric(t *testing.T, addr string, fragments []string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if v := metricValue(t, addr, fragments); v > 0 {
+			t.Logf("%s = %v", strings.Join(fragments, ","), v)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no series %v above 0 in /metrics", fragments)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func metricValue(t *testing.T, addr string, fragments []string) float64 {
+	code, body := httpGet(t, "http://"+addr+"/metrics")
+	if code != 200 {
+		return 0
+	}
+	total := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, fragments[0]+"{") {
+			continue
+		}
+		ok := true
+		for _, f := range fragments[1:] {
+			ok = ok && strings.Contains(line, f)
+		}
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+func waitDegraded(t *testing.T, addr string, began time.Time, within time.Duration) {
+	t.Helper()
+	for {
+		_, body := httpGet(t, "http://"+addr+"/status")
+		var st connector.StatusReport
+		if json.Unmarshal([]byte(body), &st) == nil && st.Status == "degraded" {
+			t.Logf("/status degraded %v after the start: %q", time.Since(began).Round(time.Second), st.Reasons)
+			return
+		}
+		if time.Since(began) > within {
+			t.Fatalf("/status not degraded within %v: %s", within, body)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
