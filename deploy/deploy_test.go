@@ -17,6 +17,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
 )
 
 func knownVars() map[string]bool {
@@ -192,8 +193,13 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 	if err := json.Unmarshal(b, &dash); err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New(metrics.Gauges{Conversations: func() float64 { return 0 }, Messages: func() float64 { return 0 }, BudgetTokens: func() float64 { return 0 }})
-	m.Request("/messages", 200, 0) // materialise label-only families
+	zero := func() float64 { return 0 }
+	m := metrics.New(metrics.Gauges{Conversations: zero, Messages: zero, BudgetTokens: zero, BudgetRate: zero,
+		PassDone: zero, PassTotal: zero, PassETA: zero})
+	// materialise label-only families
+	m.Attempt(partoo.Attempt{Endpoint: "/messages", Status: 200})
+	m.Attempt(partoo.Attempt{Endpoint: "/messages", Status: 502, Err: &partoo.APIError{Status: 502}})
+	m.Skipped(partoo.SkippedItem{Endpoint: "/messages", Reason: partoo.SkipBadDate})
 	m.Walked("complete", 0, 0)
 	m.Committed([]string{"MessageCreated"}, []time.Duration{1})
 	families, err := m.Registry.Gather()
