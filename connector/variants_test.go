@@ -103,16 +103,8 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 
 	addr := freeAddr(t)
 	extra := append([]string{"HTTP_ADDR=" + addr, "LOG_LEVEL=info", "LOG_SUMMARY_INTERVAL=5s"}, tc.env...)
-	start := e.processStarter(t, extra...)
 	began := time.Now()
-	cmd := start()
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
+	p := startProc(t, e.processStarter(t, extra...))
 
 	ctx, stopGen := context.WithCancel(context.Background())
 	genDone := make(chan struct{})
@@ -128,13 +120,13 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 			}
 			return m.SenderType.Known() && !e.sim.Undecodable(m.ID)
 		}
-		waitExactlyOnce(t, e, expect, 90*time.Second)
+		waitExactlyOnce(t, e, expect, 90*time.Second, p.alive)
 		if tc.variant.BadDateRatio > 0 {
 			requireGoodAfterBad(t, e)
 		}
 	}
 	for _, want := range tc.loud {
-		waitLog(t, cmd, want, began, 2*time.Minute)
+		p.waitLog(t, want, began, 2*time.Minute)
 	}
 	for _, series := range tc.metrics {
 		waitMetric(t, addr, series, time.Minute)
@@ -142,26 +134,103 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 	if tc.degraded {
 		waitDegraded(t, addr, began, 2*time.Minute)
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p.stop(t)
+}
+
+// proc is a connector process started by a test.
+type proc struct {
+	cmd  *exec.Cmd
+	logs *prefixWriter
+	done chan error // receives the exit status once
+	err  error
+	gone bool
+}
+
+func startProc(t *testing.T, start func() *exec.Cmd) *proc {
+	t.Helper()
+	cmd := start()
+	p := &proc{cmd: cmd, logs: cmd.Stderr.(*prefixWriter), done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if !p.exited() {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// exited reports whether the process has ended (without waiting).
+func (p *proc) exited() bool {
+	if p.gone {
+		return true
+	}
 	select {
-	case err := <-done:
-		exited = true
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
+	case p.err = <-p.done:
+		p.gone = true
+	default:
+	}
+	return p.gone
+}
+
+// alive returns an error once the process has ended.
+func (p *proc) alive() error {
+	if p.exited() {
+		return fmt.Errorf("the connector exited (%v); its last lines:\n%s", p.err, tail(p.logs.String(), 5))
+	}
+	return nil
+}
+
+// stop sends SIGTERM and requires a clean exit within 25 s.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if p.exited() {
+		t.Fatalf("the connector had already exited: %v", p.err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case p.err = <-p.done:
+		p.gone = true
+		if p.err != nil {
+			t.Fatalf("exit after SIGTERM: %v", p.err)
 		}
 	case <-time.After(25 * time.Second):
 		t.Fatal("no exit within 25 s of SIGTERM")
 	}
 }
 
+// waitLog waits until the connector's log contains want.
+func (p *proc) waitLog(t *testing.T, want string, began time.Time, within time.Duration) {
+	t.Helper()
+	for !strings.Contains(p.logs.String(), want) {
+		if err := p.alive(); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(began) > within {
+			t.Fatalf("no log line with %q within %v", want, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("logged %q %v after the start", want, time.Since(began).Round(100*time.Millisecond))
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // waitExactlyOnce waits until every expected message is published exactly once with its
 // final status, failing at once on anything that cannot heal (a duplicate, a broken chain).
-func waitExactlyOnce(t *testing.T, e *env, expect func(int64, partoo.Message) bool, timeout time.Duration) {
+func waitExactlyOnce(t *testing.T, e *env, expect func(int64, partoo.Message) bool, timeout time.Duration, alive func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
+		if err := alive(); err != nil {
+			t.Fatal(err)
+		}
 		evs := e.readEvents(t)
 		broken, pending, checked := exactlyOnceProblems(e, evs, e.sim.Changes(0), expect)
 		if len(broken) > 0 {
@@ -194,19 +263,6 @@ func requireGoodAfterBad(t *testing.T, e *env) {
 		}
 	}
 	t.Fatal("no conversation has a good message after an undecodable one: the scenario is not exercised")
-}
-
-// waitLog waits until the connector's log contains want.
-func waitLog(t *testing.T, cmd *exec.Cmd, want string, began time.Time, within time.Duration) {
-	t.Helper()
-	buf := cmd.Stderr.(*prefixWriter)
-	for !strings.Contains(buf.String(), want) {
-		if time.Since(began) > within {
-			t.Fatalf("no log line with %q within %v", want, within)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Logf("logged %q %v after the start", want, time.Since(began).Round(100*time.Millisecond))
 }
 
 // waitMetric waits until a series of /metrics whose line holds every fragment is above 0.

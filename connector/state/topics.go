@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,6 +22,9 @@ type Topics struct {
 	// StateMaxMessageBytes is the state topic's max.message.bytes. Default 16 MiB: a
 	// conversation of 1,000,000 messages takes about 10 MB.
 	StateMaxMessageBytes int
+	// ReadyTimeout bounds the wait, after creating the topics, for every partition to have a
+	// leader that answers offset requests. Default 30 s.
+	ReadyTimeout time.Duration
 }
 
 // DefaultStateMaxMessageBytes is the state topic's default max.message.bytes.
@@ -39,6 +43,9 @@ func (t *Topics) defaults() {
 	if t.StateMaxMessageBytes == 0 {
 		t.StateMaxMessageBytes = DefaultStateMaxMessageBytes
 	}
+	if t.ReadyTimeout <= 0 {
+		t.ReadyTimeout = 30 * time.Second
+	}
 }
 
 // ErrStateTopicNotCompacted: the state topic exists with a cleanup.policy other than compact.
@@ -49,7 +56,9 @@ var ErrEventsTopicCompacted = errors.New("events topic must not be compacted (cl
 
 // EnsureTopics creates missing topics with their configs — events: cleanup.policy=delete,
 // retention.ms=-1 (kept for replay); state: cleanup.policy=compact, large max.message.bytes —
-// and refuses topics that exist with a configuration that would lose data.
+// refuses topics that exist with a configuration that would lose data, and returns once
+// every partition of both answers offset requests (a topic just created is not at once in
+// every broker's metadata), or an error naming the topic after ReadyTimeout.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 	t.defaults()
 	if t.Events == "" || t.State == "" || t.Events == t.State {
@@ -113,6 +122,88 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 		}
 		if err := s.check(policy); err != nil {
 			return err
+		}
+	}
+	return waitReady(ctx, adm, t.ReadyTimeout, t.Events, t.State)
+}
+
+// waitReady polls until every partition of the topics has a leader that lists offsets.
+func waitReady(ctx context.Context, adm *kadm.Client, timeout time.Duration, topics ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		last = offsetsAnswer(ctx, adm, topics...)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topics %s are not ready after %s (every partition needs a leader that answers): %w", strings.Join(topics, ", "), timeout, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// offsetsAnswer checks that every partition of the topics exists, has a leader and answers a
+// ListOffsets request. A missing topic gives an error matching ErrTopicMissing.
+func offsetsAnswer(ctx context.Context, adm *kadm.Client, topics ...string) error {
+	md, err := adm.Metadata(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	for _, name := range topics {
+		td, ok := md.Topics[name]
+		switch {
+		case !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition):
+			return &TopicMissingError{Topic: name}
+		case td.Err != nil:
+			return fmt.Errorf("topic %s: %w", name, td.Err)
+		case len(td.Partitions) == 0:
+			return fmt.Errorf("topic %s has no partitions yet", name)
+		}
+		for _, p := range td.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return fmt.Errorf("topic %s partition %d has no leader yet (%v)", name, p.Partition, p.Err)
+			}
+		}
+	}
+	offs, err := adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = offs.Error()
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("not yet in every broker's metadata: %w", err)
+	}
+	return err
+}
+
+// ErrTopicMissing: a topic the connector writes does not exist (deleted, or the cluster came
+// back empty). Match it with errors.Is; *TopicMissingError names the topic.
+var ErrTopicMissing = errors.New("topic does not exist")
+
+// TopicMissingError names a missing topic.
+type TopicMissingError struct{ Topic string }
+
+func (e *TopicMissingError) Error() string {
+	return fmt.Sprintf("topic %s does not exist (deleted, or the cluster came back without its data)", e.Topic)
+}
+
+// Is makes errors.Is(err, ErrTopicMissing) match.
+func (e *TopicMissingError) Is(target error) bool { return target == ErrTopicMissing }
+
+// CheckTopics reports whether both topics still exist: nil, an error matching
+// ErrTopicMissing that names the first missing one, or another error when the cluster could
+// not be asked.
+func CheckTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
+	md, err := adm.Metadata(ctx, t.Events, t.State)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{t.State, t.Events} {
+		td, ok := md.Topics[name]
+		if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+			return &TopicMissingError{Topic: name}
 		}
 	}
 	return nil
