@@ -36,6 +36,8 @@ type Config struct {
 
 	KafkaConfig
 
+	StateOnCorrupt string `envconfig:"STATE_ON_CORRUPT" default:"fail" desc:"a state record that cannot be decoded at start: fail (stop, naming topic, partition, offset and key) or rewalk (forget those conversations; their messages are re-emitted as snapshots with the same event_ids)"`
+
 	VanishAfterWalks int `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
 
 	Scheduler                  string          `envconfig:"SCHEDULER" default:"smart" desc:"smart (discovery, Sending re-walks, Instagram checks, reconciliation) or sweep (every conversation in turn)"`
@@ -54,20 +56,22 @@ type Config struct {
 
 // KafkaConfig is the Kafka part of Config, also used alone by `partoo-connector tail`.
 type KafkaConfig struct {
-	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" desc:"comma-separated bootstrap brokers (required)"`
-	KafkaEventsTopic       string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
-	KafkaStateTopic        string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
-	KafkaTransactionalID   string        `envconfig:"KAFKA_TRANSACTIONAL_ID" default:"partoo-connector" desc:"transactional.id; a second instance with the same id fences the first"`
-	KafkaEventsPartitions  int32         `envconfig:"KAFKA_EVENTS_PARTITIONS" default:"6" desc:"partitions of the events topic when the connector creates it"`
-	KafkaStatePartitions   int32         `envconfig:"KAFKA_STATE_PARTITIONS" default:"6" desc:"partitions of the state topic when the connector creates it"`
-	KafkaReplicationFactor int16         `envconfig:"KAFKA_REPLICATION_FACTOR" default:"-1" desc:"replication factor of created topics; -1 takes the broker's default"`
-	KafkaTLSEnabled        bool          `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to Kafka with TLS"`
-	KafkaTLSCAFile         string        `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the brokers (default: system roots)"`
-	KafkaTLSCertFile       string        `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS"`
-	KafkaTLSKeyFile        string        `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
-	KafkaSASLMechanism     string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
-	KafkaSASLUsername      string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
-	KafkaSASLPassword      partoo.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
+	KafkaBrokers            []string      `envconfig:"KAFKA_BROKERS" desc:"comma-separated bootstrap brokers (required)"`
+	KafkaEventsTopic        string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
+	KafkaStateTopic         string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
+	KafkaTransactionalID    string        `envconfig:"KAFKA_TRANSACTIONAL_ID" default:"partoo-connector" desc:"transactional.id; a second instance with the same id fences the first"`
+	KafkaTransactionTimeout time.Duration `envconfig:"KAFKA_TRANSACTION_TIMEOUT" default:"60s" desc:"transaction.timeout.ms: how long the broker keeps a stalled transaction open before aborting it; at most the broker's transaction.max.timeout.ms (15m by default)"`
+	KafkaOnMissingState     string        `envconfig:"KAFKA_ON_MISSING_STATE" default:"exit" desc:"when a topic disappears while running (deleted, or the cluster came back empty): exit (non-zero, naming it) or recreate (recreate the topics and re-snapshot every conversation)"`
+	KafkaEventsPartitions   int32         `envconfig:"KAFKA_EVENTS_PARTITIONS" default:"6" desc:"partitions of the events topic when the connector creates it"`
+	KafkaStatePartitions    int32         `envconfig:"KAFKA_STATE_PARTITIONS" default:"6" desc:"partitions of the state topic when the connector creates it"`
+	KafkaReplicationFactor  int16         `envconfig:"KAFKA_REPLICATION_FACTOR" default:"-1" desc:"replication factor of created topics; -1 takes the broker's default"`
+	KafkaTLSEnabled         bool          `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to Kafka with TLS"`
+	KafkaTLSCAFile          string        `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the brokers (default: system roots)"`
+	KafkaTLSCertFile        string        `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS"`
+	KafkaTLSKeyFile         string        `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
+	KafkaSASLMechanism      string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
+	KafkaSASLUsername       string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	KafkaSASLPassword       partoo.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
 }
 
 // ConfigError names the variable at fault. Its message never contains a secret's value.
@@ -176,6 +180,9 @@ func (c *Config) finish() error {
 	if c.WebhookMaxBodyBytes < 1024 {
 		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be at least 1024"}
 	}
+	if c.StateOnCorrupt != "fail" && c.StateOnCorrupt != "rewalk" {
+		return &ConfigError{"STATE_ON_CORRUPT", "must be fail or rewalk"}
+	}
 	if c.SchedulerReconcilePeriod < 0 {
 		return &ConfigError{"SCHEDULER_RECONCILE_PERIOD", "must not be negative"}
 	}
@@ -209,6 +216,13 @@ func (c *KafkaConfig) validate() error {
 	if c.KafkaTransactionalID == "" {
 		return &ConfigError{"KAFKA_TRANSACTIONAL_ID", "must not be empty"}
 	}
+	if c.KafkaTransactionTimeout < time.Second || c.KafkaTransactionTimeout > 15*time.Minute {
+		return &ConfigError{"KAFKA_TRANSACTION_TIMEOUT", "must be between 1s and 15m (the broker's transaction.max.timeout.ms default)"}
+	}
+	if c.KafkaOnMissingState != "exit" && c.KafkaOnMissingState != "recreate" {
+		return &ConfigError{"KAFKA_ON_MISSING_STATE", "must be exit or recreate"}
+	}
+
 	if c.KafkaEventsPartitions < 1 {
 		return &ConfigError{"KAFKA_EVENTS_PARTITIONS", "must be at least 1"}
 	}

@@ -33,9 +33,21 @@ type Options struct {
 	Kafka           []kgo.Opt    // connection options (seed brokers, TLS, SASL); required
 	Topics          state.Topics // names and creation settings
 	TransactionalID string       // required
-	ConversationIDs []int64      // a fixed list to walk instead of discovering via /conversations
-	BusinessIDs     []string     // business__in filter for discovery (opaque ids, sent verbatim)
-	VanishAfter     int          // complete walks a message must be absent from; default 2
+	// TransactionTimeout is the producer's transaction.timeout.ms: how long the broker keeps
+	// an open transaction of a stalled or dead connector before aborting it. Default 60 s.
+	TransactionTimeout time.Duration
+	// OnMissingTopic says what to do when a topic disappears while running (deleted, or a
+	// cluster that came back empty): OnMissingExit (default) stops with an error naming it;
+	// OnMissingRecreate recreates the topics and re-snapshots every conversation.
+	OnMissingTopic string
+	// StateOnCorrupt says what to do with a state record that cannot be decoded at restore:
+	// StateCorruptFail (default) stops with an error naming it; StateCorruptRewalk forgets
+	// those conversations, whose next walk re-emits their messages as snapshots (same
+	// event ids).
+	StateOnCorrupt  string
+	ConversationIDs []int64  // a fixed list to walk instead of discovering via /conversations
+	BusinessIDs     []string // business__in filter for discovery (opaque ids, sent verbatim)
+	VanishAfter     int      // complete walks a message must be absent from; default 2
 	// SweepInterval is the least time between the starts of two sweeps over every
 	// conversation. Default 0: sweep again at once (the budget paces the requests).
 	SweepInterval time.Duration
@@ -57,6 +69,14 @@ type Options struct {
 	SummaryInterval time.Duration
 }
 
+// Values of Options.OnMissingTopic and Options.StateOnCorrupt.
+const (
+	OnMissingExit      = "exit"
+	OnMissingRecreate  = "recreate"
+	StateCorruptFail   = "fail"
+	StateCorruptRewalk = "rewalk"
+)
+
 // Connector is the running service. Create it with New and call Run once.
 type Connector struct {
 	opt        Options
@@ -66,7 +86,10 @@ type Connector struct {
 	stateCodec *state.Codec
 	pub        *publish.Publisher
 	idx        atomic.Pointer[state.Index]
-	ready      atomic.Bool
+	ready      atomic.Bool // the state is restored
+	kafkaOK    atomic.Bool // the last transaction committed (or Kafka answered since a failure)
+	lost       atomic.Pointer[state.TopicMissingError]
+	adm        *kadm.Client // during Run
 	ignored    atomic.Int64
 	walks      atomic.Int64
 
@@ -122,10 +145,24 @@ func New(opt Options) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch opt.OnMissingTopic {
+	case "":
+		opt.OnMissingTopic = OnMissingExit
+	case OnMissingExit, OnMissingRecreate:
+	default:
+		return nil, fmt.Errorf("connector: OnMissingTopic %q is neither %s nor %s", opt.OnMissingTopic, OnMissingExit, OnMissingRecreate)
+	}
+	switch opt.StateOnCorrupt {
+	case "":
+		opt.StateOnCorrupt = StateCorruptFail
+	case StateCorruptFail, StateCorruptRewalk:
+	default:
+		return nil, fmt.Errorf("connector: StateOnCorrupt %q is neither %s nor %s", opt.StateOnCorrupt, StateCorruptFail, StateCorruptRewalk)
+	}
 	pub, err := publish.New(publish.Config{
 		Base: opt.Kafka, TransactionalID: opt.TransactionalID,
 		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State,
-		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes),
+		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -155,8 +192,9 @@ func New(opt Options) (*Connector, error) {
 	return c, nil
 }
 
-// Ready reports whether the state is restored and the connector is walking.
-func (c *Connector) Ready() bool { return c.ready.Load() }
+// Ready reports whether the state is restored, the connector is walking and its last Kafka
+// transaction committed (or Kafka answered since a failure).
+func (c *Connector) Ready() bool { return c.ready.Load() && c.kafkaOK.Load() }
 
 // Index returns the in-memory state (nil before the restore).
 func (c *Connector) Index() *state.Index { return c.idx.Load() }
@@ -180,19 +218,25 @@ func (c *Connector) Status() StatusReport {
 	return c.health.report(c.Ready(), sched, convs, msgs, c.Budget().RatePerMinute())
 }
 
-// watch keeps the degraded gauge current, logs status changes at once, and every
-// SummaryInterval logs the progress line and flushes the rate-limited failure log.
+// watch keeps the degraded gauge current, logs status changes at once, checks that the topics
+// still exist, and every SummaryInterval logs the progress line and flushes the rate-limited
+// failure log.
 func (c *Connector) watch(ctx context.Context) {
 	const tick = 5 * time.Second
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	lastSummary := time.Now()
 	degraded := false
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		// Topics are checked every 10 s, and every tick while Kafka is failing: a lost topic is
+		// named within seconds, not waited on.
+		if n%2 == 0 || !c.kafkaOK.Load() {
+			c.checkTopics(ctx)
 		}
 		r := c.Status()
 		if d := r.Status != "ok"; d != degraded {
@@ -219,14 +263,18 @@ func (c *Connector) watch(ctx context.Context) {
 	}
 }
 
-// Hint asks for a walk of a conversation as soon as possible (a webhook said it changed). It
-// reports false when the scheduler takes no hints (the sweep).
-func (c *Connector) Hint(id int64) bool {
-	if h, ok := c.opt.Scheduler.(interface{ Hint(int64) }); ok {
-		h.Hint(id)
-		return true
+// HintIgnored: the scheduler takes no hints (the sweep, or a fixed list of conversations).
+const HintIgnored schedule.HintResult = "ignored"
+
+// Hint asks for a walk of a conversation as soon as possible (a webhook said it changed), and
+// says what became of the request.
+func (c *Connector) Hint(id int64) schedule.HintResult {
+	if h, ok := c.opt.Scheduler.(interface {
+		Hint(int64) schedule.HintResult
+	}); ok {
+		return h.Hint(id)
 	}
-	return false
+	return HintIgnored
 }
 
 // Walks returns how many conversation walks have been diffed.
@@ -242,31 +290,31 @@ func (c *Connector) knownIDs() []int64 {
 	return nil
 }
 
-// Run ensures the topics, fences earlier instances, restores the state and walks until ctx
-// ends. It returns nil on cancellation, and an error for conditions that need an operator:
-// a rejected API key, a fenced producer, a misconfigured topic.
+// Run checks the API key, ensures the topics, fences earlier instances, restores the state and
+// walks until ctx ends. It returns nil on cancellation, and an error for conditions that need
+// an operator: a rejected API key, a fenced producer, a misconfigured, missing or corrupt
+// topic.
 func (c *Connector) Run(ctx context.Context) error {
 	defer c.pub.Close()
+	if err := c.checkAPIKey(ctx); err != nil {
+		return err
+	}
 	admCl, err := kgo.NewClient(c.opt.Kafka...)
 	if err != nil {
 		return err
 	}
-	err = state.EnsureTopics(ctx, kadm.NewClient(admCl), c.opt.Topics)
-	admCl.Close()
-	if err != nil {
+	defer admCl.Close()
+	c.adm = kadm.NewClient(admCl)
+	if err := state.EnsureTopics(ctx, c.adm, c.opt.Topics); err != nil {
 		return err
 	}
 	if err := c.pub.Init(ctx); err != nil {
 		return err
 	}
-	idx, stats, err := state.Restore(ctx, c.opt.Kafka, c.opt.Topics.State, c.stateCodec)
-	if err != nil {
+	if err := c.restore(ctx); err != nil {
 		return err
 	}
-	c.idx.Store(idx)
-	c.opt.Metrics.Restored(stats.Duration)
-	c.log.Info("state restored", "conversations", stats.Conversations, "messages", stats.Messages,
-		"records", stats.Records, "bytes", stats.Bytes, "duration", stats.Duration.Round(time.Millisecond))
+	c.kafkaOK.Store(true)
 	c.setReady(true)
 	defer c.setReady(false)
 	wctx, stopWatch := context.WithCancel(ctx)
@@ -274,6 +322,11 @@ func (c *Connector) Run(ctx context.Context) error {
 	go c.watch(wctx)
 
 	for {
+		if lost := c.lost.Swap(nil); lost != nil {
+			if err := c.topicLost(ctx, lost); err != nil {
+				return err
+			}
+		}
 		id, err := c.opt.Scheduler.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -299,7 +352,7 @@ func (c *Connector) Run(ctx context.Context) error {
 
 func (c *Connector) setReady(v bool) {
 	c.ready.Store(v)
-	c.opt.Metrics.SetReady(v)
+	c.opt.Metrics.SetReady(c.Ready())
 }
 
 // Walk walks one conversation, diffs it and publishes the result. It returns an error only
@@ -324,6 +377,7 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 		c.opt.Metrics.Walked("skipped", walked, 0)
 		c.health.walked("skipped", false)
 		c.health.rlog.Warn("walk:"+partoo.ErrorKind(werr), "conversation not readable; skipped", "conversation_id", id, "err", werr)
+		c.walked(id, idx.Get(id), schedule.Outcome{Gone: true})
 		return nil
 	default:
 		cov = diff.Partial
@@ -364,18 +418,19 @@ func (c *Connector) Walk(ctx context.Context, id int64) error {
 	}
 	ch.State = sv
 	if err := c.pub.Publish(ctx, []publish.Change{ch}); err != nil {
-		c.opt.Metrics.Aborted()
-		if errors.Is(err, publish.ErrFenced) {
+		c.opt.Metrics.Aborted(publishFailure(err))
+		if errors.Is(err, publish.ErrFenced) || errors.Is(err, publish.ErrNotAuthorized) {
 			return err
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		c.health.walked("failed", false)
-		c.health.rlog.Warn("publish:aborted", "transaction aborted; the conversation will be walked again", "conversation_id", id, "err", err)
+		c.kafkaFailed(ctx, err)
 		c.walked(id, prev, schedule.Outcome{Failed: true})
 		return nil
 	}
+	c.kafkaCommitted()
 	idx.Put(res.Next) // only after the commit
 	c.walks.Add(1)
 	outcome.Changed = len(res.Events) > 0

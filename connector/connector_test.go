@@ -179,4 +179,14 @@ func TestWrongAPIKeyStopsTheConnector(t *testing.T) {
 	if !errors.Is(err, partoo.ErrUnauthorized) {
 		t.Fatalf("Run = %v, want ErrUnauthorized", err)
 	}
+	// Noticed before Kafka was touched: no topic was created.
+	md, err := e.cluster.Admin(t).ListTopics(kafkaCtx(t), e.topics.Events, e.topics.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{e.topics.Events, e.topics.State} {
+		if td, ok := md[name]; ok && td.Err == nil {
+			t.Errorf("topic %s was created before the key was checked", name)
+		}
+	}
 }

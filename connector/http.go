@@ -13,7 +13,8 @@ import (
 // has a secret.
 //
 //   - /healthz: 200 while the process is alive and serving.
-//   - /readyz: 200 once the state is restored and Kafka answers within 2 s; 503 otherwise.
+//   - /readyz: 200 once the state is restored, while Kafka transactions commit and Kafka
+//     answers within 2 s; 503 otherwise.
 //   - /status: JSON, "ok" or "degraded" with the reasons, and the connector's progress; always
 //     200 (an orchestrator should not restart a connector because Partoo is down).
 //   - /metrics: Prometheus exposition of opt.Metrics (404 if none).
@@ -26,8 +27,12 @@ func (c *Connector) Handler(wh WebhookConfig) *http.ServeMux {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !c.Ready() {
-			http.Error(w, "not ready: restoring state", http.StatusServiceUnavailable)
+		switch {
+		case !c.ready.Load():
+			http.Error(w, "not ready: restoring the state", http.StatusServiceUnavailable)
+			return
+		case !c.kafkaOK.Load():
+			http.Error(w, "not ready: Kafka transactions are failing (see /status and the log)", http.StatusServiceUnavailable)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

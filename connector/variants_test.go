@@ -41,6 +41,7 @@ func TestVariantsOfTheAPI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the connector binary against 15 API variants")
 	}
+	t.Parallel()
 	hex := func(n int64) string { return fmt.Sprintf("5409c35a97bbc544d8e2%04x", n) }
 	cases := []variantCase{
 		{name: "hang", variant: partootest.Variant{HangRatio: 1}, silent: true, degraded: true,

@@ -17,6 +17,8 @@ type WebhookConfig struct {
 	Header   string        // the custom header Partoo sends, e.g. X-Auth-Token
 	Secret   partoo.Secret // its expected value; the receiver is off when empty
 	MaxBytes int64         // body limit [1 MiB]
+	// MaxConcurrent caps the webhooks handled at once; more get 503 (Partoo retries 5xx) [32].
+	MaxConcurrent int
 }
 
 // webhookBody is the part of Partoo's webhook the receiver reads.
@@ -27,7 +29,8 @@ type webhookBody struct {
 			ConversationID partoo.ID `json:"conversation_id"`
 		} `json:"message"`
 		Conversation *struct {
-			ID partoo.ID `json:"id"`
+			ID       partoo.ID         `json:"id"`
+			Business partoo.BusinessID `json:"business"`
 		} `json:"conversation"`
 	} `json:"payload"`
 }
@@ -36,13 +39,31 @@ type webhookBody struct {
 // schedules an immediate walk of the conversation: the API stays the source of truth, so a
 // forged or repeated webhook can never create a false or duplicate event. It answers 401
 // without the right header value (compared in constant time), 413 past MaxBytes, 400 for
-// malformed JSON or no conversation id, and 200 otherwise — fast, before any walk.
+// malformed JSON or no conversation id, 503 beyond MaxConcurrent, and 200 otherwise — fast,
+// before any walk. A webhook for a conversation outside PARTOO_BUSINESS_IDS is ignored
+// ("filtered"); hints are bounded by the scheduler (duplicate, dropped, gone).
 func (c *Connector) WebhookHandler(cfg WebhookConfig) http.Handler {
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 1 << 20
 	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 32
+	}
+	slots := make(chan struct{}, cfg.MaxConcurrent)
+	businesses := map[string]bool{}
+	for _, b := range c.opt.BusinessIDs {
+		businesses[b] = true
+	}
 	secret := []byte(cfg.Secret.Reveal())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			c.opt.Metrics.Webhook("busy")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
 		got := []byte(r.Header.Get(cfg.Header))
 		if len(secret) == 0 || subtle.ConstantTimeCompare(got, secret) != 1 {
 			c.opt.Metrics.Webhook("unauthorized")
@@ -68,9 +89,10 @@ func (c *Connector) WebhookHandler(cfg WebhookConfig) http.Handler {
 			return
 		}
 		var id int64
+		var business string
 		switch {
 		case body.Payload.Conversation != nil && body.Payload.Conversation.ID > 0:
-			id = int64(body.Payload.Conversation.ID)
+			id, business = int64(body.Payload.Conversation.ID), string(body.Payload.Conversation.Business)
 		case body.Payload.Message != nil && body.Payload.Message.ConversationID > 0:
 			id = int64(body.Payload.Message.ConversationID)
 		default:
@@ -78,12 +100,14 @@ func (c *Connector) WebhookHandler(cfg WebhookConfig) http.Handler {
 			http.Error(w, "no conversation id", http.StatusBadRequest)
 			return
 		}
-		if !c.Hint(id) {
-			c.opt.Metrics.Webhook("ignored")
-			w.WriteHeader(http.StatusOK)
+		// Only conversations the configuration covers: a business outside the filter, or an
+		// unknown business for a conversation we have never walked, is not ours.
+		if len(businesses) > 0 && !businesses[business] && (business != "" || c.Index() == nil || c.Index().Get(id) == nil) {
+			c.opt.Metrics.Webhook("filtered")
+			w.WriteHeader(http.StatusOK) // not ours to retry
 			return
 		}
-		c.opt.Metrics.Webhook("accepted")
+		c.opt.Metrics.Webhook(string(c.Hint(id)))
 		w.WriteHeader(http.StatusOK)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
@@ -100,4 +101,109 @@ func TestWebhookHintsMakeChangesFast(t *testing.T) {
 	if len(got) != 1 || got[0].msgID() != m.ID || got[0].Type != "MessageCreated" {
 		t.Fatalf("after the webhooks: %v (a forged webhook must emit nothing)", summary(got))
 	}
+}
+
+// TestWebhooksRespectTheBusinessFilter: with PARTOO_BUSINESS_IDS set, a webhook for a
+// conversation of another business is filtered and nothing of it is published.
+func TestWebhooksRespectTheBusinessFilter(t *testing.T) {
+	e := newEnv(t)
+	mine := e.sim.CreateConversation(partootest.ConversationSpec{BusinessID: 1})
+	other := e.sim.CreateConversation(partootest.ConversationSpec{BusinessID: 2})
+	for _, c := range []int64{mine.ID, other.ID} {
+		_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: c})
+	}
+	m := metrics.New(metrics.Gauges{})
+	opt := e.options()
+	opt.BusinessIDs, opt.Metrics = []string{"1"}, m
+	r := e.start(opt)
+	srv := httptest.NewServer(r.c.Handler(connector.WebhookConfig{Header: "X-Auth-Token", Secret: partoo.NewSecret("s")}))
+	defer srv.Close()
+	e.waitEvents(t, "business 1's snapshot", func(evs []event) bool { return len(evs) == 1 })
+	for i := 0; i < 23; i++ {
+		_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: other.ID})
+		with := fmt.Sprintf(`{"type":"message_created","payload":{"conversation":{"id":%d,"business":{"id":2}}}}`, other.ID)
+		without := fmt.Sprintf(`{"type":"message_created","payload":{"message":{"conversation_id":%d}}}`, other.ID)
+		for _, b := range []string{with, without} {
+			if code := post(t, srv.URL+connector.WebhookPath, "X-Auth-Token", "s", b); code != http.StatusOK {
+				t.Fatalf("webhook: %d", code)
+			}
+		}
+	}
+	r.waitWalks(t, 20)
+	for _, ev := range e.readEvents(t) {
+		if ev.Key == fmt.Sprint(other.ID) {
+			t.Fatalf("published %s for conversation %d of business 2, outside PARTOO_BUSINESS_IDS", ev.Type, other.ID)
+		}
+	}
+	if v := counterValue(t, m, "partoo_connector_webhooks_total", "filtered"); v != 46 {
+		t.Fatalf("%v webhooks counted as filtered, want 46", v)
+	}
+}
+
+// TestWebhookBurstDoesNotStarveTheScheduler: 1,200 webhooks for conversations that do not
+// exist (each answers 404) on a tight budget: hints take at most their share, the queue is
+// capped, and a change that only discovery can see is still published within seconds.
+func TestWebhookBurstDoesNotStarveTheScheduler(t *testing.T) {
+	e := newEnv(t)
+	populate(e, 10)
+	r := e.start(e.options())
+	before := e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) >= e.publishable() })
+	r.stop(t)
+
+	m := metrics.New(metrics.Gauges{})
+	opt := e.options()
+	opt.Partoo, opt.Metrics = nil, m
+	opt.PartooConfig = partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 120, Observer: m}
+	r = e.start(opt)
+	srv := httptest.NewServer(r.c.Handler(connector.WebhookConfig{Header: "X-Auth-Token", Secret: partoo.NewSecret("s")}))
+	defer srv.Close()
+	for !r.c.Ready() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 0; i < 1200; i++ {
+		b := fmt.Sprintf(`{"type":"message_created","payload":{"conversation":{"id":%d}}}`, 900_000+i)
+		if code := post(t, srv.URL+connector.WebhookPath, "X-Auth-Token", "s", b); code != http.StatusOK {
+			t.Fatalf("webhook %d: %d", i, code)
+		}
+	}
+	// A change nobody announced: discovery must still find it.
+	target := e.sim.ConversationIDs()[4]
+	msg, _ := e.sim.AddMessage(partootest.MessageSpec{ConversationID: target})
+	added := time.Now()
+	evs := e.waitEvents(t, "the unannounced change", func(evs []event) bool { return len(evs) > len(before) })
+	took := time.Since(added)
+	got := since(before, evs)
+	if len(got) != 1 || got[0].msgID() != msg.ID {
+		t.Fatalf("new events %v", summary(got))
+	}
+	t.Logf("a change only discovery could see was published %v after it happened, with 1,200 webhooks queued", took.Round(time.Millisecond))
+	if took > 20*time.Second {
+		t.Fatalf("took %v: the hints starved the scheduler", took)
+	}
+	// The queue holds 1,000; a few were walked while the burst was being posted.
+	if v := counterValue(t, m, "partoo_connector_webhooks_total", "dropped"); v < 150 || v > 200 {
+		t.Fatalf("%v webhooks dropped, want about the 200 beyond the cap of 1,000", v)
+	}
+}
+
+// counterValue reads one labelled counter from a metrics registry.
+func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetValue() == label {
+					return mt.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -236,6 +236,7 @@ func TestComposeIsCoherent(t *testing.T) {
 	var compose struct {
 		Services map[string]struct {
 			Image       string
+			Restart     string
 			Build       map[string]string
 			Command     []string
 			Entrypoint  []string
@@ -261,6 +262,9 @@ func TestComposeIsCoherent(t *testing.T) {
 		if s.Healthcheck == nil || len(s.Healthcheck.Test) < 2 {
 			t.Errorf("service %s has no healthcheck", name)
 		}
+	}
+	if conn.Restart != "on-failure" && conn.Restart != "always" && conn.Restart != "unless-stopped" {
+		t.Errorf("the connector must be restarted when it exits on failure (restart: %q)", conn.Restart)
 	}
 	for _, dep := range []string{"kafka", "partoo-sim"} {
 		if conn.DependsOn[dep].Condition != "service_healthy" {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -87,7 +88,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
 			RequestTimeout: cfg.PartooRequestTimeout, MaxAttempts: cfg.PartooRequestAttempts,
 			PerPage: cfg.PartooPerPage, Observer: m},
-		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID,
+		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
+		OnMissingTopic: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
 		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},
@@ -114,8 +116,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: conn.Handler(connector.WebhookConfig{
-		Header: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBytes: cfg.WebhookMaxBodyBytes})}
+	srv := newHTTPServer(conn.Handler(connector.WebhookConfig{
+		Header: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBytes: cfg.WebhookMaxBodyBytes}))
+	ln = limitListener(ln, maxConnections)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -159,4 +162,52 @@ func tracked(c *connector.Connector, which int) int {
 		return convs
 	}
 	return msgs
+}
+
+// newHTTPServer serves h on a port that may face the internet (webhooks): every phase of a
+// request is bounded and idle connections are closed.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+// maxConnections caps the HTTP connections open at once.
+const maxConnections = 256
+
+// limitListener accepts at most n connections at once; more wait in the kernel's backlog.
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: ln, slots: make(chan struct{}, n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

@@ -25,6 +25,7 @@ type Metrics struct {
 	rateLimited    prometheus.Counter
 	events         *prometheus.CounterVec
 	transactions   *prometheus.CounterVec
+	txnFailures    *prometheus.CounterVec
 	detectionLag   *prometheus.HistogramVec
 	walkDuration   *prometheus.HistogramVec
 	ignored        prometheus.Counter
@@ -86,6 +87,10 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_transactions_total",
 			Help: "Kafka transactions by outcome (committed, aborted).",
 		}, []string{"outcome"}),
+		txnFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_transaction_failures_total",
+			Help: "Aborted Kafka transactions by reason (timeout, transaction_timed_out, unknown_topic, fenced, not_authorized, other).",
+		}, []string{"reason"}),
 		detectionLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "partoo_connector_detection_lag_seconds",
 			Help: "From a change to the commit of its event: from the message's date for MessageCreated; " +
@@ -119,11 +124,11 @@ func New(g Gauges) *Metrics {
 		}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_webhooks_total",
-			Help: "Partoo webhooks received, by result (accepted, ignored, unauthorized, malformed, too_large).",
+			Help: "Partoo webhooks received, by result (accepted, duplicate, dropped, gone, filtered, ignored, unauthorized, malformed, too_large, busy).",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.apiRequests, m.apiErrors, m.itemsSkipped, m.apiDuration, m.budgetWait, m.rateLimited, m.events,
-		m.transactions, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks)
+		m.transactions, m.txnFailures, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -142,7 +147,7 @@ func New(g Gauges) *Metrics {
 	for _, o := range []string{"committed", "aborted"} {
 		m.transactions.WithLabelValues(o)
 	}
-	for _, r := range []string{"accepted", "ignored", "unauthorized", "malformed", "too_large"} {
+	for _, r := range []string{"accepted", "duplicate", "dropped", "gone", "filtered", "ignored", "unauthorized", "malformed", "too_large", "busy"} {
 		m.webhooks.WithLabelValues(r)
 	}
 	return m
@@ -207,10 +212,11 @@ func (m *Metrics) Committed(types []string, lags []time.Duration) {
 	}
 }
 
-// Aborted records an aborted transaction.
-func (m *Metrics) Aborted() {
+// Aborted records an aborted transaction and why.
+func (m *Metrics) Aborted(reason string) {
 	if m != nil {
 		m.transactions.WithLabelValues("aborted").Inc()
+		m.txnFailures.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -176,9 +176,8 @@ type (
 		v   time.Time
 		err error
 	}
-	jsonRaw        json.RawMessage
-	jsonBusinessID string
-	jsonMessage    struct {
+	jsonRaw     json.RawMessage
+	jsonMessage struct {
 		m      Message
 		reason string // a Skip* reason when err is set
 		err    error
@@ -190,8 +189,14 @@ func (x *jsonID) UnmarshalJSON(b []byte) error     { x.v, x.err = parseInt(b); r
 func (x *jsonString) UnmarshalJSON(b []byte) error { *x = jsonString(parseString(b)); return nil }
 func (x *jsonBool) UnmarshalJSON(b []byte) error   { *x = jsonBool(parseBool(b)); return nil }
 func (x *jsonTime) UnmarshalJSON(b []byte) error   { x.v, x.err = parseTimeJSON(b); return nil }
-func (x *jsonBusinessID) UnmarshalJSON(b []byte) error {
-	*x = jsonBusinessID(parseBusinessID(b))
+
+// BusinessID is a business id read leniently: from an object with an "id" (string or
+// number) or from the id itself; "" when there is none. Never an error.
+type BusinessID string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (x *BusinessID) UnmarshalJSON(b []byte) error {
+	*x = BusinessID(parseBusinessID(b))
 	return nil
 }
 func (x *jsonRaw) UnmarshalJSON(b []byte) error {
@@ -211,10 +216,10 @@ func (x *jsonMessage) UnmarshalJSON(b []byte) error {
 
 // wireConversation is the part of a listed conversation the connector reads.
 type wireConversation struct {
-	ID               jsonID         `json:"id"`
-	LastMessage      jsonMessage    `json:"last_message"`
-	MessagingPartner jsonString     `json:"messaging_partner"`
-	Business         jsonBusinessID `json:"business"`
+	ID               jsonID      `json:"id"`
+	LastMessage      jsonMessage `json:"last_message"`
+	MessagingPartner jsonString  `json:"messaging_partner"`
+	Business         BusinessID  `json:"business"`
 }
 
 // decodeConversation returns the conversation and, when something was wrong, a skip: with

@@ -1,5 +1,18 @@
 // Package publish writes a batch of conversations' events and their new state records in
 // ONE Kafka transaction: either all of it becomes visible to read_committed readers, or none.
+//
+// Every Kafka operation is bounded: the acknowledgements of a transaction's records
+// (ProduceTimeout), its commit and its abort (EndTimeout). When one fails or times out, the
+// transaction is aborted — by the broker if not by us — and Publish returns an error; the
+// caller redoes the work in a later transaction. After a failure the producer is rebuilt
+// (a new producer epoch) before the next transaction, so a stalled or restarted broker never
+// leaves it in a state it cannot leave.
+//
+// Fencing is told apart from timeouts: the broker bumps the producer epoch both when another
+// process registers the same transactional id and when it aborts a transaction that outlived
+// TransactionTimeout. A fence-like error in a transaction younger than 90 % of the timeout can
+// only come from another process: Publish returns ErrFenced and the caller must stop. An older
+// one is the broker's timeout abort: Publish returns ErrTransactionTimedOut and recovers.
 package publish
 
 import (
@@ -15,8 +28,25 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/events"
 )
 
-// ErrFenced: another process started with the same transactional.id; this one must stop.
-var ErrFenced = errors.New("fenced: another connector instance with the same KAFKA_TRANSACTIONAL_ID took over; this instance stops")
+// Sentinels matched with errors.Is.
+var (
+	// ErrFenced: another process registered the same transactional id while this one's
+	// transaction was young; this one must stop. Returned by Publish and Init.
+	ErrFenced = errors.New("fenced: another connector instance with the same KAFKA_TRANSACTIONAL_ID took over; this instance stops")
+	// ErrTransactionTimedOut: the broker aborted a transaction that outlived the transaction
+	// timeout (a stall). Nothing of it is visible; the producer is rebuilt before the next
+	// transaction. Returned by Publish.
+	ErrTransactionTimedOut = errors.New("the broker aborted the transaction after KAFKA_TRANSACTION_TIMEOUT (a stall); the producer is re-initialised")
+	// ErrNotAuthorized: the Kafka user may not use the transactional id (ACL Write on
+	// TransactionalId). Returned by Init and Publish; the caller must stop.
+	ErrNotAuthorized = errors.New("the Kafka user is not authorized for this transactional id (needs Describe and Write on TransactionalId)")
+	// ErrUnknownTopic: the broker does not know a topic the transaction wrote to (deleted, or
+	// the cluster came back empty). Returned by Publish.
+	ErrUnknownTopic = errors.New("a topic of the transaction does not exist")
+	// ErrTimeout: Kafka did not acknowledge the records, or answer the commit or abort, in
+	// time. Returned by Publish.
+	ErrTimeout = errors.New("Kafka did not answer in time")
+)
 
 // Config configures a Publisher.
 type Config struct {
@@ -27,11 +57,19 @@ type Config struct {
 	TransactionalID string
 	EventsTopic     string
 	StateTopic      string
-	// TransactionTimeout is how long the broker waits before aborting an open transaction of a
-	// dead process. Default 60 s.
+	// TransactionTimeout is how long the broker lets a transaction stay open before it aborts
+	// it (transaction.timeout.ms). It must not exceed the broker's
+	// transaction.max.timeout.ms (15 minutes by default). Default 60 s.
 	TransactionTimeout time.Duration
+	// ProduceTimeout bounds the wait for every record of a transaction to be acknowledged.
+	// Default: half the transaction timeout, at most 30 s.
+	ProduceTimeout time.Duration
+	// EndTimeout bounds a commit or an abort. Default: the same as ProduceTimeout.
+	EndTimeout time.Duration
 	// StateMaxBytes bounds one state record (the state topic's max.message.bytes). Default 16 MiB.
 	StateMaxBytes int32
+	// Now is the clock transactions are aged with. Default time.Now.
+	Now func() time.Time
 }
 
 // Change is one conversation's contribution to a transaction.
@@ -46,18 +84,23 @@ type Stats struct {
 	Committed int64
 	Aborted   int64
 	Records   int64
+	Rebuilt   int64 // producers rebuilt after a failure
 }
 
-// Publisher owns the transactional producer. Publish calls must not overlap.
+// Publisher owns the transactional producer. Publish calls must not overlap; Stats and Ping
+// may be called from any goroutine.
 type Publisher struct {
-	cfg Config
-	cl  *kgo.Client
+	cfg  Config
+	opts []kgo.Opt
 
-	mu    sync.Mutex
-	stats Stats
+	mu      sync.Mutex // guards cl, rebuild and stats against Stats, Ping and Close
+	cl      *kgo.Client
+	rebuild bool // the producer must be rebuilt before the next transaction
+	stats   Stats
 }
 
-// New returns a Publisher; call Init before the first Publish.
+// New returns a Publisher; call Init before the first Publish. It starts the producer's
+// goroutines: Close stops them.
 func New(cfg Config) (*Publisher, error) {
 	if cfg.TransactionalID == "" || cfg.EventsTopic == "" || cfg.StateTopic == "" {
 		return nil, errors.New("publish: transactional id, events topic and state topic are required")
@@ -65,14 +108,24 @@ func New(cfg Config) (*Publisher, error) {
 	if cfg.TransactionTimeout <= 0 {
 		cfg.TransactionTimeout = time.Minute
 	}
+	if cfg.ProduceTimeout <= 0 {
+		cfg.ProduceTimeout = min(cfg.TransactionTimeout/2, 30*time.Second)
+	}
+	if cfg.EndTimeout <= 0 {
+		cfg.EndTimeout = cfg.ProduceTimeout
+	}
 	if cfg.StateMaxBytes <= 0 {
 		cfg.StateMaxBytes = 16 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	stateTopic, stateMax := cfg.StateTopic, cfg.StateMaxBytes
 	opts := append(append([]kgo.Opt{}, cfg.Base...),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(cfg.ProduceTimeout),
 		// Keyed records go where Java's default partitioner puts them: murmur2 of the key
 		// bytes, so Kafka Streams and Flink can co-partition with our topics.
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
@@ -89,27 +142,49 @@ func New(cfg Config) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	return &Publisher{cfg: cfg, cl: cl}, nil
+	return &Publisher{cfg: cfg, opts: opts, cl: cl}, nil
 }
 
 // Init registers the transactional id with the broker: it fences any earlier process with the
 // same id and aborts its open transaction, so the state topic's last stable offset is final.
 func (p *Publisher) Init(ctx context.Context) error {
-	if _, _, err := p.cl.ProducerID(ctx); err != nil {
-		return classify(fmt.Errorf("publish: init transactional id %q: %w", p.cfg.TransactionalID, err))
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
+	defer cancel()
+	if _, _, err := p.client().ProducerID(ctx); err != nil {
+		err = fmt.Errorf("publish: init transactional id %q: %w", p.cfg.TransactionalID, err)
+		switch {
+		case errors.Is(err, kerr.InvalidTransactionTimeout):
+			return fmt.Errorf("%w (KAFKA_TRANSACTION_TIMEOUT %s is above the broker's transaction.max.timeout.ms)", err, p.cfg.TransactionTimeout)
+		case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+			return fmt.Errorf("%w: %w", ErrNotAuthorized, err)
+		}
+		return err
 	}
 	return nil
 }
 
-// Publish writes every change in one transaction and commits it. On any error the
-// transaction is aborted and nothing is visible; the caller must then not update its memory.
-// An error matching ErrFenced means this process must stop.
+func (p *Publisher) client() *kgo.Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cl
+}
+
+// Publish writes every change in one transaction and commits it. On any error nothing is
+// visible and the caller must not update its memory; errors match ErrFenced or
+// ErrNotAuthorized (stop), or ErrTransactionTimedOut, ErrUnknownTopic, ErrTimeout or another
+// Kafka error (the work can be redone later).
 func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	if err := p.cl.BeginTransaction(); err != nil {
-		return classify(fmt.Errorf("publish: begin transaction: %w", err))
+	if err := p.ensureProducer(ctx); err != nil {
+		return err
+	}
+	cl := p.client()
+	started := p.cfg.Now()
+	if err := cl.BeginTransaction(); err != nil {
+		p.markRebuild()
+		return p.classify(fmt.Errorf("publish: begin transaction: %w", err), started)
 	}
 	var (
 		wg      sync.WaitGroup
@@ -128,6 +203,9 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 		wg.Done()
 	}
 	for _, ch := range changes {
+		if ch.State != nil && len(ch.State) > int(p.cfg.StateMaxBytes) {
+			return p.abort(cl, started, &wg, fmt.Errorf("publish: state of conversation %d is %d bytes, over the state topic's %d", ch.ConversationID, len(ch.State), p.cfg.StateMaxBytes))
+		}
 		for _, e := range ch.Events {
 			r := &kgo.Record{Topic: p.cfg.EventsTopic, Key: e.Key, Value: e.Value, Headers: make([]kgo.RecordHeader, len(e.Headers))}
 			for i, h := range e.Headers {
@@ -135,28 +213,29 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 			}
 			wg.Add(1)
 			n++
-			p.cl.Produce(ctx, r, done)
+			cl.Produce(ctx, r, done)
 		}
 		if ch.State != nil {
-			if len(ch.State) > int(p.cfg.StateMaxBytes) {
-				wg.Wait()
-				return p.abort(fmt.Errorf("publish: state of conversation %d is %d bytes, over the state topic's %d", ch.ConversationID, len(ch.State), p.cfg.StateMaxBytes))
-			}
 			wg.Add(1)
 			n++
-			p.cl.Produce(ctx, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}, done)
+			cl.Produce(ctx, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}, done)
 		}
 	}
-	wg.Wait()
+	if !waitTimeout(&wg, p.cfg.ProduceTimeout) {
+		return p.abort(cl, started, &wg, fmt.Errorf("publish: %w: %d records not acknowledged within %s", ErrTimeout, n, p.cfg.ProduceTimeout))
+	}
 	if prodErr != nil {
-		return p.abort(fmt.Errorf("publish: produce: %w", prodErr))
+		return p.abort(cl, started, &wg, fmt.Errorf("publish: produce: %w", prodErr))
 	}
 	// Ending a transaction must not be cut short by the caller's cancellation: an unknown
 	// outcome is worse than a few more seconds.
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.EndTimeout)
 	defer cancel()
-	if err := p.cl.EndTransaction(ectx, kgo.TryCommit); err != nil {
-		return p.abort(fmt.Errorf("publish: commit: %w", err))
+	if err := cl.EndTransaction(ectx, kgo.TryCommit); err != nil {
+		if ectx.Err() != nil {
+			err = fmt.Errorf("%w: no answer to the commit within %s (%v)", ErrTimeout, p.cfg.EndTimeout, err)
+		}
+		return p.abort(cl, started, &wg, fmt.Errorf("publish: commit: %w", err))
 	}
 	p.mu.Lock()
 	p.stats.Committed++
@@ -165,19 +244,122 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 	return nil
 }
 
-func (p *Publisher) abort(cause error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// waitTimeout waits for wg, at most d; it reports whether wg finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// abort ends the transaction without committing it, bounded by EndTimeout. If that cannot be
+// done cleanly the producer is rebuilt before the next transaction (its new epoch makes the
+// broker abort whatever is left).
+func (p *Publisher) abort(cl *kgo.Client, started time.Time, wg *sync.WaitGroup, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.EndTimeout)
 	defer cancel()
 	p.mu.Lock()
 	p.stats.Aborted++
 	p.mu.Unlock()
-	if err := p.cl.AbortBufferedRecords(ctx); err != nil {
-		return classify(errors.Join(cause, fmt.Errorf("abort buffered records: %w", err)))
+	clean := true
+	if err := cl.AbortBufferedRecords(ctx); err != nil {
+		cause, clean = errors.Join(cause, fmt.Errorf("abort buffered records: %w", err)), false
 	}
-	if err := p.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-		return classify(errors.Join(cause, fmt.Errorf("abort: %w", err)))
+	if clean && !waitTimeout(wg, time.Until(deadline(ctx))) {
+		clean = false
 	}
-	return classify(cause)
+	if clean {
+		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			cause, clean = errors.Join(cause, fmt.Errorf("abort: %w", err)), false
+		}
+	}
+	if !clean || isFenceLike(cause) || errors.Is(cause, ErrTimeout) {
+		p.markRebuild()
+	}
+	return p.classify(cause, started)
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+func (p *Publisher) markRebuild() {
+	p.mu.Lock()
+	p.rebuild = true
+	p.mu.Unlock()
+}
+
+// ensureProducer rebuilds the producer after a failure: the old client is closed (in the
+// background: it may be stuck on a dead connection) and a new one registers the
+// transactional id, which bumps the epoch and aborts anything the old one left open.
+func (p *Publisher) ensureProducer(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.rebuild {
+		p.mu.Unlock()
+		return nil
+	}
+	old := p.cl
+	p.mu.Unlock()
+	go old.Close()
+	cl, err := kgo.NewClient(p.opts...)
+	if err != nil {
+		return fmt.Errorf("publish: rebuild the producer: %w", err)
+	}
+	p.mu.Lock()
+	p.cl = cl
+	p.mu.Unlock()
+	ictx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
+	defer cancel()
+	if _, _, err := cl.ProducerID(ictx); err != nil {
+		// Still marked for a rebuild: the next Publish tries again with a new client.
+		if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+			return fmt.Errorf("%w: %w", ErrNotAuthorized, err)
+		}
+		return fmt.Errorf("publish: re-initialise transactional id %q: %w", p.cfg.TransactionalID, err)
+	}
+	p.mu.Lock()
+	p.rebuild = false
+	p.stats.Rebuilt++
+	p.mu.Unlock()
+	return nil
+}
+
+// Reset makes the next Publish rebuild the producer, e.g. after the topics were recreated on
+// a cluster that lost its data.
+func (p *Publisher) Reset() { p.markRebuild() }
+
+// isFenceLike reports the errors the broker answers once our producer epoch is not the
+// current one.
+func isFenceLike(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
+// classify maps a transaction's failure to the package's sentinels; see the package doc for
+// how a fence is told from a timeout.
+func (p *Publisher) classify(err error, started time.Time) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("%w: %w", ErrNotAuthorized, err)
+	case isFenceLike(err):
+		if age := p.cfg.Now().Sub(started); age < p.cfg.TransactionTimeout*9/10 {
+			return fmt.Errorf("%w: %w", ErrFenced, err)
+		}
+		p.markRebuild()
+		return fmt.Errorf("%w: %w", ErrTransactionTimedOut, err)
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
+		return fmt.Errorf("%w: %w", ErrUnknownTopic, err)
+	}
+	return err
 }
 
 // Stats returns cumulative counts.
@@ -188,23 +370,23 @@ func (p *Publisher) Stats() Stats {
 }
 
 // Ping checks that the cluster answers.
-func (p *Publisher) Ping(ctx context.Context) error { return p.cl.Ping(ctx) }
+func (p *Publisher) Ping(ctx context.Context) error { return p.client().Ping(ctx) }
 
-// Close aborts any open transaction and closes the producer.
+// Close aborts any open transaction (bounded by EndTimeout) and closes the producer.
 func (p *Publisher) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = p.cl.AbortBufferedRecords(ctx)
-	_ = p.cl.EndTransaction(ctx, kgo.TryAbort)
-	p.cl.Close()
-}
-
-func classify(err error) error {
-	if err == nil {
-		return nil
+	p.mu.Lock()
+	cl, broken := p.cl, p.rebuild
+	p.mu.Unlock()
+	if !broken {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.EndTimeout)
+		_ = cl.AbortBufferedRecords(ctx)
+		_ = cl.EndTransaction(ctx, kgo.TryAbort)
+		cancel()
 	}
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-		return fmt.Errorf("%w: %w", ErrFenced, err)
+	done := make(chan struct{})
+	go func() { cl.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.EndTimeout):
 	}
-	return err
 }

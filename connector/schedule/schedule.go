@@ -73,6 +73,13 @@ type Config struct {
 	RecencyTolerance time.Duration
 	// Now and then Next waits; Tick bounds each wait so hints are seen promptly [50 ms].
 	Tick time.Duration
+	// HintShare is the share of the budget's rate that hints may take ahead of other work;
+	// beyond it they wait for a pick nothing else wants [0.5].
+	HintShare float64
+	// MaxHints caps the hints waiting; more are dropped (Hint says so) [1,000].
+	MaxHints int
+	// GoneFor is how long a conversation that answered 404 or 403 takes no hints [10 min].
+	GoneFor time.Duration
 }
 
 func (c *Config) defaults() {
@@ -90,6 +97,13 @@ func (c *Config) defaults() {
 	def(&c.SendingBackoffMax, 30*time.Second)
 	def(&c.Tick, 50*time.Millisecond)
 	def(&c.RetryMin, 10*time.Second)
+	def(&c.GoneFor, 10*time.Minute)
+	if c.HintShare <= 0 || c.HintShare > 1 {
+		c.HintShare = 0.5
+	}
+	if c.MaxHints <= 0 {
+		c.MaxHints = 1000
+	}
 	def(&c.RetryMax, 10*time.Minute)
 	if c.DeletableChecks == nil {
 		c.DeletableChecks = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
@@ -163,10 +177,13 @@ func (h *dueHeap) Pop() any {
 type Scheduler struct {
 	cfg Config
 
-	hintMu  sync.Mutex
-	hints   []int64
-	hinted  map[int64]bool
-	hintSig chan struct{}
+	hintMu     sync.Mutex
+	hints      []int64
+	hinted     map[int64]bool
+	hintTokens float64
+	hintFilled time.Time
+	goneUntil  map[int64]time.Time // conversations that answered 404/403 take no hints until then
+	hintSig    chan struct{}
 
 	urgent    []int64
 	urgentSet map[int64]bool
@@ -201,7 +218,7 @@ type Scheduler struct {
 func New(cfg Config) *Scheduler {
 	cfg.defaults()
 	return &Scheduler{
-		cfg: cfg, hinted: map[int64]bool{}, hintSig: make(chan struct{}, 1),
+		cfg: cfg, hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{}, hintSig: make(chan struct{}, 1),
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
 		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
 		backoff: map[int64]time.Duration{}, retry: map[int64]time.Duration{}, checks: map[int64]int{},
@@ -215,33 +232,6 @@ func (s *Scheduler) Stats() Stats {
 	return st
 }
 
-// Hint asks for a walk of a conversation as soon as possible (a webhook said it changed). It
-// never blocks; repeated hints for a conversation not yet walked count once.
-func (s *Scheduler) Hint(id int64) {
-	s.hintMu.Lock()
-	if !s.hinted[id] {
-		s.hinted[id] = true
-		s.hints = append(s.hints, id)
-	}
-	s.hintMu.Unlock()
-	select {
-	case s.hintSig <- struct{}{}:
-	default:
-	}
-}
-
-func (s *Scheduler) popHint() (int64, bool) {
-	s.hintMu.Lock()
-	defer s.hintMu.Unlock()
-	if len(s.hints) == 0 {
-		return 0, false
-	}
-	id := s.hints[0]
-	s.hints = s.hints[1:]
-	delete(s.hinted, id)
-	return id, true
-}
-
 // Next returns the conversation to walk now, spending discovery requests as needed. It blocks
 // until there is something worth a request, or ctx ends.
 func (s *Scheduler) Next(ctx context.Context) (int64, error) {
@@ -249,7 +239,7 @@ func (s *Scheduler) Next(ctx context.Context) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		if id, ok := s.popHint(); ok {
+		if id, ok := s.popHint(false); ok {
 			return s.pick(id, ReasonHint), nil
 		}
 		if len(s.urgent) > 0 {
@@ -281,6 +271,10 @@ func (s *Scheduler) Next(ctx context.Context) (int64, error) {
 			if ok {
 				return s.pick(id, ReasonReconcile), nil
 			}
+		}
+		// Nothing else wants this pick: a hint beyond its share may have it.
+		if id, ok := s.popHint(true); ok {
+			return s.pick(id, ReasonHint), nil
 		}
 		wake := s.nextDiscovery
 		if len(s.queue) > 0 && s.queue[0].at.Before(wake) {
@@ -442,6 +436,8 @@ func (s *Scheduler) schedule(id int64, at time.Time, r Reason) {
 type Outcome struct {
 	// Changed: the walk produced events.
 	Changed bool
+	// Gone: the conversation answered 404 or 403; it takes no hints for Config.GoneFor.
+	Gone bool
 	// Failed: the walk could not read every page, or its transaction did not commit: the
 	// conversation is walked again after a delay that grows while it keeps failing.
 	Failed bool
@@ -451,6 +447,11 @@ type Outcome struct {
 // has none).
 func (s *Scheduler) Walked(id int64, st *diff.State, o Outcome) {
 	now := s.cfg.Clock.Now()
+	if o.Gone {
+		s.hintMu.Lock()
+		s.goneUntil[id] = now.Add(s.cfg.GoneFor)
+		s.hintMu.Unlock()
+	}
 	if o.Failed {
 		d := s.retry[id]
 		if d == 0 {

@@ -2,8 +2,11 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -17,6 +20,51 @@ type RestoreStats struct {
 	Messages      int
 	Bytes         int64
 	Duration      time.Duration
+	// Dropped are the conversations whose latest state record could not be decoded, left out
+	// of the index (with RestoreOptions.DropCorrupt).
+	Dropped []CorruptRecord
+}
+
+// RestoreOptions tune Restore.
+type RestoreOptions struct {
+	// DropCorrupt: a conversation whose latest state record cannot be decoded is left out of
+	// the index (its next walk re-emits its messages as snapshots, with the same event ids)
+	// instead of failing the restore.
+	DropCorrupt bool
+}
+
+// CorruptRecord locates a state record that could not be decoded.
+type CorruptRecord struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       string
+	Err       error
+}
+
+func (c CorruptRecord) String() string {
+	return fmt.Sprintf("%s[%d]@%d key %q: %v", c.Topic, c.Partition, c.Offset, c.Key, c.Err)
+}
+
+// CorruptStateError: the latest state record of one or more conversations cannot be decoded.
+// Only the latest record of a key counts: a bad record later superseded is harmless.
+type CorruptStateError struct{ Records []CorruptRecord }
+
+func (e *CorruptStateError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "restore: %d state record(s) cannot be decoded: ", len(e.Records))
+	for i, r := range e.Records {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Records)-3)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.String())
+	}
+	b.WriteString(". To re-establish those conversations (their messages are re-emitted as snapshots with the same event_ids), restart once with STATE_ON_CORRUPT=rewalk")
+	return b.String()
 }
 
 // Restore reads every partition of the state topic from its start to its last stable offset
@@ -24,7 +72,10 @@ type RestoreStats struct {
 // transactional producer has been initialised (fencing any previous instance and aborting its
 // open transaction), so that the last stable offset is final. base are the connection options
 // (seed brokers, TLS, SASL) for the reading client.
-func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec) (*Index, RestoreStats, error) {
+//
+// A record that cannot be decoded fails the restore with a *CorruptStateError naming it,
+// unless a later record of the same key supersedes it, or opt.DropCorrupt is set.
+func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec, opt RestoreOptions) (*Index, RestoreStats, error) {
 	start := time.Now()
 	idx := NewIndex()
 	var stats RestoreStats
@@ -79,6 +130,7 @@ func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec) (*
 	}
 	defer cl.Close()
 
+	corrupt := map[string]CorruptRecord{} // by key: the latest record of the key is bad
 	for len(end) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -91,35 +143,53 @@ func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec) (*
 		if ferr != nil {
 			return nil, stats, ferr
 		}
-		var derr error
 		fs.EachRecord(func(r *kgo.Record) {
 			if e, ok := end[r.Partition]; ok && r.Offset+1 >= e {
 				delete(end, r.Partition)
 			}
-			if r.Attrs.IsControl() || derr != nil {
+			if r.Attrs.IsControl() {
 				return
 			}
 			stats.Records++
 			stats.Bytes += int64(len(r.Value))
-			id, err := strconv.ParseInt(string(r.Key), 10, 64)
+			key := string(r.Key)
+			bad := func(err error) {
+				corrupt[key] = CorruptRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, Err: err}
+			}
+			id, err := strconv.ParseInt(key, 10, 64)
 			if err != nil {
-				derr = fmt.Errorf("restore: %s[%d]@%d: key %q is not a conversation id", r.Topic, r.Partition, r.Offset, r.Key)
+				bad(errors.New("the key is not a conversation id"))
 				return
 			}
-			if r.Value == nil { // tombstone
+			delete(corrupt, key) // a later record supersedes an earlier bad one
+			if r.Value == nil {  // tombstone
 				idx.Delete(id)
 				return
 			}
 			s, err := codec.Decode(r.Value)
 			if err != nil {
-				derr = fmt.Errorf("restore: %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				idx.Delete(id)
+				bad(err)
 				return
 			}
 			idx.Put(s)
 		})
-		if derr != nil {
-			return nil, stats, derr
+	}
+	if len(corrupt) > 0 {
+		recs := make([]CorruptRecord, 0, len(corrupt))
+		for _, c := range corrupt {
+			recs = append(recs, c)
 		}
+		sort.Slice(recs, func(i, j int) bool {
+			if recs[i].Partition != recs[j].Partition {
+				return recs[i].Partition < recs[j].Partition
+			}
+			return recs[i].Offset < recs[j].Offset
+		})
+		if !opt.DropCorrupt {
+			return nil, stats, &CorruptStateError{Records: recs}
+		}
+		stats.Dropped = recs
 	}
 	stats.Conversations, stats.Messages = idx.Len()
 	stats.Duration = time.Since(start)

@@ -115,7 +115,7 @@ func TestRestoreReadsCommittedStateOnly(t *testing.T) {
 	write(true, rec(conversation(1, 10)), &kgo.Record{Key: events.Key(3)}) // newer 1; 3 deleted
 	write(false, rec(conversation(2, 99)), rec(conversation(4, 1)))        // aborted
 
-	idx, stats, err := state.Restore(ctx, []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)}, topic, c)
+	idx, stats, err := state.Restore(ctx, []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)}, topic, c, state.RestoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func BenchmarkRestore(b *testing.B) {
 	b.ResetTimer()
 	var stats state.RestoreStats
 	for b.Loop() {
-		idx, st, err := state.Restore(ctx, []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)}, topic, c)
+		idx, st, err := state.Restore(ctx, []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)}, topic, c, state.RestoreOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

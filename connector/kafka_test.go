@@ -1,0 +1,293 @@
+package connector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
+	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/state"
+)
+
+// TestFirstStartsOnFreshTopics: ten first starts on topics that do not exist yet each reach
+// ready and commit (the restore used to ask for offsets before a new topic was in the
+// broker's metadata, and crash).
+func TestFirstStartsOnFreshTopics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ten starts")
+	}
+	t.Parallel()
+	base := newEnv(t)
+	c := base.sim.CreateConversation(partootest.ConversationSpec{})
+	_, _ = base.sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+	for i := 0; i < 10; i++ {
+		e := *base
+		name := kafkatest.Topic(t)
+		e.topics.Events, e.topics.State, e.txnID = name+".events", name+".state", name+".txn"
+		began := time.Now()
+		r := e.start(e.options())
+		for !r.c.Ready() {
+			select {
+			case err := <-r.done:
+				t.Fatalf("start %d stopped: %v", i+1, err)
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Since(began) > time.Minute {
+				t.Fatalf("start %d not ready within a minute", i+1)
+			}
+		}
+		e.waitEvents(t, "the first commit", func(evs []event) bool { return len(evs) == 1 })
+		r.stop(t)
+		t.Logf("start %d on fresh topics: ready and committed in %v", i+1, time.Since(began).Round(time.Millisecond))
+	}
+}
+
+// TestLostTopics: a topic deleted while the connector runs, or a broker that comes back
+// empty, is named in one ERROR line within 2 minutes; by default the connector exits
+// non-zero (the orchestrator restarts it), with KAFKA_ON_MISSING_STATE=recreate it recreates
+// the topics and re-snapshots.
+func TestLostTopics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("deletes topics under a running connector")
+	}
+	t.Parallel()
+	t.Run("state topic deleted, exit", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		populate(e, 5)
+		p := startProc(t, e.processStarter(t, "LOG_LEVEL=info"))
+		e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) >= e.publishable() })
+		deleted := time.Now()
+		if _, err := e.cluster.Admin(t).DeleteTopic(kafkaCtx(t), e.topics.State); err != nil {
+			t.Fatal(err)
+		}
+		p.waitExit(t, 2*time.Minute)
+		t.Logf("exited %v after the deletion: %v", time.Since(deleted).Round(100*time.Millisecond), p.err)
+		if p.err == nil || !strings.Contains(p.logs.String(), "topic "+e.topics.State+" does not exist") ||
+			!strings.Contains(p.logs.String(), "level=ERROR") {
+			t.Fatalf("want a non-zero exit and an ERROR naming %s; exit %v, log:\n%s", e.topics.State, p.err, tail(p.logs.String(), 5))
+		}
+		if strings.Contains(p.logs.String(), "fenced") {
+			t.Fatal("a lost topic is not a fence")
+		}
+	})
+	t.Run("state topic deleted, recreate", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		populate(e, 5)
+		p := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_ON_MISSING_STATE=recreate"))
+		first := e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) >= e.publishable() })
+		if _, err := e.cluster.Admin(t).DeleteTopic(kafkaCtx(t), e.topics.State); err != nil {
+			t.Fatal(err)
+		}
+		p.waitLog(t, "topics recreated", time.Now(), 2*time.Minute)
+		// Every message is re-emitted as a snapshot, with the event id it had.
+		ids := map[string]bool{}
+		for _, ev := range first {
+			ids[ev.Body["event_id"].(string)] = true
+		}
+		all := e.waitEvents(t, "the re-snapshot", func(evs []event) bool { return len(evs) >= len(first)+e.publishable() })
+		for _, ev := range since(first, all) {
+			if ev.Type != "MessageCreated" || ev.Body["snapshot"] != true || !ids[ev.Body["event_id"].(string)] {
+				t.Fatalf("re-snapshot event %s %v: want a snapshot MessageCreated with a known event_id", ev.Type, ev.Body)
+			}
+		}
+		p.stop(t)
+	})
+	t.Run("broker restarted empty", func(t *testing.T) {
+		t.Parallel()
+		b := kafkatest.NewPrivate(t)
+		e := newEnvOn(t, &b.Cluster)
+		populate(e, 5)
+		p := startProc(t, e.processStarter(t, "LOG_LEVEL=info"))
+		e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) >= e.publishable() })
+		b.Restart()
+		restarted := time.Now()
+		p.waitExit(t, 2*time.Minute)
+		t.Logf("exited %v after the broker came back empty: %v", time.Since(restarted).Round(100*time.Millisecond), p.err)
+		if p.err == nil || !strings.Contains(p.logs.String(), "does not exist") || strings.Contains(p.logs.String(), "fenced") {
+			t.Fatalf("want a non-zero exit naming the lost topic (never 'fenced'); exit %v, log:\n%s", p.err, tail(p.logs.String(), 8))
+		}
+	})
+}
+
+// TestStallLongerThanTheTransactionTimeout: the broker freezes with a transaction open for
+// longer than KAFKA_TRANSACTION_TIMEOUT. The connector must not hang, must not report a false
+// fence, must say what happened, and must go on publishing exactly once when the broker is
+// back.
+func TestStallLongerThanTheTransactionTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("freezes a broker")
+	}
+	t.Parallel()
+	b := kafkatest.NewPrivate(t)
+	e := newEnvOn(t, &b.Cluster)
+	// Lively: 50 new messages a second over many conversations, so the connector commits a
+	// transaction after most walks and one is often open.
+	gen := partootest.NewGenerator(e.sim, partootest.Activity{MessagesPerSecond: 50, NewConversationShare: 0.1,
+		HotConversations: 200, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.3}, 21)
+	gen.Populate(30, 3, time.Hour)
+	p := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_TRANSACTION_TIMEOUT=5s"))
+	ctx, stopGen := context.WithCancel(context.Background())
+	genDone := make(chan struct{})
+	go func() { defer close(genDone); _ = gen.Run(ctx, 20*time.Millisecond) }()
+	defer stopGen()
+	for began := time.Now(); e.endOffsets(t) < 100; time.Sleep(100 * time.Millisecond) {
+		if time.Since(began) > time.Minute {
+			t.Fatal("fewer than 100 records in the topics after a minute")
+		}
+	}
+
+	// Freeze the broker while a transaction of ours is open: ask the (only) broker, which is
+	// the coordinator, directly and often.
+	broker := b.Client(t).Broker(1)
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = []string{e.txnID}
+	deadline := time.Now().Add(60 * time.Second)
+	polls := 0
+	for {
+		polls++
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		resp, err := broker.Request(dctx, req)
+		cancel()
+		if err == nil {
+			if ts := resp.(*kmsg.DescribeTransactionsResponse).TransactionStates; len(ts) == 1 && ts[0].State == "Ongoing" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no open transaction seen in %d polls over 60 s", polls)
+		}
+	}
+	t.Logf("a transaction is open (seen after %d polls in %v)", polls, time.Since(deadline.Add(-60*time.Second)).Round(time.Millisecond))
+	b.Freeze()
+	frozen := time.Now()
+	time.Sleep(12 * time.Second) // more than twice the transaction timeout
+	b.Thaw()
+	t.Logf("broker frozen for %v with a transaction open", time.Since(frozen).Round(100*time.Millisecond))
+
+	p.waitLog(t, "Kafka transaction failed", frozen, 2*time.Minute)
+	time.Sleep(5 * time.Second)
+	stopGen()
+	<-genDone
+	waitExactlyOnce(t, e, nil, 90*time.Second, p.alive)
+	if strings.Contains(p.logs.String(), "fenced") {
+		t.Fatalf("a stall was reported as fencing:\n%s", tail(p.logs.String(), 10))
+	}
+	p.stop(t)
+}
+
+// populate creates n conversations with a few messages each.
+func populate(e *env, n int) {
+	gen := partootest.NewGenerator(e.sim, partootest.Activity{}, 7)
+	gen.Populate(n, 4, time.Hour)
+}
+
+// newEnvOn is newEnv on a given cluster.
+func newEnvOn(t *testing.T, c *kafkatest.Cluster) *env {
+	e := newEnv(t)
+	e.cluster = c
+	return e
+}
+
+// waitExit waits for the process to end by itself.
+func (p *proc) waitExit(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !p.exited() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still running after %v; log:\n%s", within, tail(p.logs.String(), 8))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// endOffsets sums the end offsets of the env's events topic: a cheap "how much was written".
+func (e *env) endOffsets(t *testing.T) int64 {
+	t.Helper()
+	offs, err := e.cluster.Admin(t).ListEndOffsets(kafkaCtx(t), e.topics.Events)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	offs.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
+
+// TestCorruptStateRecord: a state record that cannot be decoded stops the start with a
+// message naming topic, partition, offset and key and the remedy; the documented remedy
+// (STATE_ON_CORRUPT=rewalk, once) re-establishes that conversation alone — its messages
+// re-emitted as snapshots with the event ids they had — and the next ordinary start is clean.
+func TestCorruptStateRecord(t *testing.T) {
+	e := newEnv(t)
+	populate(e, 4)
+	r := e.start(e.options())
+	first := e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) >= e.publishable() })
+	r.stop(t)
+
+	victim := e.sim.ConversationIDs()[2]
+	cl := e.cluster.Client(t)
+	rec := &kgo.Record{Topic: e.topics.State, Key: []byte(strconv.FormatInt(victim, 10)), Value: []byte("not avro at all")}
+	if err := cl.ProduceSync(kafkaCtx(t), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := connector.New(e.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Run(kafkaCtx(t))
+	var corrupt *state.CorruptStateError
+	if !errors.As(err, &corrupt) {
+		t.Fatalf("Run = %v, want a CorruptStateError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{e.topics.State, fmt.Sprintf("[%d]@%d", rec.Partition, rec.Offset), fmt.Sprintf("key %q", rec.Key), "STATE_ON_CORRUPT=rewalk"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error %q does not name %s", msg, want)
+		}
+	}
+	t.Logf("error shown to the user: %v", err)
+
+	opt := e.options()
+	opt.StateOnCorrupt = connector.StateCorruptRewalk
+	r = e.start(opt)
+	var victimMsgs int
+	for _, m := range e.sim.Messages(victim) {
+		if m.SenderType.Known() {
+			victimMsgs++
+		}
+	}
+	all := e.waitEvents(t, "the re-walk", func(evs []event) bool { return len(evs) >= len(first)+victimMsgs })
+	r.stop(t)
+	ids := map[string]bool{}
+	for _, ev := range first {
+		ids[ev.Body["event_id"].(string)] = true
+	}
+	again := since(first, all)
+	if len(again) != victimMsgs {
+		t.Fatalf("re-emitted %d events, want the %d messages of conversation %d", len(again), victimMsgs, victim)
+	}
+	for _, ev := range again {
+		if ev.Key != strconv.FormatInt(victim, 10) || ev.Type != "MessageCreated" || ev.Body["snapshot"] != true || !ids[ev.Body["event_id"].(string)] {
+			t.Fatalf("re-emitted %s of %s (snapshot %v): want snapshots of conversation %d with known event ids", ev.Type, ev.Key, ev.Body["snapshot"], victim)
+		}
+	}
+	// The bad record is superseded: an ordinary start is clean and emits nothing new.
+	r = e.start(e.options())
+	r.waitWalks(t, 8)
+	r.stop(t)
+	if n := len(e.readEvents(t)); n != len(all) {
+		t.Fatalf("%d events after a clean restart, want %d", n, len(all))
+	}
+}
