@@ -89,6 +89,7 @@ type Connector struct {
 	ready      atomic.Bool // the state is restored
 	kafkaOK    atomic.Bool // the last transaction committed (or Kafka answered since a failure)
 	lost       atomic.Pointer[state.TopicMissingError]
+	reload     atomic.Bool  // a commit's outcome is unknown: re-read the state before going on
 	adm        *kadm.Client // during Run
 	ignored    atomic.Int64
 	walks      atomic.Int64
@@ -325,6 +326,21 @@ func (c *Connector) Run(ctx context.Context) error {
 		if lost := c.lost.Swap(nil); lost != nil {
 			if err := c.topicLost(ctx, lost); err != nil {
 				return err
+			}
+		}
+		if c.reload.Load() {
+			if err := c.reloadState(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if errors.Is(err, publish.ErrFenced) || errors.Is(err, publish.ErrNotAuthorized) {
+					return err
+				}
+				c.health.rlog.Error("kafka:reload", "cannot re-read the state after an uncertain commit; trying again", "err", err)
+				if c.opt.Clock.Sleep(ctx, time.Second) != nil {
+					return nil
+				}
+				continue
 			}
 		}
 		id, err := c.opt.Scheduler.Next(ctx)

@@ -66,6 +66,8 @@ func (c *Connector) restore(ctx context.Context) error {
 // publishFailure is the reason label of a failed transaction.
 func publishFailure(err error) string {
 	switch {
+	case errors.Is(err, publish.ErrCommitUncertain):
+		return "commit_uncertain"
 	case errors.Is(err, publish.ErrFenced):
 		return "fenced"
 	case errors.Is(err, publish.ErrNotAuthorized):
@@ -88,8 +90,16 @@ func (c *Connector) kafkaFailed(ctx context.Context, err error) {
 		c.opt.Metrics.SetReady(false)
 	}
 	reason := publishFailure(err)
-	c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed; nothing of it is visible, its conversations will be walked again",
-		"reason", reason, "err", err)
+	if errors.Is(err, publish.ErrCommitUncertain) {
+		// It may have committed: the memory is re-read from the state topic before any
+		// other walk, so the walks redone find exactly what is missing (no duplicate).
+		c.reload.Store(true)
+		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed: the commit was sent but not answered, so its outcome is unknown; the state will be re-read from Kafka before going on",
+			"reason", reason, "err", err)
+	} else {
+		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed; nothing of it is visible, its conversations will be walked again",
+			"reason", reason, "err", err)
+	}
 	if errors.Is(err, publish.ErrUnknownTopic) {
 		c.checkTopics(ctx)
 	}
@@ -142,5 +152,20 @@ func (c *Connector) topicLost(ctx context.Context, lost *state.TopicMissingError
 	c.idx.Store(state.NewIndex())
 	c.log.Warn("topics recreated; every conversation will be re-snapshotted (MessageCreated with snapshot=true, the same event_ids as before)",
 		"events_topic", c.opt.Topics.Events, "state_topic", c.opt.Topics.State)
+	return nil
+}
+
+// reloadState settles the producer (the broker completes the last transaction one way or the
+// other) and restores the state from the state topic, as a restart would: after a commit whose
+// outcome is unknown, memory then matches what Kafka holds.
+func (c *Connector) reloadState(ctx context.Context) error {
+	if err := c.pub.Settle(ctx); err != nil {
+		return err
+	}
+	if err := c.restore(ctx); err != nil {
+		return err
+	}
+	c.reload.Store(false)
+	c.log.Warn("state re-read from Kafka after an uncertain commit")
 	return nil
 }

@@ -46,6 +46,12 @@ var (
 	// ErrTimeout: Kafka did not acknowledge the records, or answer the commit or abort, in
 	// time. Returned by Publish.
 	ErrTimeout = errors.New("Kafka did not answer in time")
+	// ErrCommitUncertain: the commit was sent but no answer came (a timeout, a broken
+	// connection): the transaction may have committed after all. The caller must re-read what
+	// it wrote (the state topic) before it trusts its memory again; the producer is rebuilt
+	// first, which makes the broker settle the transaction one way or the other. Returned by
+	// Publish, with the cause.
+	ErrCommitUncertain = errors.New("the commit's outcome is unknown (it was sent, no answer came)")
 )
 
 // Config configures a Publisher.
@@ -232,10 +238,19 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.EndTimeout)
 	defer cancel()
 	if err := cl.EndTransaction(ectx, kgo.TryCommit); err != nil {
+		// A broker's error code means the commit was refused; anything else (no answer in
+		// time, a broken connection) leaves its outcome unknown.
+		var ke *kerr.Error
+		uncertain := !errors.As(err, &ke)
 		if ectx.Err() != nil {
 			err = fmt.Errorf("%w: no answer to the commit within %s (%v)", ErrTimeout, p.cfg.EndTimeout, err)
 		}
-		return p.abort(cl, started, &wg, fmt.Errorf("publish: commit: %w", err))
+		err = p.abort(cl, started, &wg, fmt.Errorf("publish: commit: %w", err))
+		if uncertain && !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotAuthorized) {
+			p.markRebuild()
+			return fmt.Errorf("%w: %w", ErrCommitUncertain, err)
+		}
+		return err
 	}
 	p.mu.Lock()
 	p.stats.Committed++
@@ -334,6 +349,11 @@ func (p *Publisher) ensureProducer(ctx context.Context) error {
 // Reset makes the next Publish rebuild the producer, e.g. after the topics were recreated on
 // a cluster that lost its data.
 func (p *Publisher) Reset() { p.markRebuild() }
+
+// Settle rebuilds the producer now if a failure asked for it. Registering the transactional
+// id again makes the broker complete the last transaction (commit or abort): after Settle, what
+// the state topic says is final. Call it from the goroutine that calls Publish.
+func (p *Publisher) Settle(ctx context.Context) error { return p.ensureProducer(ctx) }
 
 // isFenceLike reports the errors the broker answers once our producer epoch is not the
 // current one.
