@@ -9,23 +9,28 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
 // TestEndToEnd: simulator → connector → events topic, every event type, decoded back.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t)
-	ig := e.sim.CreateConversation(partootest.ConversationSpec{Partner: partoo.PartnerInstagram})
-	wa := e.sim.CreateConversation(partootest.ConversationSpec{Partner: partoo.PartnerWhatsapp})
+	ig := e.sim.CreateConversation(partoosim.ConversationSpec{Partner: partoo.PartnerInstagram})
+	wa := e.sim.CreateConversation(partoosim.ConversationSpec{Partner: partoo.PartnerWhatsapp})
 	uid := "user-9"
-	m1, _ := e.sim.AddMessage(partootest.MessageSpec{ConversationID: ig.ID, SenderType: "Consumer", Content: "hello"})
-	m2, _ := e.sim.AddMessage(partootest.MessageSpec{ConversationID: ig.ID, SenderType: "User", Status: "Sending", Content: "hi!", UserID: &uid})
-	m3, _ := e.sim.AddMessage(partootest.MessageSpec{ConversationID: wa.ID, SenderType: "Consumer", ContentType: "Carousel"})
-	_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: wa.ID, SenderType: "Bot"}) // ignored
+	m1, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: ig.ID, SenderType: "Consumer", Content: "hello"})
+	m2, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: ig.ID, SenderType: "User", Status: "Sending", Content: "hi!", UserID: &uid})
+	m3, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: wa.ID, SenderType: "Consumer", ContentType: "Carousel"})
+	_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: wa.ID, SenderType: "Bot"}) // ignored
 
-	r := e.start(e.options())
+	m := metrics.New(metrics.Gauges{})
+	opt := e.options()
+	opt.Metrics = m
+	r := e.start(opt)
 	evs := e.waitEvents(t, "3 snapshot events", func(evs []event) bool { return len(evs) >= 3 })
 	for _, ev := range evs {
 		if ev.Type != "MessageCreated" || ev.Body["snapshot"] != true {
@@ -52,7 +57,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := e.sim.DeleteMessage(m1.ID); err != nil {
 		t.Fatal(err)
 	}
-	m4, _ := e.sim.AddMessage(partootest.MessageSpec{ConversationID: wa.ID, SenderType: "Metadata"})
+	m4, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: wa.ID, SenderType: "Metadata"})
 	evs = e.waitEvents(t, "status, deletion and new message", func(evs []event) bool { return len(evs) >= 6 })
 	if err := e.sim.VanishMessage(m3.ID); err != nil {
 		t.Fatal(err)
@@ -98,7 +103,7 @@ func TestEndToEnd(t *testing.T) {
 	if late.Body == nil || late.Body["snapshot"] != false {
 		t.Fatalf("the later message must be a non-snapshot MessageCreated: %v", summary(evs))
 	}
-	if r.c.Ignored() == 0 {
+	if counterValue(t, m, "partoo_connector_messages_ignored_total", "") == 0 {
 		t.Error("the Bot message must be counted as ignored")
 	}
 	for _, ev := range evs {
@@ -111,7 +116,7 @@ func TestEndToEnd(t *testing.T) {
 // TestRestartWithNoChangeEmitsNothing, then deleting the state topic re-snapshots everything.
 func TestRestartAndStateLoss(t *testing.T) {
 	e := newEnv(t)
-	gen := partootest.NewGenerator(e.sim, partootest.Activity{DeleteRatio: 0.5}, 3)
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{DeleteRatio: 0.5}, 3)
 	gen.Populate(8, 6, time.Hour)
 	want := e.publishable()
 	r := e.start(e.options())
@@ -170,10 +175,10 @@ func TestStateTopicWithoutCompactionIsRefused(t *testing.T) {
 
 func TestWrongAPIKeyStopsTheConnector(t *testing.T) {
 	e := newEnv(t)
-	e.sim.CreateConversation(partootest.ConversationSpec{})
+	e.sim.CreateConversation(partoosim.ConversationSpec{})
 	opt := e.options()
-	cl, _ := partoo.New(partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("wrong")})
-	opt.Partoo = cl
+	cl, _ := partoo.New(partoo.Config{APIURL: e.url, APIKey: secret.New("wrong")})
+	opt.PartooClient = cl
 	c, _ := connector.New(opt)
 	err := c.Run(kafkaCtx(t))
 	if !errors.Is(err, partoo.ErrUnauthorized) {

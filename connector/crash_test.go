@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 )
 
 // TestCrashSafety runs the connector as a separate process and SIGKILLs it at random moments
@@ -28,7 +28,7 @@ func TestCrashSafety(t *testing.T) {
 	e := newEnv(t)
 	start := e.processStarter(t)
 
-	gen := partootest.NewGenerator(e.sim, partootest.Activity{
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{
 		MessagesPerSecond: 15, NewConversationShare: 0.1, DeleteRatio: 0.4,
 		StatusDelayMin: 100 * time.Millisecond, StatusDelayMax: 2 * time.Second,
 		FailureRatio: 0.3, RetryRatio: 0.8, RetryDelayMax: 6 * time.Second, DeleteDelayMax: 4 * time.Second,
@@ -71,7 +71,7 @@ func TestCrashSafety(t *testing.T) {
 	checkExactlyOnce(t, e, evs, truth)
 }
 
-func checkExactlyOnce(t *testing.T, e *env, evs []event, truth []partootest.Change) {
+func checkExactlyOnce(t *testing.T, e *env, evs []event, truth []partoosim.Change) {
 	t.Helper()
 	broken, pending, checked := exactlyOnceProblems(e, evs, truth, nil)
 	for _, p := range append(broken, pending...) {
@@ -88,7 +88,7 @@ func checkExactlyOnce(t *testing.T, e *env, evs []event, truth []partootest.Chan
 // must have no event. broken lists what can never heal (a duplicate, a broken status chain, an
 // event for a message that must not have one); pending lists what may still be on its way (a
 // message not yet published, or not yet in its final status).
-func exactlyOnceProblems(e *env, evs []event, truth []partootest.Change, expect func(conv int64, m partoo.Message) bool) (broken, pending []string, checked int) {
+func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect func(conv int64, m partoo.Message) bool) (broken, pending []string, checked int) {
 	if expect == nil {
 		expect = func(_ int64, m partoo.Message) bool { return m.SenderType.Known() }
 	}
@@ -97,9 +97,9 @@ func exactlyOnceProblems(e *env, evs []event, truth []partootest.Change, expect 
 	vanished := map[int64]bool{}
 	for _, c := range truth {
 		switch c.Type {
-		case partootest.ChangeCreated, partootest.ChangeStatusChanged:
+		case partoosim.ChangeCreated, partoosim.ChangeStatusChanged:
 			history[c.MessageID] = append(history[c.MessageID], c.Status)
-		case partootest.ChangeVanished:
+		case partoosim.ChangeVanished:
 			vanished[c.MessageID] = true
 		}
 	}
@@ -272,7 +272,7 @@ func (w *prefixWriter) String() string {
 func TestGracefulShutdown(t *testing.T) {
 	e := newEnv(t)
 	start := e.processStarter(t)
-	gen := partootest.NewGenerator(e.sim, partootest.Activity{MessagesPerSecond: 20, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.4}, 3)
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{MessagesPerSecond: 20, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.4}, 3)
 	gen.Populate(20, 10, time.Hour)
 	ctx, stopGen := context.WithCancel(context.Background())
 	genDone := make(chan struct{})

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/ratelog"
@@ -32,7 +33,7 @@ const skipMemory = 10_000
 // health watches the connector for /status, the periodic summary and the failure logs. It is
 // a partoo.Observer, so it hears every API attempt and skipped item. Safe for concurrent use.
 type health struct {
-	clock   partoo.Clock
+	clock   clock.Clock
 	log     *slog.Logger
 	rlog    *ratelog.Logger
 	metrics *metrics.Metrics
@@ -62,7 +63,7 @@ func newTally() tally {
 	return tally{walks: map[string]int{}, events: map[string]int{}, errors: map[string]int{}, skipped: map[string]int{}}
 }
 
-func newHealth(clock partoo.Clock, log *slog.Logger, m *metrics.Metrics) *health {
+func newHealth(clock clock.Clock, log *slog.Logger, m *metrics.Metrics) *health {
 	now := clock.Now()
 	return &health{clock: clock, log: log, rlog: ratelog.New(log, clock.Now), metrics: m, started: now,
 		loggedSkips: map[string]bool{}, period: newTally(), periodStart: now}

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
 )
 
 // TestStatusSaysDegradedAndWhy: each degraded condition shows with its reason, and the
 // periodic summary carries the counts and the pass's progress.
 func TestStatusSaysDegradedAndWhy(t *testing.T) {
-	clock := partootest.NewManualClock(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
+	clock := clock.NewManual(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
 	h := newHealth(clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	sched := schedule.Status{Pass: schedule.Pass{Phase: schedule.PhaseSnapshot, Number: 1, Started: clock.Now(), Total: 1000}}
@@ -75,7 +75,7 @@ func TestStatusSaysDegradedAndWhy(t *testing.T) {
 // TestUndecodableItemsAreLoggedOncePerID: the same bad message seen by every walk is logged
 // once, named by its id; every occurrence is counted.
 func TestUndecodableItemsAreLoggedOncePerID(t *testing.T) {
-	clock := partootest.NewManualClock(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
+	clock := clock.NewManual(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
 	h := newHealth(clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	bad := partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: 77, Reason: partoo.SkipBadDate, Err: errors.New(`"31/01" is not a date`)}

@@ -16,7 +16,9 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim/simtest"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -34,7 +36,7 @@ func TestMain(m *testing.M) {
 // env is one test's world: a simulator, a Kafka cluster and unique topic names.
 type env struct {
 	t       *testing.T
-	sim     *partootest.Sim
+	sim     *partoosim.Sim
 	url     string
 	cluster *kafkatest.Cluster
 	topics  state.Topics
@@ -43,22 +45,20 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sim := partootest.New(partootest.Config{APIKey: "k", RequestsPerMinute: -1})
+	sim := partoosim.New(partoosim.Config{APIKey: "k", RequestsPerMinute: -1})
 	base := kafkatest.Topic(t)
 	return &env{
-		t: t, sim: sim, url: sim.Serve(t), cluster: kafkatest.New(t),
+		t: t, sim: sim, url: simtest.Serve(t, sim), cluster: kafkatest.New(t),
 		topics: state.Topics{Events: base + ".events", State: base + ".state", EventsPartitions: 3, StatePartitions: 3},
 		txnID:  base + ".txn",
 	}
 }
 
-func (e *env) client() *partoo.Client {
-	c, err := partoo.New(partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 600_000,
-		BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
+// partooConfig is a client configuration for the env's simulator, with a budget tests never
+// wait for.
+func (e *env) partooConfig() partoo.Config {
+	return partoo.Config{APIURL: e.url, APIKey: secret.New("k"), RequestsPerMinute: 600_000,
+		BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond}
 }
 
 func (e *env) options() connector.Options {
@@ -67,7 +67,7 @@ func (e *env) options() connector.Options {
 		lvl = slog.LevelInfo
 	}
 	return connector.Options{
-		Partoo:          e.client(),
+		Partoo:          e.partooConfig(),
 		Kafka:           []kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers...)},
 		Topics:          e.topics,
 		TransactionalID: e.txnID,

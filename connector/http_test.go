@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/httpapi"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
-	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 )
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -28,18 +28,17 @@ func httpGet(t *testing.T, url string) (int, string) {
 
 func TestHTTPEndpoints(t *testing.T) {
 	e := newEnv(t)
-	c := e.sim.CreateConversation(partootest.ConversationSpec{})
-	_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+	c := e.sim.CreateConversation(partoosim.ConversationSpec{})
+	_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 	opt := e.options()
 	m := metrics.New(metrics.Gauges{})
-	opt.Partoo, opt.Metrics = nil, m
-	opt.PartooConfig = partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 600_000, Observer: m}
+	opt.Metrics = m
 
 	conn, err := connector.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(conn.Handler(connector.WebhookConfig{}))
+	srv := httptest.NewServer(httpapi.Handler(conn, httpapi.Config{Metrics: m}))
 	defer srv.Close()
 	if code, _ := httpGet(t, srv.URL+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz before the restore: %d, want 503", code)

@@ -19,12 +19,12 @@ func (c *Connector) checkAPIKey(ctx context.Context) error {
 	defer cancel()
 	var err error
 	if len(c.opt.ConversationIDs) > 0 {
-		_, err = c.opt.Partoo.ListMessages(cctx, c.opt.ConversationIDs[0], 1, "")
+		_, err = c.client.ListMessages(cctx, c.opt.ConversationIDs[0], 1, "")
 		if errors.Is(err, partoo.ErrNotFound) {
 			err = nil // the key works; that conversation is gone (the walks will say so)
 		}
 	} else {
-		_, err = c.opt.Partoo.ListConversations(cctx, partoo.ListConversationsParams{PerPage: 1, BusinessIDs: c.opt.BusinessIDs, MaxAttempts: 1})
+		_, err = c.client.ListConversations(cctx, partoo.ListConversationsParams{PerPage: 1, BusinessIDs: c.opt.BusinessIDs, MaxAttempts: 1})
 	}
 	switch {
 	case err == nil:
@@ -141,8 +141,8 @@ func (c *Connector) checkTopics(ctx context.Context) {
 // recreate the topics and re-snapshot every conversation (OnMissingRecreate).
 func (c *Connector) topicLost(ctx context.Context, lost *state.TopicMissingError) error {
 	c.log.Error("a topic the connector writes is gone", "topic", lost.Topic, "err", lost.Error(),
-		"on_missing_topic", c.opt.OnMissingTopic)
-	if c.opt.OnMissingTopic != OnMissingRecreate {
+		"on_missing_topic", c.opt.OnMissingState)
+	if c.opt.OnMissingState != OnMissingRecreate {
 		return fmt.Errorf("%w; the connector stops (KAFKA_ON_MISSING_STATE=exit): restore the topic, or set KAFKA_ON_MISSING_STATE=recreate to recreate the topics and re-snapshot every conversation", lost)
 	}
 	if err := state.EnsureTopics(ctx, c.adm, c.opt.Topics); err != nil {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -28,8 +28,8 @@ func TestFirstStartsOnFreshTopics(t *testing.T) {
 	}
 	t.Parallel()
 	base := newEnv(t)
-	c := base.sim.CreateConversation(partootest.ConversationSpec{})
-	_, _ = base.sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+	c := base.sim.CreateConversation(partoosim.ConversationSpec{})
+	_, _ = base.sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 	for i := 0; i < 10; i++ {
 		e := *base
 		name := kafkatest.Topic(t)
@@ -134,7 +134,7 @@ func TestStallLongerThanTheTransactionTimeout(t *testing.T) {
 	e := newEnvOn(t, &b.Cluster)
 	// Lively: 50 new messages a second over many conversations, so the connector commits a
 	// transaction after most walks and one is often open.
-	gen := partootest.NewGenerator(e.sim, partootest.Activity{MessagesPerSecond: 50, NewConversationShare: 0.1,
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{MessagesPerSecond: 50, NewConversationShare: 0.1,
 		HotConversations: 200, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.3}, 21)
 	gen.Populate(30, 3, time.Hour)
 	p := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_TRANSACTION_TIMEOUT=5s"))
@@ -189,7 +189,7 @@ func TestStallLongerThanTheTransactionTimeout(t *testing.T) {
 
 // populate creates n conversations with a few messages each.
 func populate(e *env, n int) {
-	gen := partootest.NewGenerator(e.sim, partootest.Activity{}, 7)
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{}, 7)
 	gen.Populate(n, 4, time.Hour)
 }
 

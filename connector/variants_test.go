@@ -14,17 +14,17 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 )
 
 // variantCase is one shape of a Partoo-like API, and what the connector must do against it.
 type variantCase struct {
 	name    string
-	variant partootest.Variant
-	order   partootest.Order
+	variant partoosim.Variant
+	order   partoosim.Order
 	env     []string // extra settings of the connector
 	// expect says which messages must be published (nil: known sender_type, decodable date).
-	expect func(sim *partootest.Sim, conv int64, m partoo.Message) bool
+	expect func(sim *partoosim.Sim, conv int64, m partoo.Message) bool
 	silent bool // nothing can be published (the API never answers)
 	// loud are lines the connector must log within 2 minutes; metrics are series (a name and
 	// label fragments) that must count above 0; degraded: /status must say so.
@@ -44,30 +44,30 @@ func TestVariantsOfTheAPI(t *testing.T) {
 	t.Parallel()
 	hex := func(n int64) string { return fmt.Sprintf("5409c35a97bbc544d8e2%04x", n) }
 	cases := []variantCase{
-		{name: "hang", variant: partootest.Variant{HangRatio: 1}, silent: true, degraded: true,
+		{name: "hang", variant: partoosim.Variant{HangRatio: 1}, silent: true, degraded: true,
 			loud:    []string{"Partoo request failed", "error_kind=timeout", "no answer within 30s"},
 			metrics: [][]string{{"partoo_connector_api_errors_total", `kind="timeout"`}}},
 		{name: "classic"},
-		{name: "string-ids", variant: partootest.Variant{StringIDs: true}},
-		{name: "hex-business-ids filtered", variant: partootest.Variant{HexBusinessIDs: true},
+		{name: "string-ids", variant: partoosim.Variant{StringIDs: true}},
+		{name: "hex-business-ids filtered", variant: partoosim.Variant{HexBusinessIDs: true},
 			env: []string{"PARTOO_BUSINESS_IDS=" + hex(1) + ", " + hex(2)},
-			expect: func(sim *partootest.Sim, conv int64, m partoo.Message) bool {
+			expect: func(sim *partoosim.Sim, conv int64, m partoo.Message) bool {
 				c, _ := sim.Conversation(conv)
 				return m.SenderType.Known() && (c.BusinessID == 1 || c.BusinessID == 2)
 			}},
-		{name: "extra-fields", variant: partootest.Variant{ExtraFields: true}},
-		{name: "missing-optional", variant: partootest.Variant{MissingOptional: true}},
-		{name: "custom-channel-object", variant: partootest.Variant{CustomChannelObject: true}},
-		{name: "null-last-message", variant: partootest.Variant{NullLastMessage: true},
+		{name: "extra-fields", variant: partoosim.Variant{ExtraFields: true}},
+		{name: "missing-optional", variant: partoosim.Variant{MissingOptional: true}},
+		{name: "custom-channel-object", variant: partoosim.Variant{CustomChannelObject: true}},
+		{name: "null-last-message", variant: partoosim.Variant{NullLastMessage: true},
 			loud: []string{"the conversation listing carries no last_message"}},
-		{name: "no-final-cursor", variant: partootest.Variant{NoFinalCursor: true}},
-		{name: "newest-first", variant: partootest.Variant{NewestFirst: true}},
-		{name: "id-order", order: partootest.OrderID},
+		{name: "no-final-cursor", variant: partoosim.Variant{NoFinalCursor: true}},
+		{name: "newest-first", variant: partoosim.Variant{NewestFirst: true}},
+		{name: "id-order", order: partoosim.OrderID},
 		{name: "realistic", variant: mustProfile(t, "realistic")},
-		{name: "bad-dates", variant: partootest.Variant{BadDateRatio: 0.15},
+		{name: "bad-dates", variant: partoosim.Variant{BadDateRatio: 0.15},
 			loud:    []string{"Partoo item undecodable; skipped", "reason=bad_date"},
 			metrics: [][]string{{"partoo_connector_api_items_skipped_total", `endpoint="/messages"`, `reason="bad_date"`}}},
-		{name: "html-errors", variant: partootest.Variant{HTMLErrorRatio: 0.15, HTMLOKRatio: 0.1},
+		{name: "html-errors", variant: partoosim.Variant{HTMLErrorRatio: 0.15, HTMLOKRatio: 0.1},
 			loud: []string{"Partoo request failed", "error_kind=non_json", "<!DOCTYPE html>"},
 			metrics: [][]string{{"partoo_connector_api_errors_total", `kind="non_json"`},
 				{"partoo_connector_api_errors_total", `kind="5xx"`},
@@ -81,8 +81,8 @@ func TestVariantsOfTheAPI(t *testing.T) {
 	}
 }
 
-func mustProfile(t *testing.T, name string) partootest.Variant {
-	v, _, err := partootest.ParseProfile(name)
+func mustProfile(t *testing.T, name string) partoosim.Variant {
+	v, _, err := partoosim.ParseProfile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 	if tc.order != "" {
 		e.sim.SetOrder(tc.order)
 	}
-	gen := partootest.NewGenerator(e.sim, partootest.Activity{
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{
 		MessagesPerSecond: 5, NewConversationShare: 0.1, DeleteRatio: 0.4, FailureRatio: 0.3,
 		StatusDelayMin: 100 * time.Millisecond, StatusDelayMax: 1500 * time.Millisecond,
 		RetryDelayMax: 3 * time.Second, DeleteDelayMax: 3 * time.Second, UnknownRatio: 0.05,

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/httpapi"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
 func post(t *testing.T, url, header, value, body string) int {
@@ -34,7 +35,7 @@ func post(t *testing.T, url, header, value, body string) int {
 // changed) emits nothing; bad requests are refused.
 func TestWebhookHintsMakeChangesFast(t *testing.T) {
 	e := newEnv(t)
-	gen := partootest.NewGenerator(e.sim, partootest.Activity{}, 9)
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{}, 9)
 	gen.Populate(60, 3, time.Hour)
 	want := e.publishable()
 	// Snapshot quickly with a generous budget, then restart on a tight one.
@@ -44,17 +45,17 @@ func TestWebhookHintsMakeChangesFast(t *testing.T) {
 	before := e.readEvents(t)
 
 	opt := e.options()
-	cl, err := partoo.New(partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 30})
+	cl, err := partoo.New(partoo.Config{APIURL: e.url, APIKey: secret.New("k"), RequestsPerMinute: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt.Partoo = cl
-	opt.Schedule = schedule.Config{DiscoveryInterval: time.Hour, DeletableChecks: []time.Duration{}}
+	opt.PartooClient = cl
+	opt.Schedule = schedule.Config{DiscoveryInterval: time.Hour, InstagramChecks: []time.Duration{}}
 	r = e.start(opt)
-	wh := connector.WebhookConfig{Header: "X-Auth-Token", Secret: partoo.NewSecret("hook-secret"), MaxBytes: 4096}
-	srv := httptest.NewServer(r.c.Handler(wh))
+	wh := httpapi.WebhookConfig{AuthHeader: "X-Auth-Token", Secret: secret.New("hook-secret"), MaxBodyBytes: 4096}
+	srv := httptest.NewServer(httpapi.Handler(r.c, httpapi.Config{Webhook: wh}))
 	defer srv.Close()
-	url := srv.URL + connector.WebhookPath
+	url := srv.URL + httpapi.WebhookPath
 	for !r.c.Ready() {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -86,7 +87,7 @@ func TestWebhookHintsMakeChangesFast(t *testing.T) {
 	}
 
 	// A real change, announced by a webhook.
-	m, _ := e.sim.AddMessage(partootest.MessageSpec{ConversationID: target, Content: "fast"})
+	m, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: target, Content: "fast"})
 	sent := time.Now()
 	if code := post(t, url, "X-Auth-Token", "hook-secret", body(target)); code != http.StatusOK {
 		t.Fatalf("webhook: %d", code)
@@ -107,24 +108,24 @@ func TestWebhookHintsMakeChangesFast(t *testing.T) {
 // conversation of another business is filtered and nothing of it is published.
 func TestWebhooksRespectTheBusinessFilter(t *testing.T) {
 	e := newEnv(t)
-	mine := e.sim.CreateConversation(partootest.ConversationSpec{BusinessID: 1})
-	other := e.sim.CreateConversation(partootest.ConversationSpec{BusinessID: 2})
+	mine := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 1})
+	other := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 2})
 	for _, c := range []int64{mine.ID, other.ID} {
-		_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: c})
+		_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: c})
 	}
 	m := metrics.New(metrics.Gauges{})
 	opt := e.options()
 	opt.BusinessIDs, opt.Metrics = []string{"1"}, m
 	r := e.start(opt)
-	srv := httptest.NewServer(r.c.Handler(connector.WebhookConfig{Header: "X-Auth-Token", Secret: partoo.NewSecret("s")}))
+	srv := httptest.NewServer(httpapi.Handler(r.c, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{AuthHeader: "X-Auth-Token", Secret: secret.New("s")}}))
 	defer srv.Close()
 	e.waitEvents(t, "business 1's snapshot", func(evs []event) bool { return len(evs) == 1 })
 	for i := 0; i < 23; i++ {
-		_, _ = e.sim.AddMessage(partootest.MessageSpec{ConversationID: other.ID})
+		_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: other.ID})
 		with := fmt.Sprintf(`{"type":"message_created","payload":{"conversation":{"id":%d,"business":{"id":2}}}}`, other.ID)
 		without := fmt.Sprintf(`{"type":"message_created","payload":{"message":{"conversation_id":%d}}}`, other.ID)
 		for _, b := range []string{with, without} {
-			if code := post(t, srv.URL+connector.WebhookPath, "X-Auth-Token", "s", b); code != http.StatusOK {
+			if code := post(t, srv.URL+httpapi.WebhookPath, "X-Auth-Token", "s", b); code != http.StatusOK {
 				t.Fatalf("webhook: %d", code)
 			}
 		}
@@ -152,23 +153,23 @@ func TestWebhookBurstDoesNotStarveTheScheduler(t *testing.T) {
 
 	m := metrics.New(metrics.Gauges{})
 	opt := e.options()
-	opt.Partoo, opt.Metrics = nil, m
-	opt.PartooConfig = partoo.Config{BaseURL: e.url, APIKey: partoo.NewSecret("k"), RequestsPerMinute: 120, Observer: m}
+	opt.Metrics = m
+	opt.Partoo.RequestsPerMinute = 120
 	r = e.start(opt)
-	srv := httptest.NewServer(r.c.Handler(connector.WebhookConfig{Header: "X-Auth-Token", Secret: partoo.NewSecret("s")}))
+	srv := httptest.NewServer(httpapi.Handler(r.c, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{AuthHeader: "X-Auth-Token", Secret: secret.New("s")}}))
 	defer srv.Close()
 	for !r.c.Ready() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	for i := 0; i < 1200; i++ {
 		b := fmt.Sprintf(`{"type":"message_created","payload":{"conversation":{"id":%d}}}`, 900_000+i)
-		if code := post(t, srv.URL+connector.WebhookPath, "X-Auth-Token", "s", b); code != http.StatusOK {
+		if code := post(t, srv.URL+httpapi.WebhookPath, "X-Auth-Token", "s", b); code != http.StatusOK {
 			t.Fatalf("webhook %d: %d", i, code)
 		}
 	}
 	// A change nobody announced: discovery must still find it.
 	target := e.sim.ConversationIDs()[4]
-	msg, _ := e.sim.AddMessage(partootest.MessageSpec{ConversationID: target})
+	msg, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: target})
 	added := time.Now()
 	evs := e.waitEvents(t, "the unannounced change", func(evs []event) bool { return len(evs) > len(before) })
 	took := time.Since(added)
@@ -186,7 +187,8 @@ func TestWebhookBurstDoesNotStarveTheScheduler(t *testing.T) {
 	}
 }
 
-// counterValue reads one labelled counter from a metrics registry.
+// counterValue reads one counter from a metrics registry: the series with a label of that
+// value, or the unlabelled one for "".
 func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 {
 	t.Helper()
 	fams, err := m.Registry.Gather()
@@ -198,6 +200,9 @@ func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 
 			continue
 		}
 		for _, mt := range f.GetMetric() {
+			if label == "" && len(mt.GetLabel()) == 0 {
+				return mt.GetCounter().GetValue()
+			}
 			for _, l := range mt.GetLabel() {
 				if l.GetValue() == label {
 					return mt.GetCounter().GetValue()

@@ -15,14 +15,14 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
-	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/config"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 )
 
 func knownVars() map[string]bool {
 	m := map[string]bool{}
-	for _, v := range connector.ConfigVars() {
+	for _, v := range config.Vars() {
 		m[v.Name] = true
 	}
 	return m

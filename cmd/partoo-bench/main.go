@@ -17,16 +17,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/cmd/partoo-bench/freshness"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
-	"github.com/partoo-connector/partoo-connector/connector/schedule/freshness"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type job struct {
 	strategy string
-	order    partootest.Order
+	order    partoosim.Order
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -46,12 +46,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	jobs := []job{
-		{freshness.Naive, partootest.OrderRecent},
-		{freshness.Scheduler, partootest.OrderRecent},
-		{freshness.Webhooks, partootest.OrderRecent},
-		{freshness.Oracle, partootest.OrderRecent},
-		{freshness.Naive, partootest.OrderID},
-		{freshness.Scheduler, partootest.OrderID},
+		{freshness.Naive, partoosim.OrderRecent},
+		{freshness.Scheduler, partoosim.OrderRecent},
+		{freshness.Webhooks, partoosim.OrderRecent},
+		{freshness.Oracle, partoosim.OrderRecent},
+		{freshness.Naive, partoosim.OrderID},
+		{freshness.Scheduler, partoosim.OrderID},
 	}
 	results := make([]freshness.Result, len(jobs))
 	errs := make([]error, len(jobs))

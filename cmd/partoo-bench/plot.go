@@ -15,7 +15,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
-	"github.com/partoo-connector/partoo-connector/connector/schedule/freshness"
+	"github.com/partoo-connector/partoo-connector/cmd/partoo-bench/freshness"
 )
 
 var palette = []color.RGBA{

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -19,7 +20,8 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -51,14 +53,21 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	// Partoo, simulated: history, then live activity with frequent status changes and
 	// Instagram deletions so every event type shows within a minute.
 	const key, rpm = "demo-key", 600
-	sim := partootest.New(partootest.Config{APIKey: key, RequestsPerMinute: rpm, Seed: *seed})
-	gen := partootest.NewGenerator(sim, partootest.Activity{
+	sim := partoosim.New(partoosim.Config{APIKey: key, RequestsPerMinute: rpm, Seed: *seed})
+	gen := partoosim.NewGenerator(sim, partoosim.Activity{
 		MessagesPerSecond: 1.5, NewConversationShare: 0.05, HotConversations: 6,
 		StatusDelayMin: time.Second, StatusDelayMax: 8 * time.Second,
 		DeleteRatio: 0.4, DeleteDelayMax: 20 * time.Second, RetryDelayMax: 20 * time.Second,
 	}, *seed)
 	gen.Populate(*convs, 4, 48*time.Hour)
-	srv := httptest.NewServer(sim.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
+		return 1
+	}
+	api := "http://" + ln.Addr().String() + "/v2"
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	go func() { _ = gen.Run(ctx, 100*time.Millisecond) }()
 	go storyline(ctx, sim)
@@ -74,13 +83,13 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	topics := state.Topics{Events: "partoo.messages.events", State: "partoo.messages.state", EventsPartitions: 3, StatePartitions: 3}
 
 	conn, err := connector.New(connector.Options{
-		PartooConfig: partoo.Config{BaseURL: srv.URL + "/v2", APIKey: partoo.NewSecret(key), RequestsPerMinute: rpm},
-		Kafka:        kopts, Topics: topics, TransactionalID: "partoo-connector-demo", Logger: log, SummaryInterval: -1})
+		Partoo: partoo.Config{APIURL: api, APIKey: secret.New(key), RequestsPerMinute: rpm},
+		Kafka:  kopts, Topics: topics, TransactionalID: "partoo-connector-demo", Logger: log, LogSummaryInterval: -1})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
 		return 1
 	}
-	log.Info("demo: simulated Partoo organisation", "conversations", *convs, "seed", *seed, "api", srv.URL+"/v2", "budget_per_minute", rpm)
+	log.Info("demo: simulated Partoo organisation", "conversations", *convs, "seed", *seed, "api", api, "budget_per_minute", rpm)
 	runErr := make(chan error, 1)
 	go func() { runErr <- conn.Run(ctx) }()
 
@@ -127,7 +136,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 
 // storyline guarantees every event type early whatever the seed: an agent's reply goes
 // Sending → Success, and an Instagram customer deletes a message.
-func storyline(ctx context.Context, sim *partootest.Sim) {
+func storyline(ctx context.Context, sim *partoosim.Sim) {
 	wait := func(d time.Duration) bool {
 		select {
 		case <-ctx.Done():
@@ -139,10 +148,10 @@ func storyline(ctx context.Context, sim *partootest.Sim) {
 	if !wait(3 * time.Second) {
 		return
 	}
-	c := sim.CreateConversation(partootest.ConversationSpec{Partner: partoo.PartnerInstagram, ConsumerName: "Léa (Instagram)"})
-	m, _ := sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderConsumer, Content: "Do you deliver on Sundays?"})
+	c := sim.CreateConversation(partoosim.ConversationSpec{Partner: partoo.PartnerInstagram, ConsumerName: "Léa (Instagram)"})
+	m, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderConsumer, Content: "Do you deliver on Sundays?"})
 	uid := "agent-1"
-	r, _ := sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderUser, Status: partoo.StatusSending,
+	r, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderUser, Status: partoo.StatusSending,
 		Content: "Yes, from 9 to 12!", UserID: &uid})
 	if !wait(4 * time.Second) {
 		return

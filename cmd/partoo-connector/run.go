@@ -15,7 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/config"
+	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/httpapi"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
@@ -30,7 +35,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: partoo-connector run\n\nRuns the connector until SIGTERM or SIGINT. Configured from the environment:\n\n")
-		for _, v := range connector.ConfigVars() {
+		for _, v := range config.Vars() {
 			fmt.Fprintf(fs.Output(), "  %-28s %s (default %q)\n", v.Name, v.Desc, v.Default)
 		}
 	}
@@ -40,9 +45,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	cfg, err := connector.LoadConfig()
+	cfg, err := config.Load()
 	if err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
+		printConfigErrors(stderr, err)
 		return 2
 	}
 	level, _ := cfg.SlogLevel()
@@ -55,51 +60,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	kopts, err := cfg.KafkaOpts()
 	if err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
+		printConfigErrors(stderr, err)
 		return 2
 	}
 	var conn *connector.Connector
-	pass := func(f func(p *connector.PassReport) float64) func() float64 {
-		return func() float64 {
-			if conn == nil {
-				return 0
-			}
-			if p := conn.Status().Pass; p != nil {
-				return f(p)
-			}
-			return 0
-		}
-	}
-	m := metrics.New(metrics.Gauges{
-		Conversations: func() float64 { return float64(tracked(conn, 0)) },
-		Messages:      func() float64 { return float64(tracked(conn, 1)) },
-		BudgetTokens:  func() float64 { return float64(conn.Budget().Available()) },
-		BudgetRate:    func() float64 { return conn.Budget().RatePerMinute() },
-		PassDone:      pass(func(p *connector.PassReport) float64 { return float64(p.Done) }),
-		PassTotal:     pass(func(p *connector.PassReport) float64 { return float64(p.Total) }),
-		PassETA:       pass(func(p *connector.PassReport) float64 { return p.ETASeconds }),
-	})
-	summary := cfg.LogSummaryInterval
-	if summary == 0 {
-		summary = -1 // never
-	}
-	conn, err = connector.New(connector.Options{
-		PartooConfig: partoo.Config{BaseURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
-			RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
-			RequestTimeout: cfg.PartooRequestTimeout, MaxAttempts: cfg.PartooRequestAttempts,
-			PerPage: cfg.PartooPerPage, Observer: m},
-		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
-		OnMissingTopic: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
-		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
-			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
-			ReplicationFactor: cfg.KafkaReplicationFactor},
-		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
-		VanishAfter: cfg.VanishAfterWalks, Logger: log, Metrics: m, SummaryInterval: summary,
-		Strategy: cfg.Scheduler,
-		Schedule: schedule.Config{DiscoveryInterval: cfg.SchedulerDiscoveryInterval,
-			SendingBackoffMax: cfg.SchedulerSendingMaxBackoff, DeletableChecks: cfg.SchedulerInstagramChecks,
-			ReconcilePeriod: cfg.SchedulerReconcilePeriod},
-	})
+	m := metrics.New(gauges(func() *connector.Connector { return conn }))
+	opt := options(cfg, kopts)
+	opt.Logger, opt.Metrics = log, m
+	conn, err = connector.New(opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
@@ -116,8 +84,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
 		return 1
 	}
-	srv := newHTTPServer(conn.Handler(connector.WebhookConfig{
-		Header: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBytes: cfg.WebhookMaxBodyBytes}))
+	srv := newHTTPServer(httpapi.Handler(conn, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{
+		AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}}))
 	ln = limitListener(ln, maxConnections)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -152,16 +120,70 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// tracked reads the index size for the gauges (0 before the restore).
-func tracked(c *connector.Connector, which int) int {
-	if c == nil || c.Index() == nil {
-		return 0
+// options maps the configuration onto the connector's options: one name per setting.
+func options(cfg *config.Config, kopts []kgo.Opt) connector.Options {
+	summary := cfg.LogSummaryInterval
+	if summary == 0 {
+		summary = -1 // LOG_SUMMARY_INTERVAL=0: never
 	}
-	convs, msgs := c.Index().Len()
-	if which == 0 {
-		return convs
+	return connector.Options{
+		Partoo: partoo.Config{APIURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
+			RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
+			RequestTimeout: cfg.PartooRequestTimeout, RequestAttempts: cfg.PartooRequestAttempts, PerPage: cfg.PartooPerPage},
+		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
+		OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
+		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
+			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
+			ReplicationFactor: cfg.KafkaReplicationFactor},
+		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
+		Diff:      diff.Options{VanishAfterWalks: cfg.VanishAfterWalks},
+		Scheduler: cfg.Scheduler,
+		Schedule: schedule.Config{DiscoveryInterval: cfg.SchedulerDiscoveryInterval,
+			SendingMaxBackoff: cfg.SchedulerSendingMaxBackoff, InstagramChecks: cfg.SchedulerInstagramChecks,
+			ReconcilePeriod: cfg.SchedulerReconcilePeriod},
+		LogSummaryInterval: summary,
 	}
-	return msgs
+}
+
+// gauges reads the connector's figures at scrape time (zero before it exists).
+func gauges(conn func() *connector.Connector) metrics.Gauges {
+	read := func(f func(c *connector.Connector) float64) func() float64 {
+		return func() float64 {
+			if c := conn(); c != nil {
+				return f(c)
+			}
+			return 0
+		}
+	}
+	pass := func(f func(p *connector.PassReport) float64) func() float64 {
+		return read(func(c *connector.Connector) float64 {
+			if p := c.StatusReport().Pass; p != nil {
+				return f(p)
+			}
+			return 0
+		})
+	}
+	return metrics.Gauges{
+		Conversations: read(func(c *connector.Connector) float64 { n, _ := c.Index().Len(); return float64(n) }),
+		Messages:      read(func(c *connector.Connector) float64 { _, n := c.Index().Len(); return float64(n) }),
+		BudgetTokens:  read(func(c *connector.Connector) float64 { return float64(c.Budget().Available()) }),
+		BudgetRate:    read(func(c *connector.Connector) float64 { return c.Budget().RatePerMinute() }),
+		PassDone:      pass(func(p *connector.PassReport) float64 { return float64(p.Done) }),
+		PassTotal:     pass(func(p *connector.PassReport) float64 { return float64(p.Total) }),
+		PassETA:       pass(func(p *connector.PassReport) float64 { return p.ETASeconds }),
+	}
+}
+
+// printConfigErrors prints one line per wrong variable.
+func printConfigErrors(w io.Writer, err error) {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintf(w, "partoo-connector: configuration: %v\n", e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "partoo-connector: configuration: %v\n", err)
 }
 
 // newHTTPServer serves h on a port that may face the internet (webhooks): every phase of a

@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/config"
 )
 
 func cmdTail(args []string, stdout, stderr io.Writer) int {
@@ -33,9 +33,9 @@ func cmdTail(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	cfg, err := connector.LoadKafkaConfig()
+	cfg, err := config.LoadKafka()
 	if err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
+		printConfigErrors(stderr, err)
 		return 2
 	}
 	if *topic == "" {

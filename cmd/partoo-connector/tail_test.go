@@ -12,14 +12,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/config"
 	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim/simtest"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
 func clearEnv(t *testing.T) {
-	for _, v := range connector.ConfigVars() {
+	for _, v := range config.Vars() {
 		t.Setenv(v.Name, "")
 	}
 }
@@ -42,13 +45,12 @@ func TestRunWithoutKeyExits2(t *testing.T) {
 func TestTailPrintsEvents(t *testing.T) {
 	cluster := kafkatest.New(t)
 	topic := kafkatest.Topic(t)
-	sim := partootest.New(partootest.Config{APIKey: "k", RequestsPerMinute: -1})
-	c := sim.CreateConversation(partootest.ConversationSpec{})
+	sim := partoosim.New(partoosim.Config{APIKey: "k", RequestsPerMinute: -1})
+	c := sim.CreateConversation(partoosim.ConversationSpec{})
 	for i := 0; i < 3; i++ {
-		_, _ = sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+		_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 	}
-	cl, _ := partoo.New(partoo.Config{BaseURL: sim.Serve(t), APIKey: partoo.NewSecret("k"), RequestsPerMinute: 600_000})
-	conn, err := connector.New(connector.Options{Partoo: cl, Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)},
+	conn, err := connector.New(connector.Options{Partoo: partoo.Config{APIURL: simtest.Serve(t, sim), APIKey: secret.New("k"), RequestsPerMinute: 600_000}, Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)},
 		Topics: state.Topics{Events: topic, State: topic + ".state", EventsPartitions: 2, StatePartitions: 2}, TransactionalID: topic,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 )
 
 func main() {
@@ -60,7 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: partoo-sim [flags]\n\nServes Partoo's /v2 conversations and messages API from memory, with admin endpoints under /_sim/.\n\nflags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\nprofiles (-profile a,b combines them):\n%s", partootest.ProfileHelp())
+		fmt.Fprintf(fs.Output(), "\nprofiles (-profile a,b combines them):\n%s", partoosim.ProfileHelp())
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -81,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case o.latency < 0 || (o.latencyP99 != 0 && o.latencyP99 < o.latency):
 		return o, errors.New("-latency must not be negative, and -latency-p99 must be at least -latency")
 	}
-	if _, _, err := partootest.ParseProfile(o.profile); err != nil {
+	if _, _, err := partoosim.ParseProfile(o.profile); err != nil {
 		return o, fmt.Errorf("-profile: %w", err)
 	}
 	return o, nil
@@ -103,20 +103,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	variant, order, _ := partootest.ParseProfile(o.profile)
+	variant, order, _ := partoosim.ParseProfile(o.profile)
 	if order == "" || o.orderSet {
-		order = partootest.Order(o.order)
+		order = partoosim.Order(o.order)
 	}
-	sim := partootest.New(partootest.Config{
+	sim := partoosim.New(partoosim.Config{
 		APIKey:            o.apiKey,
 		RequestsPerMinute: o.rpm,
 		Order:             order,
 		Seed:              o.seed,
 		Variant:           variant,
-		Faults: partootest.Faults{ErrorRatio: o.errorRatio, MalformedRatio: o.malformedRatio,
+		Faults: partoosim.Faults{ErrorRatio: o.errorRatio, MalformedRatio: o.malformedRatio,
 			Latency: o.latency, LatencyP99: o.latencyP99},
 	})
-	gen := partootest.NewGenerator(sim, partootest.Activity{MessagesPerSecond: o.activity}, o.seed)
+	gen := partoosim.NewGenerator(sim, partoosim.Activity{MessagesPerSecond: o.activity}, o.seed)
 	gen.Populate(o.conversations, o.perConv, 30*24*time.Hour)
 
 	ln, err := net.Listen("tcp", o.listen)

@@ -87,9 +87,9 @@ func (c Coverage) String() string {
 
 // Options tune the diff.
 type Options struct {
-	// VanishAfter is how many consecutive complete walks a recorded message must be absent
+	// VanishAfterWalks is how many consecutive complete walks a recorded message must be absent
 	// from before it is reported Vanished. Default 2.
-	VanishAfter int
+	VanishAfterWalks int
 }
 
 // Result of a diff.
@@ -104,8 +104,8 @@ type Result struct {
 // and returns the events and the next state. walk may be in any order and contain
 // duplicates (the last copy wins). cov says how much of the conversation the walk saw.
 func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now time.Time, opt Options) Result {
-	if opt.VanishAfter <= 0 {
-		opt.VanishAfter = 2
+	if opt.VanishAfterWalks <= 0 {
+		opt.VanishAfterWalks = 2
 	}
 	if prev == nil {
 		prev = &State{ConversationID: convID}
@@ -152,7 +152,7 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 			i++
 			if cov == Complete {
 				ms.setMissed(ms.Missed() + 1)
-				if ms.Missed() >= opt.VanishAfter {
+				if ms.Missed() >= opt.VanishAfterWalks {
 					if !ms.Deleted() {
 						last := prev.MessageFromState(ms)
 						emit(Event{Type: MessageDeleted, ID: eventID(convID, ms.ID, "deleted"), MessageID: ms.ID,

@@ -8,7 +8,7 @@
 //     complete walk yet); already deleted at first sight → MessageCreated then MessageDeleted;
 //   - a status different from the recorded one → StatusChanged(previous → new);
 //   - is_deleted false → true → MessageDeleted(ConsumerDeleted);
-//   - a recorded message absent from VanishAfter consecutive COMPLETE walks →
+//   - a recorded message absent from VanishAfterWalks consecutive COMPLETE walks →
 //     MessageDeleted(Vanished), and it leaves the state; a partial walk, or one that skipped
 //     undecodable messages, never deletes;
 //   - unchanged → nothing; a message with an unknown sender_type → nothing, counted in

@@ -7,6 +7,7 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 
+	"github.com/partoo-connector/partoo-connector/connector/avroframe"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/schemas"
@@ -48,19 +49,19 @@ type Encoded struct {
 // Codec encodes diff events as Avro single-object values with their headers, and decodes
 // them back. It is safe for concurrent use.
 type Codec struct {
-	byType map[diff.EventType]*SingleObject
-	byFP   map[uint64]*SingleObject
+	byType map[diff.EventType]*avroframe.SingleObject
+	byFP   map[uint64]*avroframe.SingleObject
 }
 
 // NewCodec compiles the embedded event schemas.
 func NewCodec() (*Codec, error) {
-	c := &Codec{byType: map[diff.EventType]*SingleObject{}, byFP: map[uint64]*SingleObject{}}
+	c := &Codec{byType: map[diff.EventType]*avroframe.SingleObject{}, byFP: map[uint64]*avroframe.SingleObject{}}
 	for t, s := range map[diff.EventType]string{
 		diff.MessageCreated: schemas.MessageCreated,
 		diff.StatusChanged:  schemas.StatusChanged,
 		diff.MessageDeleted: schemas.MessageDeleted,
 	} {
-		so, err := NewSingleObject(s)
+		so, err := avroframe.NewSingleObject(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
@@ -71,7 +72,7 @@ func NewCodec() (*Codec, error) {
 }
 
 // Schema returns the single-object codec of an event type.
-func (c *Codec) Schema(t diff.EventType) *SingleObject { return c.byType[t] }
+func (c *Codec) Schema(t diff.EventType) *avroframe.SingleObject { return c.byType[t] }
 
 // Key is the record key of a conversation: its id as a decimal string.
 func Key(conversationID int64) []byte { return strconv.AppendInt(nil, conversationID, 10) }
@@ -106,7 +107,7 @@ func (c *Codec) Encode(e diff.Event) (Encoded, error) {
 
 // Decode decodes a record value into the schema's full name and goavro's native form.
 func (c *Codec) Decode(value []byte) (string, map[string]any, error) {
-	fp, _, err := SplitSingleObject(value)
+	fp, _, err := avroframe.SplitSingleObject(value)
 	if err != nil {
 		return "", nil, err
 	}

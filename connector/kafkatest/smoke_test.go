@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
 )
 
 // TestBrokerSmoke proves the broker the suite runs against does what the connector relies on:

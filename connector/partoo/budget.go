@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 )
 
 // DefaultRequestsPerMinute is Partoo's default rate limit per organisation.
@@ -38,7 +40,7 @@ const (
 //
 // A Budget is safe for concurrent use; waiters are served in no particular order.
 type Budget struct {
-	clock    Clock
+	clock    clock.Clock
 	limit    int
 	reserve  float64
 	burst    float64
@@ -77,7 +79,7 @@ type BudgetConfig struct {
 	// MaxSlack bounds the margin when it grows with observed request durations. Default 10 s.
 	MaxSlack time.Duration
 	// Clock defaults to RealClock.
-	Clock Clock
+	Clock clock.Clock
 }
 
 // NewBudget returns a Budget. It is full: Burst requests may start at once.
@@ -104,7 +106,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		cfg.MaxSlack = max(10*time.Second, cfg.Slack)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
+		cfg.Clock = clock.Real{}
 	}
 	now := cfg.Clock.Now()
 	return &Budget{
@@ -113,9 +115,6 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		factor: 1, lastChange: now, tokens: float64(cfg.Burst), refilled: now, latStart: now,
 	}, nil
 }
-
-// RequestsPerMinute returns the configured limit.
-func (b *Budget) RequestsPerMinute() int { return b.limit }
 
 // RatePerMinute returns the rate the budget currently lets requests through at: the limit
 // less the reserve, lowered while Partoo answers 429.
@@ -126,10 +125,8 @@ func (b *Budget) RatePerMinute() float64 {
 	return b.rate()
 }
 
-// TargetPerMinute returns the rate without any 429 slow-down: the limit less the reserve.
-func (b *Budget) TargetPerMinute() float64 { return float64(b.limit) * (1 - b.reserve) }
-
-func (b *Budget) rate() float64 { return b.TargetPerMinute() * b.factor }
+// rate is the target (the limit less the reserve) lowered by the 429 slow-down.
+func (b *Budget) rate() float64 { return float64(b.limit) * (1 - b.reserve) * b.factor }
 
 // Wait blocks until one request may start, and takes it. It returns ctx.Err() if ctx ends
 // first, in which case nothing is taken.
@@ -150,7 +147,7 @@ func (b *Budget) Wait(ctx context.Context) error {
 			return nil
 		}
 		b.mu.Unlock()
-		if err := b.clock.Sleep(ctx, at.Sub(now)); err != nil {
+		if err := clock.Sleep(ctx, b.clock, at.Sub(now)); err != nil {
 			return err
 		}
 	}

@@ -12,21 +12,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 )
 
 // TestReserveLeavesAShareUnused: with a 10 % reserve, a greedy caller gets 270 of 300
 // requests a minute.
 func TestReserveLeavesAShareUnused(t *testing.T) {
-	clock := partootest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	b, err := partoo.NewBudget(partoo.BudgetConfig{RequestsPerMinute: 300, Reserve: 0.1, Clock: clock})
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	b, err := partoo.NewBudget(partoo.BudgetConfig{RequestsPerMinute: 300, Reserve: 0.1, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := clock.Now().Add(10 * time.Minute)
+	end := clk.Now().Add(10 * time.Minute)
 	n := 0
-	for clock.Now().Before(end) {
+	for clk.Now().Before(end) {
 		if err := b.Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -44,28 +45,28 @@ func TestReserveLeavesAShareUnused(t *testing.T) {
 // requests a minute; our client, configured for all 300, must learn from the 429s (lower its
 // rate, then probe upwards slowly) instead of hitting the limit again and again.
 func TestSharedBudgetBacksOff(t *testing.T) {
-	clock := partootest.NewEventClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	sim := partootest.New(partootest.Config{APIKey: testKey, RequestsPerMinute: 300, Clock: clock})
-	c := sim.CreateConversation(partootest.ConversationSpec{})
-	_, _ = sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+	clk := clock.NewEvent(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	sim := partoosim.New(partoosim.Config{APIKey: testKey, RequestsPerMinute: 300, Clock: clk})
+	c := sim.CreateConversation(partoosim.ConversationSpec{})
+	_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 	ours := newClient(t, "http://sim/v2", func(cfg *partoo.Config) {
-		cfg.Clock, cfg.RequestsPerMinute = clock, 300
+		cfg.Clock, cfg.RequestsPerMinute = clk, 300
 		cfg.HTTPClient = &http.Client{Transport: sim.Transport()}
 		cfg.BackoffBase, cfg.BackoffMax = time.Second, 10*time.Second
 	})
 	other := &http.Client{Transport: sim.Transport()}
 	ctx := context.Background()
 	const minutes = 20
-	end := clock.Now().Add(minutes * time.Minute)
+	end := clk.Now().Add(minutes * time.Minute)
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var ourOK, otherOK, otherThrottled int
 	minRate := 300.0
 	wg.Add(1)
-	clock.Go(func() { // the other integration: 150 requests a minute, come what may
+	clk.Go(func() { // the other integration: 150 requests a minute, come what may
 		defer wg.Done()
-		for clock.Now().Before(end) {
+		for clk.Now().Before(end) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://sim/v2/conversations", nil)
 			req.Header.Set("x-APIKey", testKey)
 			resp, err := other.Do(req)
@@ -79,14 +80,14 @@ func TestSharedBudgetBacksOff(t *testing.T) {
 				mu.Unlock()
 				resp.Body.Close()
 			}
-			_ = clock.Sleep(ctx, 400*time.Millisecond)
+			_ = clock.Sleep(ctx, clk, 400*time.Millisecond)
 		}
 	})
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
-		clock.Go(func() {
+		clk.Go(func() {
 			defer wg.Done()
-			for clock.Now().Before(end) {
+			for clk.Now().Before(end) {
 				_, err := ours.ListMessages(ctx, c.ID, 0, "")
 				mu.Lock()
 				if err == nil {
@@ -196,7 +197,7 @@ func TestTimeoutIsItsOwnKind(t *testing.T) {
 	defer srv.Close()
 	rec := &recorder{}
 	cl := newClient(t, srv.URL, func(cfg *partoo.Config) {
-		cfg.RequestTimeout, cfg.MaxAttempts, cfg.Observer = 100*time.Millisecond, 2, rec
+		cfg.RequestTimeout, cfg.RequestAttempts, cfg.Observer = 100*time.Millisecond, 2, rec
 	})
 	_, err := cl.ListConversations(context.Background(), partoo.ListConversationsParams{})
 	if partoo.ErrorKind(err) != partoo.KindTimeout || !strings.Contains(err.Error(), "no answer within 100ms") || !errors.Is(err, context.DeadlineExceeded) {

@@ -12,10 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/clock"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
-// DefaultBaseURL is Partoo's production API.
-const DefaultBaseURL = "https://api.partoo.co/v2"
+// DefaultAPIURL is Partoo's production API.
+const DefaultAPIURL = "https://api.partoo.co/v2"
 
 // Endpoint labels, used in errors and by Observer.
 const (
@@ -26,10 +29,10 @@ const (
 
 // Config configures a Client. Zero values take the documented defaults.
 type Config struct {
-	// BaseURL of the API, up to and including /v2. Default DefaultBaseURL.
-	BaseURL string
+	// APIURL is the base URL of the API, up to and including /v2. Default DefaultAPIURL.
+	APIURL string
 	// APIKey is sent in the x-APIKey header. Required.
-	APIKey Secret
+	APIKey secret.Secret
 	// Budget every request passes through. Default: a new Budget at RequestsPerMinute. Share
 	// one Budget between all clients of the same organisation.
 	Budget *Budget
@@ -45,9 +48,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// RequestTimeout bounds one attempt, from sending to the end of the body. Default 30 s.
 	RequestTimeout time.Duration
-	// MaxAttempts bounds the attempts of one call (first try included). Default 6. A call can
-	// ask for fewer (ListConversationsParams.MaxAttempts).
-	MaxAttempts int
+	// RequestAttempts bounds the attempts of one call (first try included). Default 6. A call
+	// can ask for fewer (ListConversationsParams.MaxAttempts).
+	RequestAttempts int
 	// MaxRetryTime bounds the time one call may spend retrying. Default 5 min.
 	MaxRetryTime time.Duration
 	// BackoffBase and BackoffMax shape the exponential backoff (full jitter). Defaults 500 ms
@@ -58,7 +61,7 @@ type Config struct {
 	// MaxBodyBytes bounds one response body. Default 32 MiB.
 	MaxBodyBytes int64
 	// Clock for the budget and backoff sleeps. Default RealClock.
-	Clock Clock
+	Clock clock.Clock
 	// Observer hears every attempt, skipped item and 429. Default: none.
 	Observer Observer
 	// Logger, at debug level, gets one line per attempt: method, path and query (never the
@@ -84,12 +87,12 @@ type Client struct {
 // New validates cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
 	var errs []error
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
 	}
-	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	base, err := url.Parse(strings.TrimRight(cfg.APIURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		errs = append(errs, fmt.Errorf("partoo: base URL %q must be an absolute http(s) URL", cfg.BaseURL))
+		errs = append(errs, fmt.Errorf("partoo: base URL %q must be an absolute http(s) URL", cfg.APIURL))
 	}
 	if cfg.APIKey.IsZero() {
 		errs = append(errs, errors.New("partoo: the API key is empty"))
@@ -101,7 +104,7 @@ func New(cfg Config) (*Client, error) {
 		errs = append(errs, fmt.Errorf("partoo: per_page %d is outside 1..100", cfg.PerPage))
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Budget == nil {
 		b, err := NewBudget(BudgetConfig{RequestsPerMinute: cfg.RequestsPerMinute, Reserve: cfg.BudgetReserve, Clock: cfg.Clock})
@@ -120,8 +123,8 @@ func New(cfg Config) (*Client, error) {
 	setDefault(&cfg.MaxRetryTime, 5*time.Minute)
 	setDefault(&cfg.BackoffBase, 500*time.Millisecond)
 	setDefault(&cfg.BackoffMax, 30*time.Second)
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 6
+	if cfg.RequestAttempts <= 0 {
+		cfg.RequestAttempts = 6
 	}
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = 10_000
@@ -150,17 +153,14 @@ func setDefault(d *time.Duration, v time.Duration) {
 // Budget returns the budget the client spends.
 func (c *Client) Budget() *Budget { return c.cfg.Budget }
 
-// PerPage returns the page size walks use.
-func (c *Client) PerPage() int { return c.cfg.PerPage }
-
 // ListConversationsParams are the query of GET /conversations.
 type ListConversationsParams struct {
 	PerPage int // 0: the client's PerPage
 	Cursor  string
 	// BusinessIDs filter the listing (business__in); sent verbatim, comma-separated.
 	BusinessIDs []string
-	// MaxAttempts, when positive and below the client's, bounds this call's attempts: a
-	// periodic listing is better retried at its next period than now.
+	// MaxAttempts, when positive and below the client's RequestAttempts, bounds this call's
+	// attempts: a periodic listing is better retried at its next period than now.
 	MaxAttempts int
 }
 
@@ -235,7 +235,7 @@ func (c *Client) perPage(n int) int {
 
 // get sends GET base+path?query through the budget and the retry policy, and hands a 2xx
 // body to decode, which returns the items it had to skip. maxAttempts, when positive, lowers
-// the client's MaxAttempts for this call.
+// the client's RequestAttempts for this call.
 func (c *Client) get(ctx context.Context, endpoint, path string, query url.Values, maxAttempts int, decode func([]byte) ([]SkippedItem, error)) error {
 	u := *c.base
 	u.Path += path
@@ -244,19 +244,19 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 	if u.RawQuery != "" {
 		logPath += "?" + u.RawQuery
 	}
-	attempts := c.cfg.MaxAttempts
+	attempts := c.cfg.RequestAttempts
 	if maxAttempts > 0 && maxAttempts < attempts {
 		attempts = maxAttempts
 	}
-	clock := c.cfg.Clock
-	deadline := clock.Now().Add(c.cfg.MaxRetryTime)
+	clk := c.cfg.Clock
+	deadline := clk.Now().Add(c.cfg.MaxRetryTime)
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		waitStart := clock.Now()
+		waitStart := clk.Now()
 		if err := c.cfg.Budget.Wait(ctx); err != nil {
 			return c.stop(err, lastErr)
 		}
-		c.cfg.Observer.BudgetWaited(clock.Now().Sub(waitStart))
+		c.cfg.Observer.BudgetWaited(clk.Now().Sub(waitStart))
 
 		info, skipped := c.attempt(ctx, endpoint, u.String(), decode)
 		info.Path, info.Number = logPath, attempt
@@ -270,7 +270,7 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 				// The budget is paused for everyone; a little jitter spreads the waiters.
 				sleep = ae.RetryAfter + time.Duration(rand.Float64()*float64(c.cfg.BackoffBase))
 			}
-			retry = !clock.Now().Add(sleep).After(deadline)
+			retry = !clk.Now().Add(sleep).After(deadline)
 		}
 		info.Retrying = retry
 		c.cfg.Observer.Attempt(info)
@@ -292,7 +292,7 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 			return fmt.Errorf("%w (gave up: retrying would exceed %s)", err, c.cfg.MaxRetryTime)
 		}
 		lastErr = err
-		if err := clock.Sleep(ctx, sleep); err != nil {
+		if err := clock.Sleep(ctx, clk, sleep); err != nil {
 			return c.stop(err, lastErr)
 		}
 	}
@@ -442,7 +442,7 @@ func (c *Client) snippet(b []byte) string {
 	const max = 200
 	s := strings.TrimSpace(string(b[:min(len(b), 4*max)]))
 	if k := c.cfg.APIKey.Reveal(); len(k) >= 4 {
-		s = strings.ReplaceAll(s, k, redacted)
+		s = strings.ReplaceAll(s, k, secret.Redacted)
 	}
 	if len(s) > max {
 		s = strings.ToValidUTF8(s[:max], "") + "…"

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim/simtest"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
 const testKey = "k3y-s3cr3t-value"
@@ -21,8 +24,8 @@ const testKey = "k3y-s3cr3t-value"
 func newClient(t *testing.T, baseURL string, mod func(*partoo.Config)) *partoo.Client {
 	t.Helper()
 	cfg := partoo.Config{
-		BaseURL:     baseURL,
-		APIKey:      partoo.NewSecret(testKey),
+		APIURL:      baseURL,
+		APIKey:      secret.New(testKey),
 		BackoffBase: time.Millisecond,
 		BackoffMax:  5 * time.Millisecond,
 		// Tests that are not about the budget must not wait for it.
@@ -38,7 +41,7 @@ func newClient(t *testing.T, baseURL string, mod func(*partoo.Config)) *partoo.C
 	return c
 }
 
-func newSim(t *testing.T, cfg partootest.Config) (*partootest.Sim, string) {
+func newSim(t *testing.T, cfg partoosim.Config) (*partoosim.Sim, string) {
 	t.Helper()
 	if cfg.APIKey == "" {
 		cfg.APIKey = testKey
@@ -46,15 +49,15 @@ func newSim(t *testing.T, cfg partootest.Config) (*partootest.Sim, string) {
 	if cfg.RequestsPerMinute == 0 {
 		cfg.RequestsPerMinute = -1
 	}
-	s := partootest.New(cfg)
-	return s, s.Serve(t)
+	s := partoosim.New(cfg)
+	return s, simtest.Serve(t, s)
 }
 
 func TestWalkSameMessagesWhateverThePageSize(t *testing.T) {
-	sim, url := newSim(t, partootest.Config{})
-	c := sim.CreateConversation(partootest.ConversationSpec{})
+	sim, url := newSim(t, partoosim.Config{})
+	c := sim.CreateConversation(partoosim.ConversationSpec{})
 	for i := 0; i < 250; i++ {
-		if _, err := sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID, Content: fmt.Sprint("m", i)}); err != nil {
+		if _, err := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, Content: fmt.Sprint("m", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,9 +94,9 @@ func TestWalkSameMessagesWhateverThePageSize(t *testing.T) {
 }
 
 func TestAuthFailuresAreTypedAndNotRetried(t *testing.T) {
-	sim, url := newSim(t, partootest.Config{})
-	sim.CreateConversation(partootest.ConversationSpec{})
-	cl := newClient(t, url, func(cfg *partoo.Config) { cfg.APIKey = partoo.NewSecret("wrong-" + testKey) })
+	sim, url := newSim(t, partoosim.Config{})
+	sim.CreateConversation(partoosim.ConversationSpec{})
+	cl := newClient(t, url, func(cfg *partoo.Config) { cfg.APIKey = secret.New("wrong-" + testKey) })
 	_, err := cl.ListMessages(context.Background(), 1, 0, "")
 	if !errors.Is(err, partoo.ErrUnauthorized) || !partoo.IsAuth(err) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
@@ -124,7 +127,7 @@ func TestAuthFailuresAreTypedAndNotRetried(t *testing.T) {
 }
 
 func TestGoneConversationAndBadRequestsAreNotRetried(t *testing.T) {
-	sim, url := newSim(t, partootest.Config{})
+	sim, url := newSim(t, partoosim.Config{})
 	cl := newClient(t, url, nil)
 	_, err := cl.GetConversation(context.Background(), 999)
 	if !errors.Is(err, partoo.ErrNotFound) {
@@ -146,9 +149,9 @@ func TestGoneConversationAndBadRequestsAreNotRetried(t *testing.T) {
 }
 
 func TestRetryAfterPausesTheWholeClient(t *testing.T) {
-	clock := partootest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	sim, url := newSim(t, partootest.Config{RequestsPerMinute: 3, Clock: clock})
-	sim.CreateConversation(partootest.ConversationSpec{})
+	clock := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	sim, url := newSim(t, partoosim.Config{RequestsPerMinute: 3, Clock: clock})
+	sim.CreateConversation(partoosim.ConversationSpec{})
 	// The client believes it may send 1000/min: only the server's 429 can slow it down.
 	cl := newClient(t, url, func(cfg *partoo.Config) {
 		cfg.Clock = clock
@@ -185,8 +188,8 @@ func TestRetryAfterPausesTheWholeClient(t *testing.T) {
 }
 
 func TestServerErrorsAreRetried(t *testing.T) {
-	sim, _ := newSim(t, partootest.Config{})
-	sim.CreateConversation(partootest.ConversationSpec{})
+	sim, _ := newSim(t, partoosim.Config{})
+	sim.CreateConversation(partoosim.ConversationSpec{})
 	var calls atomic.Int32
 	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch calls.Add(1) {
@@ -216,7 +219,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	defer always.Close()
-	cl = newClient(t, always.URL, func(cfg *partoo.Config) { cfg.MaxAttempts = 3 })
+	cl = newClient(t, always.URL, func(cfg *partoo.Config) { cfg.RequestAttempts = 3 })
 	_, err := cl.ListMessages(context.Background(), 1, 0, "")
 	var ae *partoo.APIError
 	if !errors.As(err, &ae) || ae.Status != 500 || !strings.Contains(err.Error(), "gave up after 3 attempts") {
@@ -241,7 +244,7 @@ func TestBadBodiesGiveClearErrors(t *testing.T) {
 				_, _ = w.Write([]byte(tc.body))
 			}))
 			defer srv.Close()
-			cl := newClient(t, srv.URL, func(cfg *partoo.Config) { cfg.MaxAttempts = 2 })
+			cl := newClient(t, srv.URL, func(cfg *partoo.Config) { cfg.RequestAttempts = 2 })
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_, err := cl.Messages(ctx, 1)
@@ -282,9 +285,9 @@ func TestCursorLoopAndPageLimit(t *testing.T) {
 }
 
 func TestUnknownEnumValuesAreKept(t *testing.T) {
-	sim, url := newSim(t, partootest.Config{})
-	c := sim.CreateConversation(partootest.ConversationSpec{Partner: "Telegram"})
-	if _, err := sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID, SenderType: "Bot", ContentType: "Carousel", Status: "Queued"}); err != nil {
+	sim, url := newSim(t, partoosim.Config{})
+	c := sim.CreateConversation(partoosim.ConversationSpec{Partner: "Telegram"})
+	if _, err := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: "Bot", ContentType: "Carousel", Status: "Queued"}); err != nil {
 		t.Fatal(err)
 	}
 	cl := newClient(t, url, nil)
@@ -348,11 +351,11 @@ func TestBudgetHoldsUnderFiftyGoroutines(t *testing.T) {
 		{"log-normal latency 300ms p99 3s", 300 * time.Millisecond, 3 * time.Second, 780}, // the margin widens the window
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := partootest.NewEventClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			sim := partootest.New(partootest.Config{APIKey: testKey, RequestsPerMinute: 300, Clock: clock, Seed: 3,
-				Faults: partootest.Faults{Latency: tc.latency, LatencyP99: tc.p99}})
-			c := sim.CreateConversation(partootest.ConversationSpec{})
-			_, _ = sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+			clock := clock.NewEvent(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			sim := partoosim.New(partoosim.Config{APIKey: testKey, RequestsPerMinute: 300, Clock: clock, Seed: 3,
+				Faults: partoosim.Faults{Latency: tc.latency, LatencyP99: tc.p99}})
+			c := sim.CreateConversation(partoosim.ConversationSpec{})
+			_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 			cl := newClient(t, "http://sim/v2", func(cfg *partoo.Config) {
 				cfg.Clock = clock
 				cfg.RequestsPerMinute = 300

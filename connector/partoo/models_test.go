@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
 func TestParseTimeToTheMicrosecond(t *testing.T) {
@@ -99,9 +100,9 @@ func TestDecodeNullablesAndCustomChannel(t *testing.T) {
 
 func TestSecretNeverPrints(t *testing.T) {
 	const v = "very-secret-api-key"
-	s := partoo.NewSecret(v)
+	s := secret.New(v)
 	type holder struct {
-		Key partoo.Secret
+		Key secret.Secret
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "key", s, "holder", holder{s})
@@ -120,14 +121,14 @@ func TestSecretNeverPrints(t *testing.T) {
 	if s.Reveal() != v {
 		t.Fatal("Reveal must return the value")
 	}
-	var back partoo.Secret
+	var back secret.Secret
 	if err := back.UnmarshalText([]byte("abc")); err != nil || back.Reveal() != "abc" {
 		t.Fatal("UnmarshalText")
 	}
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	_, err := partoo.New(partoo.Config{BaseURL: "ftp://x", PerPage: 500})
+	_, err := partoo.New(partoo.Config{APIURL: "ftp://x", PerPage: 500})
 	if err == nil {
 		t.Fatal("want an error")
 	}

@@ -105,8 +105,8 @@ type Publisher struct {
 	stats   Stats
 }
 
-// New returns a Publisher; call Init before the first Publish. It starts the producer's
-// goroutines: Close stops them.
+// New validates cfg and returns a Publisher. It touches no network and starts nothing: Init
+// creates the producer, Close stops it.
 func New(cfg Config) (*Publisher, error) {
 	if cfg.TransactionalID == "" || cfg.EventsTopic == "" || cfg.StateTopic == "" {
 		return nil, errors.New("publish: transactional id, events topic and state topic are required")
@@ -144,19 +144,23 @@ func New(cfg Config) (*Publisher, error) {
 		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.NoCompression()),
 		kgo.ProducerLinger(0),
 	)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("publish: %w", err)
-	}
-	return &Publisher{cfg: cfg, opts: opts, cl: cl}, nil
+	return &Publisher{cfg: cfg, opts: opts}, nil
 }
 
-// Init registers the transactional id with the broker: it fences any earlier process with the
-// same id and aborts its open transaction, so the state topic's last stable offset is final.
+// Init creates the producer and registers the transactional id with the broker: it fences any
+// earlier process with the same id and aborts its open transaction, so the state topic's last
+// stable offset is final. Call it once, before the first Publish.
 func (p *Publisher) Init(ctx context.Context) error {
+	cl, err := kgo.NewClient(p.opts...)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	p.mu.Lock()
+	p.cl = cl
+	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
 	defer cancel()
-	if _, _, err := p.client().ProducerID(ctx); err != nil {
+	if _, _, err := cl.ProducerID(ctx); err != nil {
 		err = fmt.Errorf("publish: init transactional id %q: %w", p.cfg.TransactionalID, err)
 		switch {
 		case errors.Is(err, kerr.InvalidTransactionTimeout):
@@ -187,6 +191,9 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 		return err
 	}
 	cl := p.client()
+	if cl == nil {
+		return errors.New("publish: not started (Init)")
+	}
 	started := p.cfg.Now()
 	if err := cl.BeginTransaction(); err != nil {
 		p.markRebuild()
@@ -322,7 +329,9 @@ func (p *Publisher) ensureProducer(ctx context.Context) error {
 	}
 	old := p.cl
 	p.mu.Unlock()
-	go old.Close()
+	if old != nil {
+		go old.Close()
+	}
 	cl, err := kgo.NewClient(p.opts...)
 	if err != nil {
 		return fmt.Errorf("publish: rebuild the producer: %w", err)
@@ -390,13 +399,22 @@ func (p *Publisher) Stats() Stats {
 }
 
 // Ping checks that the cluster answers.
-func (p *Publisher) Ping(ctx context.Context) error { return p.client().Ping(ctx) }
+func (p *Publisher) Ping(ctx context.Context) error {
+	cl := p.client()
+	if cl == nil {
+		return errors.New("publish: not started (Init)")
+	}
+	return cl.Ping(ctx)
+}
 
 // Close aborts any open transaction (bounded by EndTimeout) and closes the producer.
 func (p *Publisher) Close() {
 	p.mu.Lock()
 	cl, broken := p.cl, p.rebuild
 	p.mu.Unlock()
+	if cl == nil {
+		return
+	}
 	if !broken {
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.EndTimeout)
 		_ = cl.AbortBufferedRecords(ctx)

@@ -11,7 +11,7 @@ import (
 // In recency mode it reads page 1, and goes on to the next page only while every
 // conversation on the page changed (more activity than one page shows). In fallback mode it
 // reads the next page of a full walk of the listing, paced by FallbackPageInterval.
-func (s *Scheduler) discover(ctx context.Context) error {
+func (s *Smart) discover(ctx context.Context) error {
 	cursor := ""
 	if !s.recency {
 		cursor = s.fallbackCur
@@ -79,7 +79,7 @@ func (s *Scheduler) discover(ctx context.Context) error {
 // retry may have seen it first). With ranks (page 1 in recency order) a conversation that
 // moved ahead of one it was behind, or entered page 1, had activity even if its last message
 // looks the same.
-func (s *Scheduler) compare(convs []partoo.Conversation, ranks bool) int {
+func (s *Smart) compare(convs []partoo.Conversation, ranks bool) int {
 	changed := 0
 	moved := make([]bool, len(convs))
 	if ranks && len(s.rank) > 0 {
@@ -125,7 +125,7 @@ func (s *Scheduler) compare(convs []partoo.Conversation, ranks bool) int {
 }
 
 // news reports whether a listed last message tells something the recorded state does not.
-func (s *Scheduler) news(id int64, lm *partoo.Message) bool {
+func (s *Smart) news(id int64, lm *partoo.Message) bool {
 	st := s.cfg.State(id)
 	if st == nil {
 		return true // never walked: its snapshot walk
@@ -151,7 +151,7 @@ func withoutLastMessage(convs []partoo.Conversation) bool {
 // checkRecency decides from page 1 whether the listing is ordered by recent activity: the
 // last messages' dates must descend down the page, give or take RecencyTolerance, for at least
 // RecencyThreshold of adjacent pairs. In id order they are as likely to rise as to fall.
-func (s *Scheduler) checkRecency(convs []partoo.Conversation) {
+func (s *Smart) checkRecency(convs []partoo.Conversation) {
 	pairs, desc := 0, 0
 	var prev *partoo.Message
 	for i := range convs {

@@ -14,6 +14,7 @@ const (
 	HintDuplicate HintResult = "duplicate" // already queued: counted once
 	HintDropped   HintResult = "dropped"   // the queue is full (Config.MaxHints)
 	HintGone      HintResult = "gone"      // the conversation answered 404/403 recently
+	HintIgnored   HintResult = "ignored"   // the scheduler takes no hints (Sweep)
 )
 
 // Hint asks for a walk of a conversation as soon as possible (a webhook said it changed). It
@@ -21,7 +22,7 @@ const (
 // conversation that answered 404 or 403 in the last GoneFor is refused, and hints take at
 // most HintShare of the budget's rate ahead of other work (see Next). It is safe to call from
 // any goroutine.
-func (s *Scheduler) Hint(id int64) HintResult {
+func (s *Smart) Hint(id int64) HintResult {
 	now := s.cfg.Clock.Now()
 	s.hintMu.Lock()
 	var r HintResult
@@ -39,17 +40,14 @@ func (s *Scheduler) Hint(id int64) HintResult {
 	}
 	s.hintMu.Unlock()
 	if r == HintAccepted {
-		select {
-		case s.hintSig <- struct{}{}:
-		default:
-		}
+		s.hintWake.Signal()
 	}
 	return r
 }
 
 // popHint returns the oldest hint if its share of the budget allows one now, or whatever the
 // share when force is set (nothing else wants the pick).
-func (s *Scheduler) popHint(force bool) (int64, bool) {
+func (s *Smart) popHint(force bool) (int64, bool) {
 	now := s.cfg.Clock.Now()
 	s.hintMu.Lock()
 	defer s.hintMu.Unlock()

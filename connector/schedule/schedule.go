@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/ratelog"
@@ -38,7 +39,7 @@ import (
 // Config tunes the scheduler. Zero values take the defaults in brackets.
 type Config struct {
 	Partoo *partoo.Client // required
-	Clock  partoo.Clock   // [wall clock]
+	Clock  clock.Clock    // [wall clock]
 	// State returns the recorded state of a conversation (nil if none). Required.
 	State func(id int64) *diff.State
 	// Known lists every tracked conversation, for reconciliation.
@@ -51,12 +52,12 @@ type Config struct {
 	// FallbackPageInterval paces the pages of a full discovery while the listing is not in
 	// recency order [500 ms].
 	FallbackPageInterval time.Duration
-	// SendingBackoffMin and Max bound the delay between re-walks of a conversation with a
+	// SendingMinBackoff and Max bound the delay between re-walks of a conversation with a
 	// message in Sending; the delay grows ×1.5 [2 s, 30 s].
-	SendingBackoffMin, SendingBackoffMax time.Duration
-	// DeletableChecks are the delays after activity at which an Instagram conversation is
+	SendingMinBackoff, SendingMaxBackoff time.Duration
+	// InstagramChecks are the delays after activity at which an Instagram conversation is
 	// walked again to catch deletions [1 m, 5 m, 30 m].
-	DeletableChecks []time.Duration
+	InstagramChecks []time.Duration
 	// ReconcileReserve is how many budget tokens reconciliation leaves for urgent work [1].
 	ReconcileReserve int
 	// ReconcilePeriod is the target duration of a reconciliation pass: a pass that ends
@@ -84,7 +85,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Clock == nil {
-		c.Clock = partoo.RealClock{}
+		c.Clock = clock.Real{}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -93,8 +94,8 @@ func (c *Config) defaults() {
 	}
 	def(&c.DiscoveryInterval, 2*time.Second)
 	def(&c.FallbackPageInterval, 500*time.Millisecond)
-	def(&c.SendingBackoffMin, 2*time.Second)
-	def(&c.SendingBackoffMax, 30*time.Second)
+	def(&c.SendingMinBackoff, 2*time.Second)
+	def(&c.SendingMaxBackoff, 30*time.Second)
 	def(&c.Tick, 50*time.Millisecond)
 	def(&c.RetryMin, 10*time.Second)
 	def(&c.GoneFor, 10*time.Minute)
@@ -105,8 +106,8 @@ func (c *Config) defaults() {
 		c.MaxHints = 1000
 	}
 	def(&c.RetryMax, 10*time.Minute)
-	if c.DeletableChecks == nil {
-		c.DeletableChecks = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
+	if c.InstagramChecks == nil {
+		c.InstagramChecks = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
 	}
 	if c.ReconcileReserve <= 0 {
 		c.ReconcileReserve = 1
@@ -172,9 +173,9 @@ func (h *dueHeap) Pop() any {
 	return x
 }
 
-// Scheduler implements the policy above. Next and Walked are called by one goroutine (the
-// walk loop); Hint may be called from any goroutine.
-type Scheduler struct {
+// Smart implements the policy above. Next and Walked are called by one goroutine (the walk
+// loop); Hint and Status may be called from any goroutine.
+type Smart struct {
 	cfg Config
 
 	hintMu     sync.Mutex
@@ -183,7 +184,7 @@ type Scheduler struct {
 	hintTokens float64
 	hintFilled time.Time
 	goneUntil  map[int64]time.Time // conversations that answered 404/403 take no hints until then
-	hintSig    chan struct{}
+	hintWake   *clock.Wake
 
 	urgent    []int64
 	urgentSet map[int64]bool
@@ -214,11 +215,11 @@ type Scheduler struct {
 	status Status
 }
 
-// New returns a scheduler.
-func New(cfg Config) *Scheduler {
+// NewSmart returns the smart scheduler.
+func NewSmart(cfg Config) *Smart {
 	cfg.defaults()
-	return &Scheduler{
-		cfg: cfg, hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{}, hintSig: make(chan struct{}, 1),
+	return &Smart{
+		cfg: cfg, hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{}, hintWake: clock.NewWake(),
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
 		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
 		backoff: map[int64]time.Duration{}, retry: map[int64]time.Duration{}, checks: map[int64]int{},
@@ -226,7 +227,7 @@ func New(cfg Config) *Scheduler {
 }
 
 // Stats returns cumulative counts.
-func (s *Scheduler) Stats() Stats {
+func (s *Smart) Stats() Stats {
 	st := s.stats
 	st.RecencyOrdered = s.recency
 	return st
@@ -234,7 +235,7 @@ func (s *Scheduler) Stats() Stats {
 
 // Next returns the conversation to walk now, spending discovery requests as needed. It blocks
 // until there is something worth a request, or ctx ends.
-func (s *Scheduler) Next(ctx context.Context) (int64, error) {
+func (s *Smart) Next(ctx context.Context) (int64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -286,26 +287,15 @@ func (s *Scheduler) Next(ctx context.Context) (int64, error) {
 	}
 }
 
-// wait sleeps up to d (at most one Tick), returning early for a hint on a real clock.
-func (s *Scheduler) wait(ctx context.Context, d time.Duration) error {
+// wait sleeps up to d (at most one Tick), and returns early for a hint.
+func (s *Smart) wait(ctx context.Context, d time.Duration) error {
 	if d <= 0 || d > s.cfg.Tick {
 		d = s.cfg.Tick
 	}
-	if _, real := s.cfg.Clock.(partoo.RealClock); !real {
-		return s.cfg.Clock.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.hintSig:
-	case <-t.C:
-	}
-	return nil
+	return s.cfg.Clock.Wait(ctx, d, s.hintWake)
 }
 
-func (s *Scheduler) pick(id int64, r Reason) int64 {
+func (s *Smart) pick(id int64, r Reason) int64 {
 	s.stats.Picked[r]++
 	return id
 }
@@ -316,7 +306,7 @@ func (s *Scheduler) pick(id int64, r Reason) int64 {
 // listed last messages are compared on the way, for free. When the listing fails, the pass
 // goes on with the tracked conversations it has not covered yet, and the next pass tries the
 // listing again.
-func (s *Scheduler) nextReconcile(ctx context.Context) (int64, bool, error) {
+func (s *Smart) nextReconcile(ctx context.Context) (int64, bool, error) {
 	for s.reconPos >= len(s.recon) {
 		if s.reconDone || s.reconSeen == nil {
 			if !s.startPass() {
@@ -377,7 +367,7 @@ func (s *Scheduler) nextReconcile(ctx context.Context) (int64, bool, error) {
 // startPass begins a reconciliation pass, unless the period of the last one is not over, or
 // the last one walked nothing and began less than a discovery interval ago (an empty or
 // failing listing is not read in a loop).
-func (s *Scheduler) startPass() bool {
+func (s *Smart) startPass() bool {
 	now := s.cfg.Clock.Now()
 	if s.reconSeen != nil {
 		last := s.Status().Pass
@@ -403,7 +393,7 @@ func (s *Scheduler) startPass() bool {
 
 // addKnown ends the listing part of a pass: every tracked conversation the pass has not
 // covered yet is walked too. It reports whether the pass has anything left to walk.
-func (s *Scheduler) addKnown() bool {
+func (s *Smart) addKnown() bool {
 	for _, id := range s.cfg.Known() {
 		if !s.reconSeen[id] {
 			s.reconSeen[id] = true
@@ -415,7 +405,7 @@ func (s *Scheduler) addKnown() bool {
 	return len(s.recon) > s.reconPos
 }
 
-func (s *Scheduler) markUrgent(id int64) {
+func (s *Smart) markUrgent(id int64) {
 	if !s.urgentSet[id] {
 		s.urgentSet[id] = true
 		s.urgent = append(s.urgent, id)
@@ -424,7 +414,7 @@ func (s *Scheduler) markUrgent(id int64) {
 
 // schedule asks for a walk of id at at. A conversation has one pending entry: a new request
 // replaces it when it comes sooner or for a more urgent reason.
-func (s *Scheduler) schedule(id int64, at time.Time, r Reason) {
+func (s *Smart) schedule(id int64, at time.Time, r Reason) {
 	if cur, ok := s.queued[id]; ok && cur.reason <= r && !at.Before(cur.at) {
 		return
 	}
@@ -445,7 +435,7 @@ type Outcome struct {
 
 // Walked tells the scheduler a conversation was walked and what its state now is (nil if it
 // has none).
-func (s *Scheduler) Walked(id int64, st *diff.State, o Outcome) {
+func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	now := s.cfg.Clock.Now()
 	if o.Gone {
 		s.hintMu.Lock()
@@ -468,9 +458,9 @@ func (s *Scheduler) Walked(id int64, st *diff.State, o Outcome) {
 	if st != nil && hasSending(st) {
 		b := s.backoff[id]
 		if b == 0 || o.Changed {
-			b = s.cfg.SendingBackoffMin
+			b = s.cfg.SendingMinBackoff
 		} else {
-			b = min(b*3/2, s.cfg.SendingBackoffMax)
+			b = min(b*3/2, s.cfg.SendingMaxBackoff)
 		}
 		s.backoff[id] = b
 		s.schedule(id, now.Add(b), ReasonSending)
@@ -478,14 +468,14 @@ func (s *Scheduler) Walked(id int64, st *diff.State, o Outcome) {
 		delete(s.backoff, id)
 	}
 	// Deletable channel: check again a few times after activity.
-	if s.partner[id] == partoo.PartnerInstagram && len(s.cfg.DeletableChecks) > 0 {
+	if s.partner[id] == partoo.PartnerInstagram && len(s.cfg.InstagramChecks) > 0 {
 		if o.Changed {
 			s.checks[id] = 0
 		}
-		if i, ok := s.checks[id]; ok && i < len(s.cfg.DeletableChecks) {
+		if i, ok := s.checks[id]; ok && i < len(s.cfg.InstagramChecks) {
 			s.checks[id] = i + 1
 			if _, pending := s.queued[id]; !pending {
-				s.schedule(id, now.Add(s.cfg.DeletableChecks[i]), ReasonDeletable)
+				s.schedule(id, now.Add(s.cfg.InstagramChecks[i]), ReasonDeletable)
 			}
 		}
 	}

@@ -8,26 +8,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
 type harness struct {
 	t       *testing.T
-	clock   *partootest.ManualClock
-	sim     *partootest.Sim
+	clock   *clock.Manual
+	sim     *partoosim.Sim
 	cl      *partoo.Client
 	state   map[int64]*diff.State
-	s       *schedule.Scheduler
+	s       *schedule.Smart
 	listing atomic.Bool // false: GET /conversations answers 503
 }
 
-func newHarness(t *testing.T, convs int, order partootest.Order, mod ...func(*schedule.Config)) *harness {
-	clock := partootest.NewManualClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	sim := partootest.New(partootest.Config{APIKey: "k", Clock: clock, Order: order, RequestsPerMinute: 300})
-	gen := partootest.NewGenerator(sim, partootest.Activity{}, 1)
+func newHarness(t *testing.T, convs int, order partoosim.Order, mod ...func(*schedule.Config)) *harness {
+	clock := clock.NewManual(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	sim := partoosim.New(partoosim.Config{APIKey: "k", Clock: clock, Order: order, RequestsPerMinute: 300})
+	gen := partoosim.NewGenerator(sim, partoosim.Activity{}, 1)
 	gen.Populate(convs, 3, 24*time.Hour)
 	h := &harness{t: t, clock: clock, sim: sim, state: map[int64]*diff.State{}}
 	h.listing.Store(true)
@@ -40,7 +42,7 @@ func newHarness(t *testing.T, convs int, order partootest.Order, mod ...func(*sc
 		api.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	cl, err := partoo.New(partoo.Config{BaseURL: srv.URL + "/v2", APIKey: partoo.NewSecret("k"), Clock: clock,
+	cl, err := partoo.New(partoo.Config{APIURL: srv.URL + "/v2", APIKey: secret.New("k"), Clock: clock,
 		BackoffBase: time.Millisecond, BackoffMax: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +60,7 @@ func newHarness(t *testing.T, convs int, order partootest.Order, mod ...func(*sc
 	for _, m := range mod {
 		m(&cfg)
 	}
-	h.s = schedule.New(cfg)
+	h.s = schedule.NewSmart(cfg)
 	return h
 }
 
@@ -106,7 +108,7 @@ func (h *harness) next() (int64, schedule.Reason) {
 
 // A fresh start snapshots every conversation, not only those on page 1 of the listing.
 func TestColdStartCoversEveryConversation(t *testing.T) {
-	h := newHarness(t, 250, partootest.OrderRecent)
+	h := newHarness(t, 250, partoosim.OrderRecent)
 	for i := 0; i < 2000 && len(h.state) < 250; i++ {
 		id, _ := h.next()
 		h.walk(id)
@@ -123,7 +125,7 @@ func TestColdStartCoversEveryConversation(t *testing.T) {
 }
 
 func TestIDOrderIsRecognised(t *testing.T) {
-	h := newHarness(t, 250, partootest.OrderID)
+	h := newHarness(t, 250, partoosim.OrderID)
 	for i := 0; i < 300; i++ {
 		id, _ := h.next()
 		h.walk(id)
@@ -134,14 +136,14 @@ func TestIDOrderIsRecognised(t *testing.T) {
 }
 
 func TestChangesAreFoundFirstAndHintsComeBeforeAll(t *testing.T) {
-	h := newHarness(t, 150, partootest.OrderRecent)
+	h := newHarness(t, 150, partoosim.OrderRecent)
 	for i := 0; i < 1000 && len(h.state) < 150; i++ {
 		id, _ := h.next()
 		h.walk(id)
 	}
 	// A new message in a quiet conversation: the next discovery finds it.
 	quiet := h.sim.ConversationIDs()[10]
-	if _, err := h.sim.AddMessage(partootest.MessageSpec{ConversationID: quiet}); err != nil {
+	if _, err := h.sim.AddMessage(partoosim.MessageSpec{ConversationID: quiet}); err != nil {
 		t.Fatal(err)
 	}
 	found := false
@@ -171,13 +173,13 @@ func TestChangesAreFoundFirstAndHintsComeBeforeAll(t *testing.T) {
 }
 
 func TestSendingIsRewalkedWithBackoff(t *testing.T) {
-	h := newHarness(t, 5, partootest.OrderRecent)
+	h := newHarness(t, 5, partoosim.OrderRecent)
 	for i := 0; i < 100 && len(h.state) < 5; i++ {
 		id, _ := h.next()
 		h.walk(id)
 	}
 	c := h.sim.ConversationIDs()[2]
-	if _, err := h.sim.AddMessage(partootest.MessageSpec{ConversationID: c, SenderType: partoo.SenderUser, Status: partoo.StatusSending}); err != nil {
+	if _, err := h.sim.AddMessage(partoosim.MessageSpec{ConversationID: c, SenderType: partoo.SenderUser, Status: partoo.StatusSending}); err != nil {
 		t.Fatal(err)
 	}
 	h.walk(c) // recorded in Sending
@@ -201,11 +203,11 @@ func TestSendingIsRewalkedWithBackoff(t *testing.T) {
 // discovery failures count up in Status, and reconciliation keeps walking the conversations the
 // state knows (finding their changes) instead of spinning on the listing.
 func TestDiscoveryFailuresAreCountedAndKnownConversationsStillWalked(t *testing.T) {
-	h := newHarness(t, 20, partootest.OrderRecent)
+	h := newHarness(t, 20, partoosim.OrderRecent)
 	h.snapshot()
 	h.listing.Store(false)
 	target := h.sim.ConversationIDs()[7]
-	if _, err := h.sim.AddMessage(partootest.MessageSpec{ConversationID: target}); err != nil {
+	if _, err := h.sim.AddMessage(partoosim.MessageSpec{ConversationID: target}); err != nil {
 		t.Fatal(err)
 	}
 	before := h.sim.Counters().ByEndpoint["/v2/conversations"][200]
@@ -237,10 +239,10 @@ func TestDiscoveryFailuresAreCountedAndKnownConversationsStillWalked(t *testing.
 // TestIgnoredLastMessageIsNotWalkedAgainAndAgain: a conversation whose last message has an
 // unknown sender_type (which the diff ignores) is not walked at every discovery.
 func TestIgnoredLastMessageIsNotWalkedAgainAndAgain(t *testing.T) {
-	h := newHarness(t, 10, partootest.OrderRecent)
+	h := newHarness(t, 10, partoosim.OrderRecent)
 	h.snapshot()
 	c := h.sim.ConversationIDs()[3]
-	if _, err := h.sim.AddMessage(partootest.MessageSpec{ConversationID: c, SenderType: "Bot"}); err != nil {
+	if _, err := h.sim.AddMessage(partoosim.MessageSpec{ConversationID: c, SenderType: "Bot"}); err != nil {
 		t.Fatal(err)
 	}
 	walks := 0
@@ -260,7 +262,7 @@ func TestIgnoredLastMessageIsNotWalkedAgainAndAgain(t *testing.T) {
 // TestReconcilePeriodPausesBetweenPasses: with a period of 10 minutes, a pass over a small
 // organisation ends early and the next does not begin before the period is over.
 func TestReconcilePeriodPausesBetweenPasses(t *testing.T) {
-	h := newHarness(t, 30, partootest.OrderRecent, func(c *schedule.Config) { c.ReconcilePeriod = 10 * time.Minute })
+	h := newHarness(t, 30, partoosim.OrderRecent, func(c *schedule.Config) { c.ReconcilePeriod = 10 * time.Minute })
 	start := h.clock.Now()
 	passes := map[int64]int{}
 	for h.s.Status().Pass.Number <= 3 {
@@ -284,7 +286,7 @@ func TestReconcilePeriodPausesBetweenPasses(t *testing.T) {
 // TestFailedWalksAreRetriedWithGrowingDelays: a walk reported failed is walked again, later
 // each time while it keeps failing.
 func TestFailedWalksAreRetriedWithGrowingDelays(t *testing.T) {
-	h := newHarness(t, 5, partootest.OrderRecent, func(c *schedule.Config) { c.ReconcilePeriod = time.Hour })
+	h := newHarness(t, 5, partoosim.OrderRecent, func(c *schedule.Config) { c.ReconcilePeriod = time.Hour })
 	h.snapshot()
 	c := h.sim.ConversationIDs()[1]
 	h.s.Walked(c, h.state[c], schedule.Outcome{Failed: true})

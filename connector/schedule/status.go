@@ -39,19 +39,19 @@ type Status struct {
 }
 
 // Status returns the scheduler's status. It is safe to call from any goroutine.
-func (s *Scheduler) Status() Status {
+func (s *Smart) Status() Status {
 	s.stMu.Lock()
 	defer s.stMu.Unlock()
 	return s.status
 }
 
-func (s *Scheduler) setPass(f func(*Pass)) {
+func (s *Smart) setPass(f func(*Pass)) {
 	s.stMu.Lock()
 	f(&s.status.Pass)
 	s.stMu.Unlock()
 }
 
-func (s *Scheduler) setStatus(f func(*Status)) {
+func (s *Smart) setStatus(f func(*Status)) {
 	s.stMu.Lock()
 	f(&s.status)
 	s.stMu.Unlock()

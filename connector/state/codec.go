@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/avroframe"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
-	"github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
 // Codec encodes diff.State as a ConversationState record. Safe for concurrent use.
-type Codec struct{ so *events.SingleObject }
+type Codec struct{ so *avroframe.SingleObject }
 
 // NewCodec compiles the embedded ConversationState schema.
 func NewCodec() (*Codec, error) {
-	so, err := events.NewSingleObject(schemas.ConversationState)
+	so, err := avroframe.NewSingleObject(schemas.ConversationState)
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/cmd/partoo-bench/freshness"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
-	"github.com/partoo-connector/partoo-connector/connector/schedule/freshness"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
 )
 
 // TestSchedulerBeatsTheSweep is the acceptance check of the scheduler on a small organisation
@@ -57,7 +57,7 @@ func TestIDOrderFallsBack(t *testing.T) {
 		t.Skip("simulates hours")
 	}
 	setup := freshness.Setup{Conversations: 1000, MessagesPerConv: 10, Warmup: 5 * time.Minute, Active: 30 * time.Minute,
-		Cooldown: 15 * time.Minute, Seed: 4, Order: partootest.OrderID}
+		Cooldown: 15 * time.Minute, Seed: 4, Order: partoosim.OrderID}
 	r, err := freshness.Run(context.Background(), setup, freshness.Scheduler)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package partootest_test
+package partoosim_test
 
 import (
 	"bytes"
@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim/simtest"
 )
 
 type httpResult struct {
@@ -48,9 +50,9 @@ func post(t *testing.T, url string, body any) httpResult {
 }
 
 func TestContractErrors(t *testing.T) {
-	sim := partootest.New(partootest.Config{APIKey: "k", RequestsPerMinute: -1})
-	base := sim.Serve(t)
-	sim.CreateConversation(partootest.ConversationSpec{})
+	sim := partoosim.New(partoosim.Config{APIKey: "k", RequestsPerMinute: -1})
+	base := simtest.Serve(t, sim)
+	sim.CreateConversation(partoosim.ConversationSpec{})
 	cases := []struct {
 		name, path, key string
 		status          int
@@ -83,9 +85,9 @@ func TestContractErrors(t *testing.T) {
 }
 
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
-	clock := partootest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	sim := partootest.New(partootest.Config{APIKey: "k", RequestsPerMinute: 5, Clock: clock})
-	base := sim.Serve(t)
+	clock := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	sim := partoosim.New(partoosim.Config{APIKey: "k", RequestsPerMinute: 5, Clock: clock})
+	base := simtest.Serve(t, sim)
 	for i := 0; i < 5; i++ {
 		clock.Advance(time.Second)
 		if r := get(t, base+"/conversations", "k"); r.status != 200 {
@@ -111,16 +113,16 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 }
 
 func TestConversationOrders(t *testing.T) {
-	clock := partootest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	sim := partootest.New(partootest.Config{APIKey: "k", RequestsPerMinute: -1, Clock: clock})
-	base := sim.Serve(t)
+	clock := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	sim := partoosim.New(partoosim.Config{APIKey: "k", RequestsPerMinute: -1, Clock: clock})
+	base := simtest.Serve(t, sim)
 	for i := 0; i < 5; i++ {
 		clock.Advance(time.Second)
-		c := sim.CreateConversation(partootest.ConversationSpec{BusinessID: int64(1 + i%2)})
-		_, _ = sim.AddMessage(partootest.MessageSpec{ConversationID: c.ID})
+		c := sim.CreateConversation(partoosim.ConversationSpec{BusinessID: int64(1 + i%2)})
+		_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 	}
 	clock.Advance(time.Second)
-	_, _ = sim.AddMessage(partootest.MessageSpec{ConversationID: 2}) // 2 becomes the most recent
+	_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: 2}) // 2 becomes the most recent
 
 	walk := func(query string) []int64 {
 		var ids []int64
@@ -150,19 +152,19 @@ func TestConversationOrders(t *testing.T) {
 	if got := fmt.Sprint(walk("&business__in=1")); got != "[5 3 1]" {
 		t.Errorf("business__in=1 = %s, want [5 3 1]", got)
 	}
-	sim.SetOrder(partootest.OrderID)
+	sim.SetOrder(partoosim.OrderID)
 	if got := fmt.Sprint(walk("")); got != "[1 2 3 4 5]" {
 		t.Errorf("id order = %s, want [1 2 3 4 5]", got)
 	}
 }
 
 func TestAdminEndpointsScriptAScenario(t *testing.T) {
-	sim := partootest.New(partootest.Config{APIKey: "k", RequestsPerMinute: -1})
-	base := sim.Serve(t)
+	sim := partoosim.New(partoosim.Config{APIKey: "k", RequestsPerMinute: -1})
+	base := simtest.Serve(t, sim)
 	root := base[:len(base)-len("/v2")]
 
 	r := post(t, root+"/_sim/conversations", map[string]any{"messaging_partner": "Instagram"})
-	var conv partootest.Conversation
+	var conv partoosim.Conversation
 	if r.status != 201 || json.Unmarshal(r.body, &conv) != nil || conv.Partner != "Instagram" {
 		t.Fatalf("create conversation: %d %s", r.status, r.body)
 	}
@@ -194,14 +196,14 @@ func TestAdminEndpointsScriptAScenario(t *testing.T) {
 	}
 
 	r = get(t, root+"/_sim/changes?since=0", "")
-	var log struct{ Changes []partootest.Change }
+	var log struct{ Changes []partoosim.Change }
 	if err := json.Unmarshal(r.body, &log); err != nil {
 		t.Fatal(err)
 	}
 	var kinds []string
 	for _, c := range log.Changes {
 		k := string(c.Type)
-		if c.Type == partootest.ChangeStatusChanged {
+		if c.Type == partoosim.ChangeStatusChanged {
 			k += ":" + string(c.PreviousStatus) + ">" + string(c.Status)
 		}
 		kinds = append(kinds, k)
@@ -219,10 +221,10 @@ func TestAdminEndpointsScriptAScenario(t *testing.T) {
 }
 
 func TestGeneratorIsLifelikeAndSeeded(t *testing.T) {
-	run := func(seed uint64) []partootest.Change {
-		clock := partootest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		sim := partootest.New(partootest.Config{Clock: clock, Seed: seed})
-		gen := partootest.NewGenerator(sim, partootest.Activity{MessagesPerSecond: 5, DeleteRatio: 0.3, UnknownRatio: 0.05}, seed)
+	run := func(seed uint64) []partoosim.Change {
+		clock := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		sim := partoosim.New(partoosim.Config{Clock: clock, Seed: seed})
+		gen := partoosim.NewGenerator(sim, partoosim.Activity{MessagesPerSecond: 5, DeleteRatio: 0.3, UnknownRatio: 0.05}, seed)
 		gen.Populate(20, 5, 24*time.Hour)
 		for i := 0; i < 3600; i++ { // one simulated hour in 1 s ticks
 			clock.Advance(time.Second)
@@ -234,7 +236,7 @@ func TestGeneratorIsLifelikeAndSeeded(t *testing.T) {
 	seen := map[string]int{}
 	for _, c := range changes {
 		seen[string(c.Type)]++
-		if c.Type == partootest.ChangeStatusChanged {
+		if c.Type == partoosim.ChangeStatusChanged {
 			seen[string(c.PreviousStatus)+">"+string(c.Status)]++
 		}
 		if !c.SenderType.Known() {
@@ -243,7 +245,7 @@ func TestGeneratorIsLifelikeAndSeeded(t *testing.T) {
 		if !c.ContentType.Known() {
 			seen["unknown content"]++
 		}
-		if c.Type == partootest.ChangeDeleted && c.Partner != partoo.PartnerInstagram {
+		if c.Type == partoosim.ChangeDeleted && c.Partner != partoo.PartnerInstagram {
 			t.Fatalf("deleted a %s message; only Instagram messages can be deleted", c.Partner)
 		}
 	}

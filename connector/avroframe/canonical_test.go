@@ -1,4 +1,4 @@
-package events_test
+package avroframe_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/avroframe"
 	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
@@ -44,7 +44,7 @@ func TestFingerprintsMatchFastavro(t *testing.T) {
 		if src == "" {
 			src = v.Schema
 		}
-		got, err := events.CanonicalForm(src)
+		got, err := avroframe.CanonicalForm(src)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -52,7 +52,7 @@ func TestFingerprintsMatchFastavro(t *testing.T) {
 			t.Errorf("%s canonical form\n got %s\nwant %s", name, got, v.Canonical)
 		}
 		// fastavro prints the fingerprint's 8 bytes little-endian, as they appear on the wire.
-		le := events.FingerprintBytes(events.Fingerprint(got))
+		le := avroframe.FingerprintBytes(avroframe.Fingerprint(got))
 		if fp := fmt.Sprintf("%x", le[:]); fp != v.CRC {
 			t.Errorf("%s fingerprint %s, fastavro %s", name, fp, v.CRC)
 		}

@@ -18,4 +18,4 @@
 //
 // Every change (message created, status changed, deleted, vanished) is appended to a
 // ground-truth log with its time, which tests compare with what reached Kafka.
-package partootest
+package partoosim

@@ -1,24 +1,28 @@
 // Package freshness measures how fast a scheduling strategy turns Partoo changes into events
-// under the 300 requests/minute budget. It runs the simulator, the real Partoo client (budget,
-// retries, decoding), the diff and a strategy in simulated time: a virtual clock that jumps
-// from one simulator event to the next, so hours of activity take seconds. Kafka is left out:
-// an event counts as detected when the diff emits it (a transaction adds a constant ~10 ms).
+// under the 300 requests/minute budget. It runs the shipped pipeline — a scheduler
+// (connector/schedule), the walk step (connector/pipeline: the real Partoo client with its
+// budget, retries and decoding, the diff, the Avro encoding) — against the simulator, in
+// simulated time: a virtual clock that jumps from one simulator event to the next, so hours of
+// activity take seconds. Kafka is replaced by a committer that commits at once: an event counts
+// as detected when its (instant) commit ends (a real transaction adds ~10 ms).
 package freshness
 
 import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
-	"github.com/partoo-connector/partoo-connector/connector/partoo/partootest"
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/pipeline"
+	"github.com/partoo-connector/partoo-connector/connector/publish"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -32,14 +36,14 @@ const (
 
 // Setup describes one run.
 type Setup struct {
-	Conversations   int                 // organisation size [10,000]
-	MessagesPerConv int                 // average history [20]
-	Activity        partootest.Activity // live activity [1 message/s, transitions 1–30 s, rare deletions]
-	Budget          int                 // requests per minute [300]
-	Warmup          time.Duration       // changes before this are not measured [5 min]
-	Active          time.Duration       // changes measured in [Warmup, Active] [60 min]
-	Cooldown        time.Duration       // the strategy keeps running this long after [60 min]
-	Order           partootest.Order    // listing order [recent]
+	Conversations   int                // organisation size [10,000]
+	MessagesPerConv int                // average history [20]
+	Activity        partoosim.Activity // live activity [1 message/s, transitions 1–30 s, rare deletions]
+	Budget          int                // requests per minute [300]
+	Warmup          time.Duration      // changes before this are not measured [5 min]
+	Active          time.Duration      // changes measured in [Warmup, Active] [60 min]
+	Cooldown        time.Duration      // the strategy keeps running this long after [60 min]
+	Order           partoosim.Order    // listing order [recent]
 	Seed            uint64
 }
 
@@ -69,14 +73,14 @@ func (s *Setup) defaults() {
 		s.Cooldown = time.Hour
 	}
 	if s.Order == "" {
-		s.Order = partootest.OrderRecent
+		s.Order = partoosim.OrderRecent
 	}
 }
 
 // Result of one run.
 type Result struct {
 	Strategy  string
-	Order     partootest.Order
+	Order     partoosim.Order
 	Lags      map[diff.EventType][]time.Duration // per detected change, sorted
 	Changes   int                                // ground-truth changes in the window
 	Detected  int
@@ -112,12 +116,13 @@ func (r Result) Percentile(t diff.EventType, p float64) time.Duration {
 	return xs[i]
 }
 
-// simClock is virtual time: Sleep jumps to each generator event on the way, so the
-// simulator's changes happen at their own times.
+// simClock is virtual time for one goroutine: Wait jumps to each generator event on the way,
+// so the simulator's changes happen at their own times, and returns early when a change
+// signalled its wake (a webhook hint, the oracle's queue).
 type simClock struct {
 	mu  sync.Mutex
 	now time.Time
-	gen *partootest.Generator
+	gen *partoosim.Generator
 }
 
 func (c *simClock) Now() time.Time {
@@ -134,9 +139,12 @@ func (c *simClock) set(t time.Time) {
 	c.mu.Unlock()
 }
 
-func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
+func (c *simClock) Wait(ctx context.Context, d time.Duration, wake *clock.Wake) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if wake.Signaled() {
+		return nil
 	}
 	target := c.Now().Add(d)
 	for c.gen != nil {
@@ -146,6 +154,9 @@ func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
 		}
 		c.set(next)
 		c.gen.Tick()
+		if wake.Signaled() {
+			return nil
+		}
 	}
 	c.set(target)
 	if c.gen != nil {
@@ -154,14 +165,69 @@ func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// handlerTransport serves requests in process, without sockets.
-type handlerTransport struct{ h http.Handler }
+// instant commits at once: the harness measures detection, not Kafka.
+type instant struct{}
 
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	return rec.Result(), nil
+func (instant) Publish(context.Context, []publish.Change) error { return nil }
+
+// recorder hears the committed events of every walk.
+type recorder struct {
+	clock      *simClock
+	detections map[int64][]detection
 }
+
+func (r *recorder) Walked(rep pipeline.Report) {
+	now := r.clock.Now()
+	for _, e := range rep.Events {
+		st := e.Status
+		if e.Type == diff.MessageCreated {
+			st = e.Message.Status
+		}
+		r.detections[e.MessageID] = append(r.detections[e.MessageID], detection{typ: e.Type, status: st, at: now})
+	}
+}
+
+func (r *recorder) Transaction(int, error) {}
+
+// oracle walks exactly the conversation of each change, at the moment of the change.
+type oracle struct {
+	clock  clock.Clock
+	wake   *clock.Wake
+	mu     sync.Mutex
+	queue  []int64
+	queued map[int64]bool
+}
+
+func (o *oracle) changed(c partoosim.Change) {
+	o.mu.Lock()
+	if !o.queued[c.ConversationID] {
+		o.queued[c.ConversationID] = true
+		o.queue = append(o.queue, c.ConversationID)
+	}
+	o.mu.Unlock()
+	o.wake.Signal()
+}
+
+func (o *oracle) Next(ctx context.Context) (int64, error) {
+	for {
+		o.mu.Lock()
+		if len(o.queue) > 0 {
+			id := o.queue[0]
+			o.queue = o.queue[1:]
+			delete(o.queued, id)
+			o.mu.Unlock()
+			return id, nil
+		}
+		o.mu.Unlock()
+		if err := o.clock.Wait(ctx, time.Hour, o.wake); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (o *oracle) Walked(int64, *diff.State, schedule.Outcome) {}
+func (o *oracle) Hint(int64) schedule.HintResult              { return schedule.HintIgnored }
+func (o *oracle) Status() schedule.Status                     { return schedule.Status{} }
 
 type detection struct {
 	typ    diff.EventType
@@ -173,16 +239,16 @@ type detection struct {
 func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 	setup.defaults()
 	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
-	clock := &simClock{now: start}
-	sim := partootest.New(partootest.Config{APIKey: "bench", RequestsPerMinute: setup.Budget, Clock: clock, Order: setup.Order, Seed: setup.Seed})
-	gen := partootest.NewGenerator(sim, setup.Activity, setup.Seed)
+	clk := &simClock{now: start}
+	sim := partoosim.New(partoosim.Config{APIKey: "bench", RequestsPerMinute: setup.Budget, Clock: clk, Order: setup.Order, Seed: setup.Seed})
+	gen := partoosim.NewGenerator(sim, setup.Activity, setup.Seed)
 	gen.Populate(setup.Conversations, setup.MessagesPerConv, 30*24*time.Hour)
 	baseline := int64(len(sim.Changes(0)))
 	gen.Tick()
-	clock.gen = gen
+	clk.gen = gen
 
-	client, err := partoo.New(partoo.Config{BaseURL: "http://partoo-sim/v2", APIKey: partoo.NewSecret("bench"),
-		RequestsPerMinute: setup.Budget, Clock: clock, HTTPClient: &http.Client{Transport: handlerTransport{sim.Handler()}}})
+	client, err := partoo.New(partoo.Config{APIURL: "http://partoo-sim/v2", APIKey: secret.New("bench"),
+		RequestsPerMinute: setup.Budget, Clock: clk, HTTPClient: &http.Client{Transport: sim.Transport()}})
 	if err != nil {
 		return Result{}, err
 	}
@@ -193,91 +259,44 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 		idx.Put(diff.Diff(nil, id, sim.Messages(id), diff.Complete, start, diff.Options{}).Next)
 	}
 
-	var next func(context.Context) (int64, error)
-	var walked func(int64, *diff.State, schedule.Outcome)
+	var sched schedule.Scheduler
 	switch strategy {
 	case Naive:
-		sw := &connector.SweepScheduler{Partoo: client, Clock: clock, Known: idx.IDs}
-		next = sw.Next
+		sched = schedule.NewSweep(schedule.SweepConfig{Partoo: client, Clock: clk, Known: idx.IDs})
 	case Scheduler, Webhooks:
-		sc := schedule.New(schedule.Config{Partoo: client, Clock: clock, State: idx.Get, Known: idx.IDs})
-		next, walked = sc.Next, sc.Walked
+		smart := schedule.NewSmart(schedule.Config{Partoo: client, Clock: clk, State: idx.Get, Known: idx.IDs})
 		if strategy == Webhooks {
-			sim.OnChange(func(c partootest.Change) { sc.Hint(c.ConversationID) })
+			sim.OnChange(func(c partoosim.Change) { smart.Hint(c.ConversationID) })
 		}
+		sched = smart
 	case Oracle:
-		var mu sync.Mutex
-		var queue []int64
-		queued := map[int64]bool{}
-		sim.OnChange(func(c partootest.Change) {
-			mu.Lock()
-			if !queued[c.ConversationID] {
-				queued[c.ConversationID] = true
-				queue = append(queue, c.ConversationID)
-			}
-			mu.Unlock()
-		})
-		next = func(ctx context.Context) (int64, error) {
-			for {
-				mu.Lock()
-				if len(queue) > 0 {
-					id := queue[0]
-					queue = queue[1:]
-					delete(queued, id)
-					mu.Unlock()
-					return id, nil
-				}
-				mu.Unlock()
-				wake := gen.NextEvent().Sub(clock.Now())
-				if err := clock.Sleep(ctx, max(wake, time.Millisecond)); err != nil {
-					return 0, err
-				}
-			}
-		}
+		o := &oracle{clock: clk, wake: clock.NewWake(), queued: map[int64]bool{}}
+		sim.OnChange(o.changed)
+		sched = o
 	default:
 		return Result{}, fmt.Errorf("unknown strategy %q", strategy)
 	}
-
-	detections := map[int64][]detection{}
-	walk := func(id int64) error {
-		w, werr := client.Messages(ctx, id)
-		if werr != nil && (partoo.IsAuth(werr) || ctx.Err() != nil) {
-			return werr
-		}
-		cov := diff.Complete
-		if werr != nil {
-			cov = diff.Partial
-		}
-		res := diff.Diff(idx.Get(id), id, w.Messages, cov, clock.Now(), diff.Options{})
-		now := clock.Now()
-		for _, e := range res.Events {
-			st := e.Status
-			if e.Type == diff.MessageCreated {
-				st = e.Message.Status
-			}
-			detections[e.MessageID] = append(detections[e.MessageID], detection{typ: e.Type, status: st, at: now})
-		}
-		if res.Changed {
-			idx.Put(res.Next)
-		}
-		if walked != nil {
-			walked(id, idx.Get(id), schedule.Outcome{Changed: len(res.Events) > 0})
-		}
-		return nil
+	rec := &recorder{clock: clk, detections: map[int64][]detection{}}
+	step, err := pipeline.New(pipeline.Config{Partoo: client, Index: func() *state.Index { return idx }, Committer: instant{},
+		Scheduler: sched, Clock: clk, Hooks: rec})
+	if err != nil {
+		return Result{}, err
 	}
+	walk := func(id int64) error { return step.Walk(ctx, id) }
+	detections := rec.detections
 
 	windowStart, windowEnd := start.Add(setup.Warmup), start.Add(setup.Active)
 	end := windowEnd.Add(setup.Cooldown)
 	var reqStart, reqEnd int64 = -1, -1
-	for clock.Now().Before(end) {
-		now := clock.Now()
+	for clk.Now().Before(end) {
+		now := clk.Now()
 		if reqStart < 0 && !now.Before(windowStart) {
 			reqStart = sim.Counters().Total
 		}
 		if reqEnd < 0 && !now.Before(windowEnd) {
 			reqEnd = sim.Counters().Total
 		}
-		id, err := next(ctx)
+		id, err := sched.Next(ctx)
 		if err != nil {
 			return Result{}, err
 		}
@@ -289,7 +308,7 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 		reqEnd = sim.Counters().Total
 	}
 	// Final reconciliation: every conversation once more, no activity.
-	clock.gen = nil
+	clk.gen = nil
 	for _, id := range sim.ConversationIDs() {
 		if err := walk(id); err != nil {
 			return Result{}, err
@@ -302,22 +321,22 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 	// Per message, the times of its status changes, to tell coalesced ones.
 	statusTimes := map[int64][]time.Time{}
 	for _, c := range changes {
-		if c.Type == partootest.ChangeStatusChanged {
+		if c.Type == partoosim.ChangeStatusChanged {
 			statusTimes[c.MessageID] = append(statusTimes[c.MessageID], c.Time)
 		}
 	}
 	for _, c := range changes {
-		if c.Time.Before(windowStart) || !c.Time.Before(windowEnd) || !c.SenderType.Known() || c.Type == partootest.ChangeVanished {
+		if c.Time.Before(windowStart) || !c.Time.Before(windowEnd) || !c.SenderType.Known() || c.Type == partoosim.ChangeVanished {
 			continue
 		}
 		res.Changes++
 		var typ diff.EventType
 		switch c.Type {
-		case partootest.ChangeCreated:
+		case partoosim.ChangeCreated:
 			typ = diff.MessageCreated
-		case partootest.ChangeStatusChanged:
+		case partoosim.ChangeStatusChanged:
 			typ = diff.StatusChanged
-		case partootest.ChangeDeleted:
+		case partoosim.ChangeDeleted:
 			typ = diff.MessageDeleted
 		}
 		// The change is superseded at the message's next status change (if any).

@@ -1,4 +1,4 @@
-package events
+package avroframe
 
 import (
 	"encoding/hex"

@@ -1,4 +1,9 @@
-package connector
+// Package config reads the connector's configuration from the environment: one variable per
+// setting, documented in the struct tags (the README's table is generated from them). Load
+// reads every variable, treats an empty one as unset (Kubernetes and compose files often set
+// variables to ""), never changes the process environment, and reports every wrong variable at
+// once. Only this package and the commands know environment variable names.
+package config
 
 import (
 	"crypto/tls"
@@ -9,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -17,14 +23,14 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
 // Config is the service's configuration, read from the environment. The `desc` tags are the
 // README's configuration table (a test keeps the two in sync).
 type Config struct {
 	PartooAPIURL            string        `envconfig:"PARTOO_API_URL" default:"https://api.partoo.co/v2" desc:"Partoo API base URL, up to /v2"`
-	PartooAPIKey            partoo.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`
+	PartooAPIKey            secret.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`
 	PartooAPIKeyFile        string        `envconfig:"PARTOO_API_KEY_FILE" desc:"file holding the API key, e.g. a mounted Kubernetes Secret"`
 	PartooRequestsPerMinute int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" default:"300" desc:"the organisation's rate limit; the connector never exceeds it"`
 	PartooBudgetReserve     float64       `envconfig:"PARTOO_BUDGET_RESERVE" default:"0.1" desc:"share of the rate left unused for the organisation's other integrations, 0 to 0.9; the rate also drops by 30 % on each unexpected 429 and recovers by 5 % every 30 s"`
@@ -46,7 +52,7 @@ type Config struct {
 	SchedulerInstagramChecks   []time.Duration `envconfig:"SCHEDULER_INSTAGRAM_CHECKS" default:"1m,5m,30m" desc:"delays after activity at which an Instagram conversation is re-walked to catch deletions"`
 	SchedulerReconcilePeriod   time.Duration   `envconfig:"SCHEDULER_RECONCILE_PERIOD" default:"0s" desc:"target duration of a reconciliation pass over every conversation; a pass that ends sooner pauses until the period is over; 0: as fast as the budget allows"`
 	WebhookAuthHeader          string          `envconfig:"WEBHOOK_AUTH_HEADER" default:"X-Auth-Token" desc:"custom header Partoo's webhook sends with WEBHOOK_SECRET"`
-	WebhookSecret              partoo.Secret   `envconfig:"WEBHOOK_SECRET" desc:"enables POST /webhooks/partoo; requests without this header value get 401; never logged"`
+	WebhookSecret              secret.Secret   `envconfig:"WEBHOOK_SECRET" desc:"enables POST /webhooks/partoo; requests without this header value get 401; never logged"`
 	WebhookMaxBodyBytes        int64           `envconfig:"WEBHOOK_MAX_BODY_BYTES" default:"1048576" desc:"largest webhook body accepted (413 beyond)"`
 	HTTPAddr                   string          `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /metrics, /healthz, /readyz, /status and the webhook receiver"`
 	LogLevel                   string          `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -71,32 +77,108 @@ type KafkaConfig struct {
 	KafkaTLSKeyFile         string        `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
 	KafkaSASLMechanism      string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
 	KafkaSASLUsername       string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
-	KafkaSASLPassword       partoo.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
+	KafkaSASLPassword       secret.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
 }
 
-// ConfigError names the variable at fault. Its message never contains a secret's value.
-type ConfigError struct {
+// Error names the variable at fault. Its message never contains a secret's value.
+type Error struct {
 	Var     string
 	Problem string
 }
 
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+func (e *Error) Error() string { return e.Var + ": " + e.Problem }
 
-// LoadConfig reads and validates the configuration from the environment. The error, if any,
-// is a *ConfigError for the first problem found.
-func LoadConfig() (*Config, error) {
-	unsetEmpty(ConfigVars())
-	var c Config
-	if err := envconfig.Process("", &c); err != nil {
-		return nil, parseErr(err)
+// Errors are every problem Load found, one per variable, in declaration order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
 	}
-	if err := c.finish(); err != nil {
-		return nil, err
+	return strings.Join(lines, "\n")
+}
+
+// Load reads and validates the configuration from the environment. On failure the error is
+// an Errors listing every wrong variable.
+func Load() (*Config, error) {
+	var c Config
+	errs := parse(&c)
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		return nil, sorted(errs, Vars())
 	}
 	return &c, nil
 }
 
+// LoadKafka reads and validates only the Kafka variables (for partoo-connector tail).
+func LoadKafka() (*KafkaConfig, error) {
+	var c KafkaConfig
+	errs := parse(&c)
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		return nil, sorted(errs, KafkaVars())
+	}
+	return &c, nil
+}
+
+// unsetKey is a variable name nobody sets: parsing a field under it yields its default.
+const unsetKey = "PARTOO_CONNECTOR_CONFIG_UNSET__"
+
+// parse fills spec field by field with envconfig, so that an empty variable takes its default
+// without touching the environment, and every field that does not parse is reported.
+func parse(spec any) Errors {
+	var errs Errors
+	eachField(reflect.ValueOf(spec).Elem(), func(f reflect.StructField, v reflect.Value) {
+		name := f.Tag.Get("envconfig")
+		tag := f.Tag
+		if raw, ok := os.LookupEnv(name); !ok || strings.TrimSpace(raw) == "" {
+			tag = reflect.StructTag(fmt.Sprintf(`envconfig:%q default:%q`, unsetKey, f.Tag.Get("default")))
+		}
+		one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: "V", Type: f.Type, Tag: tag}}))
+		if err := envconfig.Process("", one.Interface()); err != nil {
+			errs = append(errs, &Error{Var: name, Problem: "cannot parse as " + describeType(f.Type.String())})
+			return
+		}
+		v.Set(one.Elem().Field(0))
+	})
+	return errs
+}
+
+func eachField(v reflect.Value, fn func(reflect.StructField, reflect.Value)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			eachField(v.Field(i), fn)
+			continue
+		}
+		fn(f, v.Field(i))
+	}
+}
+
+// sorted orders errors by the variables' declaration order, one per variable.
+func sorted(errs Errors, vars []Var) Errors {
+	pos := map[string]int{}
+	for i, v := range vars {
+		pos[v.Name] = i
+	}
+	seen := map[string]bool{}
+	out := make(Errors, 0, len(errs))
+	for _, e := range errs {
+		if !seen[e.Var] {
+			seen[e.Var] = true
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return pos[out[i].Var] < pos[out[j].Var] })
+	return out
+}
+
 func describeType(t string) string {
+	if i := strings.LastIndexByte(t, '.'); i >= 0 && !strings.HasPrefix(t, "[]") {
+		t = t[i+1:]
+	}
 	switch t {
 	case "int", "int16", "int32", "int64":
 		return "an integer"
@@ -108,44 +190,48 @@ func describeType(t string) string {
 		return "a number such as 0.1"
 	case "Duration":
 		return "a duration such as 2s or 1m"
+	case "[]string":
+		return "a comma-separated list"
 	case "[]time.Duration", "[]Duration":
 		return "a comma-separated list of durations such as 1m,5m"
 	}
 	return t
 }
 
-func (c *Config) finish() error {
+// validate checks every setting and returns one error per wrong variable.
+func (c *Config) validate() Errors {
+	var errs Errors
+	bad := func(name, problem string) { errs = append(errs, &Error{Var: name, Problem: problem}) }
 	if c.PartooAPIKeyFile != "" {
 		if !c.PartooAPIKey.IsZero() {
-			return &ConfigError{"PARTOO_API_KEY_FILE", "set together with PARTOO_API_KEY; set only one"}
+			bad("PARTOO_API_KEY_FILE", "set together with PARTOO_API_KEY; set only one")
+		} else if b, err := os.ReadFile(c.PartooAPIKeyFile); err != nil {
+			bad("PARTOO_API_KEY_FILE", "cannot read the file: "+describeFileErr(err))
+		} else if key := strings.TrimSpace(string(b)); key == "" {
+			bad("PARTOO_API_KEY_FILE", "the file is empty")
+		} else {
+			c.PartooAPIKey = secret.New(key)
 		}
-		b, err := os.ReadFile(c.PartooAPIKeyFile)
-		if err != nil {
-			return &ConfigError{"PARTOO_API_KEY_FILE", "cannot read the file: " + describeFileErr(err)}
-		}
-		key := strings.TrimSpace(string(b))
-		if key == "" {
-			return &ConfigError{"PARTOO_API_KEY_FILE", "the file is empty"}
-		}
-		c.PartooAPIKey = partoo.NewSecret(key)
-	}
-	if c.PartooAPIKey.IsZero() {
-		return &ConfigError{"PARTOO_API_KEY", "required (or PARTOO_API_KEY_FILE)"}
+	} else if c.PartooAPIKey.IsZero() {
+		bad("PARTOO_API_KEY", "required (or PARTOO_API_KEY_FILE)")
 	}
 	if u, err := url.Parse(c.PartooAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &ConfigError{"PARTOO_API_URL", "must be an absolute http(s) URL"}
+		bad("PARTOO_API_URL", "must be an absolute http(s) URL")
 	}
 	if c.PartooRequestsPerMinute < 1 {
-		return &ConfigError{"PARTOO_REQUESTS_PER_MINUTE", "must be at least 1"}
+		bad("PARTOO_REQUESTS_PER_MINUTE", "must be at least 1")
 	}
 	if c.PartooBudgetReserve < 0 || c.PartooBudgetReserve > 0.9 {
-		return &ConfigError{"PARTOO_BUDGET_RESERVE", "must be between 0 and 0.9 (a share of the rate)"}
+		bad("PARTOO_BUDGET_RESERVE", "must be between 0 and 0.9 (a share of the rate)")
 	}
 	if c.PartooRequestTimeout < 100*time.Millisecond {
-		return &ConfigError{"PARTOO_REQUEST_TIMEOUT", "must be at least 100ms"}
+		bad("PARTOO_REQUEST_TIMEOUT", "must be at least 100ms")
 	}
 	if c.PartooRequestAttempts < 1 || c.PartooRequestAttempts > 20 {
-		return &ConfigError{"PARTOO_REQUEST_ATTEMPTS", "must be between 1 and 20"}
+		bad("PARTOO_REQUEST_ATTEMPTS", "must be between 1 and 20")
+	}
+	if c.PartooPerPage < 1 || c.PartooPerPage > 100 {
+		bad("PARTOO_PER_PAGE", "must be between 1 and 100")
 	}
 	ids := c.PartooBusinessIDs[:0]
 	for _, id := range c.PartooBusinessIDs {
@@ -154,132 +240,100 @@ func (c *Config) finish() error {
 		}
 	}
 	c.PartooBusinessIDs = ids
-	if c.PartooPerPage < 1 || c.PartooPerPage > 100 {
-		return &ConfigError{"PARTOO_PER_PAGE", "must be between 1 and 100"}
+	errs = append(errs, c.KafkaConfig.validate()...)
+	if c.StateOnCorrupt != "fail" && c.StateOnCorrupt != "rewalk" {
+		bad("STATE_ON_CORRUPT", "must be fail or rewalk")
 	}
-	if err := c.KafkaConfig.validate(); err != nil {
-		return err
+	if c.VanishAfterWalks < 1 {
+		bad("VANISH_AFTER_WALKS", "must be at least 1")
 	}
 	if c.Scheduler != "smart" && c.Scheduler != "sweep" {
-		return &ConfigError{"SCHEDULER", "must be smart or sweep"}
+		bad("SCHEDULER", "must be smart or sweep")
 	}
 	if c.SchedulerDiscoveryInterval < 100*time.Millisecond {
-		return &ConfigError{"SCHEDULER_DISCOVERY_INTERVAL", "must be at least 100ms"}
+		bad("SCHEDULER_DISCOVERY_INTERVAL", "must be at least 100ms")
 	}
 	if c.SchedulerSendingMaxBackoff < time.Second {
-		return &ConfigError{"SCHEDULER_SENDING_MAX_BACKOFF", "must be at least 1s"}
+		bad("SCHEDULER_SENDING_MAX_BACKOFF", "must be at least 1s")
 	}
 	for _, d := range c.SchedulerInstagramChecks {
 		if d <= 0 {
-			return &ConfigError{"SCHEDULER_INSTAGRAM_CHECKS", "durations must be positive"}
+			bad("SCHEDULER_INSTAGRAM_CHECKS", "durations must be positive")
+			break
 		}
 	}
+	if c.SchedulerReconcilePeriod < 0 {
+		bad("SCHEDULER_RECONCILE_PERIOD", "must not be negative")
+	}
 	if !c.WebhookSecret.IsZero() && !strings.HasPrefix(strings.ToLower(c.WebhookAuthHeader), "x-") {
-		return &ConfigError{"WEBHOOK_AUTH_HEADER", "must start with X- (Partoo's custom headers do)"}
+		bad("WEBHOOK_AUTH_HEADER", "must start with X- (Partoo's custom headers do)")
 	}
 	if c.WebhookMaxBodyBytes < 1024 {
-		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be at least 1024"}
-	}
-	if c.StateOnCorrupt != "fail" && c.StateOnCorrupt != "rewalk" {
-		return &ConfigError{"STATE_ON_CORRUPT", "must be fail or rewalk"}
-	}
-	if c.SchedulerReconcilePeriod < 0 {
-		return &ConfigError{"SCHEDULER_RECONCILE_PERIOD", "must not be negative"}
-	}
-	if c.LogSummaryInterval < 0 || (c.LogSummaryInterval > 0 && c.LogSummaryInterval < time.Second) {
-		return &ConfigError{"LOG_SUMMARY_INTERVAL", "must be 0 (never) or at least 1s"}
-	}
-	if c.VanishAfterWalks < 1 {
-		return &ConfigError{"VANISH_AFTER_WALKS", "must be at least 1"}
+		bad("WEBHOOK_MAX_BODY_BYTES", "must be at least 1024")
 	}
 	if _, err := c.SlogLevel(); err != nil {
-		return &ConfigError{"LOG_LEVEL", err.Error()}
+		bad("LOG_LEVEL", err.Error())
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
-		return &ConfigError{"LOG_FORMAT", "must be json or text"}
+		bad("LOG_FORMAT", "must be json or text")
 	}
-	return nil
+	if c.LogSummaryInterval < 0 || (c.LogSummaryInterval > 0 && c.LogSummaryInterval < time.Second) {
+		bad("LOG_SUMMARY_INTERVAL", "must be 0 (never) or at least 1s")
+	}
+	return errs
 }
 
-func (c *KafkaConfig) validate() error {
+// validate checks the Kafka settings and returns one error per wrong variable.
+func (c *KafkaConfig) validate() Errors {
+	var errs Errors
+	bad := func(name, problem string) { errs = append(errs, &Error{Var: name, Problem: problem}) }
 	if len(c.KafkaBrokers) == 0 {
-		return &ConfigError{"KAFKA_BROKERS", "required (comma-separated host:port)"}
+		bad("KAFKA_BROKERS", "required (comma-separated host:port)")
 	}
 	for _, b := range c.KafkaBrokers {
 		if !strings.Contains(b, ":") {
-			return &ConfigError{"KAFKA_BROKERS", fmt.Sprintf("%q is not host:port", b)}
+			bad("KAFKA_BROKERS", fmt.Sprintf("%q is not host:port", b))
+			break
 		}
 	}
 	if c.KafkaEventsTopic == "" || c.KafkaStateTopic == "" || c.KafkaEventsTopic == c.KafkaStateTopic {
-		return &ConfigError{"KAFKA_STATE_TOPIC", "events and state topics must be set and different"}
+		bad("KAFKA_STATE_TOPIC", "events and state topics must be set and different")
 	}
 	if c.KafkaTransactionalID == "" {
-		return &ConfigError{"KAFKA_TRANSACTIONAL_ID", "must not be empty"}
+		bad("KAFKA_TRANSACTIONAL_ID", "must not be empty")
 	}
 	if c.KafkaTransactionTimeout < time.Second || c.KafkaTransactionTimeout > 15*time.Minute {
-		return &ConfigError{"KAFKA_TRANSACTION_TIMEOUT", "must be between 1s and 15m (the broker's transaction.max.timeout.ms default)"}
+		bad("KAFKA_TRANSACTION_TIMEOUT", "must be between 1s and 15m (the broker's transaction.max.timeout.ms default)")
 	}
 	if c.KafkaOnMissingState != "exit" && c.KafkaOnMissingState != "recreate" {
-		return &ConfigError{"KAFKA_ON_MISSING_STATE", "must be exit or recreate"}
+		bad("KAFKA_ON_MISSING_STATE", "must be exit or recreate")
 	}
-
 	if c.KafkaEventsPartitions < 1 {
-		return &ConfigError{"KAFKA_EVENTS_PARTITIONS", "must be at least 1"}
+		bad("KAFKA_EVENTS_PARTITIONS", "must be at least 1")
 	}
 	if c.KafkaStatePartitions < 1 {
-		return &ConfigError{"KAFKA_STATE_PARTITIONS", "must be at least 1"}
+		bad("KAFKA_STATE_PARTITIONS", "must be at least 1")
 	}
 	if (c.KafkaTLSCertFile == "") != (c.KafkaTLSKeyFile == "") {
-		return &ConfigError{"KAFKA_TLS_KEY_FILE", "KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together"}
+		bad("KAFKA_TLS_KEY_FILE", "KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together")
 	}
 	if !c.KafkaTLSEnabled && (c.KafkaTLSCAFile != "" || c.KafkaTLSCertFile != "") {
-		return &ConfigError{"KAFKA_TLS_ENABLED", "TLS files are set but KAFKA_TLS_ENABLED is false"}
+		bad("KAFKA_TLS_ENABLED", "TLS files are set but KAFKA_TLS_ENABLED is false")
 	}
 	switch strings.ToUpper(c.KafkaSASLMechanism) {
 	case "":
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
 		c.KafkaSASLMechanism = strings.ToUpper(c.KafkaSASLMechanism)
 		if c.KafkaSASLUsername == "" {
-			return &ConfigError{"KAFKA_SASL_USERNAME", "required with KAFKA_SASL_MECHANISM"}
+			bad("KAFKA_SASL_USERNAME", "required with KAFKA_SASL_MECHANISM")
 		}
 		if c.KafkaSASLPassword.IsZero() {
-			return &ConfigError{"KAFKA_SASL_PASSWORD", "required with KAFKA_SASL_MECHANISM"}
+			bad("KAFKA_SASL_PASSWORD", "required with KAFKA_SASL_MECHANISM")
 		}
 	default:
-		return &ConfigError{"KAFKA_SASL_MECHANISM", fmt.Sprintf("%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism)}
+		bad("KAFKA_SASL_MECHANISM", fmt.Sprintf("%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism))
 	}
-	return nil
-}
-
-// LoadKafkaConfig reads and validates only the Kafka variables.
-func LoadKafkaConfig() (*KafkaConfig, error) {
-	unsetEmpty(KafkaConfigVars())
-	var c KafkaConfig
-	if err := envconfig.Process("", &c); err != nil {
-		return nil, parseErr(err)
-	}
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-// unsetEmpty makes an empty variable count as unset, so it takes its default: Kubernetes and
-// compose files often set variables to "".
-func unsetEmpty(vars []ConfigVar) {
-	for _, v := range vars {
-		if val, ok := os.LookupEnv(v.Name); ok && strings.TrimSpace(val) == "" {
-			os.Unsetenv(v.Name)
-		}
-	}
-}
-
-func parseErr(err error) error {
-	var pe *envconfig.ParseError
-	if errors.As(err, &pe) {
-		return &ConfigError{Var: pe.KeyName, Problem: fmt.Sprintf("cannot parse as %s", describeType(pe.TypeName))}
-	}
-	return &ConfigError{Var: "environment", Problem: err.Error()}
+	return errs
 }
 
 func describeFileErr(err error) string {
@@ -307,18 +361,18 @@ func (c *KafkaConfig) KafkaOpts() ([]kgo.Opt, error) {
 		if c.KafkaTLSCAFile != "" {
 			pem, err := os.ReadFile(c.KafkaTLSCAFile)
 			if err != nil {
-				return nil, &ConfigError{"KAFKA_TLS_CA_FILE", "cannot read the file: " + describeFileErr(err)}
+				return nil, &Error{"KAFKA_TLS_CA_FILE", "cannot read the file: " + describeFileErr(err)}
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, &ConfigError{"KAFKA_TLS_CA_FILE", "no PEM certificate in the file"}
+				return nil, &Error{"KAFKA_TLS_CA_FILE", "no PEM certificate in the file"}
 			}
 			tc.RootCAs = pool
 		}
 		if c.KafkaTLSCertFile != "" {
 			cert, err := tls.LoadX509KeyPair(c.KafkaTLSCertFile, c.KafkaTLSKeyFile)
 			if err != nil {
-				return nil, &ConfigError{"KAFKA_TLS_CERT_FILE", "cannot load the certificate and key: " + err.Error()}
+				return nil, &Error{"KAFKA_TLS_CERT_FILE", "cannot load the certificate and key: " + err.Error()}
 			}
 			tc.Certificates = []tls.Certificate{cert}
 		}
@@ -336,26 +390,26 @@ func (c *KafkaConfig) KafkaOpts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// ConfigVar describes one environment variable.
-type ConfigVar struct {
+// Var describes one environment variable.
+type Var struct {
 	Name, Default, Desc string
 }
 
-// ConfigVars lists every variable Config reads, in declaration order.
-func ConfigVars() []ConfigVar { return configVars(reflect.TypeOf(Config{})) }
+// Vars lists every variable Config reads, in declaration order.
+func Vars() []Var { return vars(reflect.TypeOf(Config{})) }
 
-// KafkaConfigVars lists the variables KafkaConfig reads.
-func KafkaConfigVars() []ConfigVar { return configVars(reflect.TypeOf(KafkaConfig{})) }
+// KafkaVars lists the variables KafkaConfig reads.
+func KafkaVars() []Var { return vars(reflect.TypeOf(KafkaConfig{})) }
 
-func configVars(t reflect.Type) []ConfigVar {
-	var out []ConfigVar
+func vars(t reflect.Type) []Var {
+	var out []Var
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if f.Anonymous {
-			out = append(out, configVars(f.Type)...)
+			out = append(out, vars(f.Type)...)
 			continue
 		}
-		out = append(out, ConfigVar{Name: f.Tag.Get("envconfig"), Default: f.Tag.Get("default"), Desc: f.Tag.Get("desc")})
+		out = append(out, Var{Name: f.Tag.Get("envconfig"), Default: f.Tag.Get("default"), Desc: f.Tag.Get("desc")})
 	}
 	return out
 }

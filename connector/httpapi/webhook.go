@@ -1,4 +1,4 @@
-package connector
+package httpapi
 
 import (
 	"crypto/subtle"
@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
 // WebhookPath is where Partoo's webhooks are received.
@@ -14,9 +16,9 @@ const WebhookPath = "/webhooks/partoo"
 
 // WebhookConfig configures the webhook receiver.
 type WebhookConfig struct {
-	Header   string        // the custom header Partoo sends, e.g. X-Auth-Token
-	Secret   partoo.Secret // its expected value; the receiver is off when empty
-	MaxBytes int64         // body limit [1 MiB]
+	AuthHeader   string        // the custom header Partoo sends, e.g. X-Auth-Token (WEBHOOK_AUTH_HEADER)
+	Secret       secret.Secret // its expected value; the receiver is off when empty (WEBHOOK_SECRET)
+	MaxBodyBytes int64         // body limit [1 MiB] (WEBHOOK_MAX_BODY_BYTES)
 	// MaxConcurrent caps the webhooks handled at once; more get 503 (Partoo retries 5xx) [32].
 	MaxConcurrent int
 }
@@ -38,53 +40,49 @@ type webhookBody struct {
 // WebhookHandler receives Partoo's message_created and message_updated webhooks. It only
 // schedules an immediate walk of the conversation: the API stays the source of truth, so a
 // forged or repeated webhook can never create a false or duplicate event. It answers 401
-// without the right header value (compared in constant time), 413 past MaxBytes, 400 for
+// without the right header value (compared in constant time), 413 past MaxBodyBytes, 400 for
 // malformed JSON or no conversation id, 503 beyond MaxConcurrent, and 200 otherwise — fast,
 // before any walk. A webhook for a conversation outside PARTOO_BUSINESS_IDS is ignored
 // ("filtered"); hints are bounded by the scheduler (duplicate, dropped, gone).
-func (c *Connector) WebhookHandler(cfg WebhookConfig) http.Handler {
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = 1 << 20
+func WebhookHandler(svc Service, cfg WebhookConfig, m *metrics.Metrics) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 32
 	}
 	slots := make(chan struct{}, cfg.MaxConcurrent)
-	businesses := map[string]bool{}
-	for _, b := range c.opt.BusinessIDs {
-		businesses[b] = true
-	}
 	secret := []byte(cfg.Secret.Reveal())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case slots <- struct{}{}:
 			defer func() { <-slots }()
 		default:
-			c.opt.Metrics.Webhook("busy")
+			m.Webhook("busy")
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		got := []byte(r.Header.Get(cfg.Header))
+		got := []byte(r.Header.Get(cfg.AuthHeader))
 		if len(secret) == 0 || subtle.ConstantTimeCompare(got, secret) != 1 {
-			c.opt.Metrics.Webhook("unauthorized")
+			m.Webhook("unauthorized")
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		var body webhookBody
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, cfg.MaxBytes))
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
 		if err := dec.Decode(&body); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				c.opt.Metrics.Webhook("too_large")
+				m.Webhook("too_large")
 				http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 				return
 			}
-			c.opt.Metrics.Webhook("malformed")
+			m.Webhook("malformed")
 			http.Error(w, "malformed JSON", http.StatusBadRequest)
 			return
 		}
 		if body.Type != "message_created" && body.Type != "message_updated" {
-			c.opt.Metrics.Webhook("ignored")
+			m.Webhook("ignored")
 			w.WriteHeader(http.StatusOK) // not ours to retry
 			return
 		}
@@ -96,18 +94,17 @@ func (c *Connector) WebhookHandler(cfg WebhookConfig) http.Handler {
 		case body.Payload.Message != nil && body.Payload.Message.ConversationID > 0:
 			id = int64(body.Payload.Message.ConversationID)
 		default:
-			c.opt.Metrics.Webhook("malformed")
+			m.Webhook("malformed")
 			http.Error(w, "no conversation id", http.StatusBadRequest)
 			return
 		}
-		// Only conversations the configuration covers: a business outside the filter, or an
-		// unknown business for a conversation we have never walked, is not ours.
-		if len(businesses) > 0 && !businesses[business] && (business != "" || c.Index() == nil || c.Index().Get(id) == nil) {
-			c.opt.Metrics.Webhook("filtered")
+		// Only conversations the configuration covers (PARTOO_BUSINESS_IDS).
+		if !svc.Covers(id, business) {
+			m.Webhook("filtered")
 			w.WriteHeader(http.StatusOK) // not ours to retry
 			return
 		}
-		c.opt.Metrics.Webhook(string(c.Hint(id)))
+		m.Webhook(string(svc.Hint(id)))
 		w.WriteHeader(http.StatusOK)
 	})
 }

@@ -1,4 +1,4 @@
-package partootest
+package partoosim
 
 import (
 	"bytes"
@@ -8,14 +8,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 )
 
@@ -48,13 +47,13 @@ type Config struct {
 	Faults            Faults
 	Variant           Variant // how the API's answers are shaped (see Variant); zero: the classic shape
 	Seed              uint64
-	Clock             partoo.Clock // default partoo.RealClock
+	Clock             clock.Clock // default partoo.RealClock
 }
 
 // Sim is the simulator. All methods are safe for concurrent use.
 type Sim struct {
 	cfg   Config
-	clock partoo.Clock
+	clock clock.Clock
 
 	mu         sync.Mutex
 	convs      map[int64]*conv
@@ -87,7 +86,7 @@ func New(cfg Config) *Sim {
 		cfg.Order = OrderRecent
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = partoo.RealClock{}
+		cfg.Clock = clock.Real{}
 	}
 	s := &Sim{cfg: cfg, clock: cfg.Clock}
 	s.reset()
@@ -114,7 +113,7 @@ func (s *Sim) Reset() {
 }
 
 // Clock returns the simulator's clock.
-func (s *Sim) Clock() partoo.Clock { return s.clock }
+func (s *Sim) Clock() clock.Clock { return s.clock }
 
 // APIKey returns the key the simulator accepts.
 func (s *Sim) APIKey() string { return s.cfg.APIKey }
@@ -188,14 +187,6 @@ func (s *Sim) Handler() http.Handler {
 	return mux
 }
 
-// Serve starts the simulator on a loopback port for the test and returns its /v2 base URL.
-func (s *Sim) Serve(t testing.TB) string {
-	t.Helper()
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return srv.URL + "/v2"
-}
-
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -227,7 +218,7 @@ func (s *Sim) api(label string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if latency > 0 {
-			if err := s.clock.Sleep(r.Context(), latency); err != nil {
+			if err := clock.Sleep(r.Context(), s.clock, latency); err != nil {
 				return
 			}
 		}

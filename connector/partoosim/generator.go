@@ -1,4 +1,4 @@
-package partootest
+package partoosim
 
 import (
 	"container/heap"
@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 )
 
@@ -181,7 +182,7 @@ func (g *Generator) NextEvent() time.Time {
 func (g *Generator) Run(ctx context.Context, interval time.Duration) error {
 	for {
 		g.Tick()
-		if err := g.sim.clock.Sleep(ctx, interval); err != nil {
+		if err := clock.Sleep(ctx, g.sim.clock, interval); err != nil {
 			return err
 		}
 	}

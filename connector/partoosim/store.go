@@ -1,4 +1,4 @@
-package partootest
+package partoosim
 
 import (
 	"errors"

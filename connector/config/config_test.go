@@ -1,22 +1,23 @@
-package connector_test
+package config_test
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the README's configuration table")
 
 // TestREADMEConfigTableInSync: the README's table is generated from Config's tags. Run
-// `go test ./connector -run READMEConfig -update` after changing Config.
+// `go test ./connector/config -run READMEConfig -update` after changing Config.
 func TestREADMEConfigTableInSync(t *testing.T) {
 	var rows []string
-	for _, v := range connector.ConfigVars() {
+	for _, v := range config.Vars() {
 		def := v.Default
 		if def != "" {
 			def = "`" + def + "`"
@@ -24,7 +25,7 @@ func TestREADMEConfigTableInSync(t *testing.T) {
 		rows = append(rows, "| `"+v.Name+"` | "+def+" | "+v.Desc+" |")
 	}
 	want := strings.Join(rows, "\n")
-	path := filepath.Join("..", "README.md")
+	path := filepath.Join("..", "..", "README.md")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestREADMEConfigTableInSync(t *testing.T) {
 		}
 		return
 	}
-	t.Fatalf("README configuration table is stale; run: go test ./connector -run READMEConfig -update\n got:\n%s\nwant:\n%s", got, want)
+	t.Fatalf("README configuration table is stale; run: go test ./connector/config -run READMEConfig -update\n got:\n%s\nwant:\n%s", got, want)
 }
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {
@@ -80,7 +81,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		for k, v := range tc.set {
 			t.Setenv(k, v)
 		}
-		_, err := connector.LoadConfig()
+		_, err := config.Load()
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want prefix %q", tc.set, err, tc.want)
 			continue
@@ -98,7 +99,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	t.Setenv("KAFKA_BROKERS", "127.0.0.1:9092")
 	t.Setenv("PARTOO_API_KEY_FILE", f)
 	t.Setenv("PARTOO_CONVERSATION_IDS", "3,4")
-	c, err := connector.LoadConfig()
+	c, err := config.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +109,38 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 }
 
 func clearConfigEnv(t *testing.T) {
-	for _, v := range connector.ConfigVars() {
+	for _, v := range config.Vars() {
 		t.Setenv(v.Name, "")
 		os.Unsetenv(v.Name)
+	}
+}
+
+// TestEveryWrongVariableAtOnce: Load reports each wrong variable on its own line, in
+// declaration order, and leaves the environment as it found it (an empty variable takes its
+// default without being unset).
+func TestEveryWrongVariableAtOnce(t *testing.T) {
+	clearConfigEnv(t)
+	t.Setenv("KAFKA_BROKERS", "127.0.0.1:9092")
+	t.Setenv("PARTOO_REQUESTS_PER_MINUTE", "lots")
+	t.Setenv("PARTOO_PER_PAGE", "0")
+	t.Setenv("LOG_FORMAT", "xml")
+	t.Setenv("SCHEDULER_DISCOVERY_INTERVAL", "") // empty: the default, and still set afterwards
+	_, err := config.Load()
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v", err)
+	}
+	want := []string{"PARTOO_API_KEY: required", "PARTOO_REQUESTS_PER_MINUTE: cannot parse as an integer",
+		"PARTOO_PER_PAGE: must be between 1 and 100", "LOG_FORMAT: must be json or text"}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i].Error(), w) {
+			t.Errorf("error %d = %q, want %q", i, errs[i], w)
+		}
+	}
+	if v, ok := os.LookupEnv("SCHEDULER_DISCOVERY_INTERVAL"); !ok || v != "" {
+		t.Fatal("Load changed the environment")
 	}
 }

@@ -1,0 +1,81 @@
+package connector
+
+import (
+	"context"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/pipeline"
+)
+
+// stepHooks turns what the walk step does into metrics, health, logs and Kafka readiness.
+type stepHooks struct{ c *Connector }
+
+// Walked implements pipeline.Hooks.
+func (h stepHooks) Walked(r pipeline.Report) {
+	c := h.c
+	c.opt.Metrics.Walked(r.Result, r.Duration, r.Ignored)
+	c.health.walked(r.Result, r.OK)
+	switch r.Result {
+	case pipeline.ResultSkipped:
+		c.health.rlog.Warn("walk:"+partoo.ErrorKind(r.Err), "conversation not readable; skipped",
+			"conversation_id", r.ConversationID, "err", r.Err)
+		return
+	case pipeline.ResultFailed:
+		return // the transaction's failure is logged once, by Transaction
+	case pipeline.ResultPartial:
+		c.health.rlog.Warn("walk:"+partoo.ErrorKind(r.Err), "walk incomplete; publishing what was read (no deletions inferred) and walking it again later",
+			"conversation_id", r.ConversationID, "pages", r.Pages, "messages", r.Messages, "error_kind", partoo.ErrorKind(r.Err), "err", r.Err)
+	}
+	c.walks.Add(1)
+	for typ, example := range r.UnknownSenders {
+		c.health.once("sender_type:"+typ, "messages with an undocumented sender_type are ignored, as Partoo advises",
+			"sender_type", typ, "example_message_id", example, "conversation_id", r.ConversationID)
+	}
+	for _, m := range r.Foreign {
+		c.health.rlog.Warn("walk:foreign", "GET /messages returned a message of another conversation; ignored",
+			"conversation_id", r.ConversationID, "message_id", m)
+	}
+	if len(r.Events) > 0 {
+		h.committed(r.Events, r.PreviousWalk)
+	}
+}
+
+// Transaction implements pipeline.Hooks.
+func (h stepHooks) Transaction(_ int, err error) {
+	if err == nil {
+		h.c.kafkaCommitted()
+		return
+	}
+	h.c.opt.Metrics.Aborted(publishFailure(err))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	h.c.kafkaFailed(ctx, err)
+}
+
+// committed feeds the metrics and the health watch: events by type and their detection lag
+// (from the message's date for a live MessageCreated; for StatusChanged and MessageDeleted from
+// the previous walk that did not see it, an upper bound).
+func (h stepHooks) committed(evs []diff.Event, previousWalk time.Time) {
+	c := h.c
+	types := make([]string, len(evs))
+	lags := make([]time.Duration, len(evs))
+	now := c.opt.Clock.Now()
+	for i, e := range evs {
+		types[i] = e.Type.String()
+		lags[i] = -1
+		switch {
+		case e.Type == diff.MessageCreated && !e.Snapshot:
+			lags[i] = max(now.Sub(e.Date), 0)
+		case e.Type != diff.MessageCreated && !previousWalk.IsZero():
+			from := previousWalk
+			if e.Date.After(from) {
+				from = e.Date
+			}
+			lags[i] = max(now.Sub(from), 0)
+		}
+	}
+	c.health.committed(types)
+	c.opt.Metrics.Committed(types, lags)
+}

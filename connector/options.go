@@ -1,0 +1,125 @@
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/clock"
+	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/state"
+)
+
+// Options configure a Connector. Zero values take the defaults in brackets; New validates them
+// all and reports every problem at once.
+type Options struct {
+	// Partoo configures the API client (base URL, key, budget, timeouts). New adds the
+	// connector's health watch and Metrics to its Observer. Required: a key.
+	Partoo partoo.Config
+	// PartooClient, when set, is used instead of a client built from Partoo: its requests and
+	// failures are then not observed by the health watch (tests use it for special clients).
+	PartooClient *partoo.Client
+
+	// Kafka are the connection options (seed brokers, TLS, SASL) of every client. Required.
+	Kafka []kgo.Opt
+	// Topics names the events and state topics and how to create them. Required: both names.
+	Topics state.Topics
+	// TransactionalID identifies the writer: a second process with the same id fences the
+	// first. Required.
+	TransactionalID string
+	// TransactionTimeout is the producer's transaction.timeout.ms: how long the broker keeps
+	// an open transaction of a stalled or dead connector before aborting it [60 s]. It must
+	// not exceed the broker's transaction.max.timeout.ms (15 minutes by default).
+	TransactionTimeout time.Duration
+	// OnMissingState says what to do when a topic disappears while running (deleted, or a
+	// cluster that came back empty): OnMissingExit [default] stops with an error naming it;
+	// OnMissingRecreate recreates the topics and re-snapshots every conversation.
+	OnMissingState string
+	// StateOnCorrupt says what to do with a state record that cannot be decoded at restore:
+	// StateCorruptFail [default] stops with an error naming it; StateCorruptRewalk forgets
+	// those conversations, whose next walk re-emits their messages as snapshots (same event
+	// ids).
+	StateOnCorrupt string
+
+	// ConversationIDs, when set, is the fixed list of conversations to walk in turn (the
+	// Sweep); nothing is discovered.
+	ConversationIDs []int64
+	// BusinessIDs filter discovery (business__in, sent verbatim) and webhooks.
+	BusinessIDs []string
+	// Scheduler is SchedulerSmart [default] or SchedulerSweep.
+	Scheduler string
+	// Schedule tunes the smart scheduler; Partoo, Clock, State, Known, BusinessIDs and Log
+	// are filled in by New.
+	Schedule schedule.Config
+	// Diff tunes the change detection (VanishAfterWalks [2]).
+	Diff diff.Options
+
+	// Logger gets the connector's logs [none].
+	Logger *slog.Logger
+	// Metrics, if set, records API requests, walks, transactions, events and lags.
+	Metrics *metrics.Metrics
+	// LogSummaryInterval is how often one INFO line summarises the connector's progress (walks,
+	// events, requests, budget use, errors, the pass's progress) [one minute]; negative:
+	// never. Rate-limited failure logs are summarised at the same pace.
+	LogSummaryInterval time.Duration
+	// Clock is the time of walks, detected_at and the budget [the wall clock].
+	Clock clock.Clock
+}
+
+// Values of Options.Scheduler, Options.OnMissingState and Options.StateOnCorrupt.
+const (
+	SchedulerSmart     = "smart"
+	SchedulerSweep     = "sweep"
+	OnMissingExit      = "exit"
+	OnMissingRecreate  = "recreate"
+	StateCorruptFail   = "fail"
+	StateCorruptRewalk = "rewalk"
+)
+
+// validate fills in the defaults and joins every problem into one error.
+func (o *Options) validate() error {
+	var errs []error
+	if len(o.Kafka) == 0 {
+		errs = append(errs, errors.New("connector: Kafka connection options are required"))
+	}
+	if o.TransactionalID == "" {
+		errs = append(errs, errors.New("connector: a transactional id is required"))
+	}
+	if o.Topics.Events == "" || o.Topics.State == "" {
+		errs = append(errs, errors.New("connector: events and state topics are required"))
+	}
+	oneOf := func(field string, v *string, def string, allowed ...string) {
+		if *v == "" {
+			*v = def
+			return
+		}
+		for _, a := range allowed {
+			if *v == a {
+				return
+			}
+		}
+		errs = append(errs, fmt.Errorf("connector: %s %q is not one of %v", field, *v, allowed))
+	}
+	oneOf("Scheduler", &o.Scheduler, SchedulerSmart, SchedulerSmart, SchedulerSweep)
+	oneOf("OnMissingState", &o.OnMissingState, OnMissingExit, OnMissingExit, OnMissingRecreate)
+	oneOf("StateOnCorrupt", &o.StateOnCorrupt, StateCorruptFail, StateCorruptFail, StateCorruptRewalk)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.LogSummaryInterval == 0 {
+		o.LogSummaryInterval = time.Minute
+	}
+	if o.Topics.StateMaxMessageBytes == 0 {
+		o.Topics.StateMaxMessageBytes = state.DefaultStateMaxMessageBytes
+	}
+	return errors.Join(errs...)
+}

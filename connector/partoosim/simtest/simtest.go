@@ -1,0 +1,18 @@
+// Package simtest serves a partoosim simulator to tests. Only tests import it, so the
+// simulator itself (a product, in the demo and partoo-sim) stays free of test code.
+package simtest
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/partoo-connector/partoo-connector/connector/partoosim"
+)
+
+// Serve starts sim on a loopback port for the test's duration and returns its /v2 base URL.
+func Serve(t testing.TB, sim *partoosim.Sim) string {
+	t.Helper()
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v2"
+}

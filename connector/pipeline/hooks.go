@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+)
+
+// Hooks hear what a Step does, for metrics, health, logs and benchmarks. Walked may be called
+// from several goroutines at once; implementations must be safe for that.
+type Hooks interface {
+	// Walked: a conversation's walk is settled — skipped, failed, or read and (when it
+	// changed) committed. Report.Events are the committed events.
+	Walked(r Report)
+	// Transaction: a transaction of n conversations' changes ended; err is nil when it
+	// committed.
+	Transaction(n int, err error)
+}
+
+// Results of a walk (Report.Result).
+const (
+	ResultComplete = "complete"  // every page read, every message decoded
+	ResultAllPages = "all_pages" // every page read, some messages undecodable (skipped)
+	ResultPartial  = "partial"   // the walk failed part-way; what was read was published
+	ResultSkipped  = "skipped"   // the conversation answered 404 or 403
+	ResultFailed   = "failed"    // its transaction did not commit
+)
+
+// Report describes one conversation's walk.
+type Report struct {
+	ConversationID int64
+	Result         string // a Result* constant
+	Coverage       diff.Coverage
+	Started        time.Time
+	Duration       time.Duration // walking (requests included)
+	PreviousWalk   time.Time     // start of the previous walk of the conversation (zero: none since the start)
+	Pages          int
+	Messages       int   // decoded
+	Skipped        int   // undecodable, left out
+	Ignored        int   // unknown sender_type, or another conversation's
+	Err            error // the walk's error (partial, skipped), or the commit's (failed)
+	// OK: the walk read every page and (if it had to) committed, and something it read was
+	// usable: what health counts as a successful walk.
+	OK bool
+	// Events committed for the conversation (nil if none, or if the commit failed).
+	Events []diff.Event
+	// UnknownSenders maps each undocumented sender_type met to a message id with it, and
+	// Foreign lists messages of another conversation the walk returned: both ignored.
+	UnknownSenders map[string]int64
+	Foreign        []int64
+}
+
+func (r *Report) noteIgnored(msgs []partoo.Message) {
+	for _, m := range msgs {
+		switch {
+		case m.ConversationID != r.ConversationID:
+			r.Foreign = append(r.Foreign, m.ID)
+		case !m.SenderType.Known():
+			if r.UnknownSenders == nil {
+				r.UnknownSenders = map[string]int64{}
+			}
+			r.UnknownSenders[string(m.SenderType)] = m.ID
+		}
+	}
+}
+
+type nopHooks struct{}
+
+func (nopHooks) Walked(Report)          {}
+func (nopHooks) Transaction(int, error) {}

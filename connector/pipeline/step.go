@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/clock"
+	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/publish"
+	"github.com/partoo-connector/partoo-connector/connector/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/state"
+)
+
+// Committer writes a batch of conversations' changes atomically: all visible, or none.
+// *publish.Publisher is the Kafka committer.
+type Committer interface {
+	Publish(ctx context.Context, changes []publish.Change) error
+}
+
+// Config configures a Step.
+type Config struct {
+	Partoo    *partoo.Client      // required
+	Index     func() *state.Index // the recorded states; required (the index may be replaced)
+	Committer Committer           // required
+	Scheduler schedule.Scheduler  // told about every walk; required
+	Events    *events.Codec       // default: a new codec
+	State     *state.Codec        // default: a new codec
+	Clock     clock.Clock         // default: the wall clock
+	Hooks     Hooks               // default: none
+	Diff      diff.Options        // VanishAfterWalks
+}
+
+// Step is the walk step. Read may be called by several goroutines at once, for different
+// conversations; Commit by one at a time.
+type Step struct {
+	cfg Config
+
+	mu       sync.Mutex
+	lastWalk map[int64]time.Time // start of the previous walk of each conversation (for lags)
+}
+
+// New validates cfg and returns a Step.
+func New(cfg Config) (*Step, error) {
+	if cfg.Partoo == nil || cfg.Index == nil || cfg.Committer == nil || cfg.Scheduler == nil {
+		return nil, errors.New("pipeline: Partoo, Index, Committer and Scheduler are required")
+	}
+	var err error
+	if cfg.Events == nil {
+		if cfg.Events, err = events.NewCodec(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.State == nil {
+		if cfg.State, err = state.NewCodec(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Hooks == nil {
+		cfg.Hooks = nopHooks{}
+	}
+	return &Step{cfg: cfg, lastWalk: map[int64]time.Time{}}, nil
+}
+
+// Prepared is one conversation walked, diffed and encoded, ready to commit.
+type Prepared struct {
+	Report Report
+	Result diff.Result
+	Change publish.Change // encoded events and state; meaningful when Result.Changed
+	prev   *diff.State
+}
+
+// Walk reads one conversation and commits the result on its own.
+func (s *Step) Walk(ctx context.Context, id int64) error {
+	p, err := s.Read(ctx, id)
+	if err != nil || p == nil {
+		return err
+	}
+	return s.Commit(ctx, []*Prepared{p})
+}
+
+// Read walks every page of a conversation's messages, diffs them against its recorded state
+// and encodes the change. It returns nil (and has told the hooks and the scheduler) when the
+// conversation cannot be read (404, 403).
+func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
+	started := s.cfg.Clock.Now()
+	w, werr := s.cfg.Partoo.Messages(ctx, id)
+	r := Report{ConversationID: id, Started: started, Duration: s.cfg.Clock.Now().Sub(started),
+		Pages: w.Pages, Messages: len(w.Messages), Skipped: len(w.Skipped), Err: werr}
+	s.mu.Lock()
+	r.PreviousWalk = s.lastWalk[id]
+	s.lastWalk[id] = started
+	s.mu.Unlock()
+	cov := diff.Complete
+	switch {
+	case werr == nil && len(w.Skipped) > 0:
+		cov = diff.AllPages // the client reported each skipped item to its observer
+	case werr == nil:
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(werr, partoo.ErrUnauthorized):
+		return nil, werr
+	case errors.Is(werr, partoo.ErrNotFound), errors.Is(werr, partoo.ErrForbidden):
+		// Gone or no longer visible to this key: never a reason to report mass deletions.
+		r.Result = ResultSkipped
+		s.cfg.Hooks.Walked(r)
+		s.cfg.Scheduler.Walked(id, s.cfg.Index().Get(id), schedule.Outcome{Gone: true})
+		return nil, nil
+	default:
+		cov = diff.Partial
+	}
+	prev := s.cfg.Index().Get(id)
+	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), s.cfg.Diff)
+	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
+	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
+	r.OK = werr == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)
+	if res.Ignored > 0 {
+		r.noteIgnored(w.Messages)
+	}
+	p := &Prepared{Report: r, Result: res, prev: prev}
+	if !res.Changed {
+		return p, nil
+	}
+	p.Change = publish.Change{ConversationID: id, Events: make([]events.Encoded, 0, len(res.Events))}
+	for _, e := range res.Events {
+		enc, err := s.cfg.Events.Encode(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode event of conversation %d: %w", id, err)
+		}
+		p.Change.Events = append(p.Change.Events, enc)
+	}
+	sv, err := s.cfg.State.Encode(res.Next)
+	if err != nil {
+		return nil, fmt.Errorf("encode state of conversation %d: %w", id, err)
+	}
+	p.Change.State = sv
+	return p, nil
+}
+
+// Commit writes the changed conversations of a batch in one transaction and, once it has
+// committed, records their new states; then it tells the hooks and the scheduler about every
+// conversation of the batch. When the transaction fails, nothing of it is recorded and every
+// conversation of the batch counts as a failed walk (walked again later); Commit returns an
+// error only when the connector must stop (publish.ErrFenced, publish.ErrNotAuthorized,
+// cancellation).
+func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
+	var changes []publish.Change
+	for _, p := range batch {
+		if p.Result.Changed {
+			changes = append(changes, p.Change)
+		}
+	}
+	var perr error
+	if len(changes) > 0 {
+		perr = s.cfg.Committer.Publish(ctx, changes)
+		s.cfg.Hooks.Transaction(len(changes), perr)
+		if perr != nil && (errors.Is(perr, publish.ErrFenced) || errors.Is(perr, publish.ErrNotAuthorized) || ctx.Err() != nil) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return perr
+		}
+	}
+	idx := s.cfg.Index()
+	for _, p := range batch {
+		r, id := p.Report, p.Report.ConversationID
+		switch {
+		case !p.Result.Changed:
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: r.Err != nil})
+		case perr != nil:
+			r.Result, r.OK, r.Err = ResultFailed, false, perr
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: true})
+		default:
+			idx.Put(p.Result.Next) // only after the commit
+			r.Events = p.Result.Events
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, p.Result.Next, schedule.Outcome{Failed: r.Err != nil, Changed: len(r.Events) > 0})
+		}
+	}
+	return nil
+}

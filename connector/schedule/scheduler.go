@@ -1,0 +1,32 @@
+package schedule
+
+import (
+	"context"
+
+	"github.com/partoo-connector/partoo-connector/connector/diff"
+)
+
+// Scheduler decides which conversation to walk next. Two implement it: Smart (discovery, hints,
+// Sending re-walks, Instagram checks, retries and paced reconciliation; the default) and Sweep
+// (every conversation in turn, or a fixed list).
+//
+// Next and Walked are called by the goroutine that runs the walks; Hint and Status may be
+// called from any goroutine.
+type Scheduler interface {
+	// Next blocks until a conversation is worth a request and returns its id. It returns an
+	// error only when ctx ends (ctx.Err()) or the API key is rejected (partoo.IsAuth).
+	Next(ctx context.Context) (int64, error)
+	// Walked tells the scheduler that a walk of id ended: st is the conversation's recorded
+	// state afterwards (nil if it has none) and o what the walk found.
+	Walked(id int64, st *diff.State, o Outcome)
+	// Hint asks for a walk of id as soon as possible (a webhook said it changed) and says what
+	// became of the request. It never blocks.
+	Hint(id int64) HintResult
+	// Status reports progress and listing failures.
+	Status() Status
+}
+
+var (
+	_ Scheduler = (*Smart)(nil)
+	_ Scheduler = (*Sweep)(nil)
+)
