@@ -134,7 +134,9 @@ func (g *Generator) Populate(n, perConversation int, span time.Duration) {
 			}
 			m, err := g.sim.AddMessage(spec)
 			if err == nil && partner == partoo.PartnerInstagram && m.SenderType == partoo.SenderConsumer && g.rnd.Float64() < g.act.DeleteRatio {
-				_ = g.sim.DeleteMessage(m.ID)
+				g.sim.mu.Lock()
+				_ = g.sim.deleteMessageAt(m.ID, spec.Date)
+				g.sim.mu.Unlock()
 			}
 		}
 		g.touch(c.ID)

@@ -68,6 +68,8 @@ type Sim struct {
 	counters  map[string]map[int]int64
 	maxInWin  int
 	throttled int64
+	active    int // requests in progress
+	maxActive int
 	onChange  func(Change)
 }
 
@@ -157,13 +159,15 @@ type Counters struct {
 	Throttled int64 `json:"throttled"`
 	// Total is the number of /v2 requests answered.
 	Total int64 `json:"total"`
+	// MaxConcurrent is the most /v2 requests ever in progress at once.
+	MaxConcurrent int `json:"max_concurrent"`
 }
 
 // Counters returns a copy of the request counters.
 func (s *Sim) Counters() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Counters{ByEndpoint: map[string]map[int]int64{}, MaxPerWindow: s.maxInWin, Throttled: s.throttled}
+	out := Counters{ByEndpoint: map[string]map[int]int64{}, MaxPerWindow: s.maxInWin, Throttled: s.throttled, MaxConcurrent: s.maxActive}
 	for ep, m := range s.counters {
 		out.ByEndpoint[ep] = map[int]int64{}
 		for st, n := range m {
@@ -204,6 +208,9 @@ func (s *Sim) api(label string, h http.HandlerFunc) http.HandlerFunc {
 		defer func() { s.count(label, rec.status) }()
 
 		s.mu.Lock()
+		s.active++
+		s.maxActive = max(s.maxActive, s.active)
+		defer func() { s.mu.Lock(); s.active--; s.mu.Unlock() }()
 		f, v := s.cfg.Faults, s.cfg.Variant
 		roll := func(p float64) bool { return p > 0 && s.rnd.Float64() < p }
 		hang := roll(v.HangRatio)

@@ -202,6 +202,12 @@ func (s *Sim) DeleteMessage(messageID int64) error {
 }
 
 func (s *Sim) deleteMessage(messageID int64) error {
+	return s.deleteMessageAt(messageID, s.clock.Now())
+}
+
+// deleteMessageAt deletes a message at a given time: Populate dates its deletions in the
+// history, so they do not move old conversations to the top of the listing.
+func (s *Sim) deleteMessageAt(messageID int64, now time.Time) error {
 	c, m := s.find(messageID)
 	if m == nil {
 		return ErrNoMessage
@@ -211,8 +217,9 @@ func (s *Sim) deleteMessage(messageID int64) error {
 	}
 	m.IsDeleted = true
 	m.Content = ""
-	now := s.clock.Now()
-	c.activity = now
+	if now.After(c.activity) {
+		c.activity = now
+	}
 	s.log(now, ChangeDeleted, c, m, "")
 	return nil
 }

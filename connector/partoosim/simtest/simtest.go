@@ -3,6 +3,7 @@
 package simtest
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -15,4 +16,16 @@ func Serve(t testing.TB, sim *partoosim.Sim) string {
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL + "/v2"
+}
+
+// Transport serves requests with h in process (no sockets), on the caller's goroutine: with a
+// clock.Event, a request then runs entirely inside its participant.
+func Transport(h http.Handler) http.RoundTripper { return handlerTransport{h} }
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }
