@@ -40,8 +40,18 @@ bench:
 	  $(GO) test -run XXX -bench . -benchtime 3x ./connector/state/ && \
 	  $(GO) test -run XXX -bench . ./connector/diff/ ./connector/partoo/' | tee bench.txt
 
-# make bench-freshness — detection lag of each scheduling strategy under the 300/min budget, in
-# simulated time (~2 min on 2 cores); rewrites cmd/partoo-bench/results/ (quoted in the README).
+# make bench-freshness — detection lag of each scheduling strategy under the 300/min budget, with
+# API latency, in simulated time (~3 min on 2 cores); rewrites cmd/partoo-bench/results/
+# freshness.md and .png (quoted in the README).
 .PHONY: bench-freshness
 bench-freshness:
 	$(GO) run ./cmd/partoo-bench -out cmd/partoo-bench/results
+
+# make bench-realtime — the real-time cross-check (~6 min): the connector binary against
+# partoo-sim over HTTP (300 ms latency) and a real Kafka broker, then the same setup simulated;
+# rewrites cmd/partoo-bench/results/realtime.md (quoted in the README).
+.PHONY: bench-realtime
+bench-realtime:
+	$(GO) build -o bin/partoo-connector ./cmd/partoo-connector
+	$(GO) build -o bin/partoo-bench ./cmd/partoo-bench
+	deploy/local-kafka/with-kafka.sh bin/partoo-bench -realtime -connector bin/partoo-connector -out cmd/partoo-bench/results

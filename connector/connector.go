@@ -72,7 +72,10 @@ func New(opt Options) (*Connector, error) {
 		sc := opt.Schedule
 		sc.Partoo, sc.Clock, sc.Known, sc.BusinessIDs, sc.Log = c.client, opt.Clock, c.knownIDs, opt.BusinessIDs, c.health.rlog
 		sc.State = func(id int64) *diff.State { return c.Index().Get(id) }
-		c.sched = schedule.NewSmart(sc)
+		smart := schedule.NewSmart(sc)
+		reconcile, hints := smart.Shares()
+		opt.Metrics.Shares(reconcile, hints)
+		c.sched = smart
 	}
 	pub, err := publish.New(publish.Config{
 		Base: opt.Kafka, TransactionalID: opt.TransactionalID,
@@ -129,48 +132,42 @@ func (c *Connector) Run(ctx context.Context) error {
 	defer stopWatch()
 	go c.watch(wctx)
 
-	for {
-		if lost := c.lost.Swap(nil); lost != nil {
-			if err := c.topicLost(ctx, lost); err != nil {
-				return err
-			}
-		}
-		if c.reload.Load() {
-			if err := c.reloadState(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if errors.Is(err, publish.ErrFenced) || errors.Is(err, publish.ErrNotAuthorized) {
-					return err
-				}
-				c.health.rlog.Error("kafka:reload", "cannot re-read the state after an uncertain commit; trying again", "err", err)
-				if clock.Sleep(ctx, c.opt.Clock, time.Second) != nil {
-					return nil
-				}
-				continue
-			}
-		}
-		id, err := c.sched.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if partoo.IsAuth(err) {
-				return err
-			}
-			c.health.rlog.Warn("schedule:"+partoo.ErrorKind(err), "scheduling failed; retrying", "err", err)
-			if clock.Sleep(ctx, c.opt.Clock, time.Second) != nil {
-				return nil
-			}
-			continue
-		}
-		if err := c.step.Walk(ctx, id); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: c.step, Scheduler: c.sched, Budget: c.Budget(),
+		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, Observe: runnerMetrics{c.opt.Metrics}})
+	if err != nil {
+		return err
+	}
+	if err := runner.Run(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// beforeCommit runs on the committer's goroutine before each batch: a lost topic is handled
+// (stop, or recreate and re-snapshot), and after a commit whose outcome is unknown the state
+// is re-read from Kafka before anything else commits.
+func (c *Connector) beforeCommit(ctx context.Context) error {
+	if lost := c.lost.Swap(nil); lost != nil {
+		if err := c.topicLost(ctx, lost); err != nil {
 			return err
 		}
 	}
+	for c.reload.Load() {
+		err := c.reloadState(ctx)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, publish.ErrFenced), errors.Is(err, publish.ErrNotAuthorized):
+			return err
+		default:
+			c.health.rlog.Error("kafka:reload", "cannot re-read the state after an uncertain commit; trying again", "err", err)
+			if clock.Sleep(ctx, c.opt.Clock, time.Second) != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
 }
 
 // Ready reports whether the state is restored and the last Kafka transaction committed (or

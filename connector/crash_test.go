@@ -25,8 +25,25 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a process 24 times")
 	}
+	crashSafety(t, newEnv(t))
+}
+
+// TestCrashSafetyConcurrent is the same with 8 walks in flight, each request taking ~40 ms,
+// so the kills land between walks read, batched and committed together.
+func TestCrashSafetyConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a process 24 times")
+	}
 	e := newEnv(t)
-	start := e.processStarter(t)
+	e.sim.SetFaults(partoosim.Faults{Latency: 40 * time.Millisecond, LatencyP99: 120 * time.Millisecond})
+	crashSafety(t, e, "PARTOO_MAX_IN_FLIGHT=8")
+	if n := e.sim.Counters().MaxConcurrent; n < 8 {
+		t.Errorf("at most %d requests were in flight at once, want 8", n)
+	}
+}
+
+func crashSafety(t *testing.T, e *env, extraEnv ...string) {
+	start := e.processStarter(t, extraEnv...)
 
 	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{
 		MessagesPerSecond: 15, NewConversationShare: 0.1, DeleteRatio: 0.4,

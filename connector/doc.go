@@ -4,23 +4,27 @@
 // The data flow, and who owns what:
 //
 //	webhook hints ──┐  (httpapi, any goroutine: Hint)
-//	discovery ──────┤
-//	Sending/Instagram re-walks, retries ──┼──> scheduler ──(conversation id)──> walk step
-//	reconciliation (paced) ──┘           (schedule)                      (pipeline.Step)
-//	                                                                           │ GET /messages, every page, through
-//	                                                                           │ the one budget (partoo.Client)
-//	                                                                           v
-//	                                      diff (pure): recorded state + walk → events + next state
-//	                                                                           │
-//	                                                                           v
-//	                  committer (publish.Publisher): events and the state record in ONE Kafka
-//	                  transaction; the index (state.Index) is updated only after the commit
+//	discovery ──────┤  (its own goroutine)
+//	Sending/Instagram re-walks, retries ──┼──> scheduler ──(picks)──> runner: walkers in flight
+//	reconciliation (guaranteed share) ──┘ (schedule)              (pipeline.Runner, pipeline.Step)
+//	                                                                   │ GET /messages, every page, through
+//	                                                                   │ the one budget queue (partoo.Client)
+//	                                                                   v
+//	                              diff (pure): recorded state + walk → events + next state
+//	                                                                   │
+//	                                                                   v
+//	          committer (one goroutine, publish.Publisher): the finished walks of several
+//	          conversations, events and state records, in ONE Kafka transaction; the index
+//	          (state.Index) is updated only after the commit
 //
-// Run's goroutine owns the loop: it asks the scheduler for the next conversation and runs the
-// walk step on it (walk, diff, encode, commit, record, tell the scheduler). A second goroutine,
-// started by Run, watches health: it checks that the topics still exist, keeps /status and the
-// degraded gauge current, and logs the periodic progress line. HTTP handlers (package httpapi)
-// run on the server's goroutines and only read (Status, Readiness) or hint (Hint).
+// Run's goroutine dispatches: it asks the scheduler for conversations and starts a walker for
+// each (read, diff, encode), up to the in-flight limit, never two for one conversation; one
+// committer goroutine commits finished walks in batches, records them and tells the scheduler.
+// Discovery and the reconciliation's listing run on goroutines of the scheduler. Another
+// goroutine, started by Run, watches health: it checks that the topics still exist, keeps
+// /status and the degraded gauge current, and logs the periodic progress line. HTTP handlers
+// (package httpapi) run on the server's goroutines and only read (Status, Readiness) or hint
+// (Hint).
 //
 // Errors: Run returns nil when its context ends, and an error only for what needs an operator —
 // a rejected API key, a fenced or unauthorized producer, a misconfigured, lost (by default) or
@@ -28,7 +32,7 @@
 // counted, shown in /status, and retried.
 //
 // The packages below it, each with one concern: partoo (API client, budget, decoding), schedule
-// (what to walk), pipeline (the walk step), diff (pure change detection), events and state
+// (what to walk), pipeline (the walk step and its concurrent runner), diff (pure change detection), events and state
 // (Avro codecs, the state topic), avroframe (Avro framing), publish (the transactional
 // producer), httpapi (HTTP), metrics, ratelog, clock, secret; config reads the environment;
 // partoosim is the Partoo simulator used by the demo, partoo-sim, benchmarks and tests.

@@ -81,6 +81,10 @@ func (h *health) Attempt(a partoo.Attempt) {
 		return
 	}
 	kind := partoo.ErrorKind(a.Err)
+	if kind == partoo.KindCanceled {
+		h.mu.Unlock()
+		return // we gave up (shutting down): not the API's failure
+	}
 	h.period.errors[kind]++
 	h.lastError = a.Err.Error()
 	if h.failingSince.IsZero() {

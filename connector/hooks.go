@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/pipeline"
+	"github.com/partoo-connector/partoo-connector/connector/schedule"
 )
 
 // stepHooks turns what the walk step does into metrics, health, logs and Kafka readiness.
@@ -79,3 +81,10 @@ func (h stepHooks) committed(evs []diff.Event, previousWalk time.Time) {
 	c.health.committed(types)
 	c.opt.Metrics.Committed(types, lags)
 }
+
+// runnerMetrics feeds the metrics from the runner.
+type runnerMetrics struct{ m *metrics.Metrics }
+
+func (r runnerMetrics) Picked(reason schedule.Reason) { r.m.Picked(reason.String()) }
+func (r runnerMetrics) InFlight(walks, limit int)     { r.m.InFlight(walks, limit) }
+func (r runnerMetrics) Batch(conversations int)       { r.m.Batch(conversations) }

@@ -59,6 +59,9 @@ type Options struct {
 	Schedule schedule.Config
 	// Diff tunes the change detection (VanishAfterWalks [2]).
 	Diff diff.Options
+	// MaxInFlight caps the walks in flight [16]; below it the connector keeps as many as the
+	// budget can use at the observed latency (pipeline.Runner).
+	MaxInFlight int
 
 	// Logger gets the connector's logs [none].
 	Logger *slog.Logger

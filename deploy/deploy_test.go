@@ -202,6 +202,8 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 	m.Skipped(partoo.SkippedItem{Endpoint: "/messages", Reason: partoo.SkipBadDate})
 	m.Walked("complete", 0, 0)
 	m.Committed([]string{"MessageCreated"}, []time.Duration{1})
+	m.Picked("discovery")
+	m.Shares(0.2, 0.5)
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

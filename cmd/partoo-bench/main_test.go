@@ -6,28 +6,30 @@ import (
 	"testing"
 )
 
-// TestREADMEQuotesTheResults: the README's freshness table is the one `make bench-freshness`
-// last wrote.
+// TestREADMEQuotesTheResults: the README's freshness tables are the ones `make
+// bench-freshness` and `make bench-realtime` last wrote.
 func TestREADMEQuotesTheResults(t *testing.T) {
-	res, err := os.ReadFile("results/freshness.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := 0
-	for _, line := range strings.Split(string(res), "\n") {
-		if strings.HasPrefix(line, "|") {
-			rows++
-			if !strings.Contains(string(readme), line) {
-				t.Errorf("README lacks the results row %q; copy cmd/partoo-bench/results/freshness.md into it", line)
+	for file, least := range map[string]int{"freshness.md": 40, "realtime.md": 4} {
+		res, err := os.ReadFile("results/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		for _, line := range strings.Split(string(res), "\n") {
+			if strings.HasPrefix(line, "|") || strings.HasPrefix(line, "The p50 lags differ") {
+				rows++
+				if !strings.Contains(string(readme), line) {
+					t.Errorf("README lacks the line %q; copy cmd/partoo-bench/results/%s into it", line, file)
+				}
 			}
 		}
-	}
-	if rows < 10 {
-		t.Fatalf("results table has %d rows", rows)
+		if rows < least {
+			t.Errorf("results/%s has %d table rows, want at least %d", file, rows, least)
+		}
 	}
 	if _, err := os.Stat("results/freshness.png"); err != nil {
 		t.Fatal(err)

@@ -20,12 +20,13 @@ import (
 
 var palette = []color.RGBA{
 	{214, 39, 40, 255}, {31, 119, 180, 255}, {44, 160, 44, 255}, {127, 127, 127, 255}, {255, 127, 14, 255}, {148, 103, 189, 255},
+	{140, 86, 75, 255}, {227, 119, 194, 255}, {188, 189, 34, 255}, {23, 190, 207, 255},
 }
 
 // plot draws the cumulative distribution of detection lag (all event types) per run, lag on a
 // log axis from 0.1 s to 2 h.
 func plot(w io.Writer, results []freshness.Result) error {
-	const W, H, left, right, top, bottom = 1340, 560, 70, 360, 40, 60
+	const W, H, left, right, top, bottom = 1420, 560, 70, 440, 40, 60
 	img := image.NewRGBA(image.Rect(0, 0, W, H))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	pw, ph := W-left-right, H-top-bottom
@@ -53,7 +54,7 @@ func plot(w io.Writer, results []freshness.Result) error {
 	line(img, left, top+ph, left+pw, top+ph, black)
 	line(img, left, top, left, top+ph, black)
 	text(img, left+pw/2-200, H-20, "detection lag, log scale (lags under 0.1 s drawn at 0.1 s); y: share of changes detected within", black)
-	text(img, left, 24, "Detection lag under a 300 requests/minute budget, same activity for every strategy", black)
+	text(img, left, 24, "Detection lag under a 300 requests/minute budget, warmed-up organisation, same activity for every strategy", black)
 
 	for i, r := range results {
 		c := palette[i%len(palette)]
@@ -71,11 +72,11 @@ func plot(w io.Writer, results []freshness.Result) error {
 			px, py = nx, ny
 		}
 		line(img, px, py, left+pw, py, c)
-		ly := top + 20 + 34*i
+		ly := top + 20 + 30*i
 		for k := 0; k < 3; k++ {
 			line(img, left+pw+15, ly-4+k, left+pw+45, ly-4+k, c)
 		}
-		text(img, left+pw+52, ly, fmt.Sprintf("%s, %s order", r.Strategy, r.Order), black)
+		text(img, left+pw+52, ly, fmt.Sprintf("%s, %s order, %s", r.Strategy, r.Setup.Order, fmtLatency(r.Setup)), black)
 		text(img, left+pw+52, ly+14, fmt.Sprintf("p50 %s, p99 %s", fmtLag(r.Percentile(0, .5)), fmtLag(r.Percentile(0, .99))), black)
 	}
 	return png.Encode(w, img)

@@ -136,11 +136,12 @@ func options(cfg *config.Config, kopts []kgo.Opt) connector.Options {
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},
 		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
-		Diff:      diff.Options{VanishAfterWalks: cfg.VanishAfterWalks},
-		Scheduler: cfg.Scheduler,
+		Diff:        diff.Options{VanishAfterWalks: cfg.VanishAfterWalks},
+		MaxInFlight: cfg.PartooMaxInFlight,
+		Scheduler:   cfg.Scheduler,
 		Schedule: schedule.Config{DiscoveryInterval: cfg.SchedulerDiscoveryInterval,
 			SendingMaxBackoff: cfg.SchedulerSendingMaxBackoff, InstagramChecks: cfg.SchedulerInstagramChecks,
-			ReconcilePeriod: cfg.SchedulerReconcilePeriod},
+			ReconcileShare: cfg.SchedulerReconcileShare, ReconcilePeriod: cfg.SchedulerReconcilePeriod},
 		LogSummaryInterval: summary,
 	}
 }

@@ -67,19 +67,20 @@ func (c *Scaled) Wait(ctx context.Context, d time.Duration, wake *Wake) error {
 	return Real{}.Wait(ctx, time.Duration(float64(d)/c.factor), wake)
 }
 
-// Event is virtual time for concurrent simulations: time stands still while any participant
-// goroutine runs, and when every one of them waits it jumps to the earliest wake-up. The
-// result depends neither on the machine's speed nor on its load.
+// Event is virtual time for concurrent simulations, run one participant at a time: a
+// participant goroutine (started with Go) runs until it waits, then the next one due runs;
+// when none is due, time jumps to the earliest wake-up. Only one participant runs at any
+// moment, in an order fixed by the wake-up times (then by arrival), so a simulation's result
+// depends neither on the machine's speed nor on its load, nor on the Go scheduler.
 //
-// Participants are the goroutines started with Go. Only they may Wait, and they must block on
-// nothing else for long (a mutex held briefly is fine; a channel another participant fills is
-// not — use a Wake, which the clock sees): the clock could not tell they are blocked. HTTP
-// requests between participants must be served in process (no sockets). Now may be called
-// from anywhere.
+// Participants may Wait; they must not block on anything else but a mutex held briefly (a
+// channel another participant fills would block for ever: use a Wake, which the clock sees).
+// HTTP requests between participants must be served in process (no sockets). Now and
+// Wake.Signal may be called from anywhere.
 type Event struct {
 	mu       sync.Mutex
 	now      time.Time
-	running  int
+	busy     bool // a participant runs
 	seq      uint64
 	sleepers sleeperHeap
 }
@@ -94,15 +95,17 @@ func (c *Event) Now() time.Time {
 	return c.now
 }
 
-// Go runs f in a new participant goroutine.
+// Go runs f as a new participant: it starts when the running one waits.
 func (c *Event) Go(f func()) {
 	c.mu.Lock()
-	c.running++
+	s := c.enqueue(c.now)
+	c.advance()
 	c.mu.Unlock()
 	go func() {
+		<-s.wake
 		defer func() {
 			c.mu.Lock()
-			c.running--
+			c.busy = false
 			c.advance()
 			c.mu.Unlock()
 		}()
@@ -110,71 +113,79 @@ func (c *Event) Go(f func()) {
 	}()
 }
 
-// Wait implements Clock for a participant.
+// Wait implements Clock for a participant: it hands the turn over until d has passed, ctx
+// ends or wake is signalled, and returns when it has the turn again.
 func (c *Event) Wait(ctx context.Context, d time.Duration, wake *Wake) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if wake.Signaled() || d <= 0 {
+	if wake.Signaled() {
 		return nil
 	}
+	if d < 0 {
+		d = 0
+	}
 	c.mu.Lock()
-	c.seq++
-	s := &sleeper{at: c.now.Add(d), seq: c.seq, wake: make(chan struct{})}
-	heap.Push(&c.sleepers, s)
-	c.running--
+	s := c.enqueue(c.now.Add(d))
 	if wake != nil {
-		// A signal wakes this participant under the clock's lock, so time cannot move on
-		// between the signal and the participant running again.
+		// A signal makes this participant due now, under the clock's lock: time cannot move
+		// on between the signal and its turn.
 		wake.mu.Lock()
 		wake.hook = func() bool { return c.rouse(s) }
 		wake.mu.Unlock()
 	}
+	c.busy = false
 	c.advance()
 	c.mu.Unlock()
+	var err error
 	select {
 	case <-s.wake:
 	case <-ctx.Done():
-		c.rouse(s)
+		c.rouse(s) // due now: wait for the turn, then return
 		<-s.wake
-		if wake != nil {
-			wake.mu.Lock()
-			wake.hook = nil
-			wake.mu.Unlock()
-		}
-		return ctx.Err()
+		err = ctx.Err()
 	}
 	if wake != nil {
 		wake.mu.Lock()
 		wake.hook = nil
 		wake.mu.Unlock()
 	}
-	return nil
+	return err
 }
 
-// rouse wakes s now if it still sleeps, and reports whether it did.
+// enqueue adds a sleeper due at at. Call with mu held.
+func (c *Event) enqueue(at time.Time) *sleeper {
+	c.seq++
+	s := &sleeper{at: at, seq: c.seq, wake: make(chan struct{})}
+	heap.Push(&c.sleepers, s)
+	return s
+}
+
+// rouse makes s due now if it still sleeps, and reports whether it did.
 func (c *Event) rouse(s *sleeper) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s.index < 0 {
 		return false
 	}
-	heap.Remove(&c.sleepers, s.index)
-	c.running++
-	close(s.wake)
+	if s.at.After(c.now) {
+		s.at = c.now
+		heap.Fix(&c.sleepers, s.index)
+	}
+	c.advance()
 	return true
 }
 
-// advance wakes the earliest sleeper when nobody runs. Call with mu held.
+// advance gives the turn to the earliest sleeper when nobody runs. Call with mu held.
 func (c *Event) advance() {
-	if c.running > 0 || len(c.sleepers) == 0 {
+	if c.busy || len(c.sleepers) == 0 {
 		return
 	}
 	s := heap.Pop(&c.sleepers).(*sleeper)
 	if s.at.After(c.now) {
 		c.now = s.at
 	}
-	c.running++
+	c.busy = true
 	close(s.wake)
 }
 

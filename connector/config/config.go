@@ -36,6 +36,7 @@ type Config struct {
 	PartooBudgetReserve     float64       `envconfig:"PARTOO_BUDGET_RESERVE" default:"0.1" desc:"share of the rate left unused for the organisation's other integrations, 0 to 0.9; the rate also drops by 30 % on each unexpected 429 and recovers by 5 % every 30 s"`
 	PartooRequestTimeout    time.Duration `envconfig:"PARTOO_REQUEST_TIMEOUT" default:"30s" desc:"longest wait for one answer (then the attempt fails as a timeout and is retried)"`
 	PartooRequestAttempts   int           `envconfig:"PARTOO_REQUEST_ATTEMPTS" default:"6" desc:"attempts of one request before its walk counts as failed (429, 5xx, timeouts, unusable bodies); every failed attempt is logged and counted"`
+	PartooMaxInFlight       int           `envconfig:"PARTOO_MAX_IN_FLIGHT" default:"16" desc:"most walks in flight at once; background work is held to about what the budget can use at the observed latency (rate × latency), walks for fresh changes may use the rest"`
 	PartooPerPage           int           `envconfig:"PARTOO_PER_PAGE" default:"100" desc:"page size of walks, 1..100"`
 	PartooBusinessIDs       []string      `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in), sent verbatim, e.g. 5409c35a97bbc544d8e26737"`
 	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
@@ -50,6 +51,7 @@ type Config struct {
 	SchedulerDiscoveryInterval time.Duration   `envconfig:"SCHEDULER_DISCOVERY_INTERVAL" default:"2s" desc:"how often the smart scheduler reads /conversations page 1"`
 	SchedulerSendingMaxBackoff time.Duration   `envconfig:"SCHEDULER_SENDING_MAX_BACKOFF" default:"30s" desc:"longest delay between re-walks of a conversation with a message in Sending"`
 	SchedulerInstagramChecks   []time.Duration `envconfig:"SCHEDULER_INSTAGRAM_CHECKS" default:"1m,5m,30m" desc:"delays after activity at which an Instagram conversation is re-walked to catch deletions"`
+	SchedulerReconcileShare    float64         `envconfig:"SCHEDULER_RECONCILE_SHARE" default:"0.2" desc:"least share of the budget's rate reconciliation gets while it has work, however busy the rest: at saturation a pass over N conversations takes at most about N ÷ (share × rate)"`
 	SchedulerReconcilePeriod   time.Duration   `envconfig:"SCHEDULER_RECONCILE_PERIOD" default:"0s" desc:"target duration of a reconciliation pass over every conversation; a pass that ends sooner pauses until the period is over; 0: as fast as the budget allows"`
 	WebhookAuthHeader          string          `envconfig:"WEBHOOK_AUTH_HEADER" default:"X-Auth-Token" desc:"custom header Partoo's webhook sends with WEBHOOK_SECRET"`
 	WebhookSecret              secret.Secret   `envconfig:"WEBHOOK_SECRET" desc:"enables POST /webhooks/partoo; requests without this header value get 401; never logged"`
@@ -230,6 +232,9 @@ func (c *Config) validate() Errors {
 	if c.PartooRequestAttempts < 1 || c.PartooRequestAttempts > 20 {
 		bad("PARTOO_REQUEST_ATTEMPTS", "must be between 1 and 20")
 	}
+	if c.PartooMaxInFlight < 1 || c.PartooMaxInFlight > 256 {
+		bad("PARTOO_MAX_IN_FLIGHT", "must be between 1 and 256")
+	}
 	if c.PartooPerPage < 1 || c.PartooPerPage > 100 {
 		bad("PARTOO_PER_PAGE", "must be between 1 and 100")
 	}
@@ -261,6 +266,9 @@ func (c *Config) validate() Errors {
 			bad("SCHEDULER_INSTAGRAM_CHECKS", "durations must be positive")
 			break
 		}
+	}
+	if c.SchedulerReconcileShare <= 0 || c.SchedulerReconcileShare > 1 {
+		bad("SCHEDULER_RECONCILE_SHARE", "must be above 0 and at most 1")
 	}
 	if c.SchedulerReconcilePeriod < 0 {
 		bad("SCHEDULER_RECONCILE_PERIOD", "must not be negative")

@@ -34,6 +34,11 @@ type Metrics struct {
 	degraded       prometheus.Gauge
 	lastWalk       prometheus.Gauge
 	webhooks       *prometheus.CounterVec
+	picks          *prometheus.CounterVec
+	inFlight       prometheus.Gauge
+	inFlightLimit  prometheus.Gauge
+	batch          prometheus.Histogram
+	shares         *prometheus.GaugeVec
 }
 
 // Gauges are read at scrape time.
@@ -122,13 +127,35 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_last_successful_walk_timestamp_seconds",
 			Help: "Unix time of the last walk that read every page and committed.",
 		}),
+		picks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_scheduler_picks_total",
+			Help: "Conversations the scheduler picked for a walk, by reason (hint, discovery, sending, deletable, retry, reconcile).",
+		}, []string{"reason"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "partoo_connector_walks_in_flight",
+			Help: "Walks in flight (being read or waiting for their commit).",
+		}),
+		inFlightLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "partoo_connector_walks_in_flight_limit",
+			Help: "How many walks the connector keeps in flight now: about the budget's rate times the observed latency, at most PARTOO_MAX_IN_FLIGHT.",
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "partoo_connector_commit_batch_conversations",
+			Help:    "Conversations committed per Kafka transaction (group commit).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 100},
+		}),
+		shares: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "partoo_connector_budget_share",
+			Help: "Shares of the budget's rate by kind of work: reconcile, the least reconciliation gets however busy the budget (SCHEDULER_RECONCILE_SHARE); hints, the most webhook hints take ahead of other work.",
+		}, []string{"work"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_webhooks_total",
 			Help: "Partoo webhooks received, by result (accepted, duplicate, dropped, gone, filtered, ignored, unauthorized, malformed, too_large, busy).",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.apiRequests, m.apiErrors, m.itemsSkipped, m.apiDuration, m.budgetWait, m.rateLimited, m.events,
-		m.transactions, m.txnFailures, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks)
+		m.transactions, m.txnFailures, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks,
+		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -255,6 +282,36 @@ func (m *Metrics) SetDegraded(degraded bool) {
 func (m *Metrics) WalkSucceeded(at time.Time) {
 	if m != nil {
 		m.lastWalk.Set(float64(at.UnixNano()) / 1e9)
+	}
+}
+
+// Picked records a scheduler pick.
+func (m *Metrics) Picked(reason string) {
+	if m != nil {
+		m.picks.WithLabelValues(reason).Inc()
+	}
+}
+
+// InFlight records the walks in flight and the current limit.
+func (m *Metrics) InFlight(walks, limit int) {
+	if m != nil {
+		m.inFlight.Set(float64(walks))
+		m.inFlightLimit.Set(float64(limit))
+	}
+}
+
+// Shares records the scheduler's budget shares.
+func (m *Metrics) Shares(reconcile, hints float64) {
+	if m != nil {
+		m.shares.WithLabelValues("reconcile").Set(reconcile)
+		m.shares.WithLabelValues("hints").Set(hints)
+	}
+}
+
+// Batch records the size of a committed batch.
+func (m *Metrics) Batch(conversations int) {
+	if m != nil {
+		m.batch.Observe(float64(conversations))
 	}
 }
 

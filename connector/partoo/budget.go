@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/clock"
@@ -38,7 +39,7 @@ const (
 // (at most once per 10 s, never below 10 % of the target), and recovers by 5 % of the target
 // every 30 s without a 429 (additive increase, multiplicative decrease, as TCP does).
 //
-// A Budget is safe for concurrent use; waiters are served in no particular order.
+// A Budget is safe for concurrent use; waiters are served earliest deadline first (Wait).
 type Budget struct {
 	clock    clock.Clock
 	limit    int
@@ -55,9 +56,12 @@ type Budget struct {
 	refilled     time.Time
 	starts       []time.Time // request starts of the last 60 s + maxSlack, ascending
 	pausedUntil  time.Time
+	waiters      []*waiter // callers in Wait
+	seq          uint64
 	latStart     time.Time // start of the current latency bucket (one minute)
 	latCur       time.Duration
 	latPrev      time.Duration
+	latAvg       time.Duration // moving average of request durations (EWMA, 1/8)
 	waited       time.Duration
 	granted      int64
 	throttled    int64
@@ -129,28 +133,173 @@ func (b *Budget) RatePerMinute() float64 {
 func (b *Budget) rate() float64 { return float64(b.limit) * (1 - b.reserve) * b.factor }
 
 // Wait blocks until one request may start, and takes it. It returns ctx.Err() if ctx ends
-// first, in which case nothing is taken.
+// first, in which case nothing is taken. Waiting requests are served earliest deadline
+// first, a request's deadline being its arrival plus its Priority (see WithPriority): a walk
+// for a fresh change goes ahead of the Sending re-walks and background work, yet nothing
+// waits for ever however busy the budget is.
 func (b *Budget) Wait(ctx context.Context) error {
 	start := b.clock.Now()
+	b.mu.Lock()
+	b.seq++
+	w := &waiter{arrival: start, seq: b.seq, ticket: ticketOf(ctx), wake: clock.NewWake()}
+	b.waiters = append(b.waiters, w)
+	b.mu.Unlock()
 	for {
 		if err := ctx.Err(); err != nil {
+			b.leave(w)
 			return err
 		}
 		b.mu.Lock()
 		now := b.clock.Now()
-		at := b.readyAt(now)
-		if !at.After(now) {
+		var d time.Duration
+		if first := b.first(); first != w {
+			// Not our turn: the one served before us wakes us (a safety net of a minute).
+			first.wake.Signal()
+			d = time.Minute
+		} else if at := b.readyAt(now, w.need(now)); at.After(now) {
+			d = at.Sub(now) // our turn, not yet a token
+			if due := w.due(); due.After(now) && due.Before(at) {
+				d = due.Sub(now) // needs fewer tokens then
+			}
+		} else {
 			b.take(now)
 			b.waited += now.Sub(start)
 			b.granted++
+			b.remove(w)
+			w.ticket.started.Store(true)
+			if next := b.first(); next != nil {
+				next.wake.Signal()
+			}
 			b.mu.Unlock()
 			return nil
 		}
 		b.mu.Unlock()
-		if err := clock.Sleep(ctx, b.clock, at.Sub(now)); err != nil {
+		if err := b.clock.Wait(ctx, d, w.wake); err != nil {
+			b.leave(w)
 			return err
 		}
 	}
+}
+
+// first returns the waiter to serve next: the earliest deadline, then the earliest arrival.
+// Call with mu held.
+func (b *Budget) first() *waiter {
+	var best *waiter
+	var bestAt time.Time
+	for _, w := range b.waiters {
+		at := w.due()
+		if best == nil || at.Before(bestAt) || (at.Equal(bestAt) && w.seq < best.seq) {
+			best, bestAt = w, at
+		}
+	}
+	return best
+}
+
+// remove takes w out of the waiters. Call with mu held.
+func (b *Budget) remove(w *waiter) bool {
+	for i, x := range b.waiters {
+		if x == w {
+			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// leave removes a waiter that gave up, and hands the turn on.
+func (b *Budget) leave(w *waiter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.remove(w) {
+		if next := b.first(); next != nil {
+			next.wake.Signal()
+		}
+	}
+}
+
+// waiter is one request waiting in Budget.Wait.
+type waiter struct {
+	arrival time.Time
+	seq     uint64
+	ticket  *Ticket
+	wake    *clock.Wake
+}
+
+// due is w's deadline: its arrival plus its priority.
+func (w *waiter) due() time.Time { return w.arrival.Add(time.Duration(w.ticket.Priority())) }
+
+// need is the tokens the bucket must hold for w to take one: a request less urgent than
+// PriorityNormal leaves two to the urgent ones that may come next (a discovery and the walk it
+// asks for), so that they do not wait for the bucket to refill — until its deadline, after
+// which it takes the next token like any other.
+func (w *waiter) need(now time.Time) float64 {
+	if w.ticket.Priority() > PriorityNormal && now.Before(w.due()) {
+		return 3
+	}
+	return 1
+}
+
+// Priority is how long a request waiting for the budget lets requests that arrive after it
+// go first: the budget serves the earliest arrival + Priority. Zero is the most urgent.
+type Priority time.Duration
+
+// PriorityNormal is the default; PriorityLow is background work, which yields to everything
+// that arrives within a minute after it and never takes the bucket's last token.
+const (
+	PriorityNormal Priority = 0
+	PriorityLow             = Priority(time.Minute)
+)
+
+// A Ticket is the place at the budget of a unit of work (a walk) that makes requests: its
+// priority, which may be raised while its requests wait (a background walk that a fresh
+// change now waits for becomes urgent), and whether one of its requests has started.
+type Ticket struct {
+	prio    atomic.Int64
+	started atomic.Bool
+}
+
+// NewTicket returns a Ticket with priority p.
+func NewTicket(p Priority) *Ticket {
+	t := &Ticket{}
+	t.prio.Store(int64(p))
+	return t
+}
+
+// Priority returns the current priority.
+func (t *Ticket) Priority() Priority { return Priority(t.prio.Load()) }
+
+// Raise makes the priority at least as urgent as p.
+func (t *Ticket) Raise(p Priority) {
+	for {
+		cur := t.prio.Load()
+		if int64(p) >= cur || t.prio.CompareAndSwap(cur, int64(p)) {
+			return
+		}
+	}
+}
+
+// Started reports whether a request with this ticket has been let through: everything the
+// work reads from now on is read after this moment.
+func (t *Ticket) Started() bool { return t.started.Load() }
+
+type ticketKey struct{}
+
+// WithPriority returns a context whose requests wait for the budget with priority p.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return WithTicket(ctx, NewTicket(p))
+}
+
+// WithTicket returns a context whose requests wait for the budget with t.
+func WithTicket(ctx context.Context, t *Ticket) context.Context {
+	return context.WithValue(ctx, ticketKey{}, t)
+}
+
+// ticketOf returns ctx's ticket, or a fresh one of normal priority.
+func ticketOf(ctx context.Context) *Ticket {
+	if t, ok := ctx.Value(ticketKey{}).(*Ticket); ok {
+		return t
+	}
+	return NewTicket(PriorityNormal)
 }
 
 // window is the hard cap's window: 60 s plus the margin. Call with mu held.
@@ -165,11 +314,11 @@ func (b *Budget) window(now time.Time) time.Duration {
 }
 
 // readyAt is the earliest time a request may start. Call with mu held.
-func (b *Budget) readyAt(now time.Time) time.Time {
+func (b *Budget) readyAt(now time.Time, need float64) time.Time {
 	b.refill(now)
 	at := now
-	if b.tokens < 1 {
-		at = now.Add(time.Duration((1 - b.tokens) * float64(b.interval())))
+	if need = min(need, b.burst); b.tokens < need {
+		at = now.Add(time.Duration((need - b.tokens) * float64(b.interval())))
 	}
 	win := b.window(now)
 	b.prune(now)
@@ -259,7 +408,19 @@ func (b *Budget) ObserveLatency(d time.Duration) {
 	b.mu.Lock()
 	b.window(b.clock.Now())
 	b.latCur = max(b.latCur, d)
+	if b.latAvg == 0 {
+		b.latAvg = d
+	} else {
+		b.latAvg += (d - b.latAvg) / 8
+	}
 	b.mu.Unlock()
+}
+
+// Latency is the moving average of request durations (0 before the first answer).
+func (b *Budget) Latency() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.latAvg
 }
 
 // PausedUntil returns the end of the current pause (zero if none was ever set).

@@ -10,6 +10,11 @@
 // service; anything with the same method in benchmarks and tests) and, only once it has
 // committed, records their new states in the index. Walk does both for one conversation.
 //
+// A Runner drives a Step concurrently: walkers in flight (as many as the budget can use at
+// the observed latency, never two for one conversation) and one committer that commits the
+// finished walks in batches (group commit). An aborted batch records nothing; the scheduler
+// hears each of its conversations failed and walks them again.
+//
 // Errors: Read and Commit return an error only for what must stop the connector (a rejected
 // API key, a fenced or unauthorized producer, an event that cannot be encoded, cancellation).
 // Everything else — a walk that failed, a transaction that aborted — is reported to the Hooks

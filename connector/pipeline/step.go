@@ -75,6 +75,7 @@ type Prepared struct {
 	Result diff.Result
 	Change publish.Change // encoded events and state; meaningful when Result.Changed
 	prev   *diff.State
+	idx    *state.Index // the index it was diffed against
 }
 
 // Walk reads one conversation and commits the result on its own.
@@ -116,7 +117,8 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	default:
 		cov = diff.Partial
 	}
-	prev := s.cfg.Index().Get(id)
+	idx := s.cfg.Index()
+	prev := idx.Get(id)
 	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), s.cfg.Diff)
 	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
 	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
@@ -124,7 +126,7 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	if res.Ignored > 0 {
 		r.noteIgnored(w.Messages)
 	}
-	p := &Prepared{Report: r, Result: res, prev: prev}
+	p := &Prepared{Report: r, Result: res, prev: prev, idx: idx}
 	if !res.Changed {
 		return p, nil
 	}
@@ -150,10 +152,14 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 // conversation of the batch counts as a failed walk (walked again later); Commit returns an
 // error only when the connector must stop (publish.ErrFenced, publish.ErrNotAuthorized,
 // cancellation).
+//
+// A conversation diffed against an index that has been replaced since (the state was
+// re-read from Kafka) is not committed: it counts as failed and is walked again.
 func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
+	idx := s.cfg.Index()
 	var changes []publish.Change
 	for _, p := range batch {
-		if p.Result.Changed {
+		if p.Result.Changed && p.idx == idx {
 			changes = append(changes, p.Change)
 		}
 	}
@@ -168,10 +174,13 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 			return perr
 		}
 	}
-	idx := s.cfg.Index()
 	for _, p := range batch {
 		r, id := p.Report, p.Report.ConversationID
 		switch {
+		case p.idx != idx:
+			r.Result, r.OK, r.Err = ResultFailed, false, errors.New("the state was re-read since this walk: walked again")
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, idx.Get(id), schedule.Outcome{Failed: true})
 		case !p.Result.Changed:
 			s.cfg.Hooks.Walked(r)
 			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: r.Err != nil})

@@ -2,30 +2,56 @@ package schedule
 
 import (
 	"context"
+	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 )
 
-// discover spends one /conversations request and marks what changed as urgent.
-//
-// In recency mode it reads page 1, and goes on to the next page only while every
-// conversation on the page changed (more activity than one page shows). In fallback mode it
-// reads the next page of a full walk of the listing, paced by FallbackPageInterval.
-func (s *Smart) discover(ctx context.Context) error {
+// startDiscovery starts a discovery on its own goroutine when one is due and none runs. Call
+// with mu held.
+func (s *Smart) startDiscovery(ctx context.Context, now time.Time) {
+	if s.discovering || now.Before(s.nextDiscovery) {
+		return
+	}
+	s.discovering = true
 	cursor := ""
 	if !s.recency {
 		cursor = s.fallbackCur
 	}
+	s.cfg.Go(func() { s.discover(ctx, cursor) })
+}
+
+// discover spends a /conversations request and marks what changed as urgent.
+//
+// In recency mode it reads page 1, and goes on to the next page only while every
+// conversation on the page changed (more activity than one page shows). In fallback mode it
+// reads the next page of a full walk of the listing, paced by FallbackPageInterval.
+func (s *Smart) discover(ctx context.Context, cursor string) {
+	defer func() {
+		s.mu.Lock()
+		s.discovering = false
+		s.mu.Unlock()
+		s.wake.Signal()
+	}()
 	for {
+		// The cadence runs from start to start, so that a slow API does not stretch it.
+		began := s.cfg.Clock.Now()
 		// One attempt: a failed discovery is retried at the next interval, not now.
 		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{
 			Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 1})
+		now := s.cfg.Clock.Now()
 		if err != nil {
-			if ctx.Err() != nil || partoo.IsAuth(err) {
-				return err
+			if ctx.Err() != nil {
+				return
+			}
+			if partoo.IsAuth(err) {
+				s.setFatal(err)
+				return
 			}
 			// Try again at the next interval; reconciliation keeps walking meanwhile.
-			s.nextDiscovery = s.cfg.Clock.Now().Add(s.cfg.DiscoveryInterval)
+			s.mu.Lock()
+			s.nextDiscovery = now.Add(s.discoveryInterval())
+			s.mu.Unlock()
 			var n int
 			s.setStatus(func(st *Status) {
 				st.DiscoveryFailures++
@@ -34,10 +60,8 @@ func (s *Smart) discover(ctx context.Context) error {
 			})
 			s.cfg.Log.Warn("discovery:"+partoo.ErrorKind(err), "discovery failed; trying again at the next interval",
 				"err", err, "error_kind", partoo.ErrorKind(err), "failures_in_a_row", n)
-			return nil
+			return
 		}
-		s.stats.DiscoveryPages++
-		now := s.cfg.Clock.Now()
 		var recovered int
 		s.setStatus(func(st *Status) {
 			recovered = st.DiscoveryFailures
@@ -47,6 +71,8 @@ func (s *Smart) discover(ctx context.Context) error {
 		if recovered >= 3 {
 			s.cfg.Log.Warn("discovery:recovered", "discovery works again", "after_failures", recovered)
 		}
+		s.mu.Lock()
+		s.stats.DiscoveryPages++
 		first := cursor == ""
 		if first {
 			s.checkRecency(page.Conversations)
@@ -56,11 +82,19 @@ func (s *Smart) discover(ctx context.Context) error {
 		if s.recency {
 			if next != nil && changed == len(page.Conversations) && changed > 0 {
 				cursor = *next // everything on this page moved: look further
+				s.mu.Unlock()
+				s.wake.Signal()
 				continue
 			}
 			s.fallbackCur = ""
-			s.nextDiscovery = s.cfg.Clock.Now().Add(s.cfg.DiscoveryInterval)
-			return nil
+			if changed > 0 {
+				s.quietDiscoveries = 0
+			} else {
+				s.quietDiscoveries++
+			}
+			s.nextDiscovery = began.Add(s.discoveryInterval())
+			s.mu.Unlock()
+			return
 		}
 		// Fallback: one page per step, paced; a complete pass restarts from page 1.
 		if next == nil {
@@ -68,13 +102,14 @@ func (s *Smart) discover(ctx context.Context) error {
 		} else {
 			s.fallbackCur = *next
 		}
-		s.nextDiscovery = s.cfg.Clock.Now().Add(s.cfg.FallbackPageInterval)
-		return nil
+		s.nextDiscovery = now.Add(s.cfg.FallbackPageInterval)
+		s.mu.Unlock()
+		return
 	}
 }
 
 // compare marks conversations whose listing shows a change since we last knew them and
-// returns how many. A listed last message that differs from the one listed before is a change
+// returns how many. Call with mu held. A listed last message that differs from the one listed before is a change
 // when the state does not already reflect it (a webhook, a Sending re-walk or a failed walk's
 // retry may have seen it first). With ranks (page 1 in recency order) a conversation that
 // moved ahead of one it was behind, or entered page 1, had activity even if its last message
@@ -104,11 +139,11 @@ func (s *Smart) compare(convs []partoo.Conversation, ranks bool) int {
 		if lm := c.LastMessage; lm != nil {
 			sig := lmSig{id: lm.ID, status: lm.Status, deleted: lm.IsDeleted}
 			if known, ok := s.sig[c.ID]; !ok || known != sig {
-				isChanged = isChanged || s.news(c.ID, lm)
+				// A new last message explains a move up the list: if the state has it
+				// already (a webhook's walk, a Sending re-walk), there is nothing to walk.
+				isChanged = s.news(c.ID, lm)
 			}
 			s.sig[c.ID] = sig
-		} else if s.cfg.State(c.ID) == nil {
-			isChanged = true // never walked: its snapshot walk
 		}
 		if isChanged {
 			changed++
@@ -124,11 +159,13 @@ func (s *Smart) compare(convs []partoo.Conversation, ranks bool) int {
 	return changed
 }
 
-// news reports whether a listed last message tells something the recorded state does not.
+// news reports whether a listed last message tells something the recorded state does not. A
+// conversation never walked is news when its last message is live (LiveWindow); older ones are
+// the reconciliation's snapshot walks.
 func (s *Smart) news(id int64, lm *partoo.Message) bool {
 	st := s.cfg.State(id)
 	if st == nil {
-		return true // never walked: its snapshot walk
+		return !lm.Date.Before(s.started.Add(-s.cfg.LiveWindow))
 	}
 	j := st.Find(lm.ID)
 	if j < 0 {

@@ -40,7 +40,7 @@ func (s *Smart) Hint(id int64) HintResult {
 	}
 	s.hintMu.Unlock()
 	if r == HintAccepted {
-		s.hintWake.Signal()
+		s.wake.Signal()
 	}
 	return r
 }

@@ -1,27 +1,39 @@
 // Package schedule decides which conversation to walk next, spending Partoo's request budget
-// where changes are likely:
+// where changes are likely. Two schedulers implement the Scheduler interface: Smart (the
+// default) and Sweep (every conversation in turn).
 //
-//  1. webhook hints (Hint), at once;
-//  2. conversations that discovery found changed: GET /conversations lists them with their
+// Smart picks, in this order:
+//
+//  1. reconciliation, whenever it is behind its guaranteed share of the picks
+//     (ReconcileShare): the safety net is never starved, even at saturation;
+//  2. webhook hints (Hint), within their share of the budget (HintShare);
+//  3. conversations that discovery found changed: GET /conversations lists them with their
 //     last_message, so a new message, a new status or a deletion of the last message shows
 //     without walking; with the listing ordered by recent activity, a conversation that moved
-//     up the list had activity too, and page 1 (one request) is enough;
-//  3. conversations with a message in Sending, re-walked with a growing delay until terminal;
-//  4. Instagram conversations (the channel where consumers delete messages), re-checked a few
-//     times after activity;
-//  5. conversations whose last walk failed, again after a growing delay;
-//  6. with what is left, a reconciliation walk of every conversation in turn: the safety net.
-//     SCHEDULER_RECONCILE_PERIOD (Config.ReconcilePeriod) paces it: a pass that finishes early
-//     waits for the period to end instead of spending every leftover request.
+//     up the list had activity too, and page 1 (one request) is enough. Discovery runs on its
+//     own goroutine at its own cadence (DiscoveryInterval), whatever else is going on;
+//  4. conversations with a message in Sending, re-walked with a growing delay until terminal;
+//     Instagram conversations (the channel where consumers delete messages), re-checked a few
+//     times after activity; conversations whose last walk failed, after a growing delay;
+//  5. with what is left, a reconciliation walk of every conversation in turn: the first pass
+//     over an organisation is its snapshot. ReconcilePeriod paces it: a pass that finishes
+//     early waits for the period's end instead of spending every leftover request.
+//
+// A conversation discovery lists but the state has never seen is left to reconciliation
+// unless its last message is recent (LiveWindow): during a first snapshot, discovery keeps
+// reporting live changes instead of turning into a second, competing snapshot.
 //
 // Whether the listing really puts the most recently active first is checked at run time on
-// every discovery page (last_message dates must mostly descend); while it does not hold, the
-// scheduler falls back to walking every page of /conversations, paced, and comparing each
-// conversation's last_message.
+// every discovery page (last_message dates must mostly descend); while it does not hold,
+// discovery reads every page of /conversations, paced, comparing each last_message.
 //
 // The listing is never a single point of failure: a failed discovery is logged, counted
 // (Status) and tried again at the next interval, and while the listing fails reconciliation
 // walks the conversations the state already knows.
+//
+// Concurrency: Next is called by one goroutine (the dispatcher of the walks), Walked by the
+// goroutine that commits them; Hint and Status by any. Discovery and the reconciliation's
+// listing run on goroutines of their own, started with Config.Go.
 package schedule
 
 import (
@@ -40,6 +52,9 @@ import (
 type Config struct {
 	Partoo *partoo.Client // required
 	Clock  clock.Clock    // [wall clock]
+	// Go starts the scheduler's own goroutines (discovery, listing) [go f()]. Simulations
+	// pass clock.Event's Go.
+	Go func(f func())
 	// State returns the recorded state of a conversation (nil if none). Required.
 	State func(id int64) *diff.State
 	// Known lists every tracked conversation, for reconciliation.
@@ -49,17 +64,28 @@ type Config struct {
 	Log *ratelog.Logger
 	// DiscoveryInterval between two polls of /conversations page 1 [2 s].
 	DiscoveryInterval time.Duration
+	// SnapshotDiscoveryInterval is the longest discovery interval while the first snapshot
+	// runs [7 s]: the interval stretches towards it while discoveries find nothing, so the
+	// snapshot of a quiet organisation gets about 97 % of the budget (it ends within 1.05
+	// times conversations ÷ rate), and comes back to DiscoveryInterval when they find changes.
+	SnapshotDiscoveryInterval time.Duration
 	// FallbackPageInterval paces the pages of a full discovery while the listing is not in
 	// recency order [500 ms].
 	FallbackPageInterval time.Duration
+	// LiveWindow: a conversation never walked is urgent for discovery only when its last
+	// message is at most this old at the scheduler's start [10 min]; older ones wait for
+	// the reconciliation (the snapshot).
+	LiveWindow time.Duration
 	// SendingMinBackoff and Max bound the delay between re-walks of a conversation with a
 	// message in Sending; the delay grows ×1.5 [2 s, 30 s].
 	SendingMinBackoff, SendingMaxBackoff time.Duration
 	// InstagramChecks are the delays after activity at which an Instagram conversation is
 	// walked again to catch deletions [1 m, 5 m, 30 m].
 	InstagramChecks []time.Duration
-	// ReconcileReserve is how many budget tokens reconciliation leaves for urgent work [1].
-	ReconcileReserve int
+	// ReconcileShare is the least share of the budget's rate reconciliation gets whenever it
+	// has work, however much else is due [0.2]: at saturation a pass over N conversations
+	// takes at most about N ÷ (ReconcileShare × the rate).
+	ReconcileShare float64
 	// ReconcilePeriod is the target duration of a reconciliation pass: a pass that ends
 	// sooner waits for the rest of the period before the next begins [0: no wait, the next
 	// pass starts at once with whatever budget is left].
@@ -72,7 +98,8 @@ type Config struct {
 	RecencyThreshold float64
 	// RecencyTolerance is how much a later-listed last message may be newer [5 min].
 	RecencyTolerance time.Duration
-	// Now and then Next waits; Tick bounds each wait so hints are seen promptly [50 ms].
+	// Tick bounds each wait of Next, a safety net: every change of what is due wakes it
+	// anyway [1 s].
 	Tick time.Duration
 	// HintShare is the share of the budget's rate that hints may take ahead of other work;
 	// beyond it they wait for a pick nothing else wants [0.5].
@@ -81,11 +108,16 @@ type Config struct {
 	MaxHints int
 	// GoneFor is how long a conversation that answered 404 or 403 takes no hints [10 min].
 	GoneFor time.Duration
+	// Prefetch is how many conversations the reconciliation keeps listed ahead [100].
+	Prefetch int
 }
 
 func (c *Config) defaults() {
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
+	}
+	if c.Go == nil {
+		c.Go = func(f func()) { go f() }
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -93,29 +125,34 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.DiscoveryInterval, 2*time.Second)
+	def(&c.SnapshotDiscoveryInterval, 7*time.Second)
 	def(&c.FallbackPageInterval, 500*time.Millisecond)
+	def(&c.LiveWindow, 10*time.Minute)
 	def(&c.SendingMinBackoff, 2*time.Second)
 	def(&c.SendingMaxBackoff, 30*time.Second)
-	def(&c.Tick, 50*time.Millisecond)
+	def(&c.Tick, time.Second)
 	def(&c.RetryMin, 10*time.Second)
+	def(&c.RetryMax, 10*time.Minute)
 	def(&c.GoneFor, 10*time.Minute)
+	def(&c.RecencyTolerance, 5*time.Minute)
 	if c.HintShare <= 0 || c.HintShare > 1 {
 		c.HintShare = 0.5
+	}
+	if c.ReconcileShare <= 0 || c.ReconcileShare > 1 {
+		c.ReconcileShare = 0.2
 	}
 	if c.MaxHints <= 0 {
 		c.MaxHints = 1000
 	}
-	def(&c.RetryMax, 10*time.Minute)
+	if c.Prefetch <= 0 {
+		c.Prefetch = 100
+	}
 	if c.InstagramChecks == nil {
 		c.InstagramChecks = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
-	}
-	if c.ReconcileReserve <= 0 {
-		c.ReconcileReserve = 1
 	}
 	if c.RecencyThreshold <= 0 {
 		c.RecencyThreshold = 0.9
 	}
-	def(&c.RecencyTolerance, 5*time.Minute)
 	if c.Known == nil {
 		c.Known = func() []int64 { return nil }
 	}
@@ -135,9 +172,44 @@ const (
 	numReasons
 )
 
+// Reasons lists every reason, for metrics.
+var Reasons = []Reason{ReasonHint, ReasonDiscovery, ReasonSending, ReasonDeletable, ReasonRetry, ReasonReconcile}
+
 func (r Reason) String() string {
 	return [...]string{"hint", "discovery", "sending", "deletable", "retry", "reconcile"}[r]
 }
+
+// Pick is the scheduler's answer: a conversation to walk, and why.
+type Pick struct {
+	ID     int64
+	Reason Reason
+	// Background: work that may wait for everything else (reconciliation with the budget
+	// left over). Its requests yield to all others at the budget, and the runner holds it to
+	// the walks the budget can use, keeping the other slots for fresh changes.
+	Background bool
+}
+
+// Priority is the pick's place in the budget's queue (partoo.WithPriority: how long its
+// requests let later ones go first). Fresh changes (webhook hints, discovery) 0 — a flood of
+// hints cannot fill the queue, as the runner holds them to a few walks in flight;
+// reconciliation's guaranteed share 1 s; Sending re-walks 3 s; Instagram checks and retries
+// 6 s; background work a minute.
+func (p Pick) Priority() partoo.Priority {
+	switch {
+	case p.Background:
+		return partoo.PriorityLow
+	case p.Reason == ReasonHint || p.Reason == ReasonDiscovery:
+		return partoo.PriorityNormal
+	case p.Reason == ReasonSending:
+		return PrioritySending
+	case p.Reason == ReasonDeletable || p.Reason == ReasonRetry:
+		return partoo.Priority(6 * time.Second)
+	}
+	return partoo.Priority(time.Second) // reconciliation's share
+}
+
+// PrioritySending is the priority of Sending re-walks, and of the reconciliation's listing.
+const PrioritySending = partoo.Priority(3 * time.Second)
 
 // Stats are cumulative counts for metrics and benchmarks.
 type Stats struct {
@@ -173,10 +245,11 @@ func (h *dueHeap) Pop() any {
 	return x
 }
 
-// Smart implements the policy above. Next and Walked are called by one goroutine (the walk
-// loop); Hint and Status may be called from any goroutine.
+// Smart implements the policy of the package doc.
 type Smart struct {
-	cfg Config
+	cfg     Config
+	started time.Time
+	wake    *clock.Wake // signalled whenever what is due may have changed
 
 	hintMu     sync.Mutex
 	hints      []int64
@@ -184,24 +257,25 @@ type Smart struct {
 	hintTokens float64
 	hintFilled time.Time
 	goneUntil  map[int64]time.Time // conversations that answered 404/403 take no hints until then
-	hintWake   *clock.Wake
 
-	urgent    []int64
-	urgentSet map[int64]bool
-	queue     dueHeap
-	queued    map[int64]due // conversation → its pending entry (older heap entries are stale)
-
-	sig         map[int64]lmSig          // last known last_message per conversation
+	mu          sync.Mutex // guards everything below
+	urgent      []int64
+	urgentSet   map[int64]bool
+	queue       dueHeap
+	queued      map[int64]due            // conversation → its pending entry (older heap entries are stale)
+	sig         map[int64]lmSig          // last listed last_message per conversation
 	rank        map[int64]int            // position in the previous page-1 listing
 	partner     map[int64]partoo.Partner // channel, from listings
 	backoff     map[int64]time.Duration  // Sending re-walk delay
 	retry       map[int64]time.Duration  // delay before re-walking a conversation whose walk failed
 	checks      map[int64]int            // next deletable check index
-	recon       []int64
-	reconPos    int
-	reconCursor string
-	reconSeen   map[int64]bool
-	reconDone   bool
+	reconCredit float64                  // walks owed to reconciliation (accrueReconCredit)
+	creditAt    time.Time
+	pass        reconPass
+	discovering bool
+	// quietDiscoveries counts the discoveries in a row that found no change.
+	quietDiscoveries int
+	fatal            error // an error of a background goroutine that must stop the connector
 
 	nextDiscovery time.Time
 	recency       bool
@@ -210,7 +284,7 @@ type Smart struct {
 	warnedNoLM    bool
 	stats         Stats
 
-	// What Status reports, written by the walk loop's goroutine, read by any.
+	// What Status reports, written under mu, read by any goroutine.
 	stMu   sync.Mutex
 	status Status
 }
@@ -219,193 +293,164 @@ type Smart struct {
 func NewSmart(cfg Config) *Smart {
 	cfg.defaults()
 	return &Smart{
-		cfg: cfg, hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{}, hintWake: clock.NewWake(),
+		cfg: cfg, started: cfg.Clock.Now(), wake: clock.NewWake(),
+		hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{},
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
 		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
 		backoff: map[int64]time.Duration{}, retry: map[int64]time.Duration{}, checks: map[int64]int{},
 	}
 }
 
+// Shares returns the shares of the budget's rate the scheduler guarantees reconciliation and
+// lets webhook hints take ahead of other work (Config.ReconcileShare and HintShare, defaults
+// applied).
+func (s *Smart) Shares() (reconcile, hints float64) { return s.cfg.ReconcileShare, s.cfg.HintShare }
+
 // Stats returns cumulative counts.
 func (s *Smart) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st := s.stats
 	st.RecencyOrdered = s.recency
 	return st
 }
 
-// Next returns the conversation to walk now, spending discovery requests as needed. It blocks
-// until there is something worth a request, or ctx ends.
-func (s *Smart) Next(ctx context.Context) (int64, error) {
+// Next returns the conversation to walk now (see Scheduler). It blocks until something is
+// worth a request, or ctx ends; it does no request itself (discovery and the reconciliation's
+// listing run on their own goroutines).
+func (s *Smart) Next(ctx context.Context, room func(Pick) bool) (Pick, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		if id, ok := s.popHint(false); ok {
-			return s.pick(id, ReasonHint), nil
-		}
-		if len(s.urgent) > 0 {
-			id := s.urgent[0]
-			s.urgent = s.urgent[1:]
-			delete(s.urgentSet, id)
-			return s.pick(id, ReasonDiscovery), nil
+			return Pick{}, err
 		}
 		now := s.cfg.Clock.Now()
-		if !now.Before(s.nextDiscovery) {
-			if err := s.discover(ctx); err != nil {
-				return 0, err
-			}
-			continue
+		s.mu.Lock()
+		if err := s.fatal; err != nil {
+			s.mu.Unlock()
+			return Pick{}, err
 		}
-		if len(s.queue) > 0 && !s.queue[0].at.After(now) {
-			d := heap.Pop(&s.queue).(due)
-			if s.queued[d.id] == d {
-				delete(s.queued, d.id)
-				return s.pick(d.id, d.reason), nil
-			}
-			continue // superseded entry
+		s.startDiscovery(ctx, now)
+		s.reconcileMaintain(ctx, now)
+		p, ok := s.pickLocked(now, room)
+		wake := s.nextWake(now)
+		s.mu.Unlock()
+		if ok {
+			return p, nil
 		}
-		if s.cfg.Partoo.Budget().Available() > s.cfg.ReconcileReserve {
-			id, ok, err := s.nextReconcile(ctx)
-			if err != nil {
-				return 0, err
-			}
-			if ok {
-				return s.pick(id, ReasonReconcile), nil
-			}
+		d := wake.Sub(now)
+		if d <= 0 || d > s.cfg.Tick {
+			d = s.cfg.Tick
 		}
-		// Nothing else wants this pick: a hint beyond its share may have it.
+		if err := s.cfg.Clock.Wait(ctx, d, s.wake); err != nil {
+			return Pick{}, err
+		}
+	}
+}
+
+// pickLocked chooses by the order of the package doc, among the picks the runner has room
+// for. Call with mu held.
+func (s *Smart) pickLocked(now time.Time, room func(Pick) bool) (Pick, bool) {
+	s.accrueReconCredit(now)
+	if s.pass.available() && s.reconCredit >= 1 && room(Pick{Reason: ReasonReconcile}) {
+		// Reconciliation is behind its share: this pick is owed to it.
+		return s.pick(s.pass.take(s), ReasonReconcile), true
+	}
+	hintRoom := room(Pick{Reason: ReasonHint})
+	if hintRoom {
+		if id, ok := s.popHint(false); ok {
+			return s.pick(id, ReasonHint), true
+		}
+	}
+	if len(s.urgent) > 0 {
+		id := s.urgent[0]
+		s.urgent = s.urgent[1:]
+		delete(s.urgentSet, id)
+		return s.pick(id, ReasonDiscovery), true
+	}
+	for len(s.queue) > 0 && !s.queue[0].at.After(now) {
+		d := heap.Pop(&s.queue).(due)
+		if s.queued[d.id] == d {
+			delete(s.queued, d.id)
+			return s.pick(d.id, d.reason), true
+		}
+	}
+	if s.pass.available() && room(Pick{Reason: ReasonReconcile, Background: true}) {
+		p := s.pick(s.pass.take(s), ReasonReconcile)
+		p.Background = true
+		return p, true
+	}
+	// Nothing else wants this pick: a hint beyond its share may have it.
+	if hintRoom {
 		if id, ok := s.popHint(true); ok {
-			return s.pick(id, ReasonHint), nil
-		}
-		wake := s.nextDiscovery
-		if len(s.queue) > 0 && s.queue[0].at.Before(wake) {
-			wake = s.queue[0].at
-		}
-		if err := s.wait(ctx, wake.Sub(now)); err != nil {
-			return 0, err
+			return s.pick(id, ReasonHint), true
 		}
 	}
+	return Pick{}, false
 }
 
-// wait sleeps up to d (at most one Tick), and returns early for a hint.
-func (s *Smart) wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 || d > s.cfg.Tick {
-		d = s.cfg.Tick
+// nextWake is when something may become due without anybody signalling it. Call with mu held.
+func (s *Smart) nextWake(now time.Time) time.Time {
+	wake := now.Add(s.cfg.Tick)
+	if !s.discovering && s.nextDiscovery.Before(wake) {
+		wake = s.nextDiscovery
 	}
-	return s.cfg.Clock.Wait(ctx, d, s.hintWake)
+	if len(s.queue) > 0 && s.queue[0].at.Before(wake) {
+		wake = s.queue[0].at
+	}
+	if t := s.pass.nextStart; !t.IsZero() && t.Before(wake) {
+		wake = t
+	}
+	return wake
 }
 
-func (s *Smart) pick(id int64, r Reason) int64 {
+// discoveryInterval is the interval to the next discovery. While the first snapshot runs it
+// stretches ×1.5 with each discovery in a row that found nothing, up to
+// SnapshotDiscoveryInterval, and snaps back when one finds a change: a quiet organisation's
+// snapshot gets nearly the whole budget, a busy one's live changes keep their cadence. Call
+// with mu held.
+func (s *Smart) discoveryInterval() time.Duration {
+	d := s.cfg.DiscoveryInterval
+	if s.pass.active && s.pass.snapshot {
+		for i := 0; i < s.quietDiscoveries && d < s.cfg.SnapshotDiscoveryInterval; i++ {
+			d = d * 3 / 2
+		}
+		d = min(d, max(s.cfg.DiscoveryInterval, s.cfg.SnapshotDiscoveryInterval))
+	}
+	return d
+}
+
+func (s *Smart) pick(id int64, r Reason) Pick {
 	s.stats.Picked[r]++
-	return id
+	if r == ReasonReconcile {
+		// A surplus is banked for a minute's worth of the share at most: a burst of fresh
+		// changes may borrow that long before reconciliation claims its share back.
+		s.reconCredit = max(s.reconCredit-1, -s.reconSharePerMinute())
+	}
+	return Pick{ID: id, Reason: r}
 }
 
-// nextReconcile returns the next conversation of the reconciliation pass. A pass walks the
-// listing one page at a time (so every conversation is covered, listed on page 1 or not,
-// tracked or not) and then every tracked conversation the listing no longer showed; the
-// listed last messages are compared on the way, for free. When the listing fails, the pass
-// goes on with the tracked conversations it has not covered yet, and the next pass tries the
-// listing again.
-func (s *Smart) nextReconcile(ctx context.Context) (int64, bool, error) {
-	for s.reconPos >= len(s.recon) {
-		if s.reconDone || s.reconSeen == nil {
-			if !s.startPass() {
-				return 0, false, nil
-			}
-		}
-		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{
-			Cursor: s.reconCursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 2})
-		if err != nil {
-			if ctx.Err() != nil || partoo.IsAuth(err) {
-				return 0, false, err
-			}
-			s.cfg.Log.Warn("reconcile:"+partoo.ErrorKind(err),
-				"reconciliation could not read the conversation listing; walking the conversations the state knows instead",
-				"err", err, "error_kind", partoo.ErrorKind(err))
-			s.recon, s.reconPos = s.recon[:0], 0
-			if !s.addKnown() {
-				return 0, false, nil
-			}
-			continue
-		}
-		s.stats.DiscoveryPages++
-		s.compare(page.Conversations, false)
-		s.recon, s.reconPos = s.recon[:0], 0
-		for _, c := range page.Conversations {
-			if !s.reconSeen[c.ID] {
-				s.reconSeen[c.ID] = true
-				s.recon = append(s.recon, c.ID)
-			}
-		}
-		total := max(page.Count, len(s.reconSeen))
-		s.setPass(func(p *Pass) { p.Total = max(p.Total, total) })
-		if page.NextCursor != nil {
-			s.reconCursor = *page.NextCursor
-			continue
-		}
-		if !s.addKnown() {
-			return 0, false, nil
-		}
-	}
-	id := s.recon[s.reconPos]
-	s.reconPos++
-	last := s.reconDone && s.reconPos >= len(s.recon)
-	now := s.cfg.Clock.Now()
-	s.setPass(func(p *Pass) {
-		p.Done++
-		p.Total = max(p.Total, p.Done)
-		if last {
-			p.Phase, p.Finished = PhaseIdle, now
-			if s.cfg.ReconcilePeriod > 0 {
-				p.NextStart = p.Started.Add(s.cfg.ReconcilePeriod)
-			}
-		}
-	})
-	return id, true, nil
+func (s *Smart) reconSharePerMinute() float64 {
+	return s.cfg.ReconcileShare * s.cfg.Partoo.Budget().RatePerMinute()
 }
 
-// startPass begins a reconciliation pass, unless the period of the last one is not over, or
-// the last one walked nothing and began less than a discovery interval ago (an empty or
-// failing listing is not read in a loop).
-func (s *Smart) startPass() bool {
-	now := s.cfg.Clock.Now()
-	if s.reconSeen != nil {
-		last := s.Status().Pass
-		wait := s.cfg.ReconcilePeriod
-		if last.Done == 0 {
-			wait = max(wait, s.cfg.DiscoveryInterval)
-		}
-		if next := last.Started.Add(wait); now.Before(next) {
-			s.setPass(func(p *Pass) { p.Phase, p.NextStart = PhaseIdle, next })
-			return false
-		}
+// accrueReconCredit adds what reconciliation is owed since the last call: ReconcileShare of
+// the budget's rate. Its walks, background or not, pay it back; while they keep up on their
+// own (the budget is not saturated) the credit stays below one and nothing is forced. A
+// debt is capped at a few walks. Call with mu held.
+func (s *Smart) accrueReconCredit(now time.Time) {
+	if !s.creditAt.IsZero() && now.After(s.creditAt) {
+		s.reconCredit = min(s.reconCredit+s.reconSharePerMinute()*now.Sub(s.creditAt).Minutes(), 3)
 	}
-	s.reconCursor, s.reconSeen, s.reconDone = "", map[int64]bool{}, false
-	s.recon, s.reconPos = s.recon[:0], 0
-	s.stats.ReconcileCycles++
-	phase := PhaseReconcile
-	if s.stats.ReconcileCycles == 1 && len(s.cfg.Known()) == 0 {
-		phase = PhaseSnapshot
-	}
-	s.setPass(func(p *Pass) { *p = Pass{Phase: phase, Number: s.stats.ReconcileCycles, Started: now} })
-	return true
-}
-
-// addKnown ends the listing part of a pass: every tracked conversation the pass has not
-// covered yet is walked too. It reports whether the pass has anything left to walk.
-func (s *Smart) addKnown() bool {
-	for _, id := range s.cfg.Known() {
-		if !s.reconSeen[id] {
-			s.reconSeen[id] = true
-			s.recon = append(s.recon, id)
-		}
-	}
-	s.reconDone = true
-	s.setPass(func(p *Pass) { p.Total = max(p.Total, p.Done+len(s.recon)-s.reconPos) })
-	return len(s.recon) > s.reconPos
+	s.creditAt = now
 }
 
 func (s *Smart) markUrgent(id int64) {
+	s.hintMu.Lock()
+	hinted := s.hinted[id]
+	s.hintMu.Unlock()
+	if hinted {
+		return // a hint waits for this conversation: its walk will see the change too
+	}
 	if !s.urgentSet[id] {
 		s.urgentSet[id] = true
 		s.urgent = append(s.urgent, id)
@@ -413,13 +458,23 @@ func (s *Smart) markUrgent(id int64) {
 }
 
 // schedule asks for a walk of id at at. A conversation has one pending entry: a new request
-// replaces it when it comes sooner or for a more urgent reason.
+// replaces it when it comes sooner or for a more urgent reason. Call with mu held.
 func (s *Smart) schedule(id int64, at time.Time, r Reason) {
 	if cur, ok := s.queued[id]; ok && cur.reason <= r && !at.Before(cur.at) {
 		return
 	}
 	s.queued[id] = due{at: at, id: id, reason: r}
 	heap.Push(&s.queue, due{at: at, id: id, reason: r})
+}
+
+// setFatal records an error that must stop the connector (a rejected key).
+func (s *Smart) setFatal(err error) {
+	s.mu.Lock()
+	if s.fatal == nil {
+		s.fatal = err
+	}
+	s.mu.Unlock()
+	s.wake.Signal()
 }
 
 // Outcome is what the scheduler learns from a walk.
@@ -442,6 +497,7 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 		s.goneUntil[id] = now.Add(s.cfg.GoneFor)
 		s.hintMu.Unlock()
 	}
+	s.mu.Lock()
 	if o.Failed {
 		d := s.retry[id]
 		if d == 0 {
@@ -454,12 +510,19 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	} else {
 		delete(s.retry, id)
 	}
-	// Sending: re-walk with a growing delay until every message is terminal.
+	// Sending: re-walk with a growing delay until every message is terminal. When the only
+	// message in Sending is the conversation's last one and the conversation is on page 1 of
+	// a recency-ordered listing, discovery sees its status change in the listing's
+	// last_message: the re-walk is only a safety net, at the longest delay.
 	if st != nil && hasSending(st) {
 		b := s.backoff[id]
-		if b == 0 || o.Changed {
+		_, onPage1 := s.rank[id]
+		switch {
+		case s.recency && onPage1 && onlyLastSending(st):
+			b = s.cfg.SendingMaxBackoff
+		case b == 0 || o.Changed:
 			b = s.cfg.SendingMinBackoff
-		} else {
+		default:
 			b = min(b*3/2, s.cfg.SendingMaxBackoff)
 		}
 		s.backoff[id] = b
@@ -467,9 +530,10 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	} else {
 		delete(s.backoff, id)
 	}
-	// Deletable channel: check again a few times after activity.
+	// Deletable channel: check again a few times after activity — live activity, not the
+	// history a snapshot walk reads for the first time.
 	if s.partner[id] == partoo.PartnerInstagram && len(s.cfg.InstagramChecks) > 0 {
-		if o.Changed {
+		if o.Changed && st != nil && now.Sub(newest(st)) <= s.cfg.InstagramChecks[len(s.cfg.InstagramChecks)-1] {
 			s.checks[id] = 0
 		}
 		if i, ok := s.checks[id]; ok && i < len(s.cfg.InstagramChecks) {
@@ -479,6 +543,32 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 			}
 		}
 	}
+	s.mu.Unlock()
+	s.wake.Signal()
+}
+
+// newest is the date of the conversation's newest recorded message.
+func newest(st *diff.State) time.Time {
+	var us int64
+	for _, m := range st.Messages {
+		us = max(us, m.DateMicros)
+	}
+	return time.UnixMicro(us)
+}
+
+// onlyLastSending reports whether the conversation's newest message is its only one in
+// Sending.
+func onlyLastSending(st *diff.State) bool {
+	n := len(st.Messages)
+	if n == 0 || st.Messages[n-1].Status != diff.StatusSending {
+		return false
+	}
+	for _, m := range st.Messages[:n-1] {
+		if m.Status == diff.StatusSending {
+			return false
+		}
+	}
+	return true
 }
 
 func hasSending(st *diff.State) bool {

@@ -65,19 +65,25 @@ func (s *Sweep) Status() Status {
 
 // Next returns the next conversation of the current sweep, starting a new sweep when the
 // current one is done.
-func (s *Sweep) Next(ctx context.Context) (int64, error) {
+func (s *Sweep) Next(ctx context.Context, room func(Pick) bool) (Pick, error) {
+	// Every pick of a sweep is background work: wait for room.
+	for !room(Pick{Reason: ReasonReconcile, Background: true}) {
+		if err := clock.Sleep(ctx, s.cfg.Clock, 100*time.Millisecond); err != nil {
+			return Pick{}, err
+		}
+	}
 	for len(s.queue) == 0 {
 		if s.cfg.Interval > 0 && !s.sweepStart.IsZero() {
 			if wait := s.sweepStart.Add(s.cfg.Interval).Sub(s.cfg.Clock.Now()); wait > 0 {
 				if err := clock.Sleep(ctx, s.cfg.Clock, wait); err != nil {
-					return 0, err
+					return Pick{}, err
 				}
 			}
 		}
 		s.sweepStart = s.cfg.Clock.Now()
 		ids, err := s.discover(ctx)
 		if err != nil {
-			return 0, err
+			return Pick{}, err
 		}
 		s.mu.Lock()
 		s.status.Pass = Pass{Phase: PhaseReconcile, Number: s.status.Pass.Number + 1, Started: s.sweepStart, Total: len(ids)}
@@ -85,7 +91,7 @@ func (s *Sweep) Next(ctx context.Context) (int64, error) {
 		if len(ids) == 0 {
 			// Nothing to walk yet: wait a little before asking again.
 			if err := clock.Sleep(ctx, s.cfg.Clock, 5*time.Second); err != nil {
-				return 0, err
+				return Pick{}, err
 			}
 			continue
 		}
@@ -99,7 +105,7 @@ func (s *Sweep) Next(ctx context.Context) (int64, error) {
 		s.status.Pass.Phase, s.status.Pass.Finished = PhaseIdle, s.cfg.Clock.Now()
 	}
 	s.mu.Unlock()
-	return id, nil
+	return Pick{ID: id, Reason: ReasonReconcile, Background: true}, nil
 }
 
 func (s *Sweep) discover(ctx context.Context) ([]int64, error) {

@@ -1,0 +1,180 @@
+package schedule
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/partoo"
+)
+
+// reconPass is the reconciliation in progress: every conversation the state knows, in id
+// order, then the ones the listing shows that the state does not know (during a first
+// snapshot, all of them, in the listing's order). The listing is read a page at a time on a
+// goroutine of its own, ahead of the picks (Config.Prefetch). Guarded by Smart.mu.
+type reconPass struct {
+	active    bool
+	snapshot  bool // the first pass over an organisation the state did not know
+	ids       []int64
+	pos       int
+	seen      map[int64]bool
+	cursor    string
+	listed    bool // the listing is read (or failed) and the tracked conversations added
+	fetching  bool
+	pages     int // listing pages asked for
+	started   time.Time
+	picked    int
+	nextStart time.Time // no pass begins before (the period, or a pause after an empty pass)
+}
+
+func (p *reconPass) available() bool { return p.active && p.pos < len(p.ids) }
+
+// take returns the pass's next conversation. Call with mu held.
+func (p *reconPass) take(s *Smart) int64 {
+	id := p.ids[p.pos]
+	p.pos++
+	p.picked++
+	now := s.cfg.Clock.Now()
+	last := p.listed && p.pos >= len(p.ids)
+	s.setPass(func(st *Pass) {
+		st.Done++
+		st.Total = max(st.Total, st.Done)
+		if last {
+			st.Phase, st.Finished = PhaseIdle, now
+		}
+	})
+	if last {
+		s.endPass()
+	}
+	return id
+}
+
+// reconcileMaintain starts a pass when one may begin, and keeps the listing read ahead of the
+// picks. Call with mu held.
+func (s *Smart) reconcileMaintain(ctx context.Context, now time.Time) {
+	p := &s.pass
+	if p.active && p.listed && p.pos >= len(p.ids) {
+		s.endPass()
+	}
+	if !p.active {
+		if now.Before(p.nextStart) {
+			return
+		}
+		s.stats.ReconcileCycles++
+		phase := PhaseReconcile
+		if s.stats.ReconcileCycles == 1 && len(s.cfg.Known()) == 0 {
+			phase = PhaseSnapshot
+		}
+		*p = reconPass{active: true, snapshot: phase == PhaseSnapshot, seen: map[int64]bool{}, started: now}
+		// The conversations the state knows, in id order: the same order every pass, so
+		// that no conversation goes longer than one pass between two reconciliation walks.
+		// The listing adds the ones the state does not know.
+		known := s.cfg.Known()
+		slices.Sort(known)
+		for _, id := range known {
+			p.seen[id] = true
+		}
+		p.ids = known
+		n := s.stats.ReconcileCycles
+		total := len(known)
+		s.setPass(func(st *Pass) { *st = Pass{Phase: phase, Number: n, Started: now, Total: total} })
+	}
+	// The listing is read a page ahead of the walks it brings, and at least a page per
+	// Prefetch walks.
+	if !p.listed && !p.fetching && (len(p.ids)-p.pos < s.cfg.Prefetch || p.pos >= p.pages*s.cfg.Prefetch) {
+		p.pages++
+		p.fetching = true
+		cursor := p.cursor
+		s.cfg.Go(func() { s.fetchListing(ctx, cursor) })
+	}
+}
+
+// endPass closes the pass and says when the next may begin. Call with mu held.
+func (s *Smart) endPass() {
+	p := &s.pass
+	if !p.active {
+		return
+	}
+	next := p.started.Add(s.cfg.ReconcilePeriod)
+	if p.picked == 0 { // an empty or failing listing is not read in a loop
+		next = later(next, p.started.Add(s.cfg.DiscoveryInterval))
+	}
+	p.active, p.nextStart = false, next
+	s.setPass(func(st *Pass) {
+		st.Phase = PhaseIdle
+		if st.Finished.IsZero() {
+			st.Finished = s.cfg.Clock.Now()
+		}
+		if s.cfg.ReconcilePeriod > 0 {
+			st.NextStart = next
+		}
+	})
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// fetchListing reads one page of the listing for the pass (on its own goroutine) and queues
+// its conversations. It goes at the priority of Sending re-walks, ahead of background work:
+// it costs one request per page of conversations, and at saturation the guaranteed share
+// of reconciliation needs it. When the listing fails, the pass goes on with the tracked
+// conversations it has not covered yet.
+func (s *Smart) fetchListing(ctx context.Context, cursor string) {
+	lctx := partoo.WithPriority(ctx, PrioritySending)
+	page, err := s.cfg.Partoo.ListConversations(lctx, partoo.ListConversationsParams{
+		Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 2})
+	defer s.wake.Signal()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := &s.pass
+	p.fetching = false
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if partoo.IsAuth(err) {
+			if s.fatal == nil {
+				s.fatal = err
+			}
+			return
+		}
+		s.cfg.Log.Warn("reconcile:"+partoo.ErrorKind(err),
+			"reconciliation could not read the conversation listing; walking the conversations the state knows instead",
+			"err", err, "error_kind", partoo.ErrorKind(err))
+		s.addKnown()
+		return
+	}
+	s.stats.DiscoveryPages++
+	s.compare(page.Conversations, false)
+	for _, c := range page.Conversations {
+		if !p.seen[c.ID] {
+			p.seen[c.ID] = true
+			p.ids = append(p.ids, c.ID)
+		}
+	}
+	total := max(page.Count, len(p.seen))
+	s.setPass(func(st *Pass) { st.Total = max(st.Total, total) })
+	if page.NextCursor != nil {
+		p.cursor = *page.NextCursor
+		return
+	}
+	s.addKnown()
+}
+
+// addKnown ends the listing part of a pass: every tracked conversation the pass has not
+// covered yet is walked too. Call with mu held.
+func (s *Smart) addKnown() {
+	p := &s.pass
+	for _, id := range s.cfg.Known() {
+		if !p.seen[id] {
+			p.seen[id] = true
+			p.ids = append(p.ids, id)
+		}
+	}
+	p.listed = true
+	s.setPass(func(st *Pass) { st.Total = max(st.Total, st.Done+len(p.ids)-p.pos) })
+}
