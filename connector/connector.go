@@ -12,9 +12,11 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/pipeline"
 	"github.com/partoo-connector/partoo-connector/connector/publish"
+	"github.com/partoo-connector/partoo-connector/connector/registry"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
@@ -30,6 +32,11 @@ type Connector struct {
 	step   *pipeline.Step
 	// stateCodec decodes the state topic at restore; the step encodes with the same.
 	stateCodec *state.Codec
+	// events encodes the event records; registry, when set, gives it the schema ids at start.
+	events   *events.Codec
+	registry *registry.Registry
+	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
+	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
 
 	idx     atomic.Pointer[state.Index]
 	ready   atomic.Bool // the state is restored
@@ -91,8 +98,18 @@ func New(opt Options) (*Connector, error) {
 		pub.Close()
 		return nil, err
 	}
+	if c.events, err = events.NewCodec(); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	if opt.SchemaRegistry.URL != "" {
+		if c.registry, err = registry.New(opt.SchemaRegistry); err != nil {
+			pub.Close()
+			return nil, err
+		}
+	}
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
-		State: c.stateCodec, Clock: opt.Clock, Hooks: stepHooks{c}, Diff: opt.Diff})
+		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: stepHooks{c}, Diff: opt.Diff})
 	if err != nil {
 		pub.Close()
 		return nil, err
@@ -100,7 +117,7 @@ func New(opt Options) (*Connector, error) {
 	return c, nil
 }
 
-// Run checks the API key, ensures the topics, fences earlier instances, restores the state and
+// Run checks the API key, registers the event schemas (with a schema registry), ensures the topics, fences earlier instances, restores the state and
 // walks until ctx ends. It returns nil on cancellation, and an error for conditions that need
 // an operator: a rejected API key, a fenced producer, a misconfigured, missing or corrupt
 // topic. The goroutine that calls Run picks and walks the conversations; a second one watches
@@ -108,6 +125,9 @@ func New(opt Options) (*Connector, error) {
 func (c *Connector) Run(ctx context.Context) error {
 	defer c.pub.Close()
 	if err := c.checkAPIKey(ctx); err != nil {
+		return err
+	}
+	if err := c.registerSchemas(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
 	admCl, err := kgo.NewClient(c.opt.Kafka...)
@@ -178,6 +198,9 @@ func (c *Connector) Ready() bool { return c.Readiness() == nil }
 func (c *Connector) Readiness() error {
 	switch {
 	case !c.ready.Load():
+		if why := c.starting.Load(); why != nil {
+			return errors.New(*why)
+		}
 		return errors.New("restoring the state")
 	case !c.kafkaOK.Load():
 		return errors.New("Kafka transactions are failing (see /status and the log)")
@@ -227,7 +250,14 @@ func (c *Connector) Status() any { return c.StatusReport() }
 // StatusReport reports whether the connector is ok or degraded, and why, with its progress.
 func (c *Connector) StatusReport() StatusReport {
 	convs, msgs := c.Index().Len()
-	return c.health.report(c.Ready(), c.sched.Status(), convs, msgs, c.Budget().RatePerMinute())
+	r := c.health.report(c.Ready(), c.sched.Status(), convs, msgs, c.Budget().RatePerMinute())
+	if c.registry != nil {
+		r.SchemaRegistry = &RegistryReport{URL: c.registry.URL()}
+		if m := c.subjects.Load(); m != nil {
+			r.SchemaRegistry.Subjects = *m
+		}
+	}
+	return r
 }
 
 func (c *Connector) knownIDs() []int64 { return c.Index().IDs() }

@@ -165,6 +165,12 @@ func (h *health) committed(types []string) {
 	h.mu.Unlock()
 }
 
+// RegistryReport names the schema registry and the subjects registered with it.
+type RegistryReport struct {
+	URL      string            `json:"url"`
+	Subjects map[string]uint32 `json:"subjects,omitempty"` // subject → schema id; empty until registered
+}
+
 // StatusReport is the body of GET /status.
 type StatusReport struct {
 	Status   string     `json:"status"` // "ok" or "degraded"
@@ -178,6 +184,9 @@ type StatusReport struct {
 	MessagesTracked      int `json:"messages_tracked"`
 
 	Pass *PassReport `json:"pass,omitempty"`
+
+	// SchemaRegistry is set when values use the Confluent wire format.
+	SchemaRegistry *RegistryReport `json:"schema_registry,omitempty"`
 
 	Discovery struct {
 		FailuresInARow int        `json:"failures_in_a_row"`

@@ -181,13 +181,14 @@ func (e *env) readEvents(t *testing.T) []event {
 			break
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			name, native, err := codec.Decode(r.Value)
-			if err != nil {
-				t.Fatalf("decode %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
-			}
 			h := map[string]string{}
 			for _, x := range r.Headers {
 				h[x.Key] = string(x.Value)
+			}
+			// Either framing: the fingerprint header names the schema of a registry-framed value.
+			name, native, err := codec.DecodeWithFingerprint(r.Value, h[events.HeaderFingerprint])
+			if err != nil {
+				t.Fatalf("decode %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
 			}
 			ev := event{Type: h["event_type"], Key: string(r.Key), Partition: r.Partition, Offset: r.Offset, Headers: h,
 				Body: events.Plain(native).(map[string]any)}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
+	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/publish"
+	"github.com/partoo-connector/partoo-connector/connector/registry"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -168,4 +171,56 @@ func (c *Connector) reloadState(ctx context.Context) error {
 	c.reload.Store(false)
 	c.log.Warn("state re-read from Kafka after an uncertain commit")
 	return nil
+}
+
+// registerSchemas registers the event schemas with the schema registry, if one is configured,
+// and switches the events codec to the Confluent wire format with their ids. A registry that
+// does not answer is retried with backoff (1 s doubling to 30 s) while Readiness says why; a
+// refusal (incompatible, invalid, credentials, not a registry) is returned. It returns nil when
+// ctx ends first.
+func (c *Connector) registerSchemas(ctx context.Context) error {
+	if c.registry == nil {
+		return nil
+	}
+	why := "registering the event schemas with the schema registry"
+	c.starting.Store(&why)
+	defer c.starting.Store(nil)
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		regs, err := c.registry.Register(ctx, c.opt.Topics.Events, c.events.Schemas())
+		if err == nil {
+			ids := make(map[diff.EventType]uint32, len(regs))
+			subjects := make(map[string]uint32, len(regs))
+			args := []any{"registry", c.registry.URL()}
+			for _, r := range regs {
+				ids[r.Type] = r.ID
+				subjects[r.Subject] = r.ID
+				args = append(args, r.Subject, r.ID)
+			}
+			if err := c.events.UseSchemaIDs(ids); err != nil {
+				return err
+			}
+			c.subjects.Store(&subjects)
+			c.opt.Metrics.SchemaRegistration("registered")
+			c.log.Info("event schemas registered; values use the Confluent wire format", args...)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		var refused *registry.RefusedError
+		if errors.As(err, &refused) {
+			c.opt.Metrics.SchemaRegistration("refused")
+			return err
+		}
+		c.opt.Metrics.SchemaRegistration("unavailable")
+		why := "waiting for the schema registry: " + err.Error()
+		c.starting.Store(&why)
+		c.health.rlog.Error("registry:unavailable", "the schema registry does not answer; retrying (not ready meanwhile)",
+			"err", err, "attempt", attempt, "retry_in", backoff.String())
+		if clock.Sleep(ctx, c.opt.Clock, backoff) != nil {
+			return nil
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }

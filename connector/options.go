@@ -12,6 +12,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/registry"
 	"github.com/partoo-connector/partoo-connector/connector/schedule"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
@@ -41,6 +42,11 @@ type Options struct {
 	// cluster that came back empty): OnMissingExit [default] stops with an error naming it;
 	// OnMissingRecreate recreates the topics and re-snapshots every conversation.
 	OnMissingState string
+	// SchemaRegistry, when its URL is set, makes event values use the Confluent wire format:
+	// the event schemas are registered at start (retried while the registry does not answer;
+	// a refusal stops Run) and each record carries its schema's id. Without it values are Avro
+	// single-object encoded. The state topic is single-object encoded either way.
+	SchemaRegistry registry.Config
 	// StateOnCorrupt says what to do with a state record that cannot be decoded at restore:
 	// StateCorruptFail [default] stops with an error naming it; StateCorruptRewalk forgets
 	// those conversations, whose next walk re-emits their messages as snapshots (same event

@@ -42,7 +42,8 @@ func (p *printer) print(r *kgo.Record) error {
 		line.Headers[h.Key] = string(h.Value)
 	}
 	line.Type = line.Headers[events.HeaderEventType]
-	_, native, err := p.codec.Decode(r.Value)
+	// Registry-framed values carry the schema's fingerprint too: no registry call needed.
+	_, native, err := p.codec.DecodeWithFingerprint(r.Value, line.Headers[events.HeaderFingerprint])
 	if err != nil {
 		line.Event = map[string]string{"error": err.Error()}
 	} else {

@@ -63,9 +63,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		printConfigErrors(stderr, err)
 		return 2
 	}
+	rcfg, err := cfg.Registry()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
 	var conn *connector.Connector
 	m := metrics.New(gauges(func() *connector.Connector { return conn }))
 	opt := options(cfg, kopts)
+	opt.SchemaRegistry = rcfg
 	opt.Logger, opt.Metrics = log, m
 	conn, err = connector.New(opt)
 	if err != nil {
@@ -78,7 +84,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log.Info("starting", "version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
 		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
 		"requests_per_minute", cfg.PartooRequestsPerMinute, "budget_reserve", cfg.PartooBudgetReserve,
-		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero())
+		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero(), "schema_registry", cfg.SchemaRegistryURL)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)

@@ -70,14 +70,7 @@ func (so *SingleObject) Decode(value []byte) (any, error) {
 	if fp != so.Fingerprint {
 		return nil, fmt.Errorf("decode %s: fingerprint %016x is not this schema's (%016x)", so.Name, fp, so.Fingerprint)
 	}
-	native, rest, err := so.codec.NativeFromBinary(body)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", so.Name, err)
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("decode %s: %d trailing bytes", so.Name, len(rest))
-	}
-	return native, nil
+	return so.DecodeBody(body)
 }
 
 // SplitSingleObject returns the fingerprint and the body of a single-object value.

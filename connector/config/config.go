@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/partoo-connector/partoo-connector/connector/registry"
 	"github.com/partoo-connector/partoo-connector/connector/secret"
 )
 
@@ -42,6 +43,12 @@ type Config struct {
 	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
 
 	KafkaConfig
+
+	SchemaRegistryURL             string        `envconfig:"SCHEMA_REGISTRY_URL" desc:"Confluent-compatible schema registry (Confluent, Confluent Cloud, Apicurio's /apis/ccompat/v7, Redpanda, Karapace); when set, event values use the Confluent wire format (byte 0, 4-byte schema id, Avro body) and the schemas are registered at start; empty: Avro single-object encoding"`
+	SchemaRegistryUsername        string        `envconfig:"SCHEMA_REGISTRY_USERNAME" desc:"basic auth user (Confluent Cloud: the API key)"`
+	SchemaRegistryPassword        secret.Secret `envconfig:"SCHEMA_REGISTRY_PASSWORD" desc:"basic auth password (Confluent Cloud: the API secret); never logged"`
+	SchemaRegistryCAFile          string        `envconfig:"SCHEMA_REGISTRY_CA_FILE" desc:"PEM CA bundle to verify an https registry (default: system roots)"`
+	SchemaRegistrySubjectStrategy string        `envconfig:"SCHEMA_REGISTRY_SUBJECT_STRATEGY" default:"topic-record" desc:"subject names: topic-record (<topic>-<record full name>, Confluent's TopicRecordNameStrategy) or record (<record full name>, RecordNameStrategy)"`
 
 	StateOnCorrupt string `envconfig:"STATE_ON_CORRUPT" default:"fail" desc:"a state record that cannot be decoded at start: fail (stop, naming topic, partition, offset and key) or rewalk (forget those conversations; their messages are re-emitted as snapshots with the same event_ids)"`
 
@@ -204,6 +211,7 @@ func describeType(t string) string {
 func (c *Config) validate() Errors {
 	var errs Errors
 	bad := func(name, problem string) { errs = append(errs, &Error{Var: name, Problem: problem}) }
+	errs = append(errs, c.validateRegistry()...)
 	if c.PartooAPIKeyFile != "" {
 		if !c.PartooAPIKey.IsZero() {
 			bad("PARTOO_API_KEY_FILE", "set together with PARTOO_API_KEY; set only one")
@@ -291,6 +299,63 @@ func (c *Config) validate() Errors {
 	return errs
 }
 
+// validateRegistry checks the SCHEMA_REGISTRY_* variables.
+func (c *Config) validateRegistry() Errors {
+	var errs Errors
+	bad := func(name, problem string) { errs = append(errs, &Error{Var: name, Problem: problem}) }
+	if c.SchemaRegistrySubjectStrategy != registry.StrategyTopicRecord && c.SchemaRegistrySubjectStrategy != registry.StrategyRecord {
+		bad("SCHEMA_REGISTRY_SUBJECT_STRATEGY", "must be topic-record or record")
+	}
+	if c.SchemaRegistryURL == "" {
+		if c.SchemaRegistryUsername != "" || !c.SchemaRegistryPassword.IsZero() || c.SchemaRegistryCAFile != "" {
+			bad("SCHEMA_REGISTRY_URL", "required when SCHEMA_REGISTRY_USERNAME, _PASSWORD or _CA_FILE is set")
+		}
+		return errs
+	}
+	u, err := url.Parse(c.SchemaRegistryURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		bad("SCHEMA_REGISTRY_URL", "must be an http:// or https:// URL, e.g. http://registry:8081")
+	case u.User != nil:
+		bad("SCHEMA_REGISTRY_URL", "must not hold credentials: set SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD")
+	case u.RawQuery != "" || u.Fragment != "":
+		bad("SCHEMA_REGISTRY_URL", "must not have a query or fragment")
+	case c.SchemaRegistryCAFile != "" && u.Scheme != "https":
+		bad("SCHEMA_REGISTRY_CA_FILE", "set but SCHEMA_REGISTRY_URL is not https")
+	}
+	if (c.SchemaRegistryUsername == "") != c.SchemaRegistryPassword.IsZero() {
+		bad("SCHEMA_REGISTRY_PASSWORD", "SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together")
+	}
+	return errs
+}
+
+// Registry returns the schema registry settings (a zero URL: no registry), reading the CA file.
+func (c *Config) Registry() (registry.Config, error) {
+	rc := registry.Config{URL: c.SchemaRegistryURL, Username: c.SchemaRegistryUsername,
+		Password: c.SchemaRegistryPassword, SubjectStrategy: c.SchemaRegistrySubjectStrategy}
+	if c.SchemaRegistryCAFile != "" {
+		pool, err := readCAFile("SCHEMA_REGISTRY_CA_FILE", c.SchemaRegistryCAFile)
+		if err != nil {
+			return registry.Config{}, err
+		}
+		rc.TLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	}
+	return rc, nil
+}
+
+// readCAFile reads a PEM CA bundle named by the variable name.
+func readCAFile(name, path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{name, "cannot read the file: " + describeFileErr(err)}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, &Error{name, "no PEM certificate in the file"}
+	}
+	return pool, nil
+}
+
 // validate checks the Kafka settings and returns one error per wrong variable.
 func (c *KafkaConfig) validate() Errors {
 	var errs Errors
@@ -367,13 +432,9 @@ func (c *KafkaConfig) KafkaOpts() ([]kgo.Opt, error) {
 	if c.KafkaTLSEnabled {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.KafkaTLSCAFile != "" {
-			pem, err := os.ReadFile(c.KafkaTLSCAFile)
+			pool, err := readCAFile("KAFKA_TLS_CA_FILE", c.KafkaTLSCAFile)
 			if err != nil {
-				return nil, &Error{"KAFKA_TLS_CA_FILE", "cannot read the file: " + describeFileErr(err)}
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, &Error{"KAFKA_TLS_CA_FILE", "no PEM certificate in the file"}
+				return nil, err
 			}
 			tc.RootCAs = pool
 		}

@@ -72,6 +72,12 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"PARTOO_API_KEY_FILE": "/nonexistent/key"}, "PARTOO_API_KEY_FILE: set together with PARTOO_API_KEY"},
 		{map[string]string{"PARTOO_API_KEY": "", "PARTOO_API_KEY_FILE": "/nonexistent/key"}, "PARTOO_API_KEY_FILE: cannot read the file: no such file or directory"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL: must be debug"},
+		{map[string]string{"SCHEMA_REGISTRY_URL": "registry:8081"}, "SCHEMA_REGISTRY_URL: must be an http:// or https:// URL"},
+		{map[string]string{"SCHEMA_REGISTRY_URL": "https://key:s3cret-pw@registry"}, "SCHEMA_REGISTRY_URL: must not hold credentials"},
+		{map[string]string{"SCHEMA_REGISTRY_URL": "http://registry:8081", "SCHEMA_REGISTRY_USERNAME": "key"}, "SCHEMA_REGISTRY_PASSWORD: SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together"},
+		{map[string]string{"SCHEMA_REGISTRY_PASSWORD": "s3cret-pw", "SCHEMA_REGISTRY_USERNAME": "key"}, "SCHEMA_REGISTRY_URL: required when"},
+		{map[string]string{"SCHEMA_REGISTRY_URL": "http://registry:8081", "SCHEMA_REGISTRY_CA_FILE": "/ca.pem"}, "SCHEMA_REGISTRY_CA_FILE: set but SCHEMA_REGISTRY_URL is not https"},
+		{map[string]string{"SCHEMA_REGISTRY_SUBJECT_STRATEGY": "topic"}, "SCHEMA_REGISTRY_SUBJECT_STRATEGY: must be topic-record or record"},
 	}
 	for _, tc := range cases {
 		clearConfigEnv(t)
@@ -103,8 +109,39 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rc, err := c.Registry(); err != nil || rc.URL != "" || rc.SubjectStrategy != "topic-record" {
+		t.Fatalf("registry %+v %v", rc, err)
+	}
 	if c.PartooAPIKey.Reveal() != "from-file" || len(c.PartooConversationIDs) != 2 || c.KafkaEventsTopic != "partoo.messages.events" || c.PartooRequestsPerMinute != 300 {
 		t.Fatalf("config %+v", c)
+	}
+}
+
+// A registry CA file that cannot be read is named when the registry settings are built.
+func TestRegistryCAFile(t *testing.T) {
+	clearConfigEnv(t)
+	t.Setenv("PARTOO_API_KEY", "k")
+	t.Setenv("KAFKA_BROKERS", "127.0.0.1:9092")
+	t.Setenv("SCHEMA_REGISTRY_URL", "https://registry.example:8081/apis/ccompat/v7")
+	t.Setenv("SCHEMA_REGISTRY_USERNAME", "key")
+	t.Setenv("SCHEMA_REGISTRY_PASSWORD", "s3cret-pw")
+	t.Setenv("SCHEMA_REGISTRY_CA_FILE", filepath.Join(t.TempDir(), "missing.pem"))
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Registry()
+	if err == nil || !strings.HasPrefix(err.Error(), "SCHEMA_REGISTRY_CA_FILE: cannot read the file") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Setenv("SCHEMA_REGISTRY_CA_FILE", "")
+	c, err = config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.Registry()
+	if err != nil || rc.Username != "key" || rc.Password.Reveal() != "s3cret-pw" || rc.TLS != nil {
+		t.Fatalf("registry %+v %v", rc, err)
 	}
 }
 

@@ -1,8 +1,10 @@
 package events
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/linkedin/goavro/v2"
@@ -25,12 +27,14 @@ const (
 	HeaderCESource      = "ce_source"          // /partoo/conversations/{conversation_id}
 	HeaderCESubject     = "ce_subject"         // message id
 	HeaderCETime        = "ce_time"            // detected_at, RFC 3339
+	HeaderSchemaID      = "schema_id"          // registry id, decimal; only in the Confluent wire format
 )
 
 // rfc3339Micro is RFC 3339 with exactly microseconds, the precision of timestamp-micros.
 const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
 
-// ContentType of event values: Avro single-object encoding.
+// ContentType of event values: Avro binary, framed as single-object encoding, or in the
+// Confluent wire format when the record has a schema_id header.
 const ContentType = "application/avro"
 
 // Header is a record header.
@@ -46,21 +50,41 @@ type Encoded struct {
 	Headers []Header
 }
 
-// Codec encodes diff events as Avro single-object values with their headers, and decodes
-// them back. It is safe for concurrent use.
+// Codec encodes diff events as Avro values with their headers, and decodes them back. Values
+// are in Avro single-object encoding until UseSchemaIDs switches the codec to the Confluent
+// wire format. It is safe for concurrent use.
 type Codec struct {
 	byType map[diff.EventType]*avroframe.SingleObject
 	byFP   map[uint64]*avroframe.SingleObject
+	texts  map[diff.EventType]string
+	reg    atomic.Pointer[registered] // nil: single-object encoding
 }
+
+// registered are the registry's ids of the event schemas.
+type registered struct {
+	byType map[diff.EventType]uint32
+	byID   map[uint32]*avroframe.SingleObject
+}
+
+// Schema is one event schema, as registered with a schema registry.
+type Schema struct {
+	Type     diff.EventType
+	FullName string // e.g. partoo.messages.v1.MessageCreated
+	Text     string // the schema's JSON, as embedded in the binary (schemas/*.avsc)
+}
+
+// eventTypes in the order Schemas lists them.
+var eventTypes = []diff.EventType{diff.MessageCreated, diff.StatusChanged, diff.MessageDeleted}
 
 // NewCodec compiles the embedded event schemas.
 func NewCodec() (*Codec, error) {
-	c := &Codec{byType: map[diff.EventType]*avroframe.SingleObject{}, byFP: map[uint64]*avroframe.SingleObject{}}
-	for t, s := range map[diff.EventType]string{
-		diff.MessageCreated: schemas.MessageCreated,
-		diff.StatusChanged:  schemas.StatusChanged,
-		diff.MessageDeleted: schemas.MessageDeleted,
-	} {
+	c := &Codec{byType: map[diff.EventType]*avroframe.SingleObject{}, byFP: map[uint64]*avroframe.SingleObject{},
+		texts: map[diff.EventType]string{
+			diff.MessageCreated: schemas.MessageCreated,
+			diff.StatusChanged:  schemas.StatusChanged,
+			diff.MessageDeleted: schemas.MessageDeleted,
+		}}
+	for t, s := range c.texts {
 		so, err := avroframe.NewSingleObject(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
@@ -69,6 +93,45 @@ func NewCodec() (*Codec, error) {
 		c.byFP[so.Fingerprint] = so
 	}
 	return c, nil
+}
+
+// Schemas lists the event schemas, one per event type.
+func (c *Codec) Schemas() []Schema {
+	out := make([]Schema, 0, len(eventTypes))
+	for _, t := range eventTypes {
+		out = append(out, Schema{Type: t, FullName: c.byType[t].Name, Text: c.texts[t]})
+	}
+	return out
+}
+
+// UseSchemaIDs switches Encode to the Confluent wire format, with the ids a schema registry
+// gave each event type's schema. Every event type needs an id, so that no record is written
+// with an id that was not registered. Call it before the first Encode.
+func (c *Codec) UseSchemaIDs(ids map[diff.EventType]uint32) error {
+	r := &registered{byType: map[diff.EventType]uint32{}, byID: map[uint32]*avroframe.SingleObject{}}
+	for _, t := range eventTypes {
+		id, ok := ids[t]
+		if !ok {
+			return fmt.Errorf("events: no schema id for %s", t)
+		}
+		if other := r.byID[id]; other != nil {
+			return fmt.Errorf("events: schema id %d given to both %s and %s", id, other.Name, c.byType[t].Name)
+		}
+		r.byType[t] = id
+		r.byID[id] = c.byType[t]
+	}
+	c.reg.Store(r)
+	return nil
+}
+
+// SchemaID returns the registry id Encode writes for an event type (false before UseSchemaIDs).
+func (c *Codec) SchemaID(t diff.EventType) (uint32, bool) {
+	r := c.reg.Load()
+	if r == nil {
+		return 0, false
+	}
+	id, ok := r.byType[t]
+	return id, ok
 }
 
 // Schema returns the single-object codec of an event type.
@@ -83,11 +146,20 @@ func (c *Codec) Encode(e diff.Event) (Encoded, error) {
 	if so == nil {
 		return Encoded{}, fmt.Errorf("encode: unknown event type %v", e.Type)
 	}
-	value, err := so.Append(make([]byte, 0, 256), native(e))
+	var (
+		value []byte
+		err   error
+		reg   = c.reg.Load()
+	)
+	if reg != nil {
+		value, err = so.AppendConfluent(make([]byte, 0, 256), reg.byType[e.Type], native(e))
+	} else {
+		value, err = so.Append(make([]byte, 0, 256), native(e))
+	}
 	if err != nil {
 		return Encoded{}, err
 	}
-	return Encoded{
+	enc := Encoded{
 		Key:   Key(e.ConversationID),
 		Value: value,
 		Headers: []Header{
@@ -102,20 +174,53 @@ func (c *Codec) Encode(e diff.Event) (Encoded, error) {
 			{HeaderCESubject, []byte(strconv.FormatInt(e.MessageID, 10))},
 			{HeaderCETime, []byte(e.DetectedAt.UTC().Format(rfc3339Micro))},
 		},
-	}, nil
+	}
+	if reg != nil {
+		enc.Headers = append(enc.Headers, Header{HeaderSchemaID, strconv.AppendUint(nil, uint64(reg.byType[e.Type]), 10)})
+	}
+	return enc, nil
 }
 
-// Decode decodes a record value into the schema's full name and goavro's native form.
+// Decode decodes a record value into the schema's full name and goavro's native form. A
+// Confluent wire format value decodes when its schema id is one UseSchemaIDs was given.
 func (c *Codec) Decode(value []byte) (string, map[string]any, error) {
-	fp, _, err := avroframe.SplitSingleObject(value)
-	if err != nil {
-		return "", nil, err
+	return c.DecodeWithFingerprint(value, "")
+}
+
+// DecodeWithFingerprint is Decode for a reader that does not know the registry's ids: a
+// Confluent wire format value is decoded with the schema named by fingerprintHex, the
+// record's schema_fingerprint header, which this connector writes in both formats.
+func (c *Codec) DecodeWithFingerprint(value []byte, fingerprintHex string) (string, map[string]any, error) {
+	var (
+		so   *avroframe.SingleObject
+		body []byte
+	)
+	if len(value) > 0 && value[0] == 0 {
+		id, b, err := avroframe.SplitConfluent(value)
+		if err != nil {
+			return "", nil, err
+		}
+		body = b
+		if r := c.reg.Load(); r != nil {
+			so = r.byID[id]
+		}
+		if so == nil && fingerprintHex != "" {
+			so = c.byFP[parseFingerprint(fingerprintHex)]
+		}
+		if so == nil {
+			return "", nil, fmt.Errorf("decode: schema id %d is not one this connector registered, and no known schema_fingerprint header", id)
+		}
+	} else {
+		fp, b, err := avroframe.SplitSingleObject(value)
+		if err != nil {
+			return "", nil, err
+		}
+		body = b
+		if so = c.byFP[fp]; so == nil {
+			return "", nil, fmt.Errorf("decode: unknown schema fingerprint %016x", fp)
+		}
 	}
-	so := c.byFP[fp]
-	if so == nil {
-		return "", nil, fmt.Errorf("decode: unknown schema fingerprint %016x", fp)
-	}
-	n, err := so.Decode(value)
+	n, err := so.DecodeBody(body)
 	if err != nil {
 		return "", nil, err
 	}
@@ -124,6 +229,19 @@ func (c *Codec) Decode(value []byte) (string, map[string]any, error) {
 		return "", nil, fmt.Errorf("decode %s: not a record", so.Name)
 	}
 	return so.Name, m, nil
+}
+
+// parseFingerprint reads a schema_fingerprint header: the 8 wire bytes (little-endian) in hex.
+func parseFingerprint(h string) uint64 {
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 8 {
+		return 0
+	}
+	var fp uint64
+	for i := 0; i < 8; i++ {
+		fp |= uint64(b[i]) << (8 * i)
+	}
+	return fp
 }
 
 func native(e diff.Event) map[string]any {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +65,74 @@ func TestSingleObjectRecordsAreUnchanged(t *testing.T) {
 	}
 	if got.String() != string(want) {
 		t.Fatalf("single-object records changed:\n--- got\n%s--- want\n%s", got.String(), want)
+	}
+}
+
+// With registry ids the value is byte 0, the id (4 bytes, big-endian) and the same Avro body;
+// the headers are today's plus schema_id.
+func TestConfluentWireFormat(t *testing.T) {
+	plain, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[diff.EventType]uint32{diff.MessageCreated: 7, diff.StatusChanged: 300, diff.MessageDeleted: 1 << 24}
+	if err := c.UseSchemaIDs(ids); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range goldenEvents() {
+		so, err := plain.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := c.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ids[e.Type]
+		wantHead := []byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+		if hex.EncodeToString(cf.Value[:5]) != hex.EncodeToString(wantHead) {
+			t.Fatalf("%s: header % x, want % x", e.Type, cf.Value[:5], wantHead)
+		}
+		if hex.EncodeToString(cf.Value[5:]) != hex.EncodeToString(so.Value[10:]) {
+			t.Fatalf("%s: the Avro body differs between the two framings", e.Type)
+		}
+		if len(cf.Headers) != len(so.Headers)+1 {
+			t.Fatalf("%s: %d headers, want %d", e.Type, len(cf.Headers), len(so.Headers)+1)
+		}
+		for i, h := range so.Headers {
+			if cf.Headers[i].Key != h.Key || string(cf.Headers[i].Value) != string(h.Value) {
+				t.Fatalf("%s: header %d is %s=%s, want %s=%s", e.Type, i, cf.Headers[i].Key, cf.Headers[i].Value, h.Key, h.Value)
+			}
+		}
+		last := cf.Headers[len(cf.Headers)-1]
+		if last.Key != "schema_id" || string(last.Value) != strconv.FormatUint(uint64(id), 10) {
+			t.Fatalf("%s: last header %s=%s", e.Type, last.Key, last.Value)
+		}
+		name, native, err := c.Decode(cf.Value)
+		if err != nil || name != "partoo.messages.v1."+e.Type.String() || native["event_id"] != e.ID {
+			t.Fatalf("%s: decode %s %v %v", e.Type, name, native["event_id"], err)
+		}
+		// A reader without the ids (tail) decodes with the fingerprint header...
+		fp := string(cf.Headers[3].Value)
+		if name, _, err := plain.DecodeWithFingerprint(cf.Value, fp); err != nil || name != "partoo.messages.v1."+e.Type.String() {
+			t.Fatalf("%s: decode with fingerprint: %s %v", e.Type, name, err)
+		}
+		// ...and says why it cannot without it.
+		if _, _, err := plain.Decode(cf.Value); err == nil || !strings.Contains(err.Error(), "schema id") {
+			t.Fatalf("%s: decoding an unknown id: %v", e.Type, err)
+		}
+	}
+	if err := c.UseSchemaIDs(map[diff.EventType]uint32{diff.MessageCreated: 1, diff.StatusChanged: 2}); err == nil {
+		t.Fatal("ids missing an event type must be refused")
+	}
+	if err := c.UseSchemaIDs(map[diff.EventType]uint32{diff.MessageCreated: 1, diff.StatusChanged: 1, diff.MessageDeleted: 2}); err == nil {
+		t.Fatal("one id for two schemas must be refused")
+	}
+	if len(c.Schemas()) != 3 || c.Schemas()[0].FullName != "partoo.messages.v1.MessageCreated" {
+		t.Fatalf("schemas %+v", c.Schemas())
 	}
 }

@@ -39,6 +39,7 @@ type Metrics struct {
 	inFlightLimit  prometheus.Gauge
 	batch          prometheus.Histogram
 	shares         *prometheus.GaugeVec
+	registry       *prometheus.CounterVec
 }
 
 // Gauges are read at scrape time.
@@ -148,6 +149,10 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_budget_share",
 			Help: "Shares of the budget's rate by kind of work: reconcile, the least reconciliation gets however busy the budget (SCHEDULER_RECONCILE_SHARE); hints, the most webhook hints take ahead of other work.",
 		}, []string{"work"}),
+		registry: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_schema_registry_requests_total",
+			Help: "Schema registrations at start, by result (registered; unavailable: no answer or a 5xx, retried; refused: the registry said no, the connector stops).",
+		}, []string{"result"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_webhooks_total",
 			Help: "Partoo webhooks received, by result (accepted, duplicate, dropped, gone, filtered, ignored, unauthorized, malformed, too_large, busy).",
@@ -155,7 +160,7 @@ func New(g Gauges) *Metrics {
 	}
 	reg.MustRegister(m.apiRequests, m.apiErrors, m.itemsSkipped, m.apiDuration, m.budgetWait, m.rateLimited, m.events,
 		m.transactions, m.txnFailures, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks,
-		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares)
+		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares, m.registry)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -319,5 +324,13 @@ func (m *Metrics) Batch(conversations int) {
 func (m *Metrics) Webhook(result string) {
 	if m != nil {
 		m.webhooks.WithLabelValues(result).Inc()
+	}
+}
+
+// SchemaRegistration records one attempt to register the event schemas: registered, unavailable or
+// refused.
+func (m *Metrics) SchemaRegistration(result string) {
+	if m != nil {
+		m.registry.WithLabelValues(result).Inc()
 	}
 }
