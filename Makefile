@@ -1,17 +1,21 @@
-# make test   — the whole suite against a real Apache Kafka broker (started and stopped for you)
+# make test   — the whole suite against a real Apache Kafka broker and a real schema registry
+#               (Apicurio), both started and stopped for you; includes the Python and Kafka
+#               Streams consumers of examples/ (needs python3 with venv, Java 17 and Maven)
 # make quick  — the suite without a broker: integration tests use in-process kfake
 # make vet    — go vet and gofmt
 GO ?= go
 # -parallel 4: TestVariantsOfTheAPI runs its cases side by side (they mostly wait on I/O).
 TEST_FLAGS ?= -count=1 -timeout 30m -parallel 4
 
-.PHONY: test test-against-broker quick vet build kafka-start kafka-stop
+.PHONY: test test-against-broker quick vet build kafka-start kafka-stop registry-start registry-stop
 
 test:
-	deploy/local-kafka/with-kafka.sh $(MAKE) --no-print-directory test-against-broker
+	deploy/local-kafka/with-kafka.sh deploy/local-schema-registry/with-registry.sh \
+	  $(MAKE) --no-print-directory test-against-broker
 
-# Run by `make test` inside with-kafka.sh (KAFKA_BROKERS set). The smoke test runs first and
-# verbosely so the log names the broker the suite ran against.
+# Run by `make test` inside with-kafka.sh and with-registry.sh (KAFKA_BROKERS and
+# SCHEMA_REGISTRY_TEST_URL set, both required). The smoke test runs first and verbosely so the
+# log names the broker the suite ran against.
 test-against-broker:
 	$(GO) test -count=1 -v -run '^TestBrokerSmoke$$' ./connector/kafkatest
 	$(GO) test $(TEST_FLAGS) ./...
@@ -31,6 +35,12 @@ kafka-start:
 
 kafka-stop:
 	deploy/local-kafka/kafka.sh stop
+
+registry-start:
+	deploy/local-schema-registry/registry.sh start
+
+registry-stop:
+	deploy/local-schema-registry/registry.sh stop
 
 # make bench — every benchmark, the broker ones against a real Apache Kafka broker; results in
 # bench.txt (the README quotes them).
