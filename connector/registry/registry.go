@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -171,6 +172,11 @@ const maxMessage = 300
 func (r *Registry) classify(subject string, err error) error {
 	var re *sr.ResponseError
 	if !errors.As(err, &re) {
+		// pkg/sr wraps net/http's *url.Error, which repeats the URL: keep the cause only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("schema registry %s does not answer (subject %q): %w", r.url, subject, err)
 	}
 	switch {
