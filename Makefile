@@ -7,7 +7,7 @@ GO ?= go
 # -parallel 4: TestVariantsOfTheAPI runs its cases side by side (they mostly wait on I/O).
 TEST_FLAGS ?= -count=1 -timeout 30m -parallel 4
 
-.PHONY: test test-against-broker quick vet build kafka-start kafka-stop registry-start registry-stop
+.PHONY: test test-against-broker quick vet build kafka-start kafka-stop registry-start registry-stop run-local
 
 test:
 	deploy/local-kafka/with-kafka.sh deploy/local-schema-registry/with-registry.sh \
@@ -29,6 +29,10 @@ vet:
 
 build:
 	$(GO) build ./...
+
+# make run-local — simulator + real broker + connector on this machine; Ctrl-C stops all three.
+run-local:
+	deploy/run-local.sh
 
 kafka-start:
 	deploy/local-kafka/kafka.sh start

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -103,7 +104,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rtDuration := fs.Duration("realtime-duration", 5*time.Minute, "with -realtime: how long the connector runs")
 	only := fs.String("only", "", "run only the jobs whose name (section/strategy/order/latency) matches this regular expression")
 	out := fs.String("out", "", "directory for freshness.md and freshness.png (default: print the report only)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: partoo-bench [flags]
+
+Measures how fast changes are detected under Partoo's requests-per-minute budget: the shipped
+pipeline (scheduler, concurrent walkers, diff, group commit) against the simulator with an API
+latency model, in simulated time (~3 minutes on 2 cores), in three sections — a warmed-up
+organisation (every strategy; 0 ms, 300 ms and 1 s median latency), the first snapshot of a
+fresh organisation, and a saturated budget — and writes freshness.md and freshness.png.
+
+With -realtime: the real-time cross-check instead (the partoo-connector binary given by
+-connector, partoo-sim over HTTP, the Kafka broker of KAFKA_BROKERS), then the same setup
+simulated; writes realtime.md.
+
+  go run ./cmd/partoo-bench -out cmd/partoo-bench/results   (make bench-freshness)
+  make bench-realtime
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "partoo-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
 	}
 	if *rt {

@@ -29,16 +29,35 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
-	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the simulated organisation and activity")
+	seed := fs.Uint64("seed", 0, "seed of the simulated organisation and activity (0: a random one, logged)")
 	convs := fs.Int("conversations", 12, "conversations in the simulated organisation")
+	output := fs.String("output", "", "text (one readable line an event) or json (one object a line); default: text on a terminal, json otherwise")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: partoo-connector demo [flags]\n\nRuns everything in one process — a simulated Partoo organisation with lively activity, an\nin-process Kafka (kfake) and the connector — and prints each committed event as one JSON\nline on stdout (logs go to stderr). No configuration, no network.\n\nflags:\n")
+		fmt.Fprint(fs.Output(), "usage: partoo-connector demo [flags]\n\nRuns everything in one process — a simulated Partoo organisation with lively activity, an\nin-process Kafka (kfake) and the connector — and prints each committed event on stdout, one a line: readable text on a terminal, JSON\notherwise (--output). Logs go to stderr. No configuration, no network.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "partoo-connector demo: unexpected argument %q (see --help)\n", fs.Arg(0))
+		return 2
+	}
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
+	}
+	if *output == "" {
+		*output = formatJSON
+		if isTerminal(stdout) {
+			*output = formatText
+		}
+	}
+	p, err := newPrinter(stdout, *output)
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector demo: --output: %v\n", err)
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -111,12 +130,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer cl.Close()
-	p, err := newPrinter(stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
-		return 1
-	}
-	consume(ctx, cl, p, 0, 0, stderr)
+	consume(ctx, cl, p, consumeOptions{}, stderr)
 	if err := <-runErr; err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
 		return 1

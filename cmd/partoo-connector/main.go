@@ -26,8 +26,8 @@ func commands() []command {
 		{"demo", "everything embedded (simulated Partoo, in-process Kafka): prints events as JSON lines", cmdDemo},
 		{"tail", "print the events topic as JSON lines (read_committed)", cmdTail},
 		{"probe", "GET a URL, exit 0 on 2xx (health checks in shell-less images)", cmdProbe},
-		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
-			fmt.Fprintln(stdout, "partoo-connector", buildVersion())
+		{"version", "print the version, commit, Go and franz-go versions", func(_ []string, stdout, _ io.Writer) int {
+			fmt.Fprintln(stdout, versionLine())
 			return 0
 		}},
 	}
@@ -71,4 +71,30 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// versionLine is the version with the commit and the Go and franz-go versions the binary was
+// built with, e.g. "partoo-connector v1.2.0 commit=3a9752f go=go1.26.0 franz-go=v1.22.3".
+func versionLine() string {
+	line := "partoo-connector " + buildVersion()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return line
+	}
+	commit, dirty := "unknown", ""
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 7:
+			commit = s.Value[:7]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	franz := "unknown"
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/twmb/franz-go" {
+			franz = d.Version
+		}
+	}
+	return fmt.Sprintf("%s commit=%s%s go=%s franz-go=%s", line, commit, dirty, bi.GoVersion, franz)
 }

@@ -41,7 +41,7 @@ func TestUsageAndVersion(t *testing.T) {
 	if rc := run(nil, &out, &errs); rc != 2 || !strings.Contains(errs.String(), "commands:") {
 		t.Fatalf("no args: rc=%d %q", rc, errs.String())
 	}
-	for _, cmd := range []string{"run", "demo", "tail"} {
+	for _, cmd := range []string{"run", "demo", "tail", "probe"} {
 		out.Reset()
 		errs.Reset()
 		if rc := run([]string{cmd, "--help"}, &out, &errs); rc != 0 || !strings.Contains(errs.String(), "usage: partoo-connector "+cmd) {
@@ -49,8 +49,20 @@ func TestUsageAndVersion(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if rc := run([]string{"version"}, &out, &errs); rc != 0 || !strings.HasPrefix(out.String(), "partoo-connector ") {
+	if rc := run([]string{"version"}, &out, &errs); rc != 0 || !strings.HasPrefix(out.String(), "partoo-connector ") ||
+		!strings.Contains(out.String(), " go=go1.") || !strings.Contains(out.String(), " franz-go=v1.") {
 		t.Fatalf("version: %d %q", rc, out.String())
+	}
+	// No "(default "")" for unset variables, and no argument where none is expected.
+	errs.Reset()
+	run([]string{"run", "--help"}, &out, &errs)
+	if strings.Contains(errs.String(), `(default "")`) || !strings.Contains(errs.String(), "(default 300)") {
+		t.Fatalf("run --help:\n%s", errs.String())
+	}
+	for _, cmd := range []string{"run", "demo", "tail"} {
+		if rc := run([]string{cmd, "surplus"}, &out, &errs); rc != 2 {
+			t.Errorf("%s surplus: rc=%d, want 2", cmd, rc)
+		}
 	}
 	if rc := run([]string{"bogus"}, &out, &errs); rc != 2 {
 		t.Fatalf("unknown command: rc=%d", rc)

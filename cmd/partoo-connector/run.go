@@ -36,13 +36,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: partoo-connector run\n\nRuns the connector until SIGTERM or SIGINT. Configured from the environment:\n\n")
 		for _, v := range config.Vars() {
-			fmt.Fprintf(fs.Output(), "  %-28s %s (default %q)\n", v.Name, v.Desc, v.Default)
+			if v.Default == "" {
+				fmt.Fprintf(fs.Output(), "  %-32s %s\n", v.Name, v.Desc)
+			} else {
+				fmt.Fprintf(fs.Output(), "  %-32s %s (default %s)\n", v.Name, v.Desc, v.Default)
+			}
 		}
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "partoo-connector run: unexpected argument %q: run is configured from the environment (see --help)\n", fs.Arg(0))
 		return 2
 	}
 	cfg, err := config.Load()
