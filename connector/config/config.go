@@ -74,7 +74,7 @@ type KafkaConfig struct {
 	KafkaBrokers            []string      `envconfig:"KAFKA_BROKERS" desc:"comma-separated bootstrap brokers (required)"`
 	KafkaEventsTopic        string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
 	KafkaStateTopic         string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
-	KafkaTransactionalID    string        `envconfig:"KAFKA_TRANSACTIONAL_ID" default:"partoo-connector" desc:"transactional.id; a second instance with the same id fences the first"`
+	KafkaTransactionalID    string        `envconfig:"KAFKA_TRANSACTIONAL_ID" desc:"transactional.id; a second instance with the same id fences the first. Default: partoo-connector-<KAFKA_STATE_TOPIC>, so deployments with their own state topics (two organisations, staging and production) never fence each other"`
 	KafkaTransactionTimeout time.Duration `envconfig:"KAFKA_TRANSACTION_TIMEOUT" default:"60s" desc:"transaction.timeout.ms: how long the broker keeps a stalled transaction open before aborting it; at most the broker's transaction.max.timeout.ms (15m by default)"`
 	KafkaOnMissingState     string        `envconfig:"KAFKA_ON_MISSING_STATE" default:"exit" desc:"when a topic disappears while running (deleted, or the cluster came back empty): exit (non-zero, naming it) or recreate (recreate the topics and re-snapshot every conversation)"`
 	KafkaEventsPartitions   int32         `envconfig:"KAFKA_EVENTS_PARTITIONS" default:"6" desc:"partitions of the events topic when the connector creates it"`
@@ -299,6 +299,11 @@ func (c *Config) validate() Errors {
 	return errs
 }
 
+// DefaultTransactionalID is the transactional id of a deployment that sets none: derived from
+// its state topic, which is what makes a deployment distinct (two deployments sharing a state
+// topic would corrupt each other's state anyway).
+func DefaultTransactionalID(stateTopic string) string { return "partoo-connector-" + stateTopic }
+
 // validateRegistry checks the SCHEMA_REGISTRY_* variables.
 func (c *Config) validateRegistry() Errors {
 	var errs Errors
@@ -373,7 +378,7 @@ func (c *KafkaConfig) validate() Errors {
 		bad("KAFKA_STATE_TOPIC", "events and state topics must be set and different")
 	}
 	if c.KafkaTransactionalID == "" {
-		bad("KAFKA_TRANSACTIONAL_ID", "must not be empty")
+		c.KafkaTransactionalID = DefaultTransactionalID(c.KafkaStateTopic)
 	}
 	if c.KafkaTransactionTimeout < time.Second || c.KafkaTransactionTimeout > 15*time.Minute {
 		bad("KAFKA_TRANSACTION_TIMEOUT", "must be between 1s and 15m (the broker's transaction.max.timeout.ms default)")

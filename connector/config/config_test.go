@@ -109,6 +109,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.KafkaTransactionalID != "partoo-connector-partoo.messages.state" {
+		t.Fatalf("default transactional id %q", c.KafkaTransactionalID)
+	}
 	if rc, err := c.Registry(); err != nil || rc.URL != "" || rc.SubjectStrategy != "topic-record" {
 		t.Fatalf("registry %+v %v", rc, err)
 	}
