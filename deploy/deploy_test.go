@@ -4,9 +4,14 @@
 package deploy_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -72,15 +77,28 @@ type container struct {
 	}
 }
 
-func TestKustomizeBuildsAndManifestsHold(t *testing.T) {
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), "kubernetes")
-	if err != nil {
-		t.Fatalf("kustomize build: %v", err)
-	}
-	out, err := resMap.AsYaml()
-	if err != nil {
-		t.Fatal(err)
+// render builds a kustomization with `kubectl kustomize` when kubectl is installed (as on CI),
+// else in-process with the same kustomize library, and returns the YAML and its objects by
+// kind/name.
+func render(t *testing.T, dir string) (string, map[string]object) {
+	t.Helper()
+	var out []byte
+	if kubectl, err := exec.LookPath("kubectl"); err == nil {
+		cmd := exec.Command(kubectl, "kustomize", dir)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if out, err = cmd.Output(); err != nil {
+			t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+		}
+	} else {
+		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+		resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
+		if err != nil {
+			t.Fatalf("kustomize build %s: %v", dir, err)
+		}
+		if out, err = resMap.AsYaml(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	objs := map[string]object{}
 	for _, doc := range strings.Split(string(out), "\n---\n") {
@@ -90,10 +108,24 @@ func TestKustomizeBuildsAndManifestsHold(t *testing.T) {
 		}
 		objs[o.Kind+"/"+o.Metadata["name"].(string)] = o
 	}
+	return string(out), objs
+}
+
+// The base works with any Kafka: no Strimzi kind, label or secret name anywhere.
+func TestKustomizeBuildsAndManifestsHold(t *testing.T) {
+	out, objs := render(t, "kubernetes/base")
 	for _, want := range []string{"Deployment/partoo-connector", "ConfigMap/partoo-connector", "Secret/partoo-connector",
-		"Service/partoo-connector", "PodDisruptionBudget/partoo-connector", "KafkaTopic/partoo-messages-events", "KafkaTopic/partoo-messages-state"} {
+		"Service/partoo-connector", "PodDisruptionBudget/partoo-connector"} {
 		if _, ok := objs[want]; !ok {
 			t.Errorf("kustomize output lacks %s", want)
+		}
+	}
+	if len(objs) != 5 {
+		t.Errorf("the base renders %d objects, want the 5 above", len(objs))
+	}
+	for _, word := range []string{"strimzi", "Strimzi", "my-cluster", "KafkaTopic", "KafkaUser", "CLUSTER"} {
+		if strings.Contains(out, word) {
+			t.Errorf("the base mentions %q: it must work with any Kafka", word)
 		}
 	}
 	known := knownVars()
@@ -158,24 +190,126 @@ func TestKustomizeBuildsAndManifestsHold(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The Strimzi overlay adds the topics, a user with exactly the connector's ACLs and the cluster
+// CA; the cluster name (cluster.yaml) and the namespace (kustomization.yaml) are each set once
+// and reach every reference.
+func TestStrimziOverlay(t *testing.T) {
+	out, objs := render(t, "kubernetes/overlays/strimzi")
+	var local struct {
+		Data struct{ Name string }
+	}
+	raw, err := os.ReadFile("kubernetes/overlays/strimzi/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &local); err != nil || local.Data.Name == "" {
+		t.Fatalf("cluster.yaml: %v", err)
+	}
+	cluster := local.Data.Name
+	var kust struct{ Namespace string }
+	raw, _ = os.ReadFile("kubernetes/overlays/strimzi/kustomization.yaml")
+	if err := yaml.Unmarshal(raw, &kust); err != nil || kust.Namespace == "" {
+		t.Fatalf("kustomization.yaml namespace: %v", err)
+	}
+	if strings.Contains(out, "CLUSTER") || strings.Contains(out, "strimzi-cluster") {
+		t.Error("a cluster placeholder or the local cluster.yaml reached the output")
+	}
+	for key, o := range objs {
+		if o.Metadata["namespace"] != kust.Namespace {
+			t.Errorf("%s is in namespace %v, want %s", key, o.Metadata["namespace"], kust.Namespace)
+		}
+		if strings.HasPrefix(o.APIVersion, "kafka.strimzi.io/") {
+			if labels, _ := o.Metadata["labels"].(map[string]any); labels["strimzi.io/cluster"] != cluster {
+				t.Errorf("%s: strimzi.io/cluster = %v, want %s", key, labels["strimzi.io/cluster"], cluster)
+			}
+		}
+	}
+	cm := objs["ConfigMap/partoo-connector"].Data
+	if !strings.HasPrefix(cm["KAFKA_BROKERS"], cluster+"-kafka-bootstrap:") || cm["KAFKA_TLS_CA_FILE"] == "" {
+		t.Errorf("ConfigMap: KAFKA_BROKERS %q, KAFKA_TLS_CA_FILE %q", cm["KAFKA_BROKERS"], cm["KAFKA_TLS_CA_FILE"])
+	}
 
 	type topic struct {
 		TopicName  string `json:"topicName"`
 		Partitions int
 		Config     map[string]any
 	}
+	byTopic := map[string]string{"partoo-messages-events": cm["KAFKA_EVENTS_TOPIC"], "partoo-messages-state": cm["KAFKA_STATE_TOPIC"]}
 	policy := map[string]string{"partoo-messages-events": "delete", "partoo-messages-state": "compact"}
 	for name, want := range policy {
 		var tp topic
 		if err := json.Unmarshal(objs["KafkaTopic/"+name].Spec, &tp); err != nil {
 			t.Fatal(err)
 		}
-		if tp.Config["cleanup.policy"] != want || tp.Partitions < 1 {
+		if tp.Config["cleanup.policy"] != want || tp.Partitions < 1 || tp.TopicName != byTopic[name] {
 			t.Errorf("%s: %+v", name, tp)
 		}
-		if labels := objs["KafkaTopic/"+name].Metadata["labels"].(map[string]any); labels["strimzi.io/cluster"] == nil {
-			t.Errorf("%s lacks the strimzi.io/cluster label", name)
+	}
+
+	// The user: SCRAM, and exactly these ACLs.
+	var user struct {
+		Authentication struct{ Type string }
+		Authorization  struct {
+			Type string
+			ACLs []struct {
+				Resource struct {
+					Type, Name  string
+					PatternType string `json:"patternType"`
+				}
+				Operations []string
+			} `json:"acls"`
 		}
+	}
+	userObj, ok := objs["KafkaUser/"+cm["KAFKA_SASL_USERNAME"]]
+	if !ok {
+		t.Fatalf("no KafkaUser named KAFKA_SASL_USERNAME (%s)", cm["KAFKA_SASL_USERNAME"])
+	}
+	if err := json.Unmarshal(userObj.Spec, &user); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range user.Authorization.ACLs {
+		if a.Resource.PatternType != "literal" {
+			t.Errorf("ACL %+v is not literal", a.Resource)
+		}
+		ops := append([]string(nil), a.Operations...)
+		sort.Strings(ops)
+		got[a.Resource.Type+":"+a.Resource.Name] = strings.Join(ops, ",")
+	}
+	want := map[string]string{
+		"topic:" + cm["KAFKA_EVENTS_TOPIC"]: "Create,Describe,DescribeConfigs,Write",
+		"topic:" + cm["KAFKA_STATE_TOPIC"]:  "Create,Describe,DescribeConfigs,Read,Write",
+		"transactionalId:" + config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"]): "Describe,Write",
+	}
+	if user.Authentication.Type != "scram-sha-512" || cm["KAFKA_SASL_MECHANISM"] != "SCRAM-SHA-512" || !reflect.DeepEqual(got, want) {
+		t.Errorf("KafkaUser: auth %q (mechanism %q), ACLs %v, want %v", user.Authentication.Type, cm["KAFKA_SASL_MECHANISM"], got, want)
+	}
+
+	// The Deployment reads the password Strimzi generates and mounts the cluster CA.
+	var dep struct {
+		Template struct {
+			Spec struct {
+				Containers []container
+			}
+		}
+	}
+	if err := json.Unmarshal(objs["Deployment/partoo-connector"].Spec, &dep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range dep.Template.Spec.Containers[0].Env {
+		if e.Name == "KAFKA_SASL_PASSWORD" {
+			ref := e.ValueFrom.SecretKeyRef
+			found = ref != nil && ref.Name == cm["KAFKA_SASL_USERNAME"] && ref.Key == "password"
+		}
+	}
+	if !found {
+		t.Error("KAFKA_SASL_PASSWORD does not come from the KafkaUser's secret")
+	}
+	if !strings.Contains(out, "secretName: "+cluster+"-cluster-ca-cert") || !strings.Contains(out, "mountPath: "+filepath.Dir(cm["KAFKA_TLS_CA_FILE"])) {
+		t.Error("the cluster CA secret is not mounted where KAFKA_TLS_CA_FILE points")
 	}
 }
 

@@ -8,8 +8,9 @@ import (
 	"runtime/debug"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
+// version and commit are set at build time with -ldflags "-X main.version=... -X main.commit=..."
+// (deploy/Dockerfile does); otherwise they come from Go's build information.
+var version, commit = "", ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -81,14 +82,17 @@ func versionLine() string {
 	if !ok {
 		return line
 	}
-	commit, dirty := "unknown", ""
+	rev, dirty := "unknown", ""
 	for _, s := range bi.Settings {
 		switch {
 		case s.Key == "vcs.revision" && len(s.Value) >= 7:
-			commit = s.Value[:7]
+			rev = s.Value[:7]
 		case s.Key == "vcs.modified" && s.Value == "true":
 			dirty = "-dirty"
 		}
+	}
+	if commit != "" {
+		rev, dirty = commit, ""
 	}
 	franz := "unknown"
 	for _, d := range bi.Deps {
@@ -96,5 +100,5 @@ func versionLine() string {
 			franz = d.Version
 		}
 	}
-	return fmt.Sprintf("%s commit=%s%s go=%s franz-go=%s", line, commit, dirty, bi.GoVersion, franz)
+	return fmt.Sprintf("%s commit=%s%s go=%s franz-go=%s", line, rev, dirty, bi.GoVersion, franz)
 }
