@@ -25,7 +25,8 @@ func commands() []command {
 	return []command{
 		{"run", "run the connector, configured from the environment", cmdRun},
 		{"demo", "everything embedded (simulated Partoo, in-process Kafka): prints events as JSON lines", cmdDemo},
-		{"tail", "print the events topic as JSON lines (read_committed)", cmdTail},
+		{"tail", "print the events topic, one event a line (read_committed)", cmdTail},
+		{"doctor", "check a deployment before it goes live: configuration, Partoo, Kafka, registry", cmdDoctor},
 		{"probe", "GET a URL, exit 0 on 2xx (health checks in shell-less images)", cmdProbe},
 		{"version", "print the version, commit, Go and franz-go versions", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, versionLine())

@@ -41,7 +41,7 @@ func TestUsageAndVersion(t *testing.T) {
 	if rc := run(nil, &out, &errs); rc != 2 || !strings.Contains(errs.String(), "commands:") {
 		t.Fatalf("no args: rc=%d %q", rc, errs.String())
 	}
-	for _, cmd := range []string{"run", "demo", "tail", "probe"} {
+	for _, cmd := range []string{"run", "demo", "tail", "probe", "doctor"} {
 		out.Reset()
 		errs.Reset()
 		if rc := run([]string{cmd, "--help"}, &out, &errs); rc != 0 || !strings.Contains(errs.String(), "usage: partoo-connector "+cmd) {
@@ -59,7 +59,7 @@ func TestUsageAndVersion(t *testing.T) {
 	if strings.Contains(errs.String(), `(default "")`) || !strings.Contains(errs.String(), "(default 300)") {
 		t.Fatalf("run --help:\n%s", errs.String())
 	}
-	for _, cmd := range []string{"run", "demo", "tail"} {
+	for _, cmd := range []string{"run", "demo", "tail", "doctor"} {
 		if rc := run([]string{cmd, "surplus"}, &out, &errs); rc != 2 {
 			t.Errorf("%s surplus: rc=%d, want 2", cmd, rc)
 		}

@@ -54,6 +54,22 @@ var ErrStateTopicNotCompacted = errors.New("state topic must have cleanup.policy
 // ErrEventsTopicCompacted: the events topic is compacted, which would drop events.
 var ErrEventsTopicCompacted = errors.New("events topic must not be compacted (cleanup.policy must be delete)")
 
+// CheckEventsPolicy refuses an events topic whose cleanup.policy would drop events.
+func CheckEventsPolicy(topic, policy string) error {
+	if strings.Contains(policy, "compact") {
+		return fmt.Errorf("topic %s has cleanup.policy=%s: %w", topic, policy, ErrEventsTopicCompacted)
+	}
+	return nil
+}
+
+// CheckStatePolicy refuses a state topic that is not exactly compacted.
+func CheckStatePolicy(topic, policy string) error {
+	if policy != "compact" {
+		return fmt.Errorf("topic %s has cleanup.policy=%s; the connector keeps one state record per conversation and needs it compacted (and never deleted): alter it to compact or choose another KAFKA_STATE_TOPIC: %w", topic, policy, ErrStateTopicNotCompacted)
+	}
+	return nil
+}
+
 // EnsureTopics creates missing topics with their configs — events: cleanup.policy=delete,
 // retention.ms=-1 (kept for replay); state: cleanup.policy=compact, large max.message.bytes —
 // refuses topics that exist with a configuration that would lose data, and returns once
@@ -73,23 +89,13 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 		{t.Events, t.EventsPartitions, map[string]*string{
 			"cleanup.policy": kadm.StringPtr("delete"),
 			"retention.ms":   kadm.StringPtr("-1"),
-		}, func(p string) error {
-			if strings.Contains(p, "compact") {
-				return fmt.Errorf("topic %s has cleanup.policy=%s: %w", t.Events, p, ErrEventsTopicCompacted)
-			}
-			return nil
-		}},
+		}, func(p string) error { return CheckEventsPolicy(t.Events, p) }},
 		{t.State, t.StatePartitions, map[string]*string{
 			"cleanup.policy":    kadm.StringPtr("compact"),
 			"max.message.bytes": kadm.StringPtr(strconv.Itoa(t.StateMaxMessageBytes)),
 			// A tombstone must stay long enough for a restoring reader to see it.
 			"delete.retention.ms": kadm.StringPtr("86400000"),
-		}, func(p string) error {
-			if p != "compact" {
-				return fmt.Errorf("topic %s has cleanup.policy=%s; the connector keeps one state record per conversation and needs it compacted (and never deleted): alter it to compact or choose another KAFKA_STATE_TOPIC: %w", t.State, p, ErrStateTopicNotCompacted)
-			}
-			return nil
-		}},
+		}, func(p string) error { return CheckStatePolicy(t.State, p) }},
 	}
 	for _, s := range specs {
 		resp, err := adm.CreateTopic(ctx, s.parts, t.ReplicationFactor, s.configs, s.name)
