@@ -13,6 +13,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/lease"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/pipeline"
 	"github.com/partoo-connector/partoo-connector/connector/publish"
@@ -37,6 +38,7 @@ type Connector struct {
 	registry *registry.Registry
 	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
 	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
+	standby  atomic.Bool                       // waiting for the lease held by another instance
 
 	idx     atomic.Pointer[state.Index]
 	ready   atomic.Bool // the state is restored
@@ -122,7 +124,7 @@ func New(opt Options) (*Connector, error) {
 // an operator: a rejected API key, a fenced producer, a misconfigured, missing or corrupt
 // topic. The goroutine that calls Run picks and walks the conversations; a second one watches
 // health and the topics.
-func (c *Connector) Run(ctx context.Context) error {
+func (c *Connector) Run(ctx context.Context) (err error) {
 	defer c.pub.Close()
 	if err := c.checkAPIKey(ctx); err != nil {
 		return err
@@ -139,6 +141,34 @@ func (c *Connector) Run(ctx context.Context) error {
 	if err := state.EnsureTopics(ctx, c.adm, c.opt.Topics); err != nil {
 		return err
 	}
+	if c.opt.Lease.Enabled {
+		l, err := lease.Join(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic, Group: c.opt.Lease.Group,
+			SessionTimeout: c.opt.Lease.SessionTimeout, ReplicationFactor: c.opt.Topics.ReplicationFactor,
+			Logger: c.log})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		c.standby.Store(true)
+		c.opt.Metrics.SetLeader(false)
+		c.log.Info("standby: waiting for the lease (another instance may be the writer)", "lease_topic", c.opt.Lease.Topic, "group", c.opt.Lease.Group)
+		select {
+		case <-l.Held():
+		case <-ctx.Done():
+			return nil
+		}
+		c.standby.Store(false)
+		c.opt.Metrics.SetLeader(true)
+		hctx, stopped := l.Holder(ctx)
+		defer stopped()
+		ctx = hctx
+		defer func() {
+			if err == nil && errors.Is(context.Cause(hctx), lease.ErrLost) {
+				err = lease.ErrLost
+			}
+		}()
+	}
+	// Initialising the transactional producer fences any earlier writer with the same id.
 	if err := c.pub.Init(ctx); err != nil {
 		return err
 	}
@@ -197,6 +227,8 @@ func (c *Connector) Ready() bool { return c.Readiness() == nil }
 // Readiness says why the connector is not ready (nil when it is).
 func (c *Connector) Readiness() error {
 	switch {
+	case c.standby.Load():
+		return nil // a hot standby is ready to take over
 	case !c.ready.Load():
 		if why := c.starting.Load(); why != nil {
 			return errors.New(*why)
@@ -251,6 +283,12 @@ func (c *Connector) Status() any { return c.StatusReport() }
 func (c *Connector) StatusReport() StatusReport {
 	convs, msgs := c.Index().Len()
 	r := c.health.report(c.Ready(), c.sched.Status(), convs, msgs, c.Budget().RatePerMinute())
+	if c.opt.Lease.Enabled {
+		r.Role = "active"
+		if c.standby.Load() {
+			r.Role = "standby"
+		}
+	}
 	if c.registry != nil {
 		r.SchemaRegistry = &RegistryReport{URL: c.registry.URL()}
 		if m := c.subjects.Load(); m != nil {

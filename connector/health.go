@@ -176,6 +176,7 @@ type StatusReport struct {
 	Status   string     `json:"status"` // "ok" or "degraded"
 	Reasons  []string   `json:"reasons,omitempty"`
 	Ready    bool       `json:"ready"`
+	Role     string     `json:"role,omitempty"` // with leader election: active or standby
 	Uptime   string     `json:"uptime"`
 	Time     time.Time  `json:"time"`
 	LastWalk *time.Time `json:"last_successful_walk,omitempty"`

@@ -42,6 +42,11 @@ type Options struct {
 	// cluster that came back empty): OnMissingExit [default] stops with an error naming it;
 	// OnMissingRecreate recreates the topics and re-snapshots every conversation.
 	OnMissingState string
+	// Lease, when Enabled, makes instances with the same transactional id elect one active
+	// writer through a consumer group on a one-partition lease topic (package lease): the
+	// others wait as hot standbys, ready, and take over when the holder dies or stops. Run
+	// returns lease.ErrLost if this instance loses the lease while writing.
+	Lease LeaseOptions
 	// SchemaRegistry, when its URL is set, makes event values use the Confluent wire format:
 	// the event schemas are registered at start (retried while the registry does not answer;
 	// a refusal stops Run) and each record carries its schema's id. Without it values are Avro
@@ -79,6 +84,16 @@ type Options struct {
 	LogSummaryInterval time.Duration
 	// Clock is the time of walks, detected_at and the budget [the wall clock].
 	Clock clock.Clock
+}
+
+// LeaseOptions configure leader election among instances.
+type LeaseOptions struct {
+	Enabled bool
+	// Topic is the lease topic [<state topic>.lease]; Group the instances' consumer group
+	// [<transactional id>.lease].
+	Topic, Group string
+	// SessionTimeout is how long a dead holder keeps the lease [6 s].
+	SessionTimeout time.Duration
 }
 
 // Values of Options.Scheduler, Options.OnMissingState and Options.StateOnCorrupt.
@@ -126,6 +141,12 @@ func (o *Options) validate() error {
 	}
 	if o.LogSummaryInterval == 0 {
 		o.LogSummaryInterval = time.Minute
+	}
+	if o.Lease.Topic == "" {
+		o.Lease.Topic = o.Topics.State + ".lease"
+	}
+	if o.Lease.Group == "" {
+		o.Lease.Group = o.TransactionalID + ".lease"
 	}
 	if o.Topics.StateMaxMessageBytes == 0 {
 		o.Topics.StateMaxMessageBytes = state.DefaultStateMaxMessageBytes

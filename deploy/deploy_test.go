@@ -154,8 +154,15 @@ func TestKustomizeBuildsAndManifestsHold(t *testing.T) {
 	if err := json.Unmarshal(objs["Deployment/partoo-connector"].Spec, &dep); err != nil {
 		t.Fatal(err)
 	}
-	if dep.Replicas != 1 {
-		t.Errorf("replicas = %d: one transactional writer", dep.Replicas)
+	if dep.Replicas != 2 || objs["ConfigMap/partoo-connector"].Data["KAFKA_LEADER_ELECTION"] != "true" {
+		t.Errorf("replicas = %d, KAFKA_LEADER_ELECTION %q: two replicas need leader election (one writer, one hot standby)",
+			dep.Replicas, objs["ConfigMap/partoo-connector"].Data["KAFKA_LEADER_ELECTION"])
+	}
+	var pdb struct {
+		MinAvailable int `json:"minAvailable"`
+	}
+	if err := json.Unmarshal(objs["PodDisruptionBudget/partoo-connector"].Spec, &pdb); err != nil || pdb.MinAvailable != 1 {
+		t.Errorf("the PDB must keep one of the two replicas (minAvailable 1): %+v %v", pdb, err)
 	}
 	ps := dep.Template.Spec
 	if ps.TerminationGracePeriodSeconds < 25 || ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot {
@@ -282,6 +289,10 @@ func TestStrimziOverlay(t *testing.T) {
 		"topic:" + cm["KAFKA_EVENTS_TOPIC"]: "Create,Describe,DescribeConfigs,Write",
 		"topic:" + cm["KAFKA_STATE_TOPIC"]:  "Create,Describe,DescribeConfigs,Read,Write",
 		"transactionalId:" + config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"]): "Describe,Write",
+	}
+	if cm["KAFKA_LEADER_ELECTION"] == "true" {
+		want["topic:"+cm["KAFKA_STATE_TOPIC"]+".lease"] = "Create,Describe,Read"
+		want["group:"+config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"])+".lease"] = "Describe,Read"
 	}
 	if user.Authentication.Type != "scram-sha-512" || cm["KAFKA_SASL_MECHANISM"] != "SCRAM-SHA-512" || !reflect.DeepEqual(got, want) {
 		t.Errorf("KafkaUser: auth %q (mechanism %q), ACLs %v, want %v", user.Authentication.Type, cm["KAFKA_SASL_MECHANISM"], got, want)

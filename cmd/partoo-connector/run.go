@@ -92,7 +92,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log.Info("starting", "version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
 		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
 		"requests_per_minute", cfg.PartooRequestsPerMinute, "budget_reserve", cfg.PartooBudgetReserve,
-		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero(), "schema_registry", cfg.SchemaRegistryURL)
+		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero(), "schema_registry", cfg.SchemaRegistryURL, "leader_election", cfg.KafkaLeaderElection)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
@@ -146,6 +146,7 @@ func options(cfg *config.Config, kopts []kgo.Opt) connector.Options {
 			RequestTimeout: cfg.PartooRequestTimeout, RequestAttempts: cfg.PartooRequestAttempts, PerPage: cfg.PartooPerPage},
 		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
 		OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
+		Lease: connector.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
 		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},

@@ -71,22 +71,24 @@ type Config struct {
 
 // KafkaConfig is the Kafka part of Config, also used alone by `partoo-connector tail`.
 type KafkaConfig struct {
-	KafkaBrokers            []string      `envconfig:"KAFKA_BROKERS" desc:"comma-separated bootstrap brokers (required)"`
-	KafkaEventsTopic        string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
-	KafkaStateTopic         string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
-	KafkaTransactionalID    string        `envconfig:"KAFKA_TRANSACTIONAL_ID" desc:"transactional.id; a second instance with the same id fences the first. Default: partoo-connector-<KAFKA_STATE_TOPIC>, so deployments with their own state topics (two organisations, staging and production) never fence each other"`
-	KafkaTransactionTimeout time.Duration `envconfig:"KAFKA_TRANSACTION_TIMEOUT" default:"60s" desc:"transaction.timeout.ms: how long the broker keeps a stalled transaction open before aborting it; at most the broker's transaction.max.timeout.ms (15m by default)"`
-	KafkaOnMissingState     string        `envconfig:"KAFKA_ON_MISSING_STATE" default:"exit" desc:"when a topic disappears while running (deleted, or the cluster came back empty): exit (non-zero, naming it) or recreate (recreate the topics and re-snapshot every conversation)"`
-	KafkaEventsPartitions   int32         `envconfig:"KAFKA_EVENTS_PARTITIONS" default:"6" desc:"partitions of the events topic when the connector creates it"`
-	KafkaStatePartitions    int32         `envconfig:"KAFKA_STATE_PARTITIONS" default:"6" desc:"partitions of the state topic when the connector creates it"`
-	KafkaReplicationFactor  int16         `envconfig:"KAFKA_REPLICATION_FACTOR" default:"-1" desc:"replication factor of created topics; -1 takes the broker's default"`
-	KafkaTLSEnabled         bool          `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to Kafka with TLS"`
-	KafkaTLSCAFile          string        `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the brokers (default: system roots)"`
-	KafkaTLSCertFile        string        `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS"`
-	KafkaTLSKeyFile         string        `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
-	KafkaSASLMechanism      string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
-	KafkaSASLUsername       string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
-	KafkaSASLPassword       secret.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
+	KafkaBrokers             []string      `envconfig:"KAFKA_BROKERS" desc:"comma-separated bootstrap brokers (required)"`
+	KafkaEventsTopic         string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
+	KafkaStateTopic          string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
+	KafkaTransactionalID     string        `envconfig:"KAFKA_TRANSACTIONAL_ID" desc:"transactional.id; a second instance with the same id fences the first. Default: partoo-connector-<KAFKA_STATE_TOPIC>, so deployments with their own state topics (two organisations, staging and production) never fence each other"`
+	KafkaTransactionTimeout  time.Duration `envconfig:"KAFKA_TRANSACTION_TIMEOUT" default:"60s" desc:"transaction.timeout.ms: how long the broker keeps a stalled transaction open before aborting it; at most the broker's transaction.max.timeout.ms (15m by default)"`
+	KafkaOnMissingState      string        `envconfig:"KAFKA_ON_MISSING_STATE" default:"exit" desc:"when a topic disappears while running (deleted, or the cluster came back empty): exit (non-zero, naming it) or recreate (recreate the topics and re-snapshot every conversation)"`
+	KafkaLeaderElection      bool          `envconfig:"KAFKA_LEADER_ELECTION" default:"false" desc:"run several replicas safely: one active writer, elected through a consumer group (<transactional id>.lease) on a one-partition topic (<state topic>.lease); the others are hot standbys that take over when it dies or stops"`
+	KafkaLeaseSessionTimeout time.Duration `envconfig:"KAFKA_LEASE_SESSION_TIMEOUT" default:"6s" desc:"with KAFKA_LEADER_ELECTION: how long a silent active instance keeps the lease before a standby takes over; at least the broker's group.min.session.timeout.ms (6s by default)"`
+	KafkaEventsPartitions    int32         `envconfig:"KAFKA_EVENTS_PARTITIONS" default:"6" desc:"partitions of the events topic when the connector creates it"`
+	KafkaStatePartitions     int32         `envconfig:"KAFKA_STATE_PARTITIONS" default:"6" desc:"partitions of the state topic when the connector creates it"`
+	KafkaReplicationFactor   int16         `envconfig:"KAFKA_REPLICATION_FACTOR" default:"-1" desc:"replication factor of created topics; -1 takes the broker's default"`
+	KafkaTLSEnabled          bool          `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to Kafka with TLS"`
+	KafkaTLSCAFile           string        `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the brokers (default: system roots)"`
+	KafkaTLSCertFile         string        `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS"`
+	KafkaTLSKeyFile          string        `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
+	KafkaSASLMechanism       string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
+	KafkaSASLUsername        string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	KafkaSASLPassword        secret.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
 }
 
 // Error names the variable at fault. Its message never contains a secret's value.
@@ -385,6 +387,9 @@ func (c *KafkaConfig) validate() Errors {
 	}
 	if c.KafkaOnMissingState != "exit" && c.KafkaOnMissingState != "recreate" {
 		bad("KAFKA_ON_MISSING_STATE", "must be exit or recreate")
+	}
+	if c.KafkaLeaseSessionTimeout < time.Second || c.KafkaLeaseSessionTimeout > 5*time.Minute {
+		bad("KAFKA_LEASE_SESSION_TIMEOUT", "must be between 1s and 5m")
 	}
 	if c.KafkaEventsPartitions < 1 {
 		bad("KAFKA_EVENTS_PARTITIONS", "must be at least 1")

@@ -40,6 +40,7 @@ type Metrics struct {
 	batch          prometheus.Histogram
 	shares         *prometheus.GaugeVec
 	registry       *prometheus.CounterVec
+	leader         prometheus.Gauge
 }
 
 // Gauges are read at scrape time.
@@ -149,6 +150,10 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_budget_share",
 			Help: "Shares of the budget's rate by kind of work: reconcile, the least reconciliation gets however busy the budget (SCHEDULER_RECONCILE_SHARE); hints, the most webhook hints take ahead of other work.",
 		}, []string{"work"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "partoo_connector_lease_held",
+			Help: "With KAFKA_LEADER_ELECTION: 1 while this instance is the active writer, 0 while it is a standby.",
+		}),
 		registry: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_schema_registry_requests_total",
 			Help: "Schema registrations at start, by result (registered; unavailable: no answer or a 5xx, retried; refused: the registry said no, the connector stops).",
@@ -160,7 +165,7 @@ func New(g Gauges) *Metrics {
 	}
 	reg.MustRegister(m.apiRequests, m.apiErrors, m.itemsSkipped, m.apiDuration, m.budgetWait, m.rateLimited, m.events,
 		m.transactions, m.txnFailures, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks,
-		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares, m.registry)
+		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares, m.registry, m.leader)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -333,4 +338,16 @@ func (m *Metrics) SchemaRegistration(result string) {
 	if m != nil {
 		m.registry.WithLabelValues(result).Inc()
 	}
+}
+
+// SetLeader records whether this instance holds the lease.
+func (m *Metrics) SetLeader(held bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if held {
+		v = 1
+	}
+	m.leader.Set(v)
 }
