@@ -286,8 +286,8 @@ func TestStrimziOverlay(t *testing.T) {
 		got[a.Resource.Type+":"+a.Resource.Name] = strings.Join(ops, ",")
 	}
 	want := map[string]string{
-		"topic:" + cm["KAFKA_EVENTS_TOPIC"]: "Create,Describe,DescribeConfigs,Write",
-		"topic:" + cm["KAFKA_STATE_TOPIC"]:  "Create,Describe,DescribeConfigs,Read,Write",
+		"topic:" + cm["KAFKA_EVENTS_TOPIC"]:                                         "Create,Describe,DescribeConfigs,Write",
+		"topic:" + cm["KAFKA_STATE_TOPIC"]:                                          "Create,Describe,DescribeConfigs,Read,Write",
 		"transactionalId:" + config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"]): "Describe,Write",
 	}
 	if cm["KAFKA_LEADER_ELECTION"] == "true" {
