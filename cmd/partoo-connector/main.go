@@ -26,6 +26,8 @@ func commands() []command {
 		{"run", "run the connector, configured from the environment", cmdRun},
 		{"demo", "everything embedded (simulated Partoo, in-process Kafka): prints events as JSON lines", cmdDemo},
 		{"tail", "print the events topic, one event a line (read_committed)", cmdTail},
+		{"rebuild-state", "rebuild a lost state topic from the events topic (connector stopped)", cmdRebuildState},
+		{"rebuild-state", "rebuild a lost state topic from the events topic (connector stopped)", cmdRebuildState},
 		{"doctor", "check a deployment before it goes live: configuration, Partoo, Kafka, registry", cmdDoctor},
 		{"probe", "GET a URL, exit 0 on 2xx (health checks in shell-less images)", cmdProbe},
 		{"version", "print the version, commit, Go and franz-go versions", func(_ []string, stdout, _ io.Writer) int {
@@ -60,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, "usage: partoo-connector <command> [flags]\n\ncommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s  %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s  %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'partoo-connector <command> --help' for a command's flags.\n")
 }

@@ -148,6 +148,8 @@ type consumeOptions struct {
 	idle time.Duration   // stop when nothing arrives for this long (0: never)
 	ends map[int32]int64 // stop once every partition is read up to its end offset (nil: never)
 	key  string          // print only records with this key ("": all)
+	// handle, when set, receives each record instead of the printer.
+	handle func(*kgo.Record) error
 }
 
 // consume prints records until ctx ends or an option says stop. Control records (transaction
@@ -193,6 +195,13 @@ func consume(ctx context.Context, cl *kgo.Client, p *printer, o consumeOptions, 
 				continue
 			}
 			if o.key != "" && string(r.Key) != o.key {
+				continue
+			}
+			if o.handle != nil {
+				if err := o.handle(r); err != nil {
+					fmt.Fprintf(stderr, "partoo-connector: %s[%d]@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
+					return 1
+				}
 				continue
 			}
 			if err := p.print(r); err != nil {

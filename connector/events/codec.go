@@ -332,3 +332,80 @@ func Plain(v any) any {
 	}
 	return v
 }
+
+// DecodeEvent decodes a record value (either framing; see DecodeWithFingerprint) back into the
+// diff event it was encoded from: type, ids, detection time, statuses, reason, and the message
+// for MessageCreated and MessageDeleted.
+func (c *Codec) DecodeEvent(value []byte, fingerprintHex string) (diff.Event, error) {
+	name, n, err := c.DecodeWithFingerprint(value, fingerprintHex)
+	if err != nil {
+		return diff.Event{}, err
+	}
+	var e diff.Event
+	switch name {
+	case c.byType[diff.MessageCreated].Name:
+		e.Type = diff.MessageCreated
+	case c.byType[diff.StatusChanged].Name:
+		e.Type = diff.StatusChanged
+	case c.byType[diff.MessageDeleted].Name:
+		e.Type = diff.MessageDeleted
+	default:
+		return diff.Event{}, fmt.Errorf("decode: unknown event schema %s", name)
+	}
+	e.ID, _ = n["event_id"].(string)
+	e.ConversationID, _ = n["conversation_id"].(int64)
+	e.MessageID, _ = n["message_id"].(int64)
+	e.DetectedAt, _ = n["detected_at"].(time.Time)
+	switch e.Type {
+	case diff.MessageCreated:
+		e.Snapshot, _ = n["snapshot"].(bool)
+		e.Message = messageFromNative(n["message"])
+		e.Date = e.Message.Date.Time
+	case diff.StatusChanged:
+		e.Date, _ = n["date"].(time.Time)
+		prev, _ := n["previous_status_raw"].(string)
+		now, _ := n["status_raw"].(string)
+		e.PreviousStatus, e.Status = partoo.Status(prev), partoo.Status(now)
+	case diff.MessageDeleted:
+		if r, _ := n["reason"].(string); r == diff.Vanished.String() {
+			e.Reason = diff.Vanished
+		} else {
+			e.Reason = diff.ConsumerDeleted
+		}
+		e.Message = messageFromNative(n["message"])
+		e.Date = e.Message.Date.Time
+	}
+	return e, nil
+}
+
+func messageFromNative(v any) partoo.Message {
+	m, _ := v.(map[string]any)
+	str := func(k string) string { s, _ := m[k].(string); return s }
+	union := func(k string) (string, bool) {
+		u, ok := m[k].(map[string]any)
+		if !ok {
+			return "", false
+		}
+		s, ok := u["string"].(string)
+		return s, ok
+	}
+	var msg partoo.Message
+	msg.ID, _ = m["id"].(int64)
+	msg.ConversationID, _ = m["conversation_id"].(int64)
+	if d, ok := m["date"].(time.Time); ok {
+		msg.Date = partoo.Time{Time: d}
+	}
+	msg.ContentType = partoo.ContentType(str("content_type_raw"))
+	msg.SenderType = partoo.SenderType(str("sender_type_raw"))
+	msg.SenderLabel = str("sender_label")
+	msg.Status = partoo.Status(str("status_raw"))
+	msg.IsDeleted, _ = m["is_deleted"].(bool)
+	msg.Content = str("content")
+	if u, ok := union("user_id"); ok {
+		msg.UserID = &u
+	}
+	if cc, ok := union("custom_channel"); ok {
+		msg.CustomChannel = []byte(cc)
+	}
+	return msg
+}

@@ -136,3 +136,43 @@ func TestConfluentWireFormat(t *testing.T) {
 		t.Fatalf("schemas %+v", c.Schemas())
 	}
 }
+
+// DecodeEvent gives back the event that was encoded, in both framings.
+func TestDecodeEventRoundTrip(t *testing.T) {
+	for _, withIDs := range []bool{false, true} {
+		c, err := events.NewCodec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withIDs {
+			_ = c.UseSchemaIDs(map[diff.EventType]uint32{diff.MessageCreated: 1, diff.StatusChanged: 2, diff.MessageDeleted: 3})
+		}
+		for _, e := range goldenEvents() {
+			enc, err := c.Encode(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.DecodeEvent(enc.Value, string(enc.Headers[3].Value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Type != e.Type || got.ID != e.ID || got.ConversationID != e.ConversationID || got.MessageID != e.MessageID ||
+				!got.DetectedAt.Equal(e.DetectedAt) || got.Reason != e.Reason {
+				t.Fatalf("%s: got %+v", e.Type, got)
+			}
+			switch e.Type {
+			case diff.StatusChanged:
+				if got.Status != e.Status || got.PreviousStatus != e.PreviousStatus || !got.Date.Equal(e.Date) {
+					t.Fatalf("status change %+v", got)
+				}
+			default:
+				m, w := got.Message, e.Message
+				if m.ID != w.ID || m.Status != w.Status || m.ContentType != w.ContentType || m.SenderType != w.SenderType ||
+					!m.Date.Equal(w.Date.Time) || *m.UserID != *w.UserID || string(m.CustomChannel) != string(w.CustomChannel) ||
+					m.IsDeleted != w.IsDeleted || m.Content != w.Content || m.SenderLabel != w.SenderLabel {
+					t.Fatalf("%s message %+v, want %+v", e.Type, m, w)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/config"
+	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/state"
+)
+
+// rebuildBatch is the number of state records per transaction of rebuild-state.
+const rebuildBatch = 500
+
+func cmdRebuildState(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rebuild-state", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	force := fs.Bool("force", false, "write even if the state topic still has records (they are superseded per conversation)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: partoo-connector rebuild-state [--force]
+
+Rebuilds a lost state topic from the events topic, instead of re-emitting every message as a
+snapshot: reads KAFKA_EVENTS_TOPIC (read_committed) to its end, replays the events into each
+conversation's state and writes the states to KAFKA_STATE_TOPIC (created if missing) in
+transactions under KAFKA_TRANSACTIONAL_ID. Stop the connector first: the command refuses to run
+while a transaction of that id is open, and refuses a state topic that still has records unless
+--force. After it, the connector's next walks emit only what changed since the last event.
+Kafka settings come from the environment, as for run.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "partoo-connector rebuild-state: unexpected argument %q (see --help)\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.LoadKafka()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
+	kopts, err := cfg.KafkaOpts()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "partoo-connector rebuild-state: "+format+"\n", a...)
+		return 1
+	}
+
+	admCl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	ends, err := reachTopic(ctx, adm, cfg.KafkaBrokers, cfg.KafkaEventsTopic)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if n, err := topicRecords(ctx, adm, cfg.KafkaStateTopic); err != nil {
+		return fail("state topic %s: %v", cfg.KafkaStateTopic, err)
+	} else if n > 0 && !*force {
+		return fail("state topic %s still holds %d records: rebuild-state is for a lost state topic (delete it first, or --force)", cfg.KafkaStateTopic, n)
+	}
+	if txns, err := adm.DescribeTransactions(ctx, cfg.KafkaTransactionalID); err == nil {
+		if dt, err := txns.On(cfg.KafkaTransactionalID, nil); err == nil && dt.Err == nil && dt.State == "Ongoing" {
+			return fail("a transaction of %s is open: a connector is running; stop it first", cfg.KafkaTransactionalID)
+		}
+	}
+	topics := state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic, EventsPartitions: cfg.KafkaEventsPartitions,
+		StatePartitions: cfg.KafkaStatePartitions, ReplicationFactor: cfg.KafkaReplicationFactor}
+	if err := state.EnsureTopics(ctx, adm, topics); err != nil {
+		return fail("%v", err)
+	}
+
+	// Replay every committed event.
+	codec, err := events.NewCodec()
+	if err != nil {
+		return fail("%v", err)
+	}
+	replay := diff.NewReplay()
+	read := 0
+	cl, err := kgo.NewClient(append(kopts, kgo.ConsumeTopics(cfg.KafkaEventsTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
+	if err != nil {
+		return fail("%v", err)
+	}
+	rc := consume(ctx, cl, nil, consumeOptions{ends: ends, handle: func(r *kgo.Record) error {
+		fp := ""
+		for _, h := range r.Headers {
+			if h.Key == events.HeaderFingerprint {
+				fp = string(h.Value)
+			}
+		}
+		e, err := codec.DecodeEvent(r.Value, fp)
+		if err != nil {
+			return err
+		}
+		replay.Apply(e)
+		read++
+		return nil
+	}}, stderr)
+	cl.Close()
+	if rc != 0 || ctx.Err() != nil {
+		return fail("reading %s did not complete; nothing was written", cfg.KafkaEventsTopic)
+	}
+
+	// Write the states, in transactions, where the connector would.
+	stateCodec, err := state.NewCodec()
+	if err != nil {
+		return fail("%v", err)
+	}
+	prod, err := kgo.NewClient(append(kopts, kgo.TransactionalID(cfg.KafkaTransactionalID), kgo.DefaultProduceTopic(cfg.KafkaStateTopic),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchMaxBytes(state.DefaultStateMaxMessageBytes), kgo.TransactionTimeout(cfg.KafkaTransactionTimeout))...)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer prod.Close()
+	states := replay.States(time.Now())
+	messages := 0
+	for start := 0; start < len(states); start += rebuildBatch {
+		batch := states[start:min(start+rebuildBatch, len(states))]
+		recs := make([]*kgo.Record, 0, len(batch))
+		for _, s := range batch {
+			v, err := stateCodec.Encode(s)
+			if err != nil {
+				return fail("encode the state of conversation %d: %v", s.ConversationID, err)
+			}
+			messages += len(s.Messages)
+			recs = append(recs, &kgo.Record{Key: events.Key(s.ConversationID), Value: v})
+		}
+		if err := prod.BeginTransaction(); err != nil {
+			return fail("%v", err)
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			_ = prod.EndTransaction(context.Background(), kgo.TryAbort)
+			return fail("write the states: %v (the transaction was aborted; %d of %d conversations were written before it)", err, start, len(states))
+		}
+		if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			return fail("commit: %v (%d of %d conversations were written before this batch)", err, start, len(states))
+		}
+	}
+	fmt.Fprintf(stdout, "rebuilt the state of %d conversations (%d messages) from %d events of %s into %s\n",
+		len(states), messages, read, cfg.KafkaEventsTopic, cfg.KafkaStateTopic)
+	return 0
+}
+
+// topicRecords counts the records a topic holds (0 when it does not exist).
+func topicRecords(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, tailReachTimeout)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(rctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	starts, err := adm.ListStartOffsets(rctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
+		if s, ok := starts.Lookup(topic, o.Partition); ok && s.Err == nil {
+			n += o.Offset - s.Offset
+		}
+	})
+	return n, nil
+}
