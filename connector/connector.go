@@ -39,6 +39,9 @@ type Connector struct {
 	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
 	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
 	standby  atomic.Bool                       // waiting for the lease held by another instance
+	// resnap tracks resnapshot requests from the signal topic; signalClient reads it.
+	resnap       resnapshots
+	signalClient *kgo.Client
 
 	idx     atomic.Pointer[state.Index]
 	ready   atomic.Bool // the state is restored
@@ -56,6 +59,7 @@ func New(opt Options) (*Connector, error) {
 		return nil, err
 	}
 	c := &Connector{opt: opt, log: opt.Logger.With("component", "connector")}
+	c.resnap.pending = map[int64]string{}
 	c.health = newHealth(opt.Clock, c.log, opt.Metrics)
 	c.client = opt.PartooClient
 	if c.client == nil {
@@ -111,7 +115,8 @@ func New(opt Options) (*Connector, error) {
 		}
 	}
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
-		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: stepHooks{c}, Diff: opt.Diff})
+		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: stepHooks{c}, Diff: opt.Diff,
+		Resnapshot: c.pendingResnapshot})
 	if err != nil {
 		pub.Close()
 		return nil, err
@@ -139,6 +144,9 @@ func (c *Connector) Run(ctx context.Context) (err error) {
 	defer admCl.Close()
 	c.adm = kadm.NewClient(admCl)
 	if err := state.EnsureTopics(ctx, c.adm, c.opt.Topics); err != nil {
+		return err
+	}
+	if err := ensureSignalTopic(ctx, c.adm, SignalTopic(c.opt.Topics.State), c.opt.Topics.ReplicationFactor); err != nil {
 		return err
 	}
 	if c.opt.Lease.Enabled {
@@ -181,6 +189,9 @@ func (c *Connector) Run(ctx context.Context) (err error) {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go c.watch(wctx)
+	signalsDone := make(chan struct{})
+	go func() { defer close(signalsDone); c.consumeSignals(wctx) }()
+	defer func() { stopWatch(); <-signalsDone }()
 
 	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: c.step, Scheduler: c.sched, Budget: c.Budget(),
 		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, Observe: runnerMetrics{c.opt.Metrics}})

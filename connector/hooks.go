@@ -17,6 +17,7 @@ type stepHooks struct{ c *Connector }
 // Walked implements pipeline.Hooks.
 func (h stepHooks) Walked(r pipeline.Report) {
 	c := h.c
+	defer c.resnapshotWalked(r)
 	c.opt.Metrics.Walked(r.Result, r.Duration, r.Ignored)
 	c.health.walked(r.Result, r.OK)
 	switch r.Result {

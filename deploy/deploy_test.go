@@ -290,6 +290,8 @@ func TestStrimziOverlay(t *testing.T) {
 		"topic:" + cm["KAFKA_STATE_TOPIC"]:                                          "Create,Describe,DescribeConfigs,Read,Write",
 		"transactionalId:" + config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"]): "Describe,Write",
 	}
+	want["topic:"+cm["KAFKA_STATE_TOPIC"]+".signals"] = "Create,Describe,Read"
+	want["group:"+config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"])+".signals"] = "Describe,Read"
 	if cm["KAFKA_LEADER_ELECTION"] == "true" {
 		want["topic:"+cm["KAFKA_STATE_TOPIC"]+".lease"] = "Create,Describe,Read"
 		want["group:"+config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"])+".lease"] = "Describe,Read"

@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/config"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/events"
@@ -190,4 +193,80 @@ func topicRecords(ctx context.Context, adm *kadm.Client, topic string) (int64, e
 		}
 	})
 	return n, nil
+}
+
+func cmdResnapshot(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("resnapshot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var ids int64List
+	fs.Var(&ids, "conversation-ids", "comma-separated conversation ids to re-emit")
+	all := fs.Bool("all", false, "re-emit every conversation the connector tracks")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: partoo-connector resnapshot --conversation-ids 1,2,3 | --all
+
+Asks the running connector to re-emit the current messages of some conversations (or all) as
+MessageCreated events with snapshot=true, without touching the others — for a consumer that
+needs the current state again. The request goes through the signal topic <KAFKA_STATE_TOPIC>.signals
+(created by the connector); the active connector walks those conversations soon and, once they
+are all committed, marks the request done. The re-emitted events have ids derived from the
+request: consumers deduplicating on event_id receive them once. Kafka settings come from the
+environment, as for run.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || (len(ids) == 0) == !*all {
+		fmt.Fprintln(stderr, "partoo-connector resnapshot: give either --conversation-ids or --all (see --help)")
+		return 2
+	}
+	cfg, err := config.LoadKafka()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
+	kopts, err := cfg.KafkaOpts()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sig, offset, err := connector.SendSignal(ctx, kopts, cfg.KafkaStateTopic,
+		connector.Signal{Type: connector.SignalResnapshot, ConversationIDs: ids, All: *all})
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector resnapshot: %v\n", err)
+		return 1
+	}
+	what := fmt.Sprintf("%d conversations", len(ids))
+	if *all {
+		what = "every tracked conversation"
+	}
+	fmt.Fprintf(stdout, "resnapshot %s requested for %s (signal %s@%d); the connector logs \"resnapshot done\" when it is\n",
+		sig.ID, what, connector.SignalTopic(cfg.KafkaStateTopic), offset)
+	return 0
+}
+
+// int64List is a comma-separated flag of ids.
+type int64List []int64
+
+func (l *int64List) String() string { return fmt.Sprint(*l) }
+func (l *int64List) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || id <= 0 {
+			return fmt.Errorf("%q is not a conversation id", f)
+		}
+		*l = append(*l, id)
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"strconv"
 	"log/slog"
 	"strings"
 	"testing"
@@ -47,39 +49,59 @@ func newBackfillEnv(t *testing.T) *backfillEnv {
 	return b
 }
 
-// runConnector runs the connector in-process until it has done walks more walks than before.
-func (b *backfillEnv) runConnector(walks int64) {
+// startConnector runs the connector in-process until the returned stop is called.
+func (b *backfillEnv) startConnector(scheduler string) (*connector.Connector, func()) {
 	b.t.Helper()
 	conn, err := connector.New(connector.Options{Partoo: partoo.Config{APIURL: b.url, APIKey: secret.New("k"), RequestsPerMinute: 600_000},
 		Kafka: []kgo.Opt{kgo.SeedBrokers(b.cluster.Brokers...)}, Topics: b.topics, TransactionalID: b.txn,
-		Scheduler: connector.SchedulerSweep, Logger: slog.New(slog.DiscardHandler)})
+		Scheduler: scheduler, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- conn.Run(ctx) }()
+	return conn, func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.t.Fatal(err)
+		}
+	}
+}
+
+// runConnector runs the connector in-process until it has done walks walks.
+func (b *backfillEnv) runConnector(walks int64) {
+	b.t.Helper()
+	conn, stop := b.startConnector(connector.SchedulerSweep)
 	deadline := time.Now().Add(60 * time.Second)
 	for conn.Walks() < walks && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		b.t.Fatal(err)
-	}
+	stop()
 	if conn.Walks() < walks {
 		b.t.Fatalf("only %d of %d walks", conn.Walks(), walks)
 	}
 }
 
-// events counts the events topic's records (read_committed, to its end).
-func (b *backfillEnv) events() int {
+// events reads the events topic (read_committed, to its end).
+func (b *backfillEnv) events() []eventLine {
 	b.t.Helper()
 	var out, errs bytes.Buffer
 	if rc := run([]string{"tail", "--from-beginning", "--until-end"}, &out, &errs); rc != 0 {
 		b.t.Fatalf("tail: %d %s", rc, errs.String())
 	}
-	return strings.Count(out.String(), "\n")
+	var evs []eventLine
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var ev eventLine
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			b.t.Fatalf("%q: %v", l, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
 }
 
 // TestRebuildState: after the state topic is lost, rebuild-state rebuilds it from the events,
@@ -96,7 +118,7 @@ func TestRebuildState(t *testing.T) {
 		_ = b.sim.VanishMessage(m[0].ID)
 	}
 	b.runConnector(40)
-	before := b.events()
+	before := len(b.events())
 	if before == 0 {
 		t.Fatal("no events")
 	}
@@ -128,7 +150,93 @@ func TestRebuildState(t *testing.T) {
 		t.Fatalf("rebuild-state said %q", out.String())
 	}
 	b.runConnector(30) // three sweeps of the 10 conversations
-	if after := b.events(); after != before {
+	if after := len(b.events()); after != before {
 		t.Fatalf("after rebuild-state and a restart: %d events, was %d", after, before)
+	}
+}
+
+// TestResnapshot: on a running connector, resnapshot re-emits exactly the chosen conversations'
+// current messages as MessageCreated(snapshot=true), with new event ids, and the request is
+// marked done (the signal's offset committed).
+func TestResnapshot(t *testing.T) {
+	b := newBackfillEnv(t)
+	want := 0
+	for _, id := range b.sim.ConversationIDs() {
+		for _, m := range b.sim.Messages(id) {
+			if m.SenderType.Known() {
+				want++
+			}
+		}
+	}
+	conn, stop := b.startConnector(connector.SchedulerSmart)
+	defer stop()
+	waitUntil(t, "the connector to be ready", conn.Ready)
+	waitUntil(t, "the snapshot", func() bool { return len(b.events()) >= want })
+	before := b.events()
+	seen := map[string]bool{}
+	at := map[[2]int64]bool{}
+	for _, ev := range before {
+		seen[ev.Headers["ce_id"]] = true
+		at[[2]int64{int64(ev.Partition), ev.Offset}] = true
+	}
+
+	ids := b.sim.ConversationIDs()
+	chosen := map[string]int{strconv.FormatInt(ids[2], 10): 0, strconv.FormatInt(ids[5], 10): 0}
+	for key := range chosen {
+		id, _ := strconv.ParseInt(key, 10, 64)
+		for _, m := range b.sim.Messages(id) {
+			if m.SenderType.Known() {
+				chosen[key]++
+			}
+		}
+	}
+	var out, errs bytes.Buffer
+	if rc := run([]string{"resnapshot", "--conversation-ids", strconv.FormatInt(ids[2], 10) + "," + strconv.FormatInt(ids[5], 10)}, &out, &errs); rc != 0 {
+		t.Fatalf("resnapshot: rc %d: %s", rc, errs.String())
+	}
+	expect := chosen[strconv.FormatInt(ids[2], 10)] + chosen[strconv.FormatInt(ids[5], 10)]
+	waitUntil(t, "the re-emitted snapshots", func() bool { return len(b.events()) >= len(before)+expect })
+	// The request is done: its signal's offset is committed.
+	waitUntil(t, "the signal's offset to be committed", func() bool {
+		offs, err := b.cluster.Admin(t).FetchOffsets(context.Background(), b.txn+".signals")
+		if err != nil {
+			return false
+		}
+		o, ok := offs.Lookup(connector.SignalTopic(b.topics.State), 0)
+		return ok && o.At == 1
+	})
+	time.Sleep(2 * time.Second) // nothing more may come
+	after := b.events()
+	if len(after) != len(before)+expect {
+		t.Fatalf("%d events after the resnapshot, want %d + %d", len(after), len(before), expect)
+	}
+	got := map[string]int{}
+	for _, ev := range after {
+		if at[[2]int64{int64(ev.Partition), ev.Offset}] {
+			continue // read before the request
+		}
+		body := ev.Event.(map[string]any)
+		if ev.Type != "MessageCreated" || body["snapshot"] != true || seen[ev.Headers["ce_id"]] {
+			t.Fatalf("re-emitted %s snapshot=%v id seen before: %v", ev.Type, body["snapshot"], seen[ev.Headers["ce_id"]])
+		}
+		seen[ev.Headers["ce_id"]] = true
+		got[ev.Key]++
+	}
+	if len(got) != 2 || got[strconv.FormatInt(ids[2], 10)] != chosen[strconv.FormatInt(ids[2], 10)] || got[strconv.FormatInt(ids[5], 10)] != chosen[strconv.FormatInt(ids[5], 10)] {
+		t.Fatalf("re-emitted per conversation %v, want %v", got, chosen)
+	}
+	if rc := run([]string{"resnapshot"}, &out, &errs); rc != 2 {
+		t.Fatalf("resnapshot without ids: rc %d", rc)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

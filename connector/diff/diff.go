@@ -90,6 +90,11 @@ type Options struct {
 	// VanishAfterWalks is how many consecutive complete walks a recorded message must be absent
 	// from before it is reported Vanished. Default 2.
 	VanishAfterWalks int
+	// Resnapshot, when set, is the id of a resnapshot request: every message of the walk
+	// already recorded is also emitted as MessageCreated with Snapshot set and an event id
+	// derived from the request (so that a request processed twice gives the same events, and
+	// consumers deduplicating on event_id still receive it once).
+	Resnapshot string
 }
 
 // Result of a diff.
@@ -190,6 +195,10 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 				emit(Event{Type: StatusChanged, MessageID: m.ID, Date: m.Date.Time, Message: m,
 					PreviousStatus: before, Status: m.Status,
 					ID: eventID(convID, m.ID, fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status))})
+			}
+			if opt.Resnapshot != "" {
+				emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, "resnapshot:"+opt.Resnapshot), MessageID: m.ID,
+					Date: m.Date.Time, Message: m, Snapshot: true})
 			}
 			switch {
 			case m.IsDeleted && !old.Deleted():

@@ -66,3 +66,44 @@ func TestReplayRebuildsTheRecordedState(t *testing.T) {
 	}
 	_ = events
 }
+
+// A resnapshot request re-emits every recorded message as a snapshot, with ids derived from
+// the request: the same for the same request, new for another, never the original's.
+func TestResnapshotReemitsWithRequestIDs(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	walk := []partoo.Message{
+		{ID: 1, ConversationID: 3, SenderType: partoo.SenderUser, Status: partoo.StatusSuccess},
+		{ID: 2, ConversationID: 3, SenderType: partoo.SenderConsumer, Status: partoo.StatusSuccess, IsDeleted: true},
+	}
+	first := Diff(nil, 3, walk, Complete, now, Options{})
+	ids := func(res Result) map[string]bool {
+		m := map[string]bool{}
+		for _, e := range res.Events {
+			if e.Type != MessageCreated || !e.Snapshot {
+				t.Fatalf("unexpected %+v", e)
+			}
+			m[e.ID] = true
+		}
+		return m
+	}
+	r1 := Diff(first.Next, 3, walk, Complete, now, Options{Resnapshot: "req-1"})
+	again := Diff(first.Next, 3, walk, Complete, now, Options{Resnapshot: "req-1"})
+	r2 := Diff(first.Next, 3, walk, Complete, now, Options{Resnapshot: "req-2"})
+	a, b, c := ids(r1), ids(again), ids(r2)
+	if len(a) != 2 || len(c) != 2 {
+		t.Fatalf("re-emitted %d and %d events, want 2 each", len(a), len(c))
+	}
+	for id := range a {
+		if !b[id] || c[id] {
+			t.Fatalf("event id %s: same request must give the same ids, another request other ids", id)
+		}
+	}
+	for _, e := range first.Events {
+		if a[e.ID] {
+			t.Fatalf("a re-emitted event reuses the original id %s", e.ID)
+		}
+	}
+	if !sameState(first.Next, r1.Next) {
+		t.Fatal("a resnapshot must not change the state")
+	}
+}

@@ -43,6 +43,8 @@ type Report struct {
 	// OK: the walk read every page and (if it had to) committed, and something it read was
 	// usable: what health counts as a successful walk.
 	OK bool
+	// Resnapshot is the resnapshot request the walk served ("" for none).
+	Resnapshot string
 	// Events committed for the conversation (nil if none, or if the commit failed).
 	Events []diff.Event
 	// UnknownSenders maps each undocumented sender_type met to a message id with it, and

@@ -33,6 +33,9 @@ type Config struct {
 	Clock     clock.Clock         // default: the wall clock
 	Hooks     Hooks               // default: none
 	Diff      diff.Options        // VanishAfterWalks
+	// Resnapshot, if set, returns the pending resnapshot request of a conversation ("" for
+	// none): its walk re-emits every recorded message as a snapshot (diff.Options.Resnapshot).
+	Resnapshot func(conversationID int64) string
 }
 
 // Step is the walk step. Read may be called by several goroutines at once, for different
@@ -119,7 +122,12 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	}
 	idx := s.cfg.Index()
 	prev := idx.Get(id)
-	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), s.cfg.Diff)
+	opts := s.cfg.Diff
+	if s.cfg.Resnapshot != nil {
+		opts.Resnapshot = s.cfg.Resnapshot(id)
+		r.Resnapshot = opts.Resnapshot
+	}
+	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
 	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
 	r.OK = werr == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)

@@ -1,0 +1,238 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/pipeline"
+)
+
+// The signal topic carries requests to the running connector, as Debezium's signalling topic
+// does: `partoo-connector resnapshot` writes one, the active instance reads it (consumer group
+// <transactional id>.signals), carries it out and then commits its offset, so a request written
+// while the connector is down or failing over is carried out once it runs again (at least once;
+// the events it produces have ids derived from the request, so a repeat produces the same ones).
+
+// SignalResnapshot asks for the current messages of some conversations (or all) to be
+// re-emitted as MessageCreated with snapshot=true.
+const SignalResnapshot = "resnapshot"
+
+// Signal is one request, a JSON value on the signal topic.
+type Signal struct {
+	ID              string    `json:"id"`
+	Type            string    `json:"type"`
+	ConversationIDs []int64   `json:"conversation_ids,omitempty"`
+	All             bool      `json:"all,omitempty"`
+	RequestedAt     time.Time `json:"requested_at"`
+}
+
+// SignalTopic names the signal topic of a deployment: <state topic>.signals.
+func SignalTopic(stateTopic string) string { return stateTopic + ".signals" }
+
+// ErrNoSignalTopic: the signal topic does not exist, so no connector has run with these topics.
+var ErrNoSignalTopic = errors.New("the signal topic does not exist: the connector creates it when it starts")
+
+// SendSignal writes a signal for the connector of stateTopic and returns where it was written.
+// It fills in ID and RequestedAt when they are empty.
+func SendSignal(ctx context.Context, kopts []kgo.Opt, stateTopic string, s Signal) (Signal, int64, error) {
+	topic := SignalTopic(stateTopic)
+	if s.RequestedAt.IsZero() {
+		s.RequestedAt = time.Now().UTC()
+	}
+	if s.ID == "" {
+		s.ID = strconv.FormatInt(s.RequestedAt.UnixNano(), 36)
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), kopts...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))...)
+	if err != nil {
+		return s, 0, err
+	}
+	defer cl.Close()
+	listed, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return s, 0, err
+	}
+	if td, ok := listed[topic]; !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		return s, 0, fmt.Errorf("%s: %w", topic, ErrNoSignalTopic)
+	}
+	v, err := json.Marshal(s)
+	if err != nil {
+		return s, 0, err
+	}
+	r, err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(s.ID), Value: v}).First()
+	if err != nil {
+		return s, 0, err
+	}
+	return s, r.Offset, nil
+}
+
+// ensureSignalTopic creates the signal topic if missing: one partition (signals are carried
+// out in order), kept a day.
+func ensureSignalTopic(ctx context.Context, adm *kadm.Client, topic string, replication int16) error {
+	if replication == 0 {
+		replication = -1
+	}
+	resp, err := adm.CreateTopic(ctx, 1, replication, map[string]*string{"retention.ms": kadm.StringPtr("86400000")}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create signal topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// resnapshots tracks the resnapshot requests being carried out.
+type resnapshots struct {
+	mu      sync.Mutex
+	pending map[int64]string // conversation → request id
+	queue   []*resnapshotRequest
+}
+
+type resnapshotRequest struct {
+	signal  Signal
+	record  *kgo.Record
+	left    map[int64]bool
+	total   int
+	started time.Time
+}
+
+// pendingResnapshot is pipeline.Config.Resnapshot.
+func (c *Connector) pendingResnapshot(id int64) string {
+	c.resnap.mu.Lock()
+	defer c.resnap.mu.Unlock()
+	return c.resnap.pending[id]
+}
+
+// resnapshotWalked notes a walk that served a request: once every conversation of a request
+// was walked completely and committed, the request is done.
+func (c *Connector) resnapshotWalked(r pipeline.Report) {
+	c.resnap.mu.Lock()
+	if r.Result == pipeline.ResultSkipped {
+		r.Resnapshot, r.OK = c.resnap.pending[r.ConversationID], true // gone: nothing to re-emit
+	}
+	if r.Resnapshot == "" || !r.OK || (r.Result != pipeline.ResultComplete && r.Result != pipeline.ResultAllPages && r.Result != pipeline.ResultSkipped) {
+		c.resnap.mu.Unlock()
+		return
+	}
+	if c.resnap.pending[r.ConversationID] == r.Resnapshot {
+		delete(c.resnap.pending, r.ConversationID)
+	}
+	for _, q := range c.resnap.queue {
+		if q.signal.ID == r.Resnapshot {
+			delete(q.left, r.ConversationID)
+		}
+	}
+	c.resnap.mu.Unlock()
+	c.resnapDrain()
+}
+
+// resnapDrain retires the done requests at the head of the queue and commits the signal
+// topic's offset past the last of them.
+func (c *Connector) resnapDrain() {
+	c.resnap.mu.Lock()
+	var commit *kgo.Record
+	for len(c.resnap.queue) > 0 && len(c.resnap.queue[0].left) == 0 {
+		q := c.resnap.queue[0]
+		c.resnap.queue = c.resnap.queue[1:]
+		commit = q.record
+		if q.signal.Type == SignalResnapshot {
+			c.log.Info("resnapshot done: every conversation of the request re-emitted", "request", q.signal.ID,
+				"conversations", q.total, "took", c.opt.Clock.Now().Sub(q.started).Round(time.Millisecond).String())
+		}
+	}
+	cl := c.signalClient
+	c.resnap.mu.Unlock()
+	if commit != nil && cl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cl.CommitRecords(ctx, commit); err != nil {
+			c.health.rlog.Warn("signals:commit", "could not commit the signal topic's offset; the request may be carried out again (same event ids)", "err", err)
+		}
+	}
+}
+
+// consumeSignals reads the signal topic until ctx ends.
+func (c *Connector) consumeSignals(ctx context.Context) {
+	topic := SignalTopic(c.opt.Topics.State)
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), c.opt.Kafka...),
+		kgo.ConsumerGroup(c.opt.TransactionalID+".signals"),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)...)
+	if err != nil {
+		c.log.Error("signals: cannot read the signal topic; resnapshot requests will wait", "topic", topic, "err", err)
+		return
+	}
+	c.resnap.mu.Lock()
+	c.signalClient = cl
+	c.resnap.mu.Unlock()
+	defer func() {
+		c.resnap.mu.Lock()
+		c.signalClient = nil
+		c.resnap.mu.Unlock()
+		cl.Close()
+	}()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachError(func(t string, p int32, err error) {
+			if ctx.Err() == nil {
+				c.health.rlog.Warn("signals:fetch", "cannot read the signal topic", "topic", t, "partition", p, "err", err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) { c.signal(r) })
+	}
+}
+
+// signal starts carrying out one request.
+func (c *Connector) signal(r *kgo.Record) {
+	var s Signal
+	if err := json.Unmarshal(r.Value, &s); err != nil || s.Type != SignalResnapshot || s.ID == "" {
+		c.health.rlog.Warn("signals:unknown", "ignoring a record of the signal topic that is not a resnapshot request",
+			"offset", r.Offset, "err", err)
+		c.resnap.mu.Lock()
+		c.resnap.queue = append(c.resnap.queue, &resnapshotRequest{record: r, left: map[int64]bool{}})
+		c.resnap.mu.Unlock()
+		c.resnapDrain() // commits it once the requests before it are done
+		return
+	}
+	ids := s.ConversationIDs
+	if s.All {
+		ids = c.knownIDs()
+	}
+	q := &resnapshotRequest{signal: s, record: r, left: map[int64]bool{}, started: c.opt.Clock.Now()}
+	for _, id := range ids {
+		q.left[id] = true
+	}
+	q.total = len(q.left)
+	c.resnap.mu.Lock()
+	for id := range q.left {
+		c.resnap.pending[id] = s.ID
+	}
+	c.resnap.queue = append(c.resnap.queue, q)
+	c.resnap.mu.Unlock()
+	sorted := make([]int64, 0, len(q.left))
+	for id := range q.left {
+		sorted = append(sorted, id)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	for _, id := range sorted {
+		c.sched.Hint(id) // soon; reconciliation covers any the hint queue cannot take
+	}
+	c.log.Info("resnapshot requested: re-emitting the current messages of the conversations as snapshots",
+		"request", s.ID, "conversations", len(sorted), "all", s.All)
+	if len(sorted) == 0 {
+		c.resnapDrain()
+	}
+}
