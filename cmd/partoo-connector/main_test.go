@@ -41,7 +41,7 @@ func TestUsageAndVersion(t *testing.T) {
 	if rc := run(nil, &out, &errs); rc != 2 || !strings.Contains(errs.String(), "commands:") {
 		t.Fatalf("no args: rc=%d %q", rc, errs.String())
 	}
-	for _, cmd := range []string{"run", "demo", "tail", "probe", "doctor"} {
+	for _, cmd := range []string{"run", "demo", "tail", "probe", "doctor", "resnapshot", "rebuild-state"} {
 		out.Reset()
 		errs.Reset()
 		if rc := run([]string{cmd, "--help"}, &out, &errs); rc != 0 || !strings.Contains(errs.String(), "usage: partoo-connector "+cmd) {
