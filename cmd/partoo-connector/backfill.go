@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector"
-	"github.com/partoo-connector/partoo-connector/connector/config"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/connector/state"
@@ -45,24 +43,11 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "partoo-connector rebuild-state: unexpected argument %q (see --help)\n", fs.Arg(0))
-		return 2
-	}
-	cfg, err := config.LoadKafka()
-	if err != nil {
-		printConfigErrors(stderr, err)
-		return 2
-	}
-	kopts, err := cfg.KafkaOpts()
-	if err != nil {
-		printConfigErrors(stderr, err)
+	cfg, kopts, ok := kafkaSettings(stderr)
+	if !ok {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -216,24 +201,15 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
 	}
-	if fs.NArg() > 0 || (len(ids) == 0) == !*all {
+	if (len(ids) == 0) == !*all {
 		fmt.Fprintln(stderr, "partoo-connector resnapshot: give either --conversation-ids or --all (see --help)")
 		return 2
 	}
-	cfg, err := config.LoadKafka()
-	if err != nil {
-		printConfigErrors(stderr, err)
-		return 2
-	}
-	kopts, err := cfg.KafkaOpts()
-	if err != nil {
-		printConfigErrors(stderr, err)
+	cfg, kopts, ok := kafkaSettings(stderr)
+	if !ok {
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,15 +35,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), "usage: partoo-connector demo [flags]\n\nRuns everything in one process — a simulated Partoo organisation with lively activity, an\nin-process Kafka (kfake) and the connector — and prints each committed event on stdout, one a line: readable text on a terminal, JSON\notherwise (--output). Logs go to stderr. No configuration, no network.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "partoo-connector demo: unexpected argument %q (see --help)\n", fs.Arg(0))
-		return 2
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
 	}
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano())

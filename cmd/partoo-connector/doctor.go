@@ -42,15 +42,8 @@ check: ✓ fine, ! worth knowing, ✗ blocks the connector, with advice. Writes 
 Exits 0 when nothing blocks, 1 otherwise.
 `)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "partoo-connector doctor: unexpected argument %q (see --help)\n", fs.Arg(0))
-		return 2
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
 	}
 	d := &doctor{w: stdout}
 	defer d.summary()

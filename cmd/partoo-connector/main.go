@@ -2,10 +2,16 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/config"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=... -X main.commit=..."
@@ -106,4 +112,36 @@ func versionLine() string {
 		}
 	}
 	return fmt.Sprintf("%s commit=%s%s go=%s franz-go=%s", line, rev, dirty, bi.GoVersion, franz)
+}
+
+// parseFlags parses a command's flags and refuses more than maxArgs arguments. stop says the
+// command ends here, with status rc: 0 after --help, 2 for a bad flag or an unexpected argument.
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int, stderr io.Writer) (rc int, stop bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	if fs.NArg() > maxArgs {
+		fmt.Fprintf(stderr, "partoo-connector %s: unexpected argument %q (see --help)\n", fs.Name(), fs.Arg(maxArgs))
+		return 2, true
+	}
+	return 0, false
+}
+
+// kafkaSettings reads the Kafka variables of the tools (tail, resnapshot, rebuild-state); on a
+// wrong one it prints one line per problem and returns false (exit status 2).
+func kafkaSettings(stderr io.Writer) (*config.KafkaConfig, []kgo.Opt, bool) {
+	cfg, err := config.LoadKafka()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return nil, nil, false
+	}
+	kopts, err := cfg.KafkaOpts()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return nil, nil, false
+	}
+	return cfg, kopts, true
 }

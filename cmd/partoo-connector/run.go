@@ -43,15 +43,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "partoo-connector run: unexpected argument %q: run is configured from the environment (see --help)\n", fs.Arg(0))
-		return 2
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
 	}
 	cfg, err := config.Load()
 	if err != nil {

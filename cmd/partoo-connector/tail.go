@@ -16,8 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/partoo-connector/partoo-connector/connector/config"
 )
 
 // tailReachTimeout bounds the check that Kafka answers and the topic exists.
@@ -37,33 +35,20 @@ func cmdTail(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), "usage: partoo-connector tail [flags]\n\nPrints the events topic, read_committed, one event a line. Kafka settings come from the\nenvironment (KAFKA_BROKERS, KAFKA_EVENTS_TOPIC, KAFKA_TLS_*, KAFKA_SASL_*). Exits 1 within\n10 s when Kafka does not answer or the topic does not exist.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "partoo-connector tail: unexpected argument %q (see --help)\n", fs.Arg(0))
-		return 2
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
 	}
 	p, err := newPrinter(stdout, *format)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector tail: --format: %v\n", err)
 		return 2
 	}
-	cfg, err := config.LoadKafka()
-	if err != nil {
-		printConfigErrors(stderr, err)
+	cfg, kopts, ok := kafkaSettings(stderr)
+	if !ok {
 		return 2
 	}
 	if *topic == "" {
 		*topic = cfg.KafkaEventsTopic
-	}
-	kopts, err := cfg.KafkaOpts()
-	if err != nil {
-		printConfigErrors(stderr, err)
-		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -23,16 +23,8 @@ if [[ -n "${SCHEMA_REGISTRY_TEST_URL:-}" ]]; then
 fi
 
 # A free port pair: HTTP on the port the kernel picks, management on the next one.
-free_port() {
-  python3 -c 'import socket
-for _ in range(50):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p + 1)); t.close(); print(p); break
-    except OSError:
-        t.close()'
-}
+# shellcheck source=../lib/free-port.sh
+source "$here/../lib/free-port.sh"
 
 export LOCAL_REGISTRY_PORT=${LOCAL_REGISTRY_PORT:-$(free_port)}
 export LOCAL_REGISTRY_RUN_DIR=${LOCAL_REGISTRY_RUN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/partoo-registry.XXXXXX")}
