@@ -39,9 +39,10 @@ type Connector struct {
 	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
 	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
 	standby  atomic.Bool                       // waiting for the lease held by another instance
-	// resnap tracks resnapshot requests from the signal topic; signalClient reads it.
+	// resnap tracks resnapshot requests from the signal topic; signalCommit commits a carried
+	// out request's offset (nil while the signal topic is not read).
 	resnap       resnapshots
-	signalClient *kgo.Client
+	signalCommit func(context.Context, *kgo.Record) error
 
 	idx     atomic.Pointer[state.Index]
 	ready   atomic.Bool // the state is restored

@@ -18,8 +18,8 @@ import (
 )
 
 // The signal topic carries requests to the running connector, as Debezium's signalling topic
-// does: `partoo-connector resnapshot` writes one, the active instance reads it (consumer group
-// <transactional id>.signals), carries it out and then commits its offset, so a request written
+// does: `partoo-connector resnapshot` writes one, the active instance reads it, carries it out
+// and then commits its offset (for the group <transactional id>.signals), so a request written
 // while the connector is down or failing over is carried out once it runs again (at least once;
 // the events it produces have ids derived from the request, so a repeat produces the same ones).
 
@@ -150,39 +150,59 @@ func (c *Connector) resnapDrain() {
 				"conversations", q.total, "took", c.opt.Clock.Now().Sub(q.started).Round(time.Millisecond).String())
 		}
 	}
-	cl := c.signalClient
+	commitFn := c.signalCommit
 	c.resnap.mu.Unlock()
-	if commit != nil && cl != nil {
+	if commit != nil && commitFn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := cl.CommitRecords(ctx, commit); err != nil {
+		if err := commitFn(ctx, commit); err != nil {
 			c.health.rlog.Warn("signals:commit", "could not commit the signal topic's offset; the request may be carried out again (same event ids)", "err", err)
 		}
 	}
 }
 
-// consumeSignals reads the signal topic until ctx ends.
+// consumeSignals reads the signal topic until ctx ends, from the offset committed for the group
+// <transactional id>.signals. The group is used for its offsets only — no member joins it, so
+// there is no rebalance to wait for at start or at shutdown (one writer reads the signals: the
+// one instance, or the lease holder).
 func (c *Connector) consumeSignals(ctx context.Context) {
 	topic := SignalTopic(c.opt.Topics.State)
+	group := c.opt.TransactionalID + ".signals"
+	start := kgo.NewOffset().AtStart()
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	offs, err := c.adm.FetchOffsets(fctx, group)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Error("signals: cannot read the signal topic's committed offset; resnapshot requests wait until a restart", "group", group, "err", err)
+		}
+		return
+	}
+	if o, ok := offs.Lookup(topic, 0); ok && o.Err == nil && o.At >= 0 {
+		start = kgo.NewOffset().At(o.At)
+	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), c.opt.Kafka...),
-		kgo.ConsumerGroup(c.opt.TransactionalID+".signals"),
-		kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: start}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	)...)
 	if err != nil {
-		c.log.Error("signals: cannot read the signal topic; resnapshot requests will wait", "topic", topic, "err", err)
+		c.log.Error("signals: cannot read the signal topic; resnapshot requests wait until a restart", "topic", topic, "err", err)
 		return
 	}
+	defer cl.Close()
 	c.resnap.mu.Lock()
-	c.signalClient = cl
+	c.signalCommit = func(ctx context.Context, r *kgo.Record) error {
+		resp, err := c.adm.CommitOffsets(ctx, group, kadm.OffsetsFromRecords(*r))
+		if err == nil {
+			err = resp.Error()
+		}
+		return err
+	}
 	c.resnap.mu.Unlock()
 	defer func() {
 		c.resnap.mu.Lock()
-		c.signalClient = nil
+		c.signalCommit = nil
 		c.resnap.mu.Unlock()
-		cl.Close()
 	}()
 	for ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
