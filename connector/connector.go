@@ -125,12 +125,13 @@ func New(opt Options) (*Connector, error) {
 	return c, nil
 }
 
-// Run checks the API key, registers the event schemas (with a schema registry), ensures the topics, fences earlier instances, restores the state and
-// walks until ctx ends. It returns nil on cancellation, and an error for conditions that need
-// an operator: a rejected API key, a fenced producer, a misconfigured, missing or corrupt
-// topic. The goroutine that calls Run picks and walks the conversations; a second one watches
-// health and the topics.
-func (c *Connector) Run(ctx context.Context) (err error) {
+// Run checks the API key, registers the event schemas (with a schema registry), ensures the
+// topics, waits for the lease (with leader election), fences earlier instances, restores the
+// state and walks until ctx ends. It returns nil on cancellation, and an error for conditions
+// that need an operator: a rejected API key, a refused schema, a fenced producer, a lost lease,
+// a misconfigured, missing or corrupt topic. The goroutine that calls Run picks and walks the
+// conversations; others watch health and the topics, and read the signal topic.
+func (c *Connector) Run(ctx context.Context) error {
 	defer c.pub.Close()
 	if err := c.checkAPIKey(ctx); err != nil {
 		return err
@@ -151,33 +152,43 @@ func (c *Connector) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if c.opt.Lease.Enabled {
-		l, err := lease.Join(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic, Group: c.opt.Lease.Group,
-			SessionTimeout: c.opt.Lease.SessionTimeout, ReplicationFactor: c.opt.Topics.ReplicationFactor,
-			Logger: c.log})
-		if err != nil {
-			return err
-		}
-		defer l.Close()
-		c.standby.Store(true)
-		c.opt.Metrics.SetLeader(false)
-		c.log.Info("standby: waiting for the lease (another instance may be the writer)", "lease_topic", c.opt.Lease.Topic, "group", c.opt.Lease.Group)
-		select {
-		case <-l.Held():
-		case <-ctx.Done():
-			return nil
-		}
-		c.standby.Store(false)
-		c.opt.Metrics.SetLeader(true)
-		hctx, stopped := l.Holder(ctx)
-		defer stopped()
-		ctx = hctx
-		defer func() {
-			if err == nil && errors.Is(context.Cause(hctx), lease.ErrLost) {
-				err = lease.ErrLost
-			}
-		}()
+		return c.writeWhileLeased(ctx)
 	}
-	// Initialising the transactional producer fences any earlier writer with the same id.
+	return c.write(ctx)
+}
+
+// writeWhileLeased waits as a hot standby until this instance holds the lease, then writes
+// until ctx ends (nil) or the lease is lost (lease.ErrLost).
+func (c *Connector) writeWhileLeased(ctx context.Context) error {
+	l, err := lease.Join(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic, Group: c.opt.Lease.Group,
+		SessionTimeout: c.opt.Lease.SessionTimeout, ReplicationFactor: c.opt.Topics.ReplicationFactor,
+		Logger: c.log})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	c.standby.Store(true)
+	c.opt.Metrics.SetLeader(false)
+	c.log.Info("standby: waiting for the lease (another instance may be the writer)", "lease_topic", c.opt.Lease.Topic, "group", c.opt.Lease.Group)
+	select {
+	case <-l.Held():
+	case <-ctx.Done():
+		return nil
+	}
+	c.standby.Store(false)
+	c.opt.Metrics.SetLeader(true)
+	hctx, stopped := l.Holder(ctx)
+	defer stopped() // before Close: the next holder starts once this one stopped writing
+	err = c.write(hctx)
+	if err == nil && errors.Is(context.Cause(hctx), lease.ErrLost) {
+		return lease.ErrLost
+	}
+	return err
+}
+
+// write initialises the transactional producer — which fences any earlier writer with the same
+// id —, restores the state and walks until ctx ends.
+func (c *Connector) write(ctx context.Context) error {
 	if err := c.pub.Init(ctx); err != nil {
 		return err
 	}
@@ -188,9 +199,8 @@ func (c *Connector) Run(ctx context.Context) (err error) {
 	c.setReady(true)
 	defer c.setReady(false)
 	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go c.watch(wctx)
 	signalsDone := make(chan struct{})
+	go c.watch(wctx)
 	go func() { defer close(signalsDone); c.consumeSignals(wctx) }()
 	defer func() { stopWatch(); <-signalsDone }()
 

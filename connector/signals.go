@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -116,14 +115,14 @@ func (c *Connector) pendingResnapshot(id int64) string {
 // resnapshotWalked notes a walk that served a request: once every conversation of a request
 // was walked completely and committed, the request is done.
 func (c *Connector) resnapshotWalked(r pipeline.Report) {
-	c.resnap.mu.Lock()
-	if r.Result == pipeline.ResultSkipped {
-		r.Resnapshot, r.OK = c.resnap.pending[r.ConversationID], true // gone: nothing to re-emit
-	}
-	if r.Resnapshot == "" || !r.OK || (r.Result != pipeline.ResultComplete && r.Result != pipeline.ResultAllPages && r.Result != pipeline.ResultSkipped) {
-		c.resnap.mu.Unlock()
+	switch {
+	case r.Resnapshot == "":
 		return
+	case r.Result == pipeline.ResultSkipped: // gone: nothing to re-emit
+	case !r.OK || (r.Result != pipeline.ResultComplete && r.Result != pipeline.ResultAllPages):
+		return // walked again later
 	}
+	c.resnap.mu.Lock()
 	if c.resnap.pending[r.ConversationID] == r.Resnapshot {
 		delete(c.resnap.pending, r.ConversationID)
 	}
@@ -242,17 +241,12 @@ func (c *Connector) signal(r *kgo.Record) {
 	}
 	c.resnap.queue = append(c.resnap.queue, q)
 	c.resnap.mu.Unlock()
-	sorted := make([]int64, 0, len(q.left))
-	for id := range q.left {
-		sorted = append(sorted, id)
-	}
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	for _, id := range sorted {
+	for _, id := range ids {
 		c.sched.Hint(id) // soon; reconciliation covers any the hint queue cannot take
 	}
 	c.log.Info("resnapshot requested: re-emitting the current messages of the conversations as snapshots",
-		"request", s.ID, "conversations", len(sorted), "all", s.All)
-	if len(sorted) == 0 {
+		"request", s.ID, "conversations", q.total, "all", s.All)
+	if q.total == 0 {
 		c.resnapDrain()
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/publish"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -115,40 +116,37 @@ flags:
 		return fail("reading %s did not complete; nothing was written", cfg.KafkaEventsTopic)
 	}
 
-	// Write the states, in transactions, where the connector would.
+	// Write the states with the connector's own transactional publisher: same partitioner,
+	// batch size, bounds and failure classification; a change without events is a state record.
 	stateCodec, err := state.NewCodec()
 	if err != nil {
 		return fail("%v", err)
 	}
-	prod, err := kgo.NewClient(append(kopts, kgo.TransactionalID(cfg.KafkaTransactionalID), kgo.DefaultProduceTopic(cfg.KafkaStateTopic),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchMaxBytes(state.DefaultStateMaxMessageBytes), kgo.TransactionTimeout(cfg.KafkaTransactionTimeout))...)
+	pub, err := publish.New(publish.Config{Base: kopts, TransactionalID: cfg.KafkaTransactionalID,
+		EventsTopic: cfg.KafkaEventsTopic, StateTopic: cfg.KafkaStateTopic,
+		StateMaxBytes: state.DefaultStateMaxMessageBytes, TransactionTimeout: cfg.KafkaTransactionTimeout})
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer prod.Close()
+	defer pub.Close()
+	if err := pub.Init(ctx); err != nil {
+		return fail("%v", err)
+	}
 	states := replay.States(time.Now())
 	messages := 0
 	for start := 0; start < len(states); start += rebuildBatch {
 		batch := states[start:min(start+rebuildBatch, len(states))]
-		recs := make([]*kgo.Record, 0, len(batch))
+		changes := make([]publish.Change, 0, len(batch))
 		for _, s := range batch {
 			v, err := stateCodec.Encode(s)
 			if err != nil {
 				return fail("encode the state of conversation %d: %v", s.ConversationID, err)
 			}
 			messages += len(s.Messages)
-			recs = append(recs, &kgo.Record{Key: events.Key(s.ConversationID), Value: v})
+			changes = append(changes, publish.Change{ConversationID: s.ConversationID, State: v})
 		}
-		if err := prod.BeginTransaction(); err != nil {
-			return fail("%v", err)
-		}
-		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			_ = prod.EndTransaction(context.Background(), kgo.TryAbort)
-			return fail("write the states: %v (the transaction was aborted; %d of %d conversations were written before it)", err, start, len(states))
-		}
-		if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			return fail("commit: %v (%d of %d conversations were written before this batch)", err, start, len(states))
+		if err := pub.Publish(ctx, changes); err != nil {
+			return fail("write the states: %v (%d of %d conversations were written before this batch)", err, start, len(states))
 		}
 	}
 	fmt.Fprintf(stdout, "rebuilt the state of %d conversations (%d messages) from %d events of %s into %s\n",

@@ -22,6 +22,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/registry"
+	"github.com/partoo-connector/partoo-connector/connector/schedule"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
@@ -155,38 +156,26 @@ func (d *doctor) partoo(ctx context.Context, cfg *config.Config) {
 	}
 	d.pass("Partoo API key", "accepted by "+cfg.PartooAPIURL)
 
-	// Listing order: recency lets discovery read page 1 only.
-	pairs, desc, withLM := 0, 0, 0
-	var prev *partoo.Message
+	// Listing order, judged as the scheduler judges it: recency lets discovery read page 1 only.
 	var sample *partoo.Conversation
 	for i := range page.Conversations {
-		lm := page.Conversations[i].LastMessage
-		if lm == nil {
-			continue
-		}
-		withLM++
-		if sample == nil {
+		if page.Conversations[i].LastMessage != nil {
 			sample = &page.Conversations[i]
+			break
 		}
-		if prev != nil {
-			pairs++
-			if !lm.Date.After(prev.Date.Add(time.Minute)) {
-				desc++
-			}
-		}
-		prev = lm
 	}
+	order := schedule.RecencyOf(page.Conversations, schedule.DefaultRecencyTolerance)
 	switch {
 	case len(page.Conversations) == 0:
 		d.warn("listing order", "the organisation has no conversation yet (or PARTOO_BUSINESS_IDS filters them all)", "nothing to check")
-	case withLM == 0:
+	case order.WithLast == 0:
 		d.warn("listing order", "conversations come without last_message", "discovery then relies on rank moves on page 1 and reconciliation (slower); webhooks help")
-	case pairs < 3:
+	case order.Pairs < 3:
 		d.pass("listing order", fmt.Sprintf("too few conversations (%d) to tell", len(page.Conversations)))
-	case float64(desc)/float64(pairs) >= 0.9:
+	case order.Ordered(schedule.DefaultRecencyThreshold):
 		d.pass("listing order", "by recent activity: discovery reads page 1 only")
 	default:
-		d.warn("listing order", fmt.Sprintf("not by recent activity (%d of %d pairs descend)", desc, pairs), "discovery must read every page of the listing: slower freshness on large organisations")
+		d.warn("listing order", fmt.Sprintf("not by recent activity (%d of %d pairs descend)", order.Descending, order.Pairs), "discovery must read every page of the listing: slower freshness on large organisations")
 	}
 
 	// Message page order and the field types of a sample.

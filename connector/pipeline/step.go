@@ -98,6 +98,9 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	w, werr := s.cfg.Partoo.Messages(ctx, id)
 	r := Report{ConversationID: id, Started: started, Duration: s.cfg.Clock.Now().Sub(started),
 		Pages: w.Pages, Messages: len(w.Messages), Skipped: len(w.Skipped), Err: werr}
+	if s.cfg.Resnapshot != nil {
+		r.Resnapshot = s.cfg.Resnapshot(id) // reported even when the conversation is gone
+	}
 	s.mu.Lock()
 	r.PreviousWalk = s.lastWalk[id]
 	s.lastWalk[id] = started
@@ -123,10 +126,7 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	idx := s.cfg.Index()
 	prev := idx.Get(id)
 	opts := s.cfg.Diff
-	if s.cfg.Resnapshot != nil {
-		opts.Resnapshot = s.cfg.Resnapshot(id)
-		r.Resnapshot = opts.Resnapshot
-	}
+	opts.Resnapshot = r.Resnapshot
 	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
 	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.

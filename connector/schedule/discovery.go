@@ -185,31 +185,55 @@ func withoutLastMessage(convs []partoo.Conversation) bool {
 	return len(convs) > 0
 }
 
-// checkRecency decides from page 1 whether the listing is ordered by recent activity: the
-// last messages' dates must descend down the page, give or take RecencyTolerance, for at least
-// RecencyThreshold of adjacent pairs. In id order they are as likely to rise as to fall.
-func (s *Smart) checkRecency(convs []partoo.Conversation) {
-	pairs, desc := 0, 0
+// Recency is the evidence page 1 of the listing gives about its order.
+type Recency struct {
+	Pairs      int // adjacent pairs of listed conversations that both have a last message
+	Descending int // of those, the pairs whose dates descend, within the tolerance
+	WithLast   int // conversations listed with a last message
+}
+
+// RecencyOf reads page 1 of the listing: in recency order the last messages' dates descend
+// down the page, give or take tolerance (a status change or deletion moves a conversation up
+// without changing its last message's date); in id order they are as likely to rise as to fall.
+func RecencyOf(convs []partoo.Conversation, tolerance time.Duration) Recency {
+	var r Recency
 	var prev *partoo.Message
 	for i := range convs {
 		lm := convs[i].LastMessage
 		if lm == nil {
 			continue
 		}
+		r.WithLast++
 		if prev != nil {
-			pairs++
-			// A status change or deletion moves a conversation up without changing its last
-			// message's date, so allow some disorder: never more than RecencyTolerance.
-			if !lm.Date.After(prev.Date.Add(s.cfg.RecencyTolerance)) {
-				desc++
+			r.Pairs++
+			if !lm.Date.After(prev.Date.Add(tolerance)) {
+				r.Descending++
 			}
 		}
 		prev = lm
 	}
+	return r
+}
+
+// Ordered reports whether at least threshold of the pairs descend.
+func (r Recency) Ordered(threshold float64) bool {
+	return r.Pairs > 0 && float64(r.Descending)/float64(r.Pairs) >= threshold
+}
+
+// Default recency settings (Config.RecencyTolerance and Config.RecencyThreshold).
+const (
+	DefaultRecencyTolerance = 5 * time.Minute
+	DefaultRecencyThreshold = 0.9
+)
+
+// checkRecency decides from page 1 whether the listing is ordered by recent activity: for at
+// least RecencyThreshold of adjacent pairs the dates descend (RecencyOf).
+func (s *Smart) checkRecency(convs []partoo.Conversation) {
+	ev := RecencyOf(convs, s.cfg.RecencyTolerance)
 	var ordered bool
 	order := "recent"
 	switch {
-	case prev == nil && len(convs) >= 5:
+	case ev.WithLast == 0 && len(convs) >= 5:
 		// No last_message at all: the order cannot be checked, and reading every page would
 		// learn nothing more. Page 1 is watched for rank moves (activity, if the listing is by
 		// recency; nothing, harmlessly, if not); reconciliation finds the rest.
@@ -219,10 +243,10 @@ func (s *Smart) checkRecency(convs []partoo.Conversation) {
 			s.cfg.Log.Warn("discovery:no_last_message", "the conversation listing carries no last_message: "+
 				"changes are found by rank moves on page 1 and by reconciliation only (slower); webhooks help")
 		}
-	case pairs < 5:
+	case ev.Pairs < 5:
 		return // too little evidence: keep the current mode
 	default:
-		ordered = float64(desc)/float64(pairs) >= s.cfg.RecencyThreshold
+		ordered = ev.Ordered(s.cfg.RecencyThreshold)
 		if !ordered {
 			order = "other"
 		}

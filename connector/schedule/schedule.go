@@ -134,7 +134,7 @@ func (c *Config) defaults() {
 	def(&c.RetryMin, 10*time.Second)
 	def(&c.RetryMax, 10*time.Minute)
 	def(&c.GoneFor, 10*time.Minute)
-	def(&c.RecencyTolerance, 5*time.Minute)
+	def(&c.RecencyTolerance, DefaultRecencyTolerance)
 	if c.HintShare <= 0 || c.HintShare > 1 {
 		c.HintShare = 0.5
 	}
@@ -151,7 +151,7 @@ func (c *Config) defaults() {
 		c.InstagramChecks = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
 	}
 	if c.RecencyThreshold <= 0 {
-		c.RecencyThreshold = 0.9
+		c.RecencyThreshold = DefaultRecencyThreshold
 	}
 	if c.Known == nil {
 		c.Known = func() []int64 { return nil }
