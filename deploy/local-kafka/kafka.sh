@@ -41,13 +41,8 @@ pid_alive() {
   tr '\0' ' ' </proc/"$pid"/cmdline | grep -q "kafka.Kafka $run_dir/server.properties"
 }
 
-running_pid() {
-  [[ -f "$pid_file" ]] || return 1
-  local pid
-  pid=$(cat "$pid_file")
-  pid_alive "$pid" || return 1
-  echo "$pid"
-}
+# shellcheck source=../lib/proc.sh
+source "$here/../lib/proc.sh"
 
 # classpath prints the broker's classpath. Maven resolves it once (network), then it is cached
 # next to the run directory keyed by the pom's checksum, and the jars stay in ~/.m2.
@@ -148,17 +143,7 @@ cmd_stop() {
     say "not running"
     return 0
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 60; i++)); do
-    pid_alive "$pid" || break
-    sleep 0.5
-  done
-  if pid_alive "$pid"; then
-    say "pid $pid did not stop within 30s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 20; i++)); do pid_alive "$pid" || break; sleep 0.25; done
-  fi
+  stop_pid "$pid" 30
   rm -f "$pid_file"
   rm -rf "$run_dir/data"
   say "stopped (pid $pid)"

