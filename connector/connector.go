@@ -39,10 +39,10 @@ type Connector struct {
 	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
 	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
 	standby  atomic.Bool                       // waiting for the lease held by another instance
-	// resnap tracks resnapshot requests from the signal topic; signalCommit commits a carried
-	// out request's offset (nil while the signal topic is not read).
-	resnap       resnapshots
-	signalCommit func(context.Context, *kgo.Record) error
+	// resnap tracks resnapshot requests from the signal topic; signalCommits takes the offset of
+	// carried out requests to the signal reader (nil while the signal topic is not read).
+	resnap        resnapshots
+	signalCommits chan *kgo.Record
 
 	idx     atomic.Pointer[state.Index]
 	ready   atomic.Bool // the state is restored

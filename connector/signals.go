@@ -149,15 +149,16 @@ func (c *Connector) resnapDrain() {
 				"conversations", q.total, "took", c.opt.Clock.Now().Sub(q.started).Round(time.Millisecond).String())
 		}
 	}
-	commitFn := c.signalCommit
-	c.resnap.mu.Unlock()
-	if commit != nil && commitFn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := commitFn(ctx, commit); err != nil {
-			c.health.rlog.Warn("signals:commit", "could not commit the signal topic's offset; the request may be carried out again (same event ids)", "err", err)
+	if commit != nil && c.signalCommits != nil {
+		// Hand the offset to the signal reader's committer (never block the walks on Kafka);
+		// the latest offset supersedes one not yet committed. Sent under the lock: in order.
+		select {
+		case <-c.signalCommits:
+		default:
 		}
+		c.signalCommits <- commit
 	}
+	c.resnap.mu.Unlock()
 }
 
 // consumeSignals reads the signal topic until ctx ends, from the offset committed for the group
@@ -189,19 +190,47 @@ func (c *Connector) consumeSignals(ctx context.Context) {
 		return
 	}
 	defer cl.Close()
-	c.resnap.mu.Lock()
-	c.signalCommit = func(ctx context.Context, r *kgo.Record) error {
+
+	// Offsets of carried out requests are committed here, off the walks' path.
+	commits := make(chan *kgo.Record, 1)
+	commit := func(ctx context.Context, r *kgo.Record) {
 		resp, err := c.adm.CommitOffsets(ctx, group, kadm.OffsetsFromRecords(*r))
 		if err == nil {
 			err = resp.Error()
 		}
-		return err
+		if err != nil {
+			c.health.rlog.Warn("signals:commit", "could not commit the signal topic's offset; the request may be carried out again (same event ids)", "err", err)
+		}
 	}
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for {
+			select {
+			case r := <-commits:
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				commit(cctx, r)
+				cancel()
+			case <-ctx.Done():
+				select { // one last offset handed over just before the end
+				case r := <-commits:
+					cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					commit(cctx, r)
+					cancel()
+				default:
+				}
+				return
+			}
+		}
+	}()
+	c.resnap.mu.Lock()
+	c.signalCommits = commits
 	c.resnap.mu.Unlock()
 	defer func() {
 		c.resnap.mu.Lock()
-		c.signalCommit = nil
+		c.signalCommits = nil
 		c.resnap.mu.Unlock()
+		<-committed
 	}()
 	for ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
