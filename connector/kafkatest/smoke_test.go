@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -44,13 +45,23 @@ func TestBrokerSmoke(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic) })
 
-	cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		t.Fatalf("describe topic configs: %v", err)
-	}
-	rc, err := cfgs.On(topic, nil)
-	if err != nil {
-		t.Fatalf("topic configs: %v", err)
+	// Right after CreateTopics the broker may not know the topic yet and answers
+	// UNKNOWN_TOPIC_OR_PARTITION for its configs (seen in CI): wait for it, bounded.
+	var rc kadm.ResourceConfig
+	for {
+		cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err == nil {
+			if rc, err = cfgs.On(topic, nil); err == nil {
+				err = rc.Err
+			}
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) || ctx.Err() != nil {
+			t.Fatalf("describe topic configs: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if got := configValue(rc, "cleanup.policy"); got != "compact" {
 		t.Fatalf("cleanup.policy = %q, want compact", got)

@@ -109,28 +109,50 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 		default:
 			return fmt.Errorf("create topic %s: %w", s.name, err)
 		}
-		cfgs, err := adm.DescribeTopicConfigs(ctx, s.name)
+		policy, err := describePolicy(ctx, adm, s.name, t.ReadyTimeout)
 		if err != nil {
-			return fmt.Errorf("describe topic %s: %w", s.name, err)
-		}
-		rc, err := cfgs.On(s.name, nil)
-		if err == nil {
-			err = rc.Err
-		}
-		if err != nil {
-			return fmt.Errorf("describe topic %s: %w", s.name, err)
-		}
-		policy := "delete"
-		for _, c := range rc.Configs {
-			if c.Key == "cleanup.policy" {
-				policy = c.MaybeValue()
-			}
+			return err
 		}
 		if err := s.check(policy); err != nil {
 			return err
 		}
 	}
 	return waitReady(ctx, adm, t.ReadyTimeout, t.Events, t.State)
+}
+
+// describePolicy reads a topic's cleanup.policy. A topic that another process has just created
+// (a second replica starting at the same moment) may not be in this broker's metadata yet, in
+// which case the broker answers UNKNOWN_TOPIC_OR_PARTITION for it: that is waited out, bounded
+// by timeout, like the readiness wait below.
+func describePolicy(ctx context.Context, adm *kadm.Client, topic string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err == nil {
+			var rc kadm.ResourceConfig
+			if rc, err = cfgs.On(topic, nil); err == nil {
+				err = rc.Err
+			}
+			if err == nil {
+				policy := "delete"
+				for _, c := range rc.Configs {
+					if c.Key == "cleanup.policy" {
+						policy = c.MaybeValue()
+					}
+				}
+				return policy, nil
+			}
+		}
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return "", fmt.Errorf("describe topic %s: %w", topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("describe topic %s: it exists but this broker does not know it after %s: %w", topic, timeout, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // waitReady polls until every partition of the topics has a leader that lists offsets.
