@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/pipeline"
 )
 
@@ -168,18 +169,9 @@ func (c *Connector) resnapDrain() {
 func (c *Connector) consumeSignals(ctx context.Context) {
 	topic := SignalTopic(c.opt.Topics.State)
 	group := c.opt.TransactionalID + ".signals"
-	start := kgo.NewOffset().AtStart()
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	offs, err := c.adm.FetchOffsets(fctx, group)
-	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
-			c.log.Error("signals: cannot read the signal topic's committed offset; resnapshot requests wait until a restart", "group", group, "err", err)
-		}
-		return
-	}
-	if o, ok := offs.Lookup(topic, 0); ok && o.Err == nil && o.At >= 0 {
-		start = kgo.NewOffset().At(o.At)
+	start, ok := c.signalStart(ctx, group, topic)
+	if !ok {
+		return // ctx ended
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), c.opt.Kafka...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: start}}),
@@ -193,34 +185,48 @@ func (c *Connector) consumeSignals(ctx context.Context) {
 
 	// Offsets of carried out requests are committed here, off the walks' path.
 	commits := make(chan *kgo.Record, 1)
-	commit := func(ctx context.Context, r *kgo.Record) {
+	commit := func(ctx context.Context, r *kgo.Record) error {
 		resp, err := c.adm.CommitOffsets(ctx, group, kadm.OffsetsFromRecords(*r))
 		if err == nil {
 			err = resp.Error()
 		}
 		if err != nil {
-			c.health.rlog.Warn("signals:commit", "could not commit the signal topic's offset; the request may be carried out again (same event ids)", "err", err)
+			c.opt.Metrics.SignalError("commit")
+			c.health.rlog.Warn("signals:commit", "could not commit the signal topic's offset; retrying (until then a restart carries the request out again, with the same event ids)", "group", group, "err", err)
 		}
+		return err
 	}
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
+		var pending *kgo.Record // an offset whose commit failed, retried until a newer one supersedes it
 		for {
+			var retry <-chan time.Time
+			if pending != nil {
+				retry = time.After(time.Second)
+			}
 			select {
 			case r := <-commits:
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				commit(cctx, r)
-				cancel()
+				pending = r
+			case <-retry:
 			case <-ctx.Done():
 				select { // one last offset handed over just before the end
 				case r := <-commits:
-					cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					commit(cctx, r)
-					cancel()
+					pending = r
 				default:
+				}
+				if pending != nil {
+					cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_ = commit(cctx, pending)
+					cancel()
 				}
 				return
 			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if commit(cctx, pending) == nil {
+				pending = nil
+			}
+			cancel()
 		}
 	}()
 	c.resnap.mu.Lock()
@@ -236,10 +242,47 @@ func (c *Connector) consumeSignals(ctx context.Context) {
 		fs := cl.PollFetches(ctx)
 		fs.EachError(func(t string, p int32, err error) {
 			if ctx.Err() == nil {
+				c.opt.Metrics.SignalError("read")
 				c.health.rlog.Warn("signals:fetch", "cannot read the signal topic", "topic", t, "partition", p, "err", err)
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) { c.signal(r) })
+	}
+}
+
+// signalStart returns where to resume reading the signal topic: the offset committed for
+// group, or the start. A coordinator that is not ready yet (a new group, __consumer_offsets
+// still being created or loaded: COORDINATOR_NOT_AVAILABLE, seen on a fresh broker) or any
+// other failure is retried with backoff until ctx ends (false), logged and counted; requests
+// written meanwhile wait in the topic.
+func (c *Connector) signalStart(ctx context.Context, group, topic string) (kgo.Offset, bool) {
+	backoff := 250 * time.Millisecond
+	for {
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		offs, err := c.adm.FetchOffsets(fctx, group)
+		cancel()
+		if err == nil {
+			if o, ok := offs.Lookup(topic, 0); ok {
+				if o.Err != nil {
+					err = o.Err
+				} else if o.At >= 0 {
+					return kgo.NewOffset().At(o.At), true
+				}
+			}
+		}
+		if err == nil || errors.Is(err, kerr.GroupIDNotFound) { // nothing committed yet
+			return kgo.NewOffset().AtStart(), true
+		}
+		if ctx.Err() != nil {
+			return kgo.Offset{}, false
+		}
+		c.opt.Metrics.SignalError("fetch_offset")
+		c.health.rlog.Warn("signals:fetch_offset", "cannot read the signal topic's committed offset yet; retrying (resnapshot requests wait meanwhile)",
+			"group", group, "retry_in", backoff.String(), "err", err)
+		if clock.Sleep(ctx, c.opt.Clock, backoff) != nil {
+			return kgo.Offset{}, false
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +56,7 @@ func (b *backfillEnv) startConnector(scheduler string) (*connector.Connector, fu
 	b.t.Helper()
 	conn, err := connector.New(connector.Options{Partoo: partoo.Config{APIURL: b.url, APIKey: secret.New("k"), RequestsPerMinute: 600_000},
 		Kafka: []kgo.Opt{kgo.SeedBrokers(b.cluster.Brokers...)}, Topics: b.topics, TransactionalID: b.txn,
-		Scheduler: scheduler, Logger: slog.New(slog.DiscardHandler)})
+		Scheduler: scheduler, Logger: testLogger(b.t)})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -67,6 +69,32 @@ func (b *backfillEnv) startConnector(scheduler string) (*connector.Connector, fu
 			b.t.Fatal(err)
 		}
 	}
+}
+
+// testLogger keeps the connector's log and prints it only if the test fails, so a failure
+// seen once in CI can be read afterwards.
+func testLogger(t *testing.T) *slog.Logger {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("connector log:\n%s", buf.String())
+			mu.Unlock()
+		}
+	})
+	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil)) // INFO and up: each request at DEBUG would be megabytes
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // runConnector runs the connector in-process until it has done walks walks.

@@ -41,6 +41,7 @@ type Metrics struct {
 	shares         *prometheus.GaugeVec
 	registry       *prometheus.CounterVec
 	leader         prometheus.Gauge
+	signalErrors   *prometheus.CounterVec
 }
 
 // Gauges are read at scrape time.
@@ -158,6 +159,10 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_schema_registry_requests_total",
 			Help: "Schema registrations at start, by result (registered; unavailable: no answer or a 5xx, retried; refused: the registry said no, the connector stops).",
 		}, []string{"result"}),
+		signalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_signal_errors_total",
+			Help: "Failures on the signal topic (resnapshot requests), by operation: fetch_offset (reading where to resume; retried), read, commit (marking a request done; retried). None loses a request: it waits or is carried out again.",
+		}, []string{"op"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_webhooks_total",
 			Help: "Partoo webhooks received, by result (accepted, duplicate, dropped, gone, filtered, ignored, unauthorized, malformed, too_large, busy).",
@@ -165,7 +170,7 @@ func New(g Gauges) *Metrics {
 	}
 	reg.MustRegister(m.apiRequests, m.apiErrors, m.itemsSkipped, m.apiDuration, m.budgetWait, m.rateLimited, m.events,
 		m.transactions, m.txnFailures, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks,
-		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares, m.registry, m.leader)
+		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares, m.registry, m.leader, m.signalErrors)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -350,4 +355,12 @@ func (m *Metrics) SetLeader(held bool) {
 		v = 1
 	}
 	m.leader.Set(v)
+}
+
+// SignalError counts a failure on the signal topic (op: fetch_offset, read, commit).
+func (m *Metrics) SignalError(op string) {
+	if m == nil {
+		return
+	}
+	m.signalErrors.WithLabelValues(op).Inc()
 }
