@@ -127,6 +127,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 func describePolicy(ctx context.Context, adm *kadm.Client, topic string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var last error // the last UNKNOWN_TOPIC_OR_PARTITION, for the error at the deadline
 	for {
 		cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
 		if err == nil {
@@ -144,12 +145,17 @@ func describePolicy(ctx context.Context, adm *kadm.Client, topic string, timeout
 				return policy, nil
 			}
 		}
-		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			last = err
+		} else if ctx.Err() == nil {
 			return "", fmt.Errorf("describe topic %s: %w", topic, err)
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("describe topic %s: it exists but this broker does not know it after %s: %w", topic, timeout, err)
+			if last == nil {
+				last = err
+			}
+			return "", fmt.Errorf("describe topic %s: it exists but this broker does not know it after %s: %w", topic, timeout, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -97,15 +97,7 @@ func TestEnsureTopicsWaitsForAnExistingTopicToBeKnown(t *testing.T) {
 		if refused.Add(1) > 5 {
 			return nil, nil, false
 		}
-		r := req.(*kmsg.DescribeConfigsRequest)
-		resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
-		for _, rr := range r.Resources {
-			sr := kmsg.NewDescribeConfigsResponseResource()
-			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-			sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			resp.Resources = append(resp.Resources, sr)
-		}
-		return resp, nil, true
+		return unknownTopicConfigs(req), nil, true
 	})
 	if err := state.EnsureTopics(ctx, cluster.Admin(t), topics); err != nil {
 		t.Fatalf("second start while the broker does not know the topics yet: %v", err)
@@ -117,15 +109,7 @@ func TestEnsureTopicsWaitsForAnExistingTopicToBeKnown(t *testing.T) {
 	// A topic the broker never learns about gives a bounded, named error.
 	c.ControlKey(int16(kmsg.DescribeConfigs), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		r := req.(*kmsg.DescribeConfigsRequest)
-		resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
-		for _, rr := range r.Resources {
-			sr := kmsg.NewDescribeConfigsResponseResource()
-			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-			sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			resp.Resources = append(resp.Resources, sr)
-		}
-		return resp, nil, true
+		return unknownTopicConfigs(req), nil, true
 	})
 	topics.ReadyTimeout = 500 * time.Millisecond
 	err = state.EnsureTopics(ctx, cluster.Admin(t), topics)
@@ -155,4 +139,18 @@ func TestEnsureTopicsFromReplicasStartingTogether(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unknownTopicConfigs answers a DescribeConfigs request as a broker that does not know the
+// topics yet.
+func unknownTopicConfigs(req kmsg.Request) kmsg.Response {
+	r := req.(*kmsg.DescribeConfigsRequest)
+	resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	for _, rr := range r.Resources {
+		sr := kmsg.NewDescribeConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return resp
 }
