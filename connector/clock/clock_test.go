@@ -20,14 +20,13 @@ func TestEventClockWakesExactly(t *testing.T) {
 	var woke, signalled time.Time
 	var wg sync.WaitGroup
 	wg.Add(2)
-	c.Go(func() {
+	c.Start(func() {
 		defer wg.Done()
 		_ = c.Wait(context.Background(), time.Hour, w)
 		mu.Lock()
 		woke = c.Now()
 		mu.Unlock()
-	})
-	c.Go(func() {
+	}, func() {
 		defer wg.Done()
 		_ = c.Wait(context.Background(), 90*time.Second, nil)
 		mu.Lock()
@@ -42,6 +41,42 @@ func TestEventClockWakesExactly(t *testing.T) {
 	}
 	if got := c.Now(); !got.Equal(t0.Add(90*time.Second + 10*time.Minute)) {
 		t.Fatalf("time ended at %v", got)
+	}
+}
+
+// TestEventClockStartQueuesTogether: participants started together begin at the same
+// instant. Started one by one from outside, with the starting goroutine slow (a busy machine),
+// the first one's wait moves time on before the second arrives — why simulations begin with
+// Start.
+func TestEventClockStartQueuesTogether(t *testing.T) {
+	begins := func(start func(c *clock.Event, first, second func())) time.Time {
+		c := clock.NewEvent(t0)
+		var began time.Time
+		var wg sync.WaitGroup
+		wg.Add(2)
+		start(c, func() {
+			defer wg.Done()
+			_ = c.Wait(context.Background(), time.Hour, nil)
+		}, func() {
+			defer wg.Done()
+			began = c.Now()
+		})
+		wg.Wait()
+		return began
+	}
+	if got := begins(func(c *clock.Event, first, second func()) { c.Start(first, second) }); !got.Equal(t0) {
+		t.Fatalf("started together, the second participant began at %v, want %v", got, t0)
+	}
+	late := begins(func(c *clock.Event, first, second func()) {
+		c.Go(first)
+		// The test goroutine is slow to reach its next line: by then the first has waited.
+		for deadline := time.Now().Add(30 * time.Second); c.Now().Equal(t0) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		c.Go(second)
+	})
+	if !late.After(t0) {
+		t.Fatalf("started one by one with a slow caller, the second began at %v: the hazard Start avoids did not show", late)
 	}
 }
 

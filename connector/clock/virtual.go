@@ -95,22 +95,36 @@ func (c *Event) Now() time.Time {
 	return c.now
 }
 
-// Go runs f as a new participant: it starts when the running one waits.
-func (c *Event) Go(f func()) {
+// Go runs f as a new participant: it starts when the running one waits. A participant may
+// start others with Go at any time. From outside the simulation (a test's goroutine), start
+// every first participant in one Start call instead: a second Go from outside races with the
+// first participant, which may already have let time jump ahead by the time it arrives.
+func (c *Event) Go(f func()) { c.Start(f) }
+
+// Start runs fs as new participants, all queued at the current instant before any of them
+// runs. It is how a simulation begins from outside: the result then does not depend on how
+// fast the calling goroutine reaches its next line.
+func (c *Event) Start(fs ...func()) {
 	c.mu.Lock()
-	s := c.enqueue(c.now)
+	ss := make([]*sleeper, len(fs))
+	for i := range fs {
+		ss[i] = c.enqueue(c.now)
+	}
 	c.advance()
 	c.mu.Unlock()
-	go func() {
-		<-s.wake
-		defer func() {
-			c.mu.Lock()
-			c.busy = false
-			c.advance()
-			c.mu.Unlock()
+	for i, f := range fs {
+		s := ss[i]
+		go func() {
+			<-s.wake
+			defer func() {
+				c.mu.Lock()
+				c.busy = false
+				c.advance()
+				c.mu.Unlock()
+			}()
+			f()
 		}()
-		f()
-	}()
+	}
 }
 
 // Wait implements Clock for a participant: it hands the turn over until d has passed, ctx

@@ -162,18 +162,18 @@ func newRunWorld(t *testing.T, latency time.Duration, maxInFlight int) *runWorld
 	return w
 }
 
-// run runs the runner for d of simulated time.
-func (w *runWorld) run(t *testing.T, d time.Duration) {
+// run runs the runner for d of simulated time, with also (the test's own actors) started at
+// the same instant.
+func (w *runWorld) run(t *testing.T, d time.Duration, also ...func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 2)
-	w.clock.Go(func() { done <- w.runner.Run(ctx) })
-	w.clock.Go(func() {
+	w.clock.Start(append([]func(){func() { done <- w.runner.Run(ctx) }, func() {
 		_ = clock.Sleep(ctx, w.clock, d)
 		cancel()
 		done <- nil
-	})
+	}}, also...)...)
 	for i := 0; i < 2; i++ {
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -237,7 +237,7 @@ func TestRunnerNeverWalksAConversationTwiceAtOnce(t *testing.T) {
 	const picks = 100
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w.clock.Go(func() { // a pick every 100 ms, in turn
+	picker := func() { // a pick every 100 ms, in turn
 		for i := 0; i < picks; i++ {
 			w.sched.mu.Lock()
 			w.sched.queue = append(w.sched.queue, schedule.Pick{ID: ids[i%3], Reason: schedule.ReasonDiscovery})
@@ -247,8 +247,8 @@ func TestRunnerNeverWalksAConversationTwiceAtOnce(t *testing.T) {
 				return
 			}
 		}
-	})
-	w.run(t, time.Minute)
+	}
+	w.run(t, time.Minute, picker)
 	if w.tr.maxConv != 1 {
 		t.Fatalf("%d requests at once for one conversation", w.tr.maxConv)
 	}
@@ -324,7 +324,7 @@ func TestBackgroundWalksLeaveRoomForFreshOnes(t *testing.T) {
 	var asked time.Time
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w.clock.Go(func() { // after a minute of background work, a fresh change
+	fresh := func() { // after a minute of background work, a fresh change
 		if clock.Sleep(ctx, w.clock, time.Minute) != nil {
 			return
 		}
@@ -334,8 +334,8 @@ func TestBackgroundWalksLeaveRoomForFreshOnes(t *testing.T) {
 		w.sched.queue = append(w.sched.queue, schedule.Pick{ID: ids[0], Reason: schedule.ReasonHint})
 		w.sched.mu.Unlock()
 		w.sched.wake.Signal()
-	})
-	w.run(t, 70*time.Second)
+	}
+	w.run(t, 70*time.Second, fresh)
 	var took time.Duration = -1
 	for _, at := range w.sched.walkedAt[ids[0]] {
 		if at.After(asked) {

@@ -287,8 +287,8 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 3)
-	clk.Go(func() { done <- runner.Run(rctx) })
-	clk.Go(func() { // the organisation's activity, at its own times
+	// The three actors start at one instant (Start), whatever this goroutine's speed.
+	clk.Start(func() { done <- runner.Run(rctx) }, func() { // the organisation's activity, at its own times
 		for {
 			next := gen.NextEvent()
 			d := time.Second
@@ -301,8 +301,7 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 			}
 			gen.Tick()
 		}
-	})
-	clk.Go(func() { // the measurement window, then the end
+	}, func() { // the measurement window, then the end
 		_ = clock.Sleep(rctx, clk, windowStart.Sub(clk.Now()))
 		reqStart = sim.Counters().Total
 		_ = clock.Sleep(rctx, clk, windowEnd.Sub(clk.Now()))
