@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector"
@@ -154,33 +156,55 @@ type event struct {
 
 func (ev event) msgID() int64 { return ev.Body["message_id"].(int64) }
 
-// readEvents reads the whole events topic with read_committed.
+// readEvents reads the whole events topic with read_committed, up to the committed end
+// offsets taken when it starts (the last stable offset of each partition), so a slow fetch
+// on a busy machine never cuts a read short.
 func (e *env) readEvents(t *testing.T) []event {
 	t.Helper()
 	codec, err := events.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := kafkatest.Context(t, 60*time.Second)
+	ends, err := e.cluster.Admin(t).ListCommittedOffsets(ctx, e.topics.Events)
+	if err == nil {
+		err = ends.Error()
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return nil // not created yet
+	}
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", e.topics.Events, err)
+	}
+	remaining := map[int32]int64{} // partitions not yet read to their end
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset
+		}
+	})
 	cl := e.cluster.Client(t,
 		kgo.ConsumeTopics(e.topics.Events),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // a transaction's marker shows where a partition ends
 	)
 	defer cl.Close()
 	var out []event
-	ctx := kafkatest.Context(t, 60*time.Second)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		fs.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("fetch: %v", err)
-			}
-		})
-		if fs.NumRecords() == 0 {
-			break
+	for len(remaining) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v; partitions not read to their end: %v", e.topics.Events, ctx.Err(), remaining)
 		}
+		fs.EachError(func(_ string, _ int32, err error) {
+			t.Fatalf("fetch: %v", err)
+		})
 		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
+				delete(remaining, r.Partition)
+			}
+			if r.Attrs.IsControl() || r.Offset >= ends[e.topics.Events][r.Partition].Offset {
+				return
+			}
 			h := map[string]string{}
 			for _, x := range r.Headers {
 				h[x.Key] = string(x.Value)
