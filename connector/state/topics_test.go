@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -46,10 +47,7 @@ func TestEnsureTopicsWaitsUntilTheyAnswer(t *testing.T) {
 		}
 		return resp, nil, true
 	})
-	cluster := &kafkatest.Cluster{Brokers: c.ListenAddrs(), Kind: kafkatest.KindFake}
-	ctx := kafkatest.Context(t, time.Minute)
-	topic := kafkatest.Topic(t)
-	topics := state.Topics{Events: topic + ".events", State: topic + ".state", StatePartitions: 2, EventsPartitions: 2}
+	cluster, ctx, topics := fakeTopics(t, c)
 	if err := state.EnsureTopics(ctx, cluster.Admin(t), topics); err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +81,7 @@ func TestEnsureTopicsWaitsForAnExistingTopicToBeKnown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	cluster := &kafkatest.Cluster{Brokers: c.ListenAddrs(), Kind: kafkatest.KindFake}
-	ctx := kafkatest.Context(t, time.Minute)
-	topic := kafkatest.Topic(t)
-	topics := state.Topics{Events: topic + ".events", State: topic + ".state", StatePartitions: 2, EventsPartitions: 2}
+	cluster, ctx, topics := fakeTopics(t, c)
 	if err := state.EnsureTopics(ctx, cluster.Admin(t), topics); err != nil {
 		t.Fatal(err)
 	}
@@ -153,4 +148,11 @@ func unknownTopicConfigs(req kmsg.Request) kmsg.Response {
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return resp
+}
+
+// fakeTopics names fresh topics on the kfake cluster c.
+func fakeTopics(t *testing.T, c *kfake.Cluster) (*kafkatest.Cluster, context.Context, state.Topics) {
+	topic := kafkatest.Topic(t)
+	return &kafkatest.Cluster{Brokers: c.ListenAddrs(), Kind: kafkatest.KindFake}, kafkatest.Context(t, time.Minute),
+		state.Topics{Events: topic + ".events", State: topic + ".state", StatePartitions: 2, EventsPartitions: 2}
 }
