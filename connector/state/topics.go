@@ -125,55 +125,65 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 // which case the broker answers UNKNOWN_TOPIC_OR_PARTITION for it: that is waited out, bounded
 // by timeout, like the readiness wait below.
 func describePolicy(ctx context.Context, adm *kadm.Client, topic string, timeout time.Duration) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error // the last UNKNOWN_TOPIC_OR_PARTITION, for the error at the deadline
-	for {
+	policy := "delete"
+	timedOut, err := poll(ctx, timeout, func(ctx context.Context) error {
 		cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			return err
+		}
+		rc, err := cfgs.On(topic, nil)
 		if err == nil {
-			var rc kadm.ResourceConfig
-			if rc, err = cfgs.On(topic, nil); err == nil {
-				err = rc.Err
-			}
-			if err == nil {
-				policy := "delete"
-				for _, c := range rc.Configs {
-					if c.Key == "cleanup.policy" {
-						policy = c.MaybeValue()
-					}
-				}
-				return policy, nil
+			err = rc.Err
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" {
+				policy = c.MaybeValue()
 			}
 		}
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return err
+	}, func(err error) bool { return errors.Is(err, kerr.UnknownTopicOrPartition) })
+	switch {
+	case timedOut:
+		return "", fmt.Errorf("describe topic %s: it exists but this broker does not know it after %s: %w", topic, timeout, err)
+	case err != nil:
+		return "", fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	return policy, nil
+}
+
+// waitReady polls until every partition of the topics has a leader that lists offsets.
+func waitReady(ctx context.Context, adm *kadm.Client, timeout time.Duration, topics ...string) error {
+	timedOut, err := poll(ctx, timeout, func(ctx context.Context) error { return offsetsAnswer(ctx, adm, topics...) },
+		func(error) bool { return true })
+	if timedOut {
+		return fmt.Errorf("topics %s are not ready after %s (every partition needs a leader that answers): %w", strings.Join(topics, ", "), timeout, err)
+	}
+	return err
+}
+
+// poll calls try every 100 ms until it succeeds (false, nil), fails with an error transient
+// does not accept (false, that error), or timeout passes (true, the last transient error — or
+// the error of the attempt the deadline cut).
+func poll(ctx context.Context, timeout time.Duration, try func(context.Context) error, transient func(error) bool) (timedOut bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		err = try(ctx)
+		switch {
+		case err == nil:
+			return false, nil
+		case transient(err):
 			last = err
-		} else if ctx.Err() == nil {
-			return "", fmt.Errorf("describe topic %s: %w", topic, err)
+		case ctx.Err() == nil:
+			return false, err
 		}
 		select {
 		case <-ctx.Done():
 			if last == nil {
 				last = err
 			}
-			return "", fmt.Errorf("describe topic %s: it exists but this broker does not know it after %s: %w", topic, timeout, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// waitReady polls until every partition of the topics has a leader that lists offsets.
-func waitReady(ctx context.Context, adm *kadm.Client, timeout time.Duration, topics ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error
-	for {
-		last = offsetsAnswer(ctx, adm, topics...)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("topics %s are not ready after %s (every partition needs a leader that answers): %w", strings.Join(topics, ", "), timeout, last)
+			return true, last
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
