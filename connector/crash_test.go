@@ -120,7 +120,7 @@ func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect f
 			vanished[c.MessageID] = true
 		}
 	}
-	ids := map[string]bool{}
+	ids := map[string]event{}
 	type seen struct {
 		created  int
 		deleted  int
@@ -132,11 +132,12 @@ func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect f
 	for _, ev := range evs {
 		id := ev.Body["event_id"].(string)
 		m := ev.msgID()
-		if ids[id] {
-			broken = append(broken, fmt.Sprintf("duplicate event %s: %s of message %d", id, ev.Type, m))
+		if first, dup := ids[id]; dup {
+			broken = append(broken, fmt.Sprintf("duplicate event %s: %s of message %d at [%d]@%d (producer %s) and [%d]@%d (producer %s)",
+				id, ev.Type, m, first.Partition, first.Offset, first.Producer, ev.Partition, ev.Offset, ev.Producer))
 			continue
 		}
-		ids[id] = true
+		ids[id] = ev
 		s := per[m]
 		if s == nil {
 			s = &seen{conv: ev.Key}

@@ -3,6 +3,7 @@ package connector_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sort"
@@ -150,6 +151,7 @@ type event struct {
 	Key       string
 	Partition int32
 	Offset    int64
+	Producer  string // producer id/epoch of the record's batch: which transaction wrote it
 	Headers   map[string]string
 	Body      map[string]any // events.Plain of the record
 }
@@ -215,7 +217,8 @@ func (e *env) readEvents(t *testing.T) []event {
 				t.Fatalf("decode %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
 			}
 			ev := event{Type: h["event_type"], Key: string(r.Key), Partition: r.Partition, Offset: r.Offset, Headers: h,
-				Body: events.Plain(native).(map[string]any)}
+				Producer: fmt.Sprintf("%d/%d", r.ProducerID, r.ProducerEpoch),
+				Body:     events.Plain(native).(map[string]any)}
 			if "partoo.messages.v1."+ev.Type != name {
 				t.Fatalf("event_type header %q but schema %s", ev.Type, name)
 			}
@@ -278,4 +281,15 @@ func count(evs []event, typ string) int {
 		}
 	}
 	return n
+}
+
+// alive reports an error once the connector has stopped (for waitExactlyOnce).
+func (r *running) alive() error {
+	select {
+	case err := <-r.done:
+		r.cancel, r.done = nil, nil
+		return fmt.Errorf("the connector stopped: %v", err)
+	default:
+		return nil
+	}
 }
