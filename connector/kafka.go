@@ -97,7 +97,7 @@ func (c *Connector) kafkaFailed(ctx context.Context, err error) {
 		// It may have committed: the memory is re-read from the state topic before any
 		// other walk, so the walks redone find exactly what is missing (no duplicate).
 		c.reload.Store(true)
-		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed: the commit was sent but not answered, so its outcome is unknown; the state will be re-read from Kafka before going on",
+		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed: the commit was sent but not clearly answered, so its outcome is unknown; the state will be re-read from Kafka before going on",
 			"reason", reason, "err", err)
 	} else {
 		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed; nothing of it is visible, its conversations will be walked again",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -290,4 +291,32 @@ func TestCorruptStateRecord(t *testing.T) {
 	if n := len(e.readEvents(t)); n != len(all) {
 		t.Fatalf("%d events after a clean restart, want %d", n, len(all))
 	}
+}
+
+// TestCommitWithAnUnknownOutcome: the broker applies a commit, but the connector reads a
+// retriable error for it and for every retry (NOT_COORDINATOR, as when the transaction
+// coordinator resigns right after writing the commit: seen after a broker stall, when the
+// controller fenced the broker). The connector cannot know whether that transaction happened:
+// it must re-read its state from Kafka before it redoes anything, and publish nothing twice.
+func TestCommitWithAnUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	populate(e, 4)
+	fault := &kafkatest.CommitFault{Code: kerr.NotCoordinator.Code}
+	fault.Arm() // the first commit: the snapshot
+	opt := e.options()
+	opt.Kafka = append(opt.Kafka, fault.Opt())
+	opt.TransactionTimeout = 4 * time.Second // a commit is given up after 2 s
+	r := e.start(opt)
+	waitExactlyOnce(t, e, nil, time.Minute, r.alive)
+	if fault.Rewritten() == 0 {
+		t.Fatal("no commit answer was garbled: the case was not exercised")
+	}
+	t.Logf("%d answers to the first commit garbled", fault.Rewritten())
+	// And the connector goes on: a new message is published once.
+	ids := e.sim.ConversationIDs()
+	if _, err := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: ids[0], SenderType: "Consumer", Content: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	waitExactlyOnce(t, e, nil, time.Minute, r.alive)
 }

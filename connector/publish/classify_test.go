@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -39,5 +40,35 @@ func TestFenceIsToldFromATimeout(t *testing.T) {
 				t.Fatal("a timed-out transaction must rebuild the producer")
 			}
 		})
+	}
+}
+
+// TestCommitOutcome: a failed commit is trusted as not having happened only on a definitive
+// refusal that came before the deadline; every other failure makes the caller re-read its state.
+func TestCommitOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		err            error
+		deadlinePassed bool
+		unconfirmed    bool
+	}{
+		{kerr.NotCoordinator, false, true}, // a coordinator that resigned after writing the commit
+		{kerr.CoordinatorLoadInProgress, false, true},
+		{kerr.CoordinatorNotAvailable, false, true},
+		{kerr.ConcurrentTransactions, false, true}, // the commit is being completed
+		{kerr.UnknownServerError, false, true},
+		{kerr.RequestTimedOut, false, true},
+		{context.DeadlineExceeded, true, true},
+		{errors.New("broken pipe"), false, true},
+		{kerr.InvalidTxnState, true, true}, // a refusal, but past the deadline: an earlier try may have committed
+		{kerr.OperationNotAttempted, false, false},
+		{fmt.Errorf("recreated: %w, %w", kerr.TransactionAbortable, kerr.UnknownTopicID), false, false},
+		{kerr.InvalidTxnState, false, false},
+		{kerr.ProducerFenced, false, false},
+		{kerr.InvalidProducerEpoch, false, false},
+		{kerr.TransactionalIDAuthorizationFailed, false, false},
+	} {
+		if got := commitUnconfirmed(fmt.Errorf("publish: commit: %w", tc.err), tc.deadlinePassed); got != tc.unconfirmed {
+			t.Errorf("commitUnconfirmed(%v, deadline passed %v) = %v, want %v", tc.err, tc.deadlinePassed, got, tc.unconfirmed)
+		}
 	}
 }

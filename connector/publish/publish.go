@@ -46,12 +46,13 @@ var (
 	// ErrTimeout: Kafka did not acknowledge the records, or answer the commit or abort, in
 	// time. Returned by Publish.
 	ErrTimeout = errors.New("Kafka did not answer in time")
-	// ErrCommitUncertain: the commit was sent but no answer came (a timeout, a broken
-	// connection): the transaction may have committed after all. The caller must re-read what
+	// ErrCommitUncertain: the commit was sent but not clearly refused (no answer in time, a
+	// broken connection, a coordinator error such as NOT_COORDINATOR: see commitUnconfirmed):
+	// the transaction may have committed after all. The caller must re-read what
 	// it wrote (the state topic) before it trusts its memory again; the producer is rebuilt
 	// first, which makes the broker settle the transaction one way or the other. Returned by
 	// Publish, with the cause.
-	ErrCommitUncertain = errors.New("the commit's outcome is unknown (it was sent, no answer came)")
+	ErrCommitUncertain = errors.New("the commit's outcome is unknown (it was sent, and not clearly refused)")
 )
 
 // Config configures a Publisher.
@@ -245,10 +246,7 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.EndTimeout)
 	defer cancel()
 	if err := cl.EndTransaction(ectx, kgo.TryCommit); err != nil {
-		// A broker's error code means the commit was refused; anything else (no answer in
-		// time, a broken connection) leaves its outcome unknown.
-		var ke *kerr.Error
-		uncertain := !errors.As(err, &ke)
+		uncertain := commitUnconfirmed(err, ectx.Err() != nil)
 		if ectx.Err() != nil {
 			err = fmt.Errorf("%w: no answer to the commit within %s (%v)", ErrTimeout, p.cfg.EndTimeout, err)
 		}
@@ -264,6 +262,29 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 	p.stats.Records += n
 	p.mu.Unlock()
 	return nil
+}
+
+// commitUnconfirmed reports whether a commit that returned err may have happened after all.
+// Only a definitive refusal, received before the commit's deadline, says it did not: the
+// commit was not sent (OPERATION_NOT_ATTEMPTED, or a topic recreated under the transaction:
+// TRANSACTION_ABORTABLE), the transaction was in no state to commit (INVALID_TXN_STATE), or
+// the producer was fenced or is not authorized. Anything else leaves the outcome unknown: no
+// answer in time, a broken connection, UNKNOWN_SERVER_ERROR, a retriable code that outlived
+// the client's retries — NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS, which a coordinator
+// that resigned right after writing the commit answers (seen on a broker fenced by its
+// controller after a stall) — and CONCURRENT_TRANSACTIONS, which is the answer to a commit
+// being completed.
+func commitUnconfirmed(err error, deadlinePassed bool) bool {
+	if deadlinePassed {
+		return true
+	}
+	for _, refused := range []*kerr.Error{kerr.OperationNotAttempted, kerr.TransactionAbortable, kerr.InvalidTxnState,
+		kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping, kerr.TransactionalIDAuthorizationFailed} {
+		if errors.Is(err, refused) {
+			return false
+		}
+	}
+	return true
 }
 
 // waitTimeout waits for wg, at most d; it reports whether wg finished.
