@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -159,78 +157,39 @@ type event struct {
 func (ev event) msgID() int64 { return ev.Body["message_id"].(int64) }
 
 // readEvents reads the whole events topic with read_committed, up to the committed end
-// offsets taken when it starts (the last stable offset of each partition), so a slow fetch
-// on a busy machine never cuts a read short.
+// offsets taken when it starts (kafkatest.Cluster.ReadCommitted).
 func (e *env) readEvents(t *testing.T) []event {
 	t.Helper()
 	codec, err := events.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := kafkatest.Context(t, 60*time.Second)
-	ends, err := e.cluster.Admin(t).ListCommittedOffsets(ctx, e.topics.Events)
-	if err == nil {
-		err = ends.Error()
-	}
+	recs, err := e.cluster.ReadCommitted(kafkatest.Context(t, 60*time.Second), t, e.topics.Events)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		return nil // not created yet
 	}
 	if err != nil {
-		t.Fatalf("end offsets of %s: %v", e.topics.Events, err)
+		t.Fatal(err)
 	}
-	remaining := map[int32]int64{} // partitions not yet read to their end
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			remaining[o.Partition] = o.Offset
+	out := make([]event, 0, len(recs))
+	for _, r := range recs {
+		h := map[string]string{}
+		for _, x := range r.Headers {
+			h[x.Key] = string(x.Value)
 		}
-	})
-	cl := e.cluster.Client(t,
-		kgo.ConsumeTopics(e.topics.Events),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // a transaction's marker shows where a partition ends
-	)
-	defer cl.Close()
-	var out []event
-	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading %s: %v; partitions not read to their end: %v", e.topics.Events, ctx.Err(), remaining)
+		// Either framing: the fingerprint header names the schema of a registry-framed value.
+		name, native, err := codec.DecodeWithFingerprint(r.Value, h[events.HeaderFingerprint])
+		if err != nil {
+			t.Fatalf("decode %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
 		}
-		fs.EachError(func(_ string, _ int32, err error) {
-			t.Fatalf("fetch: %v", err)
-		})
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
-				delete(remaining, r.Partition)
-			}
-			if r.Attrs.IsControl() || r.Offset >= ends[e.topics.Events][r.Partition].Offset {
-				return
-			}
-			h := map[string]string{}
-			for _, x := range r.Headers {
-				h[x.Key] = string(x.Value)
-			}
-			// Either framing: the fingerprint header names the schema of a registry-framed value.
-			name, native, err := codec.DecodeWithFingerprint(r.Value, h[events.HeaderFingerprint])
-			if err != nil {
-				t.Fatalf("decode %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
-			}
-			ev := event{Type: h["event_type"], Key: string(r.Key), Partition: r.Partition, Offset: r.Offset, Headers: h,
-				Producer: fmt.Sprintf("%d/%d", r.ProducerID, r.ProducerEpoch),
-				Body:     events.Plain(native).(map[string]any)}
-			if "partoo.messages.v1."+ev.Type != name {
-				t.Fatalf("event_type header %q but schema %s", ev.Type, name)
-			}
-			out = append(out, ev)
-		})
+		ev := event{Type: h["event_type"], Key: string(r.Key), Partition: r.Partition, Offset: r.Offset, Headers: h,
+			Producer: fmt.Sprintf("%d/%d", r.ProducerID, r.ProducerEpoch),
+			Body:     events.Plain(native).(map[string]any)}
+		if "partoo.messages.v1."+ev.Type != name {
+			t.Fatalf("event_type header %q but schema %s", ev.Type, name)
+		}
+		out = append(out, ev)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Partition != out[j].Partition {
-			return out[i].Partition < out[j].Partition
-		}
-		return out[i].Offset < out[j].Offset
-	})
 	return out
 }
 

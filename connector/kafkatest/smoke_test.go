@@ -112,38 +112,18 @@ func TestBrokerSmoke(t *testing.T) {
 	}
 }
 
-// readCommitted reads the topic from the start with read_committed up to its committed end
-// (the last stable offset, taken first), and returns "key=value" for every record, sorted.
+// readCommitted reads the topic with read_committed up to its committed end
+// (kafkatest.Cluster.ReadCommitted), and returns "key=value" for every record, sorted.
 // want >= 0 checks the count.
 func readCommitted(ctx context.Context, t *testing.T, cluster *kafkatest.Cluster, topic string, want int) []string {
 	t.Helper()
-	ends, err := kadm.NewClient(cluster.Client(t)).ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	recs, err := cluster.ReadCommitted(ctx, t, topic)
 	if err != nil {
-		t.Fatalf("end offset of %s: %v", topic, err)
+		t.Fatal(err)
 	}
-	end, _ := ends.Lookup(topic, 0)
-	cl := cluster.Client(t,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // the transaction markers show where the partition ends
-	)
-	defer cl.Close()
-	var out []string
-	for next := int64(0); next < end.Offset; {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading %s: %v (have %v, at %d of %d)", topic, ctx.Err(), out, next, end.Offset)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
-		fs.EachRecord(func(r *kgo.Record) {
-			next = r.Offset + 1
-			if !r.Attrs.IsControl() && r.Offset < end.Offset {
-				out = append(out, string(r.Key)+"="+string(r.Value))
-			}
-		})
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, string(r.Key)+"="+string(r.Value))
 	}
 	sort.Strings(out)
 	if want >= 0 && len(out) != want {

@@ -278,8 +278,10 @@ func commitUnconfirmed(err error, deadlinePassed bool) bool {
 	if deadlinePassed {
 		return true
 	}
-	for _, refused := range []*kerr.Error{kerr.OperationNotAttempted, kerr.TransactionAbortable, kerr.InvalidTxnState,
-		kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping, kerr.TransactionalIDAuthorizationFailed} {
+	if isFenceLike(err) {
+		return false
+	}
+	for _, refused := range []*kerr.Error{kerr.OperationNotAttempted, kerr.TransactionAbortable, kerr.InvalidTxnState, kerr.TransactionalIDAuthorizationFailed} {
 		if errors.Is(err, refused) {
 			return false
 		}
