@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/diff"
@@ -28,8 +29,25 @@ func (h stepHooks) Walked(r pipeline.Report) {
 	case pipeline.ResultFailed:
 		return // the transaction's failure is logged once, by Transaction
 	case pipeline.ResultPartial:
-		c.health.rlog.Warn("walk:"+partoo.ErrorKind(r.Err), "walk incomplete; publishing what was read (no deletions inferred) and walking it again later",
-			"conversation_id", r.ConversationID, "pages", r.Pages, "messages", r.Messages, "error_kind", partoo.ErrorKind(r.Err), "err", r.Err)
+		if errors.Is(r.Err, partoo.ErrNoProgress) || errors.Is(r.Err, partoo.ErrCursorLoop) || errors.Is(r.Err, partoo.ErrTooManyPages) {
+			c.opt.Metrics.WalkDoubted(metrics.DoubtNoProgress)
+			// Named every time: a server that ignores the cursor is a fact about one conversation.
+			c.log.Warn("walk stopped: the pagination makes no progress; publishing what was read (no deletions inferred), the conversation backs off",
+				"conversation_id", r.ConversationID, "pages", r.Pages, "messages", r.Messages, "count", countAttr(r), "err", r.Err)
+		} else {
+			c.health.rlog.Warn("walk:"+partoo.ErrorKind(r.Err), "walk incomplete; publishing what was read (no deletions inferred) and walking it again later",
+				"conversation_id", r.ConversationID, "pages", r.Pages, "messages", r.Messages, "error_kind", partoo.ErrorKind(r.Err), "err", r.Err)
+		}
+	}
+	if r.Short {
+		c.opt.Metrics.WalkDoubted(metrics.DoubtCountShort)
+		c.health.rlog.Warn("walk:count_short", "walk received fewer messages than Partoo's count; publishing what was read, no deletion inferred",
+			"conversation_id", r.ConversationID, "count", r.Count, "received", r.Distinct, "pages", r.Pages)
+	}
+	if r.Suspect {
+		c.opt.Metrics.WalkDoubted(metrics.DoubtSuspectAbsence)
+		c.log.Warn("walk misses most or all of the conversation's recorded messages and Partoo's count does not vouch for it: not taken as evidence of deletion; looked at again soon",
+			"conversation_id", r.ConversationID, "recorded_missing", r.Absent, "received", r.Distinct, "count", countAttr(r), "pages", r.Pages)
 	}
 	c.walks.Add(1)
 	for typ, example := range r.UnknownSenders {
@@ -42,7 +60,23 @@ func (h stepHooks) Walked(r pipeline.Report) {
 	}
 	if len(r.Events) > 0 {
 		h.committed(r.Events, r.PreviousWalk)
+		for _, e := range r.Events {
+			if e.Type == diff.MessageDeleted && e.Reason == diff.Vanished {
+				c.log.Info("message inferred deleted: absent from consecutive complete walks (MessageDeleted Vanished)",
+					"conversation_id", e.ConversationID, "message_id", e.MessageID, "absent_walks", e.AbsentWalks,
+					"absent_since", e.AbsentSince.Format(time.RFC3339), "absent_seconds", int64(e.DetectedAt.Sub(e.AbsentSince).Seconds()),
+					"walk_count", countAttr(r), "walk_received", r.Distinct, "event_id", e.ID)
+			}
+		}
 	}
+}
+
+// countAttr is a walk's count for a log line: the number, or "none" when Partoo gave none.
+func countAttr(r pipeline.Report) any {
+	if !r.HasCount {
+		return "none"
+	}
+	return r.Count
 }
 
 // Transaction implements pipeline.Hooks.

@@ -144,7 +144,7 @@ func options(cfg *config.Config, kopts []kgo.Opt) connector.Options {
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},
 		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
-		Diff:        diff.Options{VanishAfterWalks: cfg.VanishAfterWalks},
+		Diff:        diff.Options{VanishAfterWalks: cfg.VanishAfterWalks, VanishConfirmAfter: cfg.PartooVanishConfirmAfter},
 		MaxInFlight: cfg.PartooMaxInFlight,
 		Scheduler:   cfg.Scheduler,
 		Schedule: schedule.Config{DiscoveryInterval: cfg.SchedulerDiscoveryInterval,

@@ -52,7 +52,8 @@ type Config struct {
 
 	StateOnCorrupt string `envconfig:"STATE_ON_CORRUPT" default:"fail" desc:"a state record that cannot be decoded at start: fail (stop, naming topic, partition, offset and key) or rewalk (forget those conversations; their messages are re-emitted as snapshots with the same event_ids)"`
 
-	VanishAfterWalks int `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
+	VanishAfterWalks         int           `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
+	PartooVanishConfirmAfter time.Duration `envconfig:"PARTOO_VANISH_CONFIRM_AFTER" default:"5m" desc:"least time between the first complete walk that misses a message and the one that reports it MessageDeleted(Vanished): one glitch, however consistent, is never enough; 0: walks only"`
 
 	Scheduler                  string          `envconfig:"SCHEDULER" default:"smart" desc:"smart (discovery, Sending re-walks, Instagram checks, reconciliation) or sweep (every conversation in turn)"`
 	SchedulerDiscoveryInterval time.Duration   `envconfig:"SCHEDULER_DISCOVERY_INTERVAL" default:"2s" desc:"how often the smart scheduler reads /conversations page 1"`
@@ -261,6 +262,9 @@ func (c *Config) validate() Errors {
 	}
 	if c.VanishAfterWalks < 1 {
 		bad("VANISH_AFTER_WALKS", "must be at least 1")
+	}
+	if c.PartooVanishConfirmAfter < 0 {
+		bad("PARTOO_VANISH_CONFIRM_AFTER", "must not be negative")
 	}
 	if c.Scheduler != "smart" && c.Scheduler != "sweep" {
 		bad("SCHEDULER", "must be smart or sweep")

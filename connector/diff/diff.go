@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
@@ -63,6 +64,10 @@ type Event struct {
 	PreviousStatus partoo.Status  // StatusChanged
 	Status         partoo.Status  // StatusChanged
 	Reason         DeleteReason   // MessageDeleted
+	// Evidence of a Vanished deletion: the consecutive complete walks the message was absent
+	// from, and the time of the first of them.
+	AbsentWalks int
+	AbsentSince time.Time
 }
 
 // Coverage says how much of a conversation a walk saw.
@@ -90,6 +95,15 @@ type Options struct {
 	// VanishAfterWalks is how many consecutive complete walks a recorded message must be absent
 	// from before it is reported Vanished. Default 2.
 	VanishAfterWalks int
+	// VanishConfirmAfter is how long a recorded message must have been absent — from the first
+	// complete walk that missed it to the complete walk that concludes — before it is reported
+	// Vanished: one glitch, however consistent, is never enough. Default 0 (walks only).
+	VanishConfirmAfter time.Duration
+	// Counted says the walk carried Partoo's count and received exactly that many distinct
+	// messages: Partoo itself says the conversation holds what the walk saw. Without it, a
+	// complete walk that misses most or all of a conversation's recorded messages is suspect
+	// (Result.Suspect) and counts as no evidence of deletion.
+	Counted bool
 	// Resnapshot, when set, is the id of a resnapshot request: every message of the walk
 	// already recorded is also emitted as MessageCreated with Snapshot set and an event id
 	// derived from the request (so that a request processed twice gives the same events, and
@@ -103,6 +117,11 @@ type Result struct {
 	Next    *State // the state to record once the events are committed
 	Changed bool   // Next differs from the previous state: it must be written
 	Ignored int    // messages skipped for an unknown sender_type (or another conversation)
+	// Absent is the number of recorded (not deleted) messages this walk did not see; Suspect
+	// is set when the walk was complete but missed most or all of them without Partoo's count
+	// to vouch for it, so that the absences were not counted towards a deletion.
+	Absent  int
+	Suspect bool
 }
 
 // Diff compares a walk of conversation convID with its previous state (nil: none recorded)
@@ -135,12 +154,35 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 	}
 	sort.Slice(msgs, func(i, j int) bool { return msgs[i].ID < msgs[j].ID })
 
+	// How many recorded, live messages this walk misses. A complete walk that misses most or
+	// all of them (an empty page, a truncated listing) is not believed unless Partoo's count
+	// vouches for it: its absences are not counted.
+	live := 0
+	for _, ms := range prev.Messages {
+		if ms.Deleted() {
+			continue
+		}
+		live++
+		if _, ok := seen[ms.ID]; !ok {
+			res.Absent++
+		}
+	}
+	countAbsence := cov == Complete
+	if countAbsence && res.Absent > 0 && !opt.Counted && (len(msgs) == 0 || 2*res.Absent > live) {
+		res.Suspect, countAbsence = true, false
+	}
+
 	next := &State{
 		ConversationID: convID,
 		SnapshotDone:   prev.SnapshotDone || cov >= AllPages,
 		UpdatedAt:      prev.UpdatedAt,
 		Messages:       make([]MessageState, 0, max(len(prev.Messages), len(msgs))),
 		Raw:            map[string]string{},
+	}
+	for k, v := range prev.Raw {
+		if len(k) > 2 && k[0] == 'x' && k[1] == ':' {
+			next.Raw[k] = v // generations outlive the messages they count
+		}
 	}
 	emit := func(e Event) {
 		e.ConversationID, e.DetectedAt = convID, now
@@ -155,18 +197,27 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 			// Recorded, absent from this walk.
 			ms := prev.Messages[i]
 			i++
-			if cov == Complete {
+			copyRaw(next.Raw, prev.Raw, ms.ID)
+			if countAbsence {
+				since := prev.absentSince(ms.ID)
+				if ms.Missed() == 0 || since.IsZero() {
+					since = now // the first complete walk that misses it (or one recorded before this was kept)
+				}
 				ms.setMissed(ms.Missed() + 1)
-				if ms.Missed() >= opt.VanishAfterWalks {
+				if ms.Missed() >= opt.VanishAfterWalks && now.Sub(since) >= opt.VanishConfirmAfter {
+					gen := prev.generation(ms.ID)
 					if !ms.Deleted() {
 						last := prev.MessageFromState(ms)
-						emit(Event{Type: MessageDeleted, ID: eventID(convID, ms.ID, "deleted"), MessageID: ms.ID,
-							Date: last.Date.Time, Message: last, Reason: Vanished})
+						emit(Event{Type: MessageDeleted, ID: eventID(convID, ms.ID, genSuffix("deleted", gen)), MessageID: ms.ID,
+							Date: last.Date.Time, Message: last, Reason: Vanished, AbsentWalks: ms.Missed(), AbsentSince: since})
+						// Should it come back, its events get new ids (generation gen+1).
+						next.Raw[rawKey('x', ms.ID)] = strconv.Itoa(gen + 1)
 					}
+					dropRaw(next.Raw, ms.ID)
 					continue // it leaves the state
 				}
+				next.Raw[rawKey('m', ms.ID)] = strconv.FormatInt(since.UnixMicro(), 10)
 			}
-			copyRaw(next.Raw, prev.Raw, ms.ID)
 			next.Messages = append(next.Messages, ms)
 
 		case i >= len(prev.Messages) || msgs[j].ID < prev.Messages[i].ID:
@@ -174,10 +225,13 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 			m := msgs[j]
 			j++
 			ms := encodeMessage(m, next.Raw)
-			emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, "created"), MessageID: m.ID,
+			// A message that comes back after a Vanished deletion is created again, with a new
+			// event id (its generation), so consumers that deduplicate on event_id see it.
+			gen := prev.generation(m.ID)
+			emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
 				Date: m.Date.Time, Message: m, Snapshot: snapshot})
 			if m.IsDeleted {
-				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, "deleted"), MessageID: m.ID,
+				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
 					Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
 			}
 			next.Messages = append(next.Messages, ms)
@@ -190,19 +244,20 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 			j++
 			ms := encodeMessage(m, next.Raw)
 			ms.StatusSeq = old.StatusSeq
+			gen := prev.generation(m.ID)
 			if before := prev.StatusOf(old); before != m.Status {
 				ms.StatusSeq++
 				emit(Event{Type: StatusChanged, MessageID: m.ID, Date: m.Date.Time, Message: m,
 					PreviousStatus: before, Status: m.Status,
-					ID: eventID(convID, m.ID, fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status))})
+					ID: eventID(convID, m.ID, genSuffix(fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status), gen))})
 			}
 			if opt.Resnapshot != "" {
-				emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, "resnapshot:"+opt.Resnapshot), MessageID: m.ID,
+				emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, genSuffix("resnapshot:"+opt.Resnapshot, gen)), MessageID: m.ID,
 					Date: m.Date.Time, Message: m, Snapshot: true})
 			}
 			switch {
 			case m.IsDeleted && !old.Deleted():
-				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, "deleted"), MessageID: m.ID,
+				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
 					Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
 			case old.Deleted():
 				ms.Flags |= flagDeleted // deletion is final: an undelete never re-emits
@@ -229,11 +284,28 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 	return res
 }
 
+// genSuffix names the change of a message's generation gen: the change itself for the first
+// (so ids stay what they always were), "<change>#<gen>" after the message came back from a
+// Vanished deletion.
+func genSuffix(change string, gen int) string {
+	if gen == 0 {
+		return change
+	}
+	return change + "#" + strconv.Itoa(gen)
+}
+
+// dropRaw forgets the raw strings of a message that leaves the state (not its generation).
+func dropRaw(raw map[string]string, id int64) {
+	for _, k := range []byte{'s', 'c', 't', 'm'} {
+		delete(raw, rawKey(k, id))
+	}
+}
+
 func copyRaw(dst, src map[string]string, id int64) {
 	if len(src) == 0 {
 		return
 	}
-	for _, k := range []byte{'s', 'c', 't'} {
+	for _, k := range []byte{'s', 'c', 't', 'm'} {
 		key := rawKey(k, id)
 		if v, ok := src[key]; ok {
 			dst[key] = v

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
@@ -10,8 +11,9 @@ import (
 // Replay rebuilds the states Diff recorded from the events it emitted, read back in order
 // (per conversation, as in its partition). It is what `rebuild-state` uses when the state
 // topic is lost: with the rebuilt states, the next walks emit nothing for what the events
-// already say. What events do not carry (the count of walks a message has been absent from)
-// starts at zero.
+// already say, and a message that comes back after a Vanished deletion gets new event ids. What
+// events do not carry (the walks a message has been absent from, and since when) starts at
+// zero.
 type Replay struct {
 	convs map[int64]*replayed
 }
@@ -20,6 +22,7 @@ type replayed struct {
 	msgs    map[int64]partoo.Message
 	seq     map[int64]uint8
 	deleted map[int64]bool
+	gens    map[int64]int // Vanished deletions per message
 }
 
 // NewReplay returns an empty replay.
@@ -30,7 +33,7 @@ func NewReplay() *Replay { return &Replay{convs: map[int64]*replayed{}} }
 func (r *Replay) Apply(e Event) {
 	c := r.convs[e.ConversationID]
 	if c == nil {
-		c = &replayed{msgs: map[int64]partoo.Message{}, seq: map[int64]uint8{}, deleted: map[int64]bool{}}
+		c = &replayed{msgs: map[int64]partoo.Message{}, seq: map[int64]uint8{}, deleted: map[int64]bool{}, gens: map[int64]int{}}
 		r.convs[e.ConversationID] = c
 	}
 	switch e.Type {
@@ -44,6 +47,7 @@ func (r *Replay) Apply(e Event) {
 		c.seq[e.MessageID]++
 	case MessageDeleted:
 		if e.Reason == Vanished {
+			c.gens[e.MessageID]++
 			delete(c.msgs, e.MessageID)
 			delete(c.seq, e.MessageID)
 			delete(c.deleted, e.MessageID)
@@ -69,6 +73,9 @@ func (r *Replay) States(now time.Time) []*State {
 				ms.Flags |= flagDeleted
 			}
 			s.Messages = append(s.Messages, ms)
+		}
+		for m, n := range c.gens {
+			s.Raw[rawKey('x', m)] = strconv.Itoa(n)
 		}
 		sort.Slice(s.Messages, func(i, j int) bool { return s.Messages[i].ID < s.Messages[j].ID })
 		out = append(out, s)

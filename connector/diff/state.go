@@ -2,6 +2,7 @@ package diff
 
 import (
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
@@ -56,6 +57,27 @@ type State struct {
 	UpdatedAt      time.Time
 	Messages       []MessageState
 	Raw            map[string]string
+}
+
+// absentSince is when the first complete walk of the current run of absences of message id
+// missed it (raw "m:<id>", microseconds); zero when not recorded.
+func (s *State) absentSince(id int64) time.Time {
+	v, ok := s.Raw[rawKey('m', id)]
+	if !ok {
+		return time.Time{}
+	}
+	us, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// generation is how many times message id was reported Vanished (raw "x:<id>"); its events
+// after the n-th return carry the suffix "#n" in their id.
+func (s *State) generation(id int64) int {
+	n, _ := strconv.Atoi(s.Raw[rawKey('x', id)])
+	return n
 }
 
 // Find returns the index of message id, or -1.

@@ -42,7 +42,21 @@ type Metrics struct {
 	registry       *prometheus.CounterVec
 	leader         prometheus.Gauge
 	signalErrors   *prometheus.CounterVec
+	walkDoubts     *prometheus.CounterVec
+	truncated      *prometheus.CounterVec
 }
+
+// Reasons a walk is not believed whole (WalkDoubted).
+const (
+	DoubtCountShort     = "count_short"     // every page read, fewer distinct messages than Partoo's count
+	DoubtSuspectAbsence = "suspect_absence" // a complete walk missing most or all recorded messages, no count to vouch for it
+	DoubtNoProgress     = "no_progress"     // the pagination repeated itself or ran past what its count allows
+)
+
+// Reasons a record is cut down to fit Kafka (Truncated).
+const (
+	TruncatedContent = "content" // a message's content was cut so its event fits max.message.bytes
+)
 
 // Gauges are read at scrape time.
 type Gauges struct {
@@ -163,6 +177,14 @@ func New(g Gauges) *Metrics {
 			Name: "partoo_connector_signal_errors_total",
 			Help: "Failures on the signal topic (resnapshot requests), by operation: fetch_offset (reading where to resume; retried), read, commit (marking a request done; retried). None loses a request: it waits or is carried out again.",
 		}, []string{"op"}),
+		walkDoubts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_walks_doubted_total",
+			Help: "Walks that did not prove themselves whole, by reason: count_short (fewer messages than Partoo's count), suspect_absence (most or all recorded messages missing with no count to vouch for it), no_progress (the pagination repeated itself or outran its count). No deletion is inferred from them.",
+		}, []string{"reason"}),
+		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_records_truncated_total",
+			Help: "Events published with their message content cut to fit the events topic's max.message.bytes (flagged in the event: content_truncated_from), by what was cut.",
+		}, []string{"what"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_webhooks_total",
 			Help: "Partoo webhooks received, by result (accepted, duplicate, dropped, gone, filtered, ignored, unauthorized, malformed, too_large, busy).",
@@ -170,7 +192,12 @@ func New(g Gauges) *Metrics {
 	}
 	reg.MustRegister(m.apiRequests, m.apiErrors, m.itemsSkipped, m.apiDuration, m.budgetWait, m.rateLimited, m.events,
 		m.transactions, m.txnFailures, m.detectionLag, m.walkDuration, m.ignored, m.restoreSeconds, m.ready, m.degraded, m.lastWalk, m.webhooks,
-		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares, m.registry, m.leader, m.signalErrors)
+		m.picks, m.inFlight, m.inFlightLimit, m.batch, m.shares, m.registry, m.leader, m.signalErrors,
+		m.walkDoubts, m.truncated)
+	for _, r := range []string{DoubtCountShort, DoubtSuspectAbsence, DoubtNoProgress} {
+		m.walkDoubts.WithLabelValues(r)
+	}
+	m.truncated.WithLabelValues(TruncatedContent)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
@@ -363,4 +390,20 @@ func (m *Metrics) SignalError(op string) {
 		return
 	}
 	m.signalErrors.WithLabelValues(op).Inc()
+}
+
+// WalkDoubted counts a walk that did not prove itself whole (reason: a Doubt* constant).
+func (m *Metrics) WalkDoubted(reason string) {
+	if m == nil {
+		return
+	}
+	m.walkDoubts.WithLabelValues(reason).Inc()
+}
+
+// Truncated counts an event cut down to fit Kafka (what: a Truncated* constant).
+func (m *Metrics) Truncated(what string) {
+	if m == nil {
+		return
+	}
+	m.truncated.WithLabelValues(what).Inc()
 }

@@ -265,10 +265,20 @@ func TestCursorLoopAndPageLimit(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		i := n.Add(1)
 		next := fmt.Sprint(i)
-		if r.URL.Query().Get("conversation_id") == "1" {
+		switch r.URL.Query().Get("conversation_id") {
+		case "1":
 			next = "same" // a loop: the second page points at itself
+		case "3":
+			// A server that ignores the cursor: the same message, a new cursor each time.
+			fmt.Fprintf(w, `{"messages": [{"id": 1, "conversation_id": 3, "date": "2023-01-31 16:22:17.327878+00:00"}], "count": 1, "next_cursor": %q}`, next)
+			return
+		case "4":
+			// count 150 at 100 per page: 2 pages, and slack for 2 more; then the walk is cut.
+			fmt.Fprintf(w, `{"messages": [{"id": %d, "conversation_id": 4, "date": "2023-01-31 16:22:17.327878+00:00"}], "count": 150, "next_cursor": %q}`, i, next)
+			return
 		}
-		fmt.Fprintf(w, `{"messages": [{"id": %d, "conversation_id": 1, "date": "2023-01-31 16:22:17.327878+00:00"}], "count": 1, "next_cursor": %q}`, i, next)
+		// No count: only Config.MaxPages bounds the walk.
+		fmt.Fprintf(w, `{"messages": [{"id": %d, "conversation_id": 1, "date": "2023-01-31 16:22:17.327878+00:00"}], "next_cursor": %q}`, i, next)
 	}))
 	defer srv.Close()
 	cl := newClient(t, srv.URL, func(cfg *partoo.Config) { cfg.MaxPages = 50 })
@@ -281,6 +291,41 @@ func TestCursorLoopAndPageLimit(t *testing.T) {
 	}
 	if got := n.Load(); got != 50 {
 		t.Fatalf("%d pages fetched, want the limit of 50", got)
+	}
+	n.Store(0)
+	w, err := cl.Messages(context.Background(), 3)
+	if !errors.Is(err, partoo.ErrNoProgress) || partoo.ErrorKind(err) != partoo.KindPagination || !strings.Contains(err.Error(), "conversation 3") {
+		t.Fatalf("err = %v, want ErrNoProgress naming the conversation", err)
+	}
+	if got := n.Load(); got != 2 || len(w.Messages) != 2 || w.Distinct != 1 {
+		t.Fatalf("%d pages fetched, walk %+v: want the walk to stop at the first page with nothing new", got, w)
+	}
+	n.Store(0)
+	if _, err := cl.Messages(context.Background(), 4); !errors.Is(err, partoo.ErrTooManyPages) || !strings.Contains(err.Error(), "count 150") {
+		t.Fatalf("err = %v, want ErrTooManyPages from the count", err)
+	}
+	if got := n.Load(); got != 4 {
+		t.Fatalf("%d pages fetched, want 4 (2 for count 150, 2 of slack)", got)
+	}
+}
+
+func TestShortWalk(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("cursor") == "" {
+			_, _ = w.Write([]byte(`{"messages": [{"id": 1, "conversation_id": 5, "date": "2023-01-31 16:22:17+00:00"}, {"id": "bad"}], "count": 3, "next_cursor": "p2"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"messages": [], "count": 3, "next_cursor": null}`))
+	}))
+	defer srv.Close()
+	cl := newClient(t, srv.URL, nil)
+	w, err := cl.Messages(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.HasCount || w.Count != 3 || w.Distinct != 2 || !w.Short() {
+		t.Fatalf("walk %+v: want 2 distinct of count 3, short", w)
 	}
 }
 

@@ -85,53 +85,55 @@ type envelope struct {
 	NextCursor    json.RawMessage    `json:"next_cursor"`
 }
 
-func decodeEnvelope(b []byte, key string) (items []json.RawMessage, count int, next *string, err error) {
+func decodeEnvelope(b []byte, key string) (items []json.RawMessage, count int, hasCount bool, next *string, err error) {
 	if !looksLikeJSONObject(b) {
-		return nil, 0, nil, errors.New("the body is not a JSON object")
-	}
-	// Absent and null tell apart: a null array is an empty page, an absent one is not a page.
-	var present struct {
-		Messages      json.RawMessage `json:"messages"`
-		Conversations json.RawMessage `json:"conversations"`
+		return nil, 0, false, nil, errors.New("the body is not a JSON object")
 	}
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && (te.Field == "messages" || te.Field == "conversations") {
-			return nil, 0, nil, fmt.Errorf("%q is not an array", key)
+			return nil, 0, false, nil, fmt.Errorf("%q is not an array", key)
 		}
-		return nil, 0, nil, err
+		return nil, 0, false, nil, err
 	}
 	list := env.Messages
 	if key == "conversations" {
 		list = env.Conversations
 	}
 	if list == nil {
-		// Absent, or null: only a second look tells which.
+		// Absent or null: either way not a page. A null list is what a backend error dressed
+		// as a 200 looks like ({"messages": null, "error": "backend timeout"}); reading it as
+		// an empty page would make every recorded message look deleted.
+		var present map[string]json.RawMessage
 		_ = json.Unmarshal(b, &present)
-		raw := present.Messages
-		if key == "conversations" {
-			raw = present.Conversations
+		if _, ok := present[key]; ok {
+			return nil, 0, false, nil, fmt.Errorf("%q is null, not an array%s", key, errorHint(present))
 		}
-		if raw == nil {
-			return nil, 0, nil, fmt.Errorf("no %q array", key)
-		}
-	} else {
-		items = *list
+		return nil, 0, false, nil, fmt.Errorf("no %q array%s", key, errorHint(present))
 	}
-	if n, err := parseInt(env.Count); err == nil {
-		count = int(n)
+	items = *list
+	if n, err := parseInt(env.Count); err == nil && n >= 0 {
+		count, hasCount = int(n), true
 	}
 	next, err = parseCursor(env.NextCursor)
-	return items, count, next, err
+	return items, count, hasCount, next, err
+}
+
+// errorHint quotes an "error" key of a body that is not a page, if it has one.
+func errorHint(obj map[string]json.RawMessage) string {
+	if e, ok := obj["error"]; ok && len(e) > 0 {
+		return " (the body says error: " + truncate(e, 120) + ")"
+	}
+	return ""
 }
 
 func decodeMessagePage(b []byte, convID int64, p *MessagePage) error {
-	items, count, next, err := decodeEnvelope(b, "messages")
+	items, count, hasCount, next, err := decodeEnvelope(b, "messages")
 	if err != nil {
 		return err
 	}
-	*p = MessagePage{Messages: make([]Message, 0, len(items)), Count: count, NextCursor: next}
+	*p = MessagePage{Messages: make([]Message, 0, len(items)), Count: count, HasCount: hasCount, NextCursor: next}
 	for i, raw := range items {
 		m, reason, err := decodeMessage(raw, convID)
 		if err != nil {
@@ -144,11 +146,11 @@ func decodeMessagePage(b []byte, convID int64, p *MessagePage) error {
 }
 
 func decodeConversationPage(b []byte, p *ConversationPage) error {
-	items, count, next, err := decodeEnvelope(b, "conversations")
+	items, count, hasCount, next, err := decodeEnvelope(b, "conversations")
 	if err != nil {
 		return err
 	}
-	*p = ConversationPage{Conversations: make([]Conversation, 0, len(items)), Count: count, NextCursor: next}
+	*p = ConversationPage{Conversations: make([]Conversation, 0, len(items)), Count: count, HasCount: hasCount, NextCursor: next}
 	for i, raw := range items {
 		c, skip := decodeConversation(raw)
 		if skip != nil {

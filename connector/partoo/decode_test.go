@@ -112,15 +112,21 @@ func TestPagesThatAreNotPagesFail(t *testing.T) {
 	for _, body := range []string{
 		`<!DOCTYPE html><html>`, `[]`, `{"error": {"json": "oops"}}`, `{"messages": {"id": 1}}`,
 		`{"messages": [], "next_cursor": {"a": 1}}`, `{"messages": [`,
+		// A null list is a backend error dressed as a 200, never an empty page.
+		`{"messages": null}`, `{"messages": null, "error": "backend timeout", "count": 3, "next_cursor": null}`,
 	} {
 		if _, err := partoo.DecodeMessagePage([]byte(body)); err == nil {
 			t.Errorf("%q decoded, want an error", body)
 		}
 	}
-	for _, body := range []string{`{"messages": null}`, `{"messages": [], "next_cursor": null, "count": "zero"}`} {
-		if p, err := partoo.DecodeMessagePage([]byte(body)); err != nil || len(p.Messages) != 0 {
-			t.Errorf("%q: %v, want an empty page", body, err)
-		}
+	if p, err := partoo.DecodeMessagePage([]byte(`{"messages": [], "next_cursor": null, "count": "zero"}`)); err != nil || len(p.Messages) != 0 || p.HasCount {
+		t.Errorf("an unreadable count: %+v, %v, want an empty page without a count", p, err)
+	}
+	if p, err := partoo.DecodeMessagePage([]byte(`{"messages": [], "next_cursor": null, "count": 3}`)); err != nil || !p.HasCount || p.Count != 3 {
+		t.Errorf("count 3: %+v, %v", p, err)
+	}
+	if _, err := partoo.DecodeMessagePage([]byte(`{"messages": null, "error": "backend timeout"}`)); err == nil || !strings.Contains(err.Error(), "backend timeout") {
+		t.Errorf("the error of a null page names the body's error: %v", err)
 	}
 	if _, err := partoo.DecodeMessagePage([]byte(`{"messages": [], "next_cursor": 12}`)); err != nil {
 		t.Errorf("a numeric cursor is a cursor: %v", err)

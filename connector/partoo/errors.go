@@ -22,8 +22,12 @@ var (
 	ErrRateLimited = errors.New("rate limited (429)")
 	// ErrCursorLoop: a walk met a next_cursor it had already followed.
 	ErrCursorLoop = errors.New("next_cursor repeats: the pagination loops")
-	// ErrTooManyPages: a walk went past the page limit.
+	// ErrTooManyPages: a walk went past the page limit (Config.MaxPages), or past the pages
+	// its count can fill (with slack).
 	ErrTooManyPages = errors.New("walk exceeded the page limit")
+	// ErrNoProgress: a page brought no item new to its walk yet pointed at another page (a
+	// server that ignores the cursor).
+	ErrNoProgress = errors.New("pagination makes no progress")
 )
 
 // APIError is a non-2xx answer from Partoo.
@@ -140,7 +144,7 @@ func ErrorKind(err error) string {
 		return KindDecode
 	}
 	switch {
-	case errors.Is(err, ErrCursorLoop), errors.Is(err, ErrTooManyPages):
+	case errors.Is(err, ErrCursorLoop), errors.Is(err, ErrTooManyPages), errors.Is(err, ErrNoProgress):
 		return KindPagination
 	case errors.Is(err, context.Canceled):
 		return KindCanceled

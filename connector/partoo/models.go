@@ -116,6 +116,7 @@ type Conversation struct {
 type ConversationPage struct {
 	Conversations []Conversation `json:"conversations"`
 	Count         int            `json:"count"`
+	HasCount      bool           `json:"-"` // the page carried a readable count
 	NextCursor    *string        `json:"next_cursor"`
 	// Skipped lists the conversations that could not be decoded (left out of Conversations),
 	// and those whose last_message could not be (kept, with LastMessage nil).
@@ -126,6 +127,7 @@ type ConversationPage struct {
 type MessagePage struct {
 	Messages   []Message `json:"messages"`
 	Count      int       `json:"count"`
+	HasCount   bool      `json:"-"` // the page carried a readable count
 	NextCursor *string   `json:"next_cursor"`
 	// Skipped lists the messages that could not be decoded; they are not in Messages.
 	Skipped []SkippedItem `json:"-"`

@@ -43,6 +43,16 @@ type Report struct {
 	// OK: the walk read every page and (if it had to) committed, and something it read was
 	// usable: what health counts as a successful walk.
 	OK bool
+	// What the walk proved of itself: Partoo's count (when HasCount) and the distinct messages
+	// received; Short: every page read but fewer than the count. Absent: recorded messages the
+	// walk did not see; Suspect: a complete walk missing most or all of them without the count
+	// to vouch for it, so no absence was counted.
+	Count    int
+	HasCount bool
+	Distinct int
+	Short    bool
+	Absent   int
+	Suspect  bool
 	// Resnapshot is the resnapshot request the walk served ("" for none).
 	Resnapshot string
 	// Events committed for the conversation (nil if none, or if the commit failed).

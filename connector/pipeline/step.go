@@ -109,6 +109,10 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	switch {
 	case werr == nil && len(w.Skipped) > 0:
 		cov = diff.AllPages // the client reported each skipped item to its observer
+	case werr == nil && w.Short():
+		// Every page read, yet fewer messages than Partoo's own count: what was read is
+		// published, nothing is concluded from what was not.
+		cov, r.Short = diff.AllPages, true
 	case werr == nil:
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -127,8 +131,10 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	prev := idx.Get(id)
 	opts := s.cfg.Diff
 	opts.Resnapshot = r.Resnapshot
+	opts.Counted = w.HasCount && w.Distinct == w.Count
 	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
+	r.Count, r.HasCount, r.Distinct, r.Absent, r.Suspect = w.Count, w.HasCount, w.Distinct, res.Absent, res.Suspect
 	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
 	r.OK = werr == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)
 	if res.Ignored > 0 {
@@ -191,7 +197,9 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 			s.cfg.Scheduler.Walked(id, idx.Get(id), schedule.Outcome{Failed: true})
 		case !p.Result.Changed:
 			s.cfg.Hooks.Walked(r)
-			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: r.Err != nil})
+			// A suspect walk (most of the conversation missing, nothing vouching for it) is
+			// looked at again soon, like a failed one.
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: r.Err != nil || r.Suspect})
 		case perr != nil:
 			r.Result, r.OK, r.Err = ResultFailed, false, perr
 			s.cfg.Hooks.Walked(r)
@@ -200,7 +208,7 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 			idx.Put(p.Result.Next) // only after the commit
 			r.Events = p.Result.Events
 			s.cfg.Hooks.Walked(r)
-			s.cfg.Scheduler.Walked(id, p.Result.Next, schedule.Outcome{Failed: r.Err != nil, Changed: len(r.Events) > 0})
+			s.cfg.Scheduler.Walked(id, p.Result.Next, schedule.Outcome{Failed: r.Err != nil || r.Suspect, Changed: len(r.Events) > 0})
 		}
 	}
 	return nil
