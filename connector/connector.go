@@ -50,7 +50,10 @@ type Connector struct {
 	lost    atomic.Pointer[state.TopicMissingError]
 	reload  atomic.Bool // a commit's outcome is unknown: re-read the state before going on
 	walks   atomic.Int64
-	adm     *kadm.Client // during Run
+	// eventsMax is the most one event record may take: the events topic's max.message.bytes,
+	// capped by the producer's limit (read at start).
+	eventsMax atomic.Int64
+	adm       *kadm.Client // during Run
 }
 
 // New validates opt and builds the connector. It starts the Kafka producer's goroutines but
@@ -95,6 +98,7 @@ func New(opt Options) (*Connector, error) {
 		Base: opt.Kafka, TransactionalID: opt.TransactionalID,
 		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State,
 		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
+		EventsMaxBytes: func() int32 { return int32(c.eventMaxBytes()) },
 	})
 	if err != nil {
 		return nil, err
@@ -117,7 +121,7 @@ func New(opt Options) (*Connector, error) {
 	}
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
 		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: stepHooks{c}, Diff: opt.Diff,
-		Resnapshot: c.pendingResnapshot})
+		Resnapshot: c.pendingResnapshot, EventMaxBytes: c.eventMaxBytes})
 	if err != nil {
 		pub.Close()
 		return nil, err
@@ -148,6 +152,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	if err := state.EnsureTopics(ctx, c.adm, c.opt.Topics); err != nil {
 		return err
 	}
+	c.readEventsMaxBytes(ctx)
 	if err := ensureSignalTopic(ctx, c.adm, SignalTopic(c.opt.Topics.State), c.opt.Topics.ReplicationFactor); err != nil {
 		return err
 	}

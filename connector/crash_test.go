@@ -245,7 +245,9 @@ func (e *env) processStarter(t *testing.T, extra ...string) func() *exec.Cmd {
 		"PARTOO_API_URL="+e.url, "PARTOO_API_KEY=k", "PARTOO_REQUESTS_PER_MINUTE=100000", "PARTOO_PER_PAGE=7",
 		"KAFKA_BROKERS="+strings.Join(e.cluster.Brokers, ","), "KAFKA_EVENTS_TOPIC="+e.topics.Events,
 		"KAFKA_STATE_TOPIC="+e.topics.State, "KAFKA_TRANSACTIONAL_ID="+e.txnID, "KAFKA_EVENTS_PARTITIONS=3",
-		"KAFKA_STATE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0")
+		"KAFKA_STATE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0",
+		// Vanished deletions confirmed over seconds, not the default 5 minutes.
+		"PARTOO_VANISH_CONFIRM_AFTER=2s")
 	envv = append(envv, extra...) // later entries win
 	return func() *exec.Cmd {
 		cmd := exec.Command(bin, "run")

@@ -27,6 +27,10 @@ func (h stepHooks) Walked(r pipeline.Report) {
 			"conversation_id", r.ConversationID, "err", r.Err)
 		return
 	case pipeline.ResultFailed:
+		if r.Refused {
+			c.log.Error("Kafka refused records of this conversation; the rest of its batch was published without it, and it is walked again later (backing off)",
+				"conversation_id", r.ConversationID, "err", r.Err)
+		}
 		return // the transaction's failure is logged once, by Transaction
 	case pipeline.ResultPartial:
 		if errors.Is(r.Err, partoo.ErrNoProgress) || errors.Is(r.Err, partoo.ErrCursorLoop) || errors.Is(r.Err, partoo.ErrTooManyPages) {
@@ -38,6 +42,17 @@ func (h stepHooks) Walked(r pipeline.Report) {
 			c.health.rlog.Warn("walk:"+partoo.ErrorKind(r.Err), "walk incomplete; publishing what was read (no deletions inferred) and walking it again later",
 				"conversation_id", r.ConversationID, "pages", r.Pages, "messages", r.Messages, "error_kind", partoo.ErrorKind(r.Err), "err", r.Err)
 		}
+	}
+	for _, tr := range r.Truncated {
+		c.opt.Metrics.Truncated(metrics.TruncatedContent)
+		c.log.Warn("event too large for the events topic: published with its content cut to fit and flagged (content_truncated_from)",
+			"conversation_id", r.ConversationID, "message_id", tr.MessageID, "event_type", tr.Type.String(),
+			"content_bytes", tr.From, "record_bytes", tr.Size, "max_bytes", c.eventMaxBytes())
+	}
+	for _, d := range r.Dropped {
+		c.opt.Metrics.Truncated(metrics.TruncatedDropped)
+		c.log.Error("event cannot fit the events topic even with its content cut: left out, the rest of the conversation is published",
+			"conversation_id", r.ConversationID, "message_id", d.MessageID, "event_type", d.Type.String(), "err", d.Err)
 	}
 	if r.Short {
 		c.opt.Metrics.WalkDoubted(metrics.DoubtCountShort)

@@ -2,10 +2,13 @@ package events
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/linkedin/goavro/v2"
 
@@ -142,6 +145,68 @@ func Key(conversationID int64) []byte { return strconv.AppendInt(nil, conversati
 
 // Encode turns an event into a record value, key and headers.
 func (c *Codec) Encode(e diff.Event) (Encoded, error) {
+	return c.encode(e, -1)
+}
+
+// RecordOverhead is what Kafka adds to a record's key, value and headers in a record batch of
+// one record (the batch header, the record's length, attributes, deltas and varints), with
+// room to spare. A record fits a topic when RecordSize(enc) ≤ its max.message.bytes.
+const RecordOverhead = 128
+
+// RecordSize is the size of enc in a record batch of its own, as Kafka's max.message.bytes
+// counts it (before compression: at worst compression does not shrink it).
+func RecordSize(enc Encoded) int {
+	n := RecordOverhead + len(enc.Key) + len(enc.Value)
+	for _, h := range enc.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// ErrTooLarge: an event does not fit the limit even with its message content emptied.
+var ErrTooLarge = errors.New("the event does not fit max.message.bytes even with its content cut")
+
+// EncodeFit is Encode for a topic whose records may be at most maxBytes (RecordSize): an
+// event whose message content would not fit is encoded with the content cut at a UTF-8
+// boundary so that it does, and content_truncated_from set to the content's original size
+// in bytes, which EncodeFit also returns (0: not cut). maxBytes ≤ 0: no limit. An event that
+// cannot fit at all gives ErrTooLarge.
+func (c *Codec) EncodeFit(e diff.Event, maxBytes int) (enc Encoded, truncatedFrom int, err error) {
+	enc, err = c.encode(e, -1)
+	if err != nil || maxBytes <= 0 || RecordSize(enc) <= maxBytes {
+		return enc, 0, err
+	}
+	content := e.Message.Content
+	if e.Type == diff.StatusChanged || content == "" {
+		return Encoded{}, 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, RecordSize(enc), maxBytes)
+	}
+	keep := len(content)
+	for try := 0; try < 4; try++ {
+		// The content's length prefix shrinks with it; 16 bytes more than the excess covers it.
+		keep -= RecordSize(enc) - maxBytes + 16
+		if keep < 0 {
+			keep = 0
+		}
+		for keep > 0 && !utf8.RuneStart(content[keep]) {
+			keep--
+		}
+		cut := e
+		cut.Message.Content = content[:keep]
+		if enc, err = c.encode(cut, len(content)); err != nil {
+			return Encoded{}, 0, err
+		}
+		if RecordSize(enc) <= maxBytes {
+			return enc, len(content), nil
+		}
+		if keep == 0 {
+			break
+		}
+	}
+	return Encoded{}, 0, fmt.Errorf("%w: %d bytes with the content cut, limit %d", ErrTooLarge, RecordSize(enc), maxBytes)
+}
+
+// encode encodes e; truncatedFrom ≥ 0 sets content_truncated_from.
+func (c *Codec) encode(e diff.Event, truncatedFrom int) (Encoded, error) {
 	so := c.byType[e.Type]
 	if so == nil {
 		return Encoded{}, fmt.Errorf("encode: unknown event type %v", e.Type)
@@ -152,9 +217,9 @@ func (c *Codec) Encode(e diff.Event) (Encoded, error) {
 		reg   = c.reg.Load()
 	)
 	if reg != nil {
-		value, err = so.AppendConfluent(make([]byte, 0, 256), reg.byType[e.Type], native(e))
+		value, err = so.AppendConfluent(make([]byte, 0, 256), reg.byType[e.Type], native(e, truncatedFrom))
 	} else {
-		value, err = so.Append(make([]byte, 0, 256), native(e))
+		value, err = so.Append(make([]byte, 0, 256), native(e, truncatedFrom))
 	}
 	if err != nil {
 		return Encoded{}, err
@@ -244,7 +309,7 @@ func parseFingerprint(h string) uint64 {
 	return fp
 }
 
-func native(e diff.Event) map[string]any {
+func native(e diff.Event, truncatedFrom int) map[string]any {
 	m := map[string]any{
 		"event_id":        e.ID,
 		"conversation_id": e.ConversationID,
@@ -254,44 +319,57 @@ func native(e diff.Event) map[string]any {
 	switch e.Type {
 	case diff.MessageCreated:
 		m["snapshot"] = e.Snapshot
-		m["message"] = messageNative(e.Message)
+		m["message"] = messageNative(e.Message, truncatedFrom)
 	case diff.StatusChanged:
 		m["date"] = e.Date.UTC()
 		m["previous_status"] = enumSymbol(string(e.PreviousStatus), e.PreviousStatus.Known())
-		m["previous_status_raw"] = string(e.PreviousStatus)
+		m["previous_status_raw"] = utf8Text(string(e.PreviousStatus))
 		m["status"] = enumSymbol(string(e.Status), e.Status.Known())
-		m["status_raw"] = string(e.Status)
+		m["status_raw"] = utf8Text(string(e.Status))
 	case diff.MessageDeleted:
 		m["reason"] = e.Reason.String()
-		m["message"] = messageNative(e.Message)
+		m["message"] = messageNative(e.Message, truncatedFrom)
 	}
 	return m
 }
 
-func messageNative(msg partoo.Message) map[string]any {
-	var userID, custom any
+func messageNative(msg partoo.Message, truncatedFrom int) map[string]any {
+	var userID, custom, truncated any
 	if msg.UserID != nil {
-		userID = goavro.Union("string", *msg.UserID)
+		userID = goavro.Union("string", utf8Text(*msg.UserID))
 	}
 	if len(msg.CustomChannel) > 0 {
-		custom = goavro.Union("string", string(msg.CustomChannel))
+		custom = goavro.Union("string", utf8Text(string(msg.CustomChannel)))
+	}
+	if truncatedFrom >= 0 {
+		truncated = goavro.Union("long", int64(truncatedFrom))
 	}
 	return map[string]any{
-		"id":               msg.ID,
-		"conversation_id":  msg.ConversationID,
-		"date":             msg.Date.UTC(),
-		"content_type":     enumSymbol(string(msg.ContentType), msg.ContentType.Known()),
-		"content_type_raw": string(msg.ContentType),
-		"sender_type":      enumSymbol(string(msg.SenderType), msg.SenderType.Known()),
-		"sender_type_raw":  string(msg.SenderType),
-		"sender_label":     msg.SenderLabel,
-		"status":           enumSymbol(string(msg.Status), msg.Status.Known()),
-		"status_raw":       string(msg.Status),
-		"is_deleted":       msg.IsDeleted,
-		"content":          msg.Content,
-		"user_id":          userID,
-		"custom_channel":   custom,
+		"id":                     msg.ID,
+		"conversation_id":        msg.ConversationID,
+		"date":                   msg.Date.UTC(),
+		"content_type":           enumSymbol(string(msg.ContentType), msg.ContentType.Known()),
+		"content_type_raw":       utf8Text(string(msg.ContentType)),
+		"sender_type":            enumSymbol(string(msg.SenderType), msg.SenderType.Known()),
+		"sender_type_raw":        utf8Text(string(msg.SenderType)),
+		"sender_label":           utf8Text(msg.SenderLabel),
+		"status":                 enumSymbol(string(msg.Status), msg.Status.Known()),
+		"status_raw":             utf8Text(string(msg.Status)),
+		"is_deleted":             msg.IsDeleted,
+		"content":                utf8Text(msg.Content),
+		"user_id":                userID,
+		"custom_channel":         custom,
+		"content_truncated_from": truncated,
 	}
+}
+
+// utf8Text makes s valid UTF-8 (Avro strings must be; strict readers refuse anything else):
+// each invalid byte sequence becomes U+FFFD.
+func utf8Text(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // enumSymbol maps a Partoo value to the schema's symbol; goavro does no schema resolution,

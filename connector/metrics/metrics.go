@@ -56,6 +56,7 @@ const (
 // Reasons a record is cut down to fit Kafka (Truncated).
 const (
 	TruncatedContent = "content" // a message's content was cut so its event fits max.message.bytes
+	TruncatedDropped = "dropped" // the event could not fit at all and was left out (logged as an ERROR)
 )
 
 // Gauges are read at scrape time.
@@ -183,7 +184,7 @@ func New(g Gauges) *Metrics {
 		}, []string{"reason"}),
 		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_records_truncated_total",
-			Help: "Events published with their message content cut to fit the events topic's max.message.bytes (flagged in the event: content_truncated_from), by what was cut.",
+			Help: "Events cut down to fit the events topic's max.message.bytes, by what: content (published with the content cut, flagged in the event: content_truncated_from) or dropped (could not fit at all; left out, logged as an ERROR).",
 		}, []string{"what"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_webhooks_total",
@@ -198,6 +199,7 @@ func New(g Gauges) *Metrics {
 		m.walkDoubts.WithLabelValues(r)
 	}
 	m.truncated.WithLabelValues(TruncatedContent)
+	m.truncated.WithLabelValues(TruncatedDropped)
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
 			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -219,6 +220,9 @@ func (c *Client) ListMessages(ctx context.Context, conversationID int64, perPage
 	var page MessagePage
 	if err := c.get(ctx, EndpointMessages, "/messages", q, 0, func(b []byte) ([]SkippedItem, error) {
 		err := decodeMessagePage(b, conversationID, &page)
+		if err == nil {
+			implausibleDates(&page, c.cfg.Clock.Now())
+		}
 		return page.Skipped, err
 	}); err != nil {
 		return nil, err
@@ -360,7 +364,13 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := &APIError{Method: http.MethodGet, Endpoint: endpoint, Status: resp.StatusCode, Body: c.snippet(body)}
 		if resp.StatusCode == http.StatusTooManyRequests {
-			ae.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.cfg.Clock.Now())
+			raw := resp.Header.Get("Retry-After")
+			ae.RetryAfter = parseRetryAfter(raw, c.cfg.Clock.Now())
+			if ae.RetryAfter > MaxRetryAfter {
+				c.cfg.Logger.Warn("Partoo's Retry-After asks for a longer pause than the connector takes; capped",
+					"endpoint", endpoint, "retry_after", raw, "asked_seconds", int64(ae.RetryAfter.Seconds()), "capped_seconds", int64(MaxRetryAfter.Seconds()))
+				ae.RetryAfter = MaxRetryAfter
+			}
 			if ae.RetryAfter <= 0 {
 				ae.RetryAfter = c.backoff(1) + c.cfg.BackoffBase
 			}
@@ -418,15 +428,29 @@ func scrubURLError(err error) error {
 	return err
 }
 
-// parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
+// MaxRetryAfter caps the pause a 429's Retry-After imposes on every request: Partoo documents
+// seconds (e.g. 60); anything much longer is a misread header, and obeying it would stop the
+// connector for good while it looks healthy.
+const MaxRetryAfter = 5 * time.Minute
+
+// parseRetryAfter reads a Retry-After value in seconds, as an HTTP date, or — what some
+// servers send — as an epoch timestamp (seconds or milliseconds: a number too large to be a
+// delay); it returns the delay from now, which may exceed MaxRetryAfter.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s < 0 {
+		switch {
+		case s < 0 || math.IsNaN(s):
 			return 0
+		case s >= 1e9: // an epoch timestamp, not a delay (1e9 s is 31 years)
+			t, err := parseEpoch(v)
+			if err != nil {
+				return 0
+			}
+			return max(t.Sub(now), 0)
 		}
 		return time.Duration(s * float64(time.Second))
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Decoding follows one rule: read only the fields the connector uses, and accept every JSON
@@ -367,7 +368,7 @@ func parseString(r json.RawMessage) string {
 		return ""
 	}
 	if r[0] == '"' {
-		if len(r) >= 2 && r[len(r)-1] == '"' && bytes.IndexByte(r, '\\') < 0 {
+		if len(r) >= 2 && r[len(r)-1] == '"' && bytes.IndexByte(r, '\\') < 0 && utf8.Valid(r) {
 			return string(r[1 : len(r)-1]) // no escapes: the common case
 		}
 		var s string
@@ -445,12 +446,34 @@ func parseTimeJSON(r json.RawMessage) (time.Time, error) {
 	if r[0] == '"' {
 		return ParseTime(parseString(r))
 	}
-	f, err := strconv.ParseFloat(string(r), 64)
-	if err != nil || f <= 0 {
-		return time.Time{}, fmt.Errorf("%s is neither a date string nor an epoch number", truncate(r, 40))
+	return parseEpoch(string(r))
+}
+
+// parseEpoch reads an epoch number, telling its unit by its size: seconds (below 1e11, i.e.
+// before year 5138), milliseconds (below 1e14), microseconds (below 1e17), else nanoseconds.
+// Integers are read exactly; fractions of a second are kept to the microsecond.
+func parseEpoch(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		switch {
+		case n <= 0:
+		case n >= 1e17:
+			return time.UnixMicro(n / 1e3).UTC(), nil
+		case n >= 1e14:
+			return time.UnixMicro(n).UTC(), nil
+		case n >= 1e11:
+			return time.UnixMicro(n * 1e3).UTC(), nil
+		default:
+			return time.Unix(n, 0).UTC(), nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || f >= 1e19 {
+		return time.Time{}, fmt.Errorf("%s is neither a date string nor an epoch number", truncate([]byte(s), 40))
 	}
 	var t time.Time
 	switch {
+	case f >= 1e17: // nanoseconds
+		t = time.UnixMicro(int64(f / 1e3))
 	case f >= 1e14: // microseconds
 		t = time.UnixMicro(int64(f))
 	case f >= 1e11: // milliseconds
@@ -459,6 +482,31 @@ func parseTimeJSON(r json.RawMessage) (time.Time, error) {
 		t = time.UnixMicro(int64(math.Round(f * 1e6)))
 	}
 	return t.UTC(), nil
+}
+
+// EarliestDate is the earliest message date the connector believes: Partoo's messaging did
+// not exist before; an earlier date is a wrong unit or a placeholder.
+var EarliestDate = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// LatestDateAhead is how far in the future a message date may be (clock skew) before it is
+// taken for a wrong unit.
+const LatestDateAhead = 24 * time.Hour
+
+// implausibleDates moves the messages whose date is before EarliestDate or more than
+// LatestDateAhead after now from p.Messages to p.Skipped (SkipBadDate): strict Avro readers
+// refuse such timestamps, and they are not true.
+func implausibleDates(p *MessagePage, now time.Time) {
+	latest := now.Add(LatestDateAhead)
+	kept := p.Messages[:0]
+	for i, m := range p.Messages {
+		if d := m.Date.Time; d.Before(EarliestDate) || d.After(latest) {
+			p.Skipped = append(p.Skipped, SkippedItem{Endpoint: EndpointMessages, Index: i, ID: m.ID, Reason: SkipBadDate,
+				Err: fmt.Errorf("date %s is outside %s .. now + %s", d.Format(time.RFC3339), EarliestDate.Format("2006-01-02"), LatestDateAhead)})
+			continue
+		}
+		kept = append(kept, m)
+	}
+	p.Messages = kept
 }
 
 // dateLayouts are tried in order. Fractions are optional in every one (".999999999").

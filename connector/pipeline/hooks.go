@@ -53,6 +53,13 @@ type Report struct {
 	Short    bool
 	Absent   int
 	Suspect  bool
+	// Truncated lists the events published with their content cut to fit the events topic;
+	// Dropped those that could not fit at all (left out, the rest of the conversation goes on).
+	Truncated []Truncated
+	Dropped   []Dropped
+	// Refused: Kafka refused records of this conversation (Err says why); the rest of its
+	// batch was published without it, and it is walked again later.
+	Refused bool
 	// Resnapshot is the resnapshot request the walk served ("" for none).
 	Resnapshot string
 	// Events committed for the conversation (nil if none, or if the commit failed).
@@ -75,6 +82,21 @@ func (r *Report) noteIgnored(msgs []partoo.Message) {
 			r.UnknownSenders[string(m.SenderType)] = m.ID
 		}
 	}
+}
+
+// Truncated is an event whose message content was cut to fit Kafka.
+type Truncated struct {
+	MessageID int64
+	Type      diff.EventType
+	From      int // the content's original size in bytes
+	Size      int // the record's size as published
+}
+
+// Dropped is an event that could not be published.
+type Dropped struct {
+	MessageID int64
+	Type      diff.EventType
+	Err       error
 }
 
 type nopHooks struct{}

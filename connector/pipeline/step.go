@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,11 @@ type Config struct {
 	Clock     clock.Clock         // default: the wall clock
 	Hooks     Hooks               // default: none
 	Diff      diff.Options        // VanishAfterWalks
+	// EventMaxBytes returns the most an event record may take (events.RecordSize): the events
+	// topic's max.message.bytes, or the producer's limit if lower. An event over it is
+	// published with its content cut to fit and flagged (content_truncated_from). Default:
+	// no limit.
+	EventMaxBytes func() int
 	// Resnapshot, if set, returns the pending resnapshot request of a conversation ("" for
 	// none): its walk re-emits every recorded message as a snapshot (diff.Options.Resnapshot).
 	Resnapshot func(conversationID int64) string
@@ -145,10 +151,21 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 		return p, nil
 	}
 	p.Change = publish.Change{ConversationID: id, Events: make([]events.Encoded, 0, len(res.Events))}
+	maxBytes := 0
+	if s.cfg.EventMaxBytes != nil {
+		maxBytes = s.cfg.EventMaxBytes()
+	}
 	for _, e := range res.Events {
-		enc, err := s.cfg.Events.Encode(e)
-		if err != nil {
+		enc, from, err := s.cfg.Events.EncodeFit(e, maxBytes)
+		switch {
+		case errors.Is(err, events.ErrTooLarge):
+			// One item never blocks its conversation: it is named and left out.
+			p.Report.Dropped = append(p.Report.Dropped, Dropped{MessageID: e.MessageID, Type: e.Type, Err: err})
+			continue
+		case err != nil:
 			return nil, fmt.Errorf("encode event of conversation %d: %w", id, err)
+		case from > 0:
+			p.Report.Truncated = append(p.Report.Truncated, Truncated{MessageID: e.MessageID, Type: e.Type, From: from, Size: events.RecordSize(enc)})
 		}
 		p.Change.Events = append(p.Change.Events, enc)
 	}
@@ -178,7 +195,8 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 		}
 	}
 	var perr error
-	if len(changes) > 0 {
+	refused := map[int64]error{} // conversations Kafka refused records of, left out of the retry
+	for len(changes) > 0 {
 		perr = s.cfg.Committer.Publish(ctx, changes)
 		s.cfg.Hooks.Transaction(len(changes), perr)
 		if perr != nil && (errors.Is(perr, publish.ErrFenced) || errors.Is(perr, publish.ErrNotAuthorized) || ctx.Err() != nil) {
@@ -187,10 +205,31 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 			}
 			return perr
 		}
+		// One conversation never blocks a batch: the others are published at once without it.
+		var re *publish.RefusedError
+		if !errors.As(perr, &re) {
+			break
+		}
+		rest := changes[:0:0]
+		for _, ch := range changes {
+			if slices.Contains(re.ConversationIDs, ch.ConversationID) {
+				refused[ch.ConversationID] = perr
+			} else {
+				rest = append(rest, ch)
+			}
+		}
+		if len(rest) == len(changes) {
+			break
+		}
+		changes, perr = rest, nil
 	}
 	for _, p := range batch {
 		r, id := p.Report, p.Report.ConversationID
-		switch {
+		switch rerr, isRefused := refused[id]; {
+		case isRefused:
+			r.Result, r.OK, r.Err, r.Refused = ResultFailed, false, rerr, true
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: true})
 		case p.idx != idx:
 			r.Result, r.OK, r.Err = ResultFailed, false, errors.New("the state was re-read since this walk: walked again")
 			s.cfg.Hooks.Walked(r)

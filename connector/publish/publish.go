@@ -75,6 +75,10 @@ type Config struct {
 	EndTimeout time.Duration
 	// StateMaxBytes bounds one state record (the state topic's max.message.bytes). Default 16 MiB.
 	StateMaxBytes int32
+	// EventsMaxBytes returns the most a batch of event records may take: the events topic's
+	// max.message.bytes (or the producer's limit if lower). It is read when a producer first
+	// meets a partition of the events topic. Default: 1 MiB.
+	EventsMaxBytes func() int32
 	// Now is the clock transactions are aged with. Default time.Now.
 	Now func() time.Time
 }
@@ -127,7 +131,10 @@ func New(cfg Config) (*Publisher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	stateTopic, stateMax := cfg.StateTopic, cfg.StateMaxBytes
+	stateTopic, stateMax, eventsMax := cfg.StateTopic, cfg.StateMaxBytes, cfg.EventsMaxBytes
+	if eventsMax == nil {
+		eventsMax = func() int32 { return 1 << 20 }
+	}
 	opts := append(append([]kgo.Opt{}, cfg.Base...),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
@@ -140,7 +147,7 @@ func New(cfg Config) (*Publisher, error) {
 			if topic == stateTopic {
 				return stateMax
 			}
-			return 1 << 20
+			return eventsMax()
 		}),
 		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.NoCompression()),
 		kgo.ProducerLinger(0),
@@ -206,19 +213,22 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 		prodErr error
 		n       int64
 	)
-	done := func(_ *kgo.Record, err error) {
+	var refused refusals
+	done := func(r *kgo.Record, err error) {
 		if err != nil {
 			errMu.Lock()
 			if prodErr == nil {
 				prodErr = err
 			}
+			refused.note(r, err)
 			errMu.Unlock()
 		}
 		wg.Done()
 	}
 	for _, ch := range changes {
 		if ch.State != nil && len(ch.State) > int(p.cfg.StateMaxBytes) {
-			return p.abort(cl, started, &wg, fmt.Errorf("publish: state of conversation %d is %d bytes, over the state topic's %d", ch.ConversationID, len(ch.State), p.cfg.StateMaxBytes))
+			err := p.abort(cl, started, &wg, fmt.Errorf("publish: state of conversation %d is %d bytes, over the state topic's %d", ch.ConversationID, len(ch.State), p.cfg.StateMaxBytes))
+			return &RefusedError{ConversationIDs: []int64{ch.ConversationID}, Err: err}
 		}
 		for _, e := range ch.Events {
 			r := &kgo.Record{Topic: p.cfg.EventsTopic, Key: e.Key, Value: e.Value, Headers: make([]kgo.RecordHeader, len(e.Headers))}
@@ -239,7 +249,7 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 		return p.abort(cl, started, &wg, fmt.Errorf("publish: %w: %d records not acknowledged within %s", ErrTimeout, n, p.cfg.ProduceTimeout))
 	}
 	if prodErr != nil {
-		return p.abort(cl, started, &wg, fmt.Errorf("publish: produce: %w", prodErr))
+		return refused.wrap(p.abort(cl, started, &wg, fmt.Errorf("publish: produce: %w", prodErr)))
 	}
 	// Ending a transaction must not be cut short by the caller's cancellation: an unknown
 	// outcome is worse than a few more seconds.

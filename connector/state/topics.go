@@ -120,6 +120,36 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 	return waitReady(ctx, adm, t.ReadyTimeout, t.Events, t.State)
 }
 
+// DefaultMaxMessageBytes is Kafka's default max.message.bytes (the broker's message.max.bytes),
+// assumed when a topic's cannot be read.
+const DefaultMaxMessageBytes = 1048588
+
+// MaxMessageBytes reads a topic's max.message.bytes (its own, or the broker default it
+// inherits): the largest record batch the broker accepts for it.
+func MaxMessageBytes(ctx context.Context, adm *kadm.Client, topic string) (int, error) {
+	cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	rc, err := cfgs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "max.message.bytes" {
+			n, err := strconv.Atoi(c.MaybeValue())
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("topic %s: max.message.bytes %q is not a size", topic, c.MaybeValue())
+			}
+			return n, nil
+		}
+	}
+	return DefaultMaxMessageBytes, nil
+}
+
 // describePolicy reads a topic's cleanup.policy. A topic that another process has just created
 // (a second replica starting at the same moment) may not be in this broker's metadata yet, in
 // which case the broker answers UNKNOWN_TOPIC_OR_PARTITION for it: that is waited out, bounded

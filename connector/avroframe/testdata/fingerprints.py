@@ -1,7 +1,7 @@
 """Regenerates fastavro_fingerprints.json: CRC-64-AVRO fingerprints of our schemas' Parsing
 Canonical Form, computed by fastavro (an implementation independent of goavro and of ours).
 
-    pip install fastavro && cd schemas && python3 ../connector/events/testdata/fingerprints.py
+    pip install fastavro && cd schemas && python3 ../connector/avroframe/testdata/fingerprints.py
 """
 import json
 
@@ -15,4 +15,4 @@ for n in ["MessageCreated", "StatusChanged", "MessageDeleted", "ConversationStat
 for n, s in [("int", '"int"'), ("timestamp", json.dumps({"type": "long", "logicalType": "timestamp-micros"}))]:
     pcf = to_parsing_canonical_form(json.loads(s))
     out["primitive_" + n] = {"schema": s, "crc64_avro": fingerprint(pcf, "CRC-64-AVRO"), "canonical_form": pcf}
-json.dump(out, open("../connector/events/testdata/fastavro_fingerprints.json", "w"), indent=1)
+json.dump(out, open("../connector/avroframe/testdata/fastavro_fingerprints.json", "w"), indent=1)
