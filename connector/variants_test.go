@@ -31,6 +31,9 @@ type variantCase struct {
 	loud     []string
 	metrics  [][]string
 	degraded bool
+	// vanish: after the activity, two messages disappear from the API for real; their
+	// MessageDeleted(Vanished) must come, glitches or not, and no other deletion.
+	vanish bool
 }
 
 // TestVariantsOfTheAPI runs the real binary against every variation of the simulator on the
@@ -67,6 +70,28 @@ func TestVariantsOfTheAPI(t *testing.T) {
 		{name: "bad-dates", variant: partoosim.Variant{BadDateRatio: 0.15},
 			loud:    []string{"Partoo item undecodable; skipped", "reason=bad_date"},
 			metrics: [][]string{{"partoo_connector_api_items_skipped_total", `endpoint="/messages"`, `reason="bad_date"`}}},
+		// Everyday glitches (issue 18): nothing untrue is published, everything true is.
+		{name: "empty-glitch", variant: partoosim.Variant{EmptyGlitchRatio: 0.15, GlitchFor: 3 * time.Second}, vanish: true,
+			loud:    []string{"walk received fewer messages than Partoo's count"},
+			metrics: [][]string{{"partoo_connector_walks_doubted_total", `reason="count_short"`}}},
+		{name: "null-messages", variant: partoosim.Variant{NullMessagesRatio: 0.15, GlitchFor: 3 * time.Second}, vanish: true,
+			loud:    []string{`is null, not an array`, "backend timeout"},
+			metrics: [][]string{{"partoo_connector_api_errors_total", `kind="decode"`}}},
+		{name: "count-short", variant: partoosim.Variant{ShortPageRatio: 0.3}, vanish: true,
+			loud:    []string{"walk received fewer messages than Partoo's count"},
+			metrics: [][]string{{"partoo_connector_walks_doubted_total", `reason="count_short"`}}},
+		{name: "cursor-ignored", variant: partoosim.Variant{CursorIgnoredRatio: 0.3}, vanish: true,
+			loud:    []string{"pagination makes no progress", "none new to this walk"},
+			metrics: [][]string{{"partoo_connector_walks_doubted_total", `reason="no_progress"`}}},
+		{name: "big-message", variant: partoosim.Variant{BigContentRatio: 0.05}, vanish: true,
+			loud:    []string{"published with its content cut to fit"},
+			metrics: [][]string{{"partoo_connector_records_truncated_total", `what="content"`}}},
+		{name: "ns-dates", variant: partoosim.Variant{NanosecondDateRatio: 0.3}, vanish: true},
+		{name: "far-dates", variant: partoosim.Variant{FarDateRatio: 0.1},
+			loud:    []string{"Partoo item undecodable; skipped", "reason=bad_date", "is outside 2000-01-01"},
+			metrics: [][]string{{"partoo_connector_api_items_skipped_total", `endpoint="/messages"`, `reason="bad_date"`}}},
+		{name: "retry-after-epoch", variant: partoosim.Variant{RetryAfterEpochRatio: 0.05}, vanish: true},
+		{name: "glitchy", variant: mustProfile(t, "glitchy"), vanish: true},
 		{name: "html-errors", variant: partoosim.Variant{HTMLErrorRatio: 0.15, HTMLOKRatio: 0.1},
 			loud: []string{"Partoo request failed", "error_kind=non_json", "<!DOCTYPE html>"},
 			metrics: [][]string{{"partoo_connector_api_errors_total", `kind="non_json"`},
@@ -114,6 +139,9 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 	stopGen()
 	<-genDone
 
+	if tc.vanish {
+		vanishTwo(t, e)
+	}
 	if !tc.silent {
 		expect := func(conv int64, m partoo.Message) bool {
 			if tc.expect != nil {
@@ -124,6 +152,15 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 		waitExactlyOnce(t, e, expect, 90*time.Second, p.alive)
 		if tc.variant.BadDateRatio > 0 {
 			requireGoodAfterBad(t, e)
+		}
+		if tc.vanish {
+			// The glitches go on (each lasting 3 s for its conversation, over the 2 s the
+			// connector waits to confirm a deletion): more walks must not publish anything untrue.
+			time.Sleep(8 * time.Second)
+			waitExactlyOnce(t, e, expect, 30*time.Second, p.alive)
+		}
+		if cut := requireTrueContent(t, e); tc.variant.BigContentRatio > 0 && cut == 0 {
+			t.Fatal("no big message was published: the scenario is not exercised")
 		}
 	}
 	for _, want := range tc.loud {
@@ -246,6 +283,69 @@ func waitExactlyOnce(t *testing.T, e *env, expect func(int64, partoo.Message) bo
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// vanishTwo makes two published-worthy messages disappear from the API, as a deletion Partoo
+// does not flag would.
+func vanishTwo(t *testing.T, e *env) {
+	t.Helper()
+	n := 0
+	for _, cid := range e.sim.ConversationIDs() {
+		for _, m := range e.sim.Messages(cid) {
+			if n < 2 && m.SenderType.Known() && !m.IsDeleted && !e.sim.Undecodable(m.ID) && !e.sim.Big(m.ID) {
+				if err := e.sim.VanishMessage(m.ID); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				break // one per conversation
+			}
+		}
+	}
+	if n < 2 {
+		t.Fatal("no two messages to vanish")
+	}
+}
+
+// requireTrueContent checks what each MessageCreated says of its message against Partoo's:
+// the date (whatever unit it was served in), and the content — whole, or cut to fit Kafka
+// and flagged with its original size.
+func requireTrueContent(t *testing.T, e *env) (cut int) {
+	t.Helper()
+	truth := map[int64]partoo.Message{}
+	for _, cid := range e.sim.ConversationIDs() {
+		for _, m := range e.sim.Messages(cid) {
+			truth[m.ID] = m
+		}
+	}
+	for _, ev := range e.readEvents(t) {
+		if ev.Type != "MessageCreated" {
+			continue
+		}
+		m, ok := truth[ev.msgID()]
+		if !ok {
+			continue // vanished since
+		}
+		msg := ev.Body["message"].(map[string]any)
+		if got, want := msg["date"], m.Date.UTC().Format("2006-01-02T15:04:05.000000Z07:00"); got != want {
+			t.Fatalf("message %d published with date %v, Partoo says %s", m.ID, got, want)
+		}
+		content, _ := msg["content"].(string)
+		if !e.sim.Big(m.ID) {
+			if content != m.Content || msg["content_truncated_from"] != nil {
+				t.Fatalf("message %d: content %q (truncated_from %v), Partoo says %q", m.ID, content, msg["content_truncated_from"], m.Content)
+			}
+			continue
+		}
+		from, _ := msg["content_truncated_from"].(int64)
+		if from < 1_000_000 || int(from) <= len(content) || !strings.HasPrefix(content, m.Content) {
+			t.Fatalf("big message %d: %d bytes published, truncated_from %v", m.ID, len(content), msg["content_truncated_from"])
+		}
+		cut++
+	}
+	if cut > 0 {
+		t.Logf("%d big messages published cut to fit and flagged", cut)
+	}
+	return cut
 }
 
 // requireGoodAfterBad checks the scenario that used to block a conversation for good: an

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Variant is how the simulated API departs from the shape the connector was first written
@@ -27,6 +28,19 @@ type Variant struct {
 	HTMLErrorRatio      float64 // share of requests answered 502 with an HTML page, as a proxy does
 	HTMLOKRatio         float64 // share of requests answered 200 with an HTML page (a captive portal, a login page)
 	HangRatio           float64 // share of requests accepted and never answered
+
+	// Everyday glitches of cursor-paginated HTTP sources, as public bug reports show them.
+	// None may make the connector publish anything untrue.
+	EmptyGlitchRatio     float64       // share of GET /messages answered 200 {"messages": [], "count": <true count>, "next_cursor": null}
+	NullMessagesRatio    float64       // share of GET /messages answered 200 {"messages": null, "error": "backend timeout", "count": <n>, "next_cursor": null}
+	GlitchFor            time.Duration // once an empty or null page is drawn for a conversation, it lasts this long for that conversation (0: one request)
+	ShortPageRatio       float64       // share of message pages (of 2+ items) served without their last item, the cursor moving past it
+	CursorIgnoredRatio   float64       // share of GET /messages with a cursor answered with the first page and a new cursor
+	BigContentRatio      float64       // share of messages (fixed per message) whose content is BigContentBytes long
+	BigContentBytes      int           // size of a big message's content [1.5 MB]
+	NanosecondDateRatio  float64       // share of messages (fixed per message) whose date is an epoch number in nanoseconds
+	FarDateRatio         float64       // share of messages (fixed per message) dated 1970 or 2999: not true, never published
+	RetryAfterEpochRatio float64       // share of requests answered 429 with Retry-After as an epoch timestamp (a few seconds ahead)
 }
 
 // Profile is a named set of variations for partoo-sim -profile.
@@ -52,6 +66,17 @@ var Profiles = []Profile{
 	{Name: "bad-dates", Doc: "3 % of messages carry a date nobody can read", Variant: Variant{BadDateRatio: 0.03}},
 	{Name: "html-errors", Doc: "10 % of requests answered 502 with an HTML page, 5 % answered 200 with one", Variant: Variant{HTMLErrorRatio: 0.10, HTMLOKRatio: 0.05}},
 	{Name: "hang", Doc: "every request accepted and never answered", Variant: Variant{HangRatio: 1}},
+	{Name: "empty-glitch", Doc: "10 % of message pages start 3 s of empty pages for their conversation, with the true count and no next cursor", Variant: Variant{EmptyGlitchRatio: 0.1, GlitchFor: 3 * time.Second}},
+	{Name: "null-messages", Doc: `10 % of message pages start 3 s of {"messages": null, "error": "backend timeout"} with status 200`, Variant: Variant{NullMessagesRatio: 0.1, GlitchFor: 3 * time.Second}},
+	{Name: "count-short", Doc: "20 % of message pages miss their last item (the cursor moves past it)", Variant: Variant{ShortPageRatio: 0.2}},
+	{Name: "cursor-ignored", Doc: "20 % of follow-up message pages ignore the cursor: the first page again, with a new cursor", Variant: Variant{CursorIgnoredRatio: 0.2}},
+	{Name: "big-message", Doc: "5 % of messages carry 1.5 MB of content (over Kafka's default max.message.bytes)", Variant: Variant{BigContentRatio: 0.05}},
+	{Name: "ns-dates", Doc: "30 % of message dates are epoch nanoseconds", Variant: Variant{NanosecondDateRatio: 0.3}},
+	{Name: "far-dates", Doc: "5 % of message dates are 1970 or 2999", Variant: Variant{FarDateRatio: 0.05}},
+	{Name: "retry-after-epoch", Doc: "2 % of requests answered 429 with Retry-After as an epoch timestamp", Variant: Variant{RetryAfterEpochRatio: 0.02}},
+	{Name: "glitchy", Doc: "every everyday glitch above at once",
+		Variant: Variant{EmptyGlitchRatio: 0.05, NullMessagesRatio: 0.05, GlitchFor: 3 * time.Second, ShortPageRatio: 0.1, CursorIgnoredRatio: 0.1, BigContentRatio: 0.03,
+			NanosecondDateRatio: 0.3, FarDateRatio: 0.03, RetryAfterEpochRatio: 0.01}},
 	{Name: "realistic", Doc: "string ids, hex business ids, extra fields, missing keys, custom_channel objects, no final cursor, newest first",
 		Variant: Variant{StringIDs: true, HexBusinessIDs: true, ExtraFields: true, MissingOptional: true, CustomChannelObject: true, NoFinalCursor: true, NewestFirst: true}},
 }
@@ -108,6 +133,16 @@ func (v Variant) merge(o Variant) Variant {
 	v.HTMLErrorRatio = max(v.HTMLErrorRatio, o.HTMLErrorRatio)
 	v.HTMLOKRatio = max(v.HTMLOKRatio, o.HTMLOKRatio)
 	v.HangRatio = max(v.HangRatio, o.HangRatio)
+	v.EmptyGlitchRatio = max(v.EmptyGlitchRatio, o.EmptyGlitchRatio)
+	v.NullMessagesRatio = max(v.NullMessagesRatio, o.NullMessagesRatio)
+	v.GlitchFor = max(v.GlitchFor, o.GlitchFor)
+	v.ShortPageRatio = max(v.ShortPageRatio, o.ShortPageRatio)
+	v.CursorIgnoredRatio = max(v.CursorIgnoredRatio, o.CursorIgnoredRatio)
+	v.BigContentRatio = max(v.BigContentRatio, o.BigContentRatio)
+	v.BigContentBytes = max(v.BigContentBytes, o.BigContentBytes)
+	v.NanosecondDateRatio = max(v.NanosecondDateRatio, o.NanosecondDateRatio)
+	v.FarDateRatio = max(v.FarDateRatio, o.FarDateRatio)
+	v.RetryAfterEpochRatio = max(v.RetryAfterEpochRatio, o.RetryAfterEpochRatio)
 	return v
 }
 
@@ -228,15 +263,39 @@ func (o *object) dropNulls() {
 	*o = out
 }
 
-// undecodable reports whether the Variant gives message id an unreadable date: a fixed draw
-// per message, so a message stays undecodable for good.
+// undecodable reports whether the Variant gives message id a date that must never be
+// published: one no reader understands (BadDateRatio) or one that is not true (FarDateRatio).
+// A fixed draw per message, so a message stays undecodable for good.
 func (v Variant) undecodable(seed uint64, messageID int64) bool {
-	if v.BadDateRatio <= 0 {
+	return v.drawn(seed, messageID, "bad-date", v.BadDateRatio) || v.drawn(seed, messageID, "far-date", v.FarDateRatio)
+}
+
+// drawn is a fixed draw per message: true for a share ratio of the messages.
+func (v Variant) drawn(seed uint64, messageID int64, what string, ratio float64) bool {
+	if ratio <= 0 {
 		return false
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d:%d", seed, messageID)
-	return float64(h.Sum64()%1_000_000)/1_000_000 < v.BadDateRatio
+	if what == "bad-date" {
+		fmt.Fprintf(h, "%d:%d", seed, messageID) // the draw BadDateRatio always had
+	} else {
+		fmt.Fprintf(h, "%d:%d:%s", seed, messageID, what)
+	}
+	return float64(h.Sum64()%1_000_000)/1_000_000 < ratio
+}
+
+// Big reports whether the simulator serves message id with BigContentBytes of content.
+func (s *Sim) Big(messageID int64) bool {
+	return s.cfg.Variant.drawn(s.cfg.Seed, messageID, "big", s.cfg.Variant.BigContentRatio)
+}
+
+// bigContent is a big message's content: the true content padded with 1- to 4-byte runes.
+func (v Variant) bigContent(content string) string {
+	n := v.BigContentBytes
+	if n <= 0 {
+		n = 1_500_000
+	}
+	return content + strings.Repeat("aé€😀", n/10)
 }
 
 // id renders an id as the Variant sends it.
@@ -278,8 +337,17 @@ func extras(kind string, id int64) []field {
 func (s *Sim) renderMessage(m *storedMessage) object {
 	v := s.cfg.Variant
 	date := any(m.Date.UTC().Format("2006-01-02 15:04:05.000000-07:00"))
-	if v.undecodable(s.cfg.Seed, m.ID) {
+	switch {
+	case v.drawn(s.cfg.Seed, m.ID, "bad-date", v.BadDateRatio):
 		date = m.Date.UTC().Format("02/01/2006 at 15h04") // no reader understands this
+	case v.drawn(s.cfg.Seed, m.ID, "far-date", v.FarDateRatio):
+		date = []any{int64(5), "2999-01-01 00:00:00.000000+00:00"}[m.ID%2]
+	case v.drawn(s.cfg.Seed, m.ID, "ns-date", v.NanosecondDateRatio):
+		date = m.Date.UnixNano()
+	}
+	content := m.Content
+	if v.drawn(s.cfg.Seed, m.ID, "big", v.BigContentRatio) {
+		content = v.bigContent(content)
 	}
 	var user any
 	if m.UserID != nil {
@@ -289,7 +357,7 @@ func (s *Sim) renderMessage(m *storedMessage) object {
 		{"id", v.id(m.ID)}, {"conversation_id", v.id(m.ConversationID)}, {"date", date},
 		{"content_type", string(m.ContentType)}, {"sender_type", string(m.SenderType)},
 		{"sender_label", m.SenderLabel}, {"status", string(m.Status)}, {"is_deleted", m.IsDeleted},
-		{"content", m.Content}, {"user_id", user}, {"custom_channel", v.customChannel("m", m.ID)},
+		{"content", content}, {"user_id", user}, {"custom_channel", v.customChannel("m", m.ID)},
 	}
 	if v.ExtraFields {
 		o = append(o, extras("message", m.ID)...)

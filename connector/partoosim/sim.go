@@ -71,6 +71,13 @@ type Sim struct {
 	active    int // requests in progress
 	maxActive int
 	onChange  func(Change)
+	glitches  map[int64]glitchSpell // conversation → a glitch that lasts (Variant.GlitchFor)
+}
+
+// glitchSpell is a glitch one conversation's listing suffers until a time.
+type glitchSpell struct {
+	kind  string
+	until time.Time
 }
 
 // New returns an empty simulator.
@@ -216,6 +223,18 @@ func (s *Sim) api(label string, h http.HandlerFunc) http.HandlerFunc {
 		hang := roll(v.HangRatio)
 		latency := s.latency(f)
 		fail, htmlErr, htmlOK, malformed := roll(f.ErrorRatio), roll(v.HTMLErrorRatio), roll(v.HTMLOKRatio), roll(f.MalformedRatio)
+		epoch429 := roll(v.RetryAfterEpochRatio)
+		glitch := ""
+		if label == "/v2/messages" {
+			switch {
+			case roll(v.EmptyGlitchRatio):
+				glitch = "empty"
+			case roll(v.NullMessagesRatio):
+				glitch = "null"
+			}
+			glitch = s.spell(r.URL.Query().Get("conversation_id"), glitch)
+		}
+		ahead := 1 + s.rnd.IntN(3)
 		code := []int{500, 502, 503}[s.rnd.IntN(3)]
 		s.mu.Unlock()
 		if hang {
@@ -243,6 +262,12 @@ func (s *Sim) api(label string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		switch {
+		case epoch429:
+			// Some servers send the time to retry at, as an epoch timestamp.
+			rec.Header().Set("Retry-After", strconv.FormatInt(s.clock.Now().Add(time.Duration(ahead)*time.Second).Unix(), 10))
+			writeErr(rec, http.StatusTooManyRequests, "rate_limit", "Too many requests")
+		case glitch != "":
+			s.glitchPage(rec, r, glitch)
 		case fail:
 			writeErr(rec, code, "server", "Internal error")
 		case htmlErr:
@@ -351,7 +376,7 @@ func decodeCursor(kind, cur string) (int64, int64, error) {
 		return 0, 0, fmt.Errorf("invalid cursor")
 	}
 	parts := strings.Split(string(raw), ":")
-	if len(parts) != 3 || parts[0] != kind {
+	if len(parts) < 3 || parts[0] != kind {
 		return 0, 0, fmt.Errorf("invalid cursor")
 	}
 	a, err1 := strconv.ParseInt(parts[1], 10, 64)
@@ -384,7 +409,7 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 	// Keyset cursors: "after message id N" (oldest first) or "before N" (newest first), so
 	// they stay valid while messages arrive.
 	var key int64
-	hasCursor := false
+	hasCursor, ignored := false, false
 	if cur := q.Get("cursor"); cur != "" {
 		var c int64
 		if c, key, err = decodeCursor(kind, cur); err != nil || c != cid {
@@ -392,6 +417,9 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		hasCursor = true
+		if v := s.cfg.Variant.CursorIgnoredRatio; v > 0 && s.rnd.Float64() < v {
+			hasCursor, ignored = false, true // the first page again
+		}
 	}
 	c, ok := s.convs[cid]
 	if !ok {
@@ -414,8 +442,12 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 			sel = append(sel, c.msgs[i])
 		}
 	}
-	items := make([]any, len(sel))
-	for i, m := range sel {
+	served := sel
+	if v := s.cfg.Variant.ShortPageRatio; v > 0 && len(sel) >= 2 && s.rnd.Float64() < v {
+		served = sel[:len(sel)-1] // a short page: the cursor still moves past the item left out
+	}
+	items := make([]any, len(served))
+	for i, m := range served {
 		items[i] = s.renderMessage(m)
 	}
 	next := ""
@@ -424,9 +456,51 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 		more := (!newest && lastID < c.msgs[len(c.msgs)-1].ID) || (newest && lastID > c.msgs[0].ID)
 		if more {
 			next = encodeCursor(kind, cid, lastID)
+			if ignored {
+				next = base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%s:%d:%d:%d", kind, cid, lastID, s.rnd.Int64())))
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, s.page("messages", items, len(c.msgs), next))
+}
+
+// spell makes a glitch last Variant.GlitchFor for its conversation: it returns the glitch a
+// request of conversation cid suffers, given the one just drawn ("" for none). Call with mu
+// held.
+func (s *Sim) spell(cid, drawn string) string {
+	d := s.cfg.Variant.GlitchFor
+	if d <= 0 {
+		return drawn
+	}
+	id, _ := strconv.ParseInt(cid, 10, 64)
+	now := s.clock.Now()
+	if g, ok := s.glitches[id]; ok && now.Before(g.until) {
+		return g.kind
+	}
+	if drawn != "" {
+		if s.glitches == nil {
+			s.glitches = map[int64]glitchSpell{}
+		}
+		s.glitches[id] = glitchSpell{kind: drawn, until: now.Add(d)}
+	}
+	return drawn
+}
+
+// glitchPage answers GET /messages with a 200 that is not the conversation: an empty page
+// with the true count and no next cursor, or a null list with an error.
+func (s *Sim) glitchPage(w http.ResponseWriter, r *http.Request, kind string) {
+	cid, _ := strconv.ParseInt(r.URL.Query().Get("conversation_id"), 10, 64)
+	s.mu.Lock()
+	n := 0
+	if c, ok := s.convs[cid]; ok {
+		n = len(c.msgs)
+	}
+	s.mu.Unlock()
+	if kind == "null" {
+		writeJSON(w, http.StatusOK, object{{"messages", nil}, {"error", "backend timeout"}, {"count", n}, {"next_cursor", nil}})
+		return
+	}
+	writeJSON(w, http.StatusOK, object{{"messages", []any{}}, {"count", n}, {"next_cursor", nil}})
 }
 
 func (s *Sim) getConversation(w http.ResponseWriter, r *http.Request) {
