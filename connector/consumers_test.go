@@ -124,6 +124,10 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 	t.Helper()
 	e := newEnvOn(t, cluster)
 	populate(e, 8)
+	// Odd values every strict reader must take as they are published: dates served as epoch
+	// nanoseconds, custom_channel objects, and below a conversation of odd messages.
+	e.sim.SetVariant(partoosim.Variant{NanosecondDateRatio: 0.5, CustomChannelObject: true})
+	addOddMessages(t, e)
 	opt := e.options()
 	opt.Scheduler = connector.SchedulerSweep
 	opt.SchemaRegistry = registry.Config{URL: regURL}
@@ -194,6 +198,31 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 	evs := e.waitEvents(t, "the changes", func(evs []event) bool { return reflect.DeepEqual(consumerView(evs), tr) })
 	r.stop(t)
 	return &consumerCase{Brokers: strings.Join(cluster.Brokers, ","), Topic: e.topics.Events, Registry: regURL, Truth: tr, events: len(evs)}
+}
+
+// addOddMessages adds a conversation of messages with odd values: text in many scripts,
+// control and zero-width characters, NUL, emoji, empty strings, values Partoo may add
+// (content_type, sender label, status), a 1.5 MB content (published cut to fit and flagged),
+// and dates at the edges of what is believed.
+func addOddMessages(t *testing.T, e *env) {
+	t.Helper()
+	c := e.sim.CreateConversation(partoosim.ConversationSpec{Partner: "Telegram"})
+	empty, odd := "", "u-\u00e9\u0000\U0001F600"
+	now := time.Now().UTC()
+	specs := []partoosim.MessageSpec{
+		{Content: "Grüße, привет, مرحبا, こんにちは, 👍🏽 e\u0301 \u200b\u202e", SenderType: "Consumer"},
+		{Content: "nul \u0000, bell \u0007, tab \t, newline \n, quote \", back \\ slash", SenderType: "User", UserID: &odd},
+		{Content: "", SenderType: "User", UserID: &empty, Status: "Queued", ContentType: "Carousel"},
+		{Content: strings.Repeat("\u00e9\u20ac\U0001F600a", 1_500_000/10), SenderType: "Consumer", ContentType: "Document"},
+		{Content: "dated 2000-01-01", SenderType: "Metadata", Date: time.Date(2000, 1, 1, 0, 0, 0, 1000, time.UTC)},
+		{Content: "dated in an hour", SenderType: "Consumer", Date: now.Add(time.Hour)},
+	}
+	for _, s := range specs {
+		s.ConversationID = c.ID
+		if _, err := e.sim.AddMessage(s); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // consumerView is what the consumers compute, from the connector's own decoding: the test's
