@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/config"
 	"github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
@@ -318,6 +319,12 @@ func (d *doctor) kafka(ctx context.Context, cfg *config.Config, kopts []kgo.Opt)
 			continue
 		}
 		msg := fmt.Sprintf("%s topic, %d partitions, cleanup.policy=%s", tp.role, len(td.Partitions), conf["cleanup.policy"])
+		if tp.role == "events" {
+			if mb, err := strconv.Atoi(conf["max.message.bytes"]); err == nil {
+				limit := min(mb, connector.ProducerMaxBytes)
+				msg += fmt.Sprintf(", max.message.bytes=%d (an event over %d bytes is published with its content cut to fit, flagged content_truncated_from)", mb, limit)
+			}
+		}
 		if tp.role == "events" && conf["retention.ms"] != "-1" {
 			ms, _ := strconv.ParseInt(conf["retention.ms"], 10, 64)
 			d.warn(name, msg+fmt.Sprintf(", retention %s", time.Duration(ms)*time.Millisecond), "events older than that expire: a replay from offset 0 misses them (retention.ms=-1 keeps them)")

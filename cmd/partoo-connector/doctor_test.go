@@ -54,7 +54,7 @@ func TestDoctorGoodSetup(t *testing.T) {
 	}
 	rc, out, _ = doctorRun(t)
 	if rc != 0 || strings.Contains(out, "✗") || !strings.Contains(out, "✓ topic "+st+": state topic, 2 partitions, cleanup.policy=compact") ||
-		!strings.Contains(out, "✓ read "+st) {
+		!strings.Contains(out, "✓ read "+st) || !strings.Contains(out, "✓ topic "+events+": events topic, 2 partitions, cleanup.policy=delete, max.message.bytes=") {
 		t.Fatalf("with topics: rc %d:\n%s", rc, out)
 	}
 }
