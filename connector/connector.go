@@ -52,8 +52,9 @@ type Connector struct {
 	walks   atomic.Int64
 	// eventsMax is the most one event record may take: the events topic's max.message.bytes,
 	// capped by the producer's limit (read at start).
-	eventsMax atomic.Int64
-	adm       *kadm.Client // during Run
+	eventsMax  atomic.Int64
+	refreshing atomic.Bool  // refreshEventsMaxBytes is running
+	adm        *kadm.Client // during Run
 }
 
 // New validates opt and builds the connector. It starts the Kafka producer's goroutines but

@@ -30,6 +30,7 @@ func (h stepHooks) Walked(r pipeline.Report) {
 		if r.Refused {
 			c.log.Error("Kafka refused records of this conversation; the rest of its batch was published without it, and it is walked again later (backing off)",
 				"conversation_id", r.ConversationID, "err", r.Err)
+			c.refreshEventsMaxBytes()
 		}
 		return // the transaction's failure is logged once, by Transaction
 	case pipeline.ResultPartial:

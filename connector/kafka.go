@@ -68,7 +68,10 @@ func (c *Connector) restore(ctx context.Context) error {
 
 // publishFailure is the reason label of a failed transaction.
 func publishFailure(err error) string {
+	var refused *publish.RefusedError
 	switch {
+	case errors.As(err, &refused):
+		return "record_refused"
 	case errors.Is(err, publish.ErrCommitUncertain):
 		return "commit_uncertain"
 	case errors.Is(err, publish.ErrFenced):
@@ -251,4 +254,19 @@ func (c *Connector) readEventsMaxBytes(ctx context.Context) {
 	limit := min(n, ProducerMaxBytes)
 	c.eventsMax.Store(int64(limit))
 	c.log.Info("events topic record limit", "topic", c.opt.Topics.Events, "max_message_bytes", n, "producer_max_bytes", ProducerMaxBytes, "event_max_bytes", limit)
+}
+
+// refreshEventsMaxBytes re-reads the events topic's max.message.bytes after Kafka refused a
+// record (the topic's limit may have been lowered since the start), then has the producer
+// rebuilt so that its batches follow the new limit; the refused conversation's next walk cuts
+// its events to fit. In the background; one at a time.
+func (c *Connector) refreshEventsMaxBytes() {
+	if c.adm == nil || !c.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.refreshing.Store(false)
+		c.readEventsMaxBytes(context.Background())
+		c.pub.Reset()
+	}()
 }

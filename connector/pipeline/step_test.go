@@ -182,3 +182,67 @@ func TestGoneConversationIsSkipped(t *testing.T) {
 		t.Fatalf("calls %v report %+v", w.com.calls, w.hooks.reports)
 	}
 }
+
+// refusingCommitter refuses, like Kafka's MESSAGE_TOO_LARGE, every transaction that carries a
+// change of one conversation, and commits the others.
+type refusingCommitter struct {
+	memCommitter
+	bad int64
+}
+
+func (m *refusingCommitter) Publish(ctx context.Context, changes []publish.Change) error {
+	for _, ch := range changes {
+		if ch.ConversationID == m.bad {
+			return &publish.RefusedError{ConversationIDs: []int64{m.bad}, Err: errors.New("MESSAGE_TOO_LARGE")}
+		}
+	}
+	return m.memCommitter.Publish(ctx, changes)
+}
+
+// TestRefusedConversationLeavesItsBatch: when Kafka refuses one conversation's records, the
+// rest of the batch is committed at once without it; it alone counts as failed (walked again
+// later), named in its report.
+func TestRefusedConversationLeavesItsBatch(t *testing.T) {
+	w := newWorld(t)
+	a, bad, b := w.conversation(1), w.conversation(2), w.conversation(3)
+	com := &refusingCommitter{bad: bad}
+	step, err := pipeline.New(pipeline.Config{Partoo: mustClient(t, w), Index: func() *state.Index { return w.idx }, Committer: com,
+		Scheduler: w.sched, Hooks: w.hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var batch []*pipeline.Prepared
+	for _, id := range []int64{a, bad, b} {
+		p, err := step.Read(ctx, id)
+		if err != nil || p == nil {
+			t.Fatalf("read %d: %v", id, err)
+		}
+		batch = append(batch, p)
+	}
+	if err := step.Commit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(com.calls) != 1 || len(com.calls[0]) != 2 {
+		t.Fatalf("committed %+v, want one transaction of the two other conversations", com.calls)
+	}
+	if w.idx.Get(a) == nil || w.idx.Get(b) == nil || w.idx.Get(bad) != nil {
+		t.Fatal("only the refused conversation must stay unrecorded")
+	}
+	if o := w.sched.outcomes[bad]; len(o) != 1 || !o[0].Failed {
+		t.Fatalf("the refused conversation: scheduler told %+v", o)
+	}
+	for _, r := range w.hooks.reports {
+		if (r.ConversationID == bad) != r.Refused || (r.ConversationID == bad) != (r.Result == pipeline.ResultFailed) {
+			t.Fatalf("report %+v", r)
+		}
+	}
+}
+
+func mustClient(t *testing.T, w *world) *partoo.Client {
+	cl, err := partoo.New(partoo.Config{APIURL: simtest.Serve(t, w.sim), APIKey: secret.New("k"), RequestsPerMinute: 600_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
