@@ -48,6 +48,7 @@ type health struct {
 	period        tally           // since the last summary
 	periodStart   time.Time
 	granted       int64 // budget grants at the period's start
+	lastDoubt     string
 }
 
 // tally counts what happened over a period, for the summary line.
@@ -57,10 +58,20 @@ type tally struct {
 	requests int
 	errors   map[string]int // by ErrorKind
 	skipped  map[string]int // by reason
+	doubts   map[string]int // walks and records not taken as they came, by reason (metrics.Doubt*, truncated, refused)
 }
 
 func newTally() tally {
-	return tally{walks: map[string]int{}, events: map[string]int{}, errors: map[string]int{}, skipped: map[string]int{}}
+	return tally{walks: map[string]int{}, events: map[string]int{}, errors: map[string]int{}, skipped: map[string]int{}, doubts: map[string]int{}}
+}
+
+// doubted records a walk not believed whole, or a record cut or refused (reason), with the
+// conversation it concerns, for /status and the summary line.
+func (h *health) doubted(reason string, conversationID int64) {
+	h.mu.Lock()
+	h.period.doubts[reason]++
+	h.lastDoubt = fmt.Sprintf("%s (conversation %d) at %s", reason, conversationID, h.clock.Now().UTC().Format(time.RFC3339))
+	h.mu.Unlock()
 }
 
 func newHealth(clock clock.Clock, log *slog.Logger, m *metrics.Metrics) *health {
@@ -205,6 +216,14 @@ type StatusReport struct {
 		ErrorsThisPeriod  map[string]int `json:"errors_since_last_summary,omitempty"`
 		SkippedThisPeriod map[string]int `json:"items_skipped_since_last_summary,omitempty"`
 	} `json:"api"`
+
+	// Doubts: walks that did not prove themselves whole (count_short, suspect_absence,
+	// no_progress: no deletion was inferred from them) and events cut to fit Kafka or refused
+	// by it, since the last summary; Last names the latest with its conversation.
+	Doubts struct {
+		ThisPeriod map[string]int `json:"since_last_summary,omitempty"`
+		Last       string         `json:"last,omitempty"`
+	} `json:"doubts"`
 }
 
 // PassReport is the progress of the reconciliation pass (the first snapshot included).
@@ -264,6 +283,8 @@ func (h *health) report(ready bool, sched schedule.Status, convs, msgs int, rate
 	r.API.LastError = h.lastError
 	r.API.ErrorsThisPeriod = copyCounts(h.period.errors)
 	r.API.SkippedThisPeriod = copyCounts(h.period.skipped)
+	r.Doubts.ThisPeriod = copyCounts(h.period.doubts)
+	r.Doubts.Last = h.lastDoubt
 
 	known := convs > 0 || sched.Pass.Total > 0
 	since := h.lastWalkOK
@@ -328,7 +349,7 @@ func (h *health) summarize(r StatusReport, granted int64) {
 		"events", sum(p.events), "event_types", countsString(p.events),
 		"requests", p.requests, "requests_per_minute", fmt.Sprintf("%.0f", perMin),
 		"budget_rate_per_minute", fmt.Sprintf("%.0f", r.API.RatePerMinute), "budget_use", fmt.Sprintf("%.0f%%", use),
-		"errors", countsString(p.errors), "items_skipped", countsString(p.skipped),
+		"errors", countsString(p.errors), "items_skipped", countsString(p.skipped), "doubts", countsString(p.doubts),
 		"conversations_tracked", r.ConversationsTracked, "messages_tracked", r.MessagesTracked,
 	}
 	if pr := r.Pass; pr != nil && pr.Phase != schedule.PhaseIdle {

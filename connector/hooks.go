@@ -28,6 +28,7 @@ func (h stepHooks) Walked(r pipeline.Report) {
 		return
 	case pipeline.ResultFailed:
 		if r.Refused {
+			c.health.doubted("record_refused", r.ConversationID)
 			c.log.Error("Kafka refused records of this conversation; the rest of its batch was published without it, and it is walked again later (backing off)",
 				"conversation_id", r.ConversationID, "err", r.Err)
 			c.refreshEventsMaxBytes()
@@ -36,6 +37,7 @@ func (h stepHooks) Walked(r pipeline.Report) {
 	case pipeline.ResultPartial:
 		if errors.Is(r.Err, partoo.ErrNoProgress) || errors.Is(r.Err, partoo.ErrCursorLoop) || errors.Is(r.Err, partoo.ErrTooManyPages) {
 			c.opt.Metrics.WalkDoubted(metrics.DoubtNoProgress)
+			c.health.doubted(metrics.DoubtNoProgress, r.ConversationID)
 			// Named every time: a server that ignores the cursor is a fact about one conversation.
 			c.log.Warn("walk stopped: the pagination makes no progress; publishing what was read (no deletions inferred), the conversation backs off",
 				"conversation_id", r.ConversationID, "pages", r.Pages, "messages", r.Messages, "count", countAttr(r), "err", r.Err)
@@ -46,22 +48,26 @@ func (h stepHooks) Walked(r pipeline.Report) {
 	}
 	for _, tr := range r.Truncated {
 		c.opt.Metrics.Truncated(metrics.TruncatedContent)
+		c.health.doubted("record_truncated", r.ConversationID)
 		c.log.Warn("event too large for the events topic: published with its content cut to fit and flagged (content_truncated_from)",
 			"conversation_id", r.ConversationID, "message_id", tr.MessageID, "event_type", tr.Type.String(),
 			"content_bytes", tr.From, "record_bytes", tr.Size, "max_bytes", c.eventMaxBytes())
 	}
 	for _, d := range r.Dropped {
 		c.opt.Metrics.Truncated(metrics.TruncatedDropped)
+		c.health.doubted("record_dropped", r.ConversationID)
 		c.log.Error("event cannot fit the events topic even with its content cut: left out, the rest of the conversation is published",
 			"conversation_id", r.ConversationID, "message_id", d.MessageID, "event_type", d.Type.String(), "err", d.Err)
 	}
 	if r.Short {
 		c.opt.Metrics.WalkDoubted(metrics.DoubtCountShort)
+		c.health.doubted(metrics.DoubtCountShort, r.ConversationID)
 		c.health.rlog.Warn("walk:count_short", "walk received fewer messages than Partoo's count; publishing what was read, no deletion inferred",
 			"conversation_id", r.ConversationID, "count", r.Count, "received", r.Distinct, "pages", r.Pages)
 	}
 	if r.Suspect {
 		c.opt.Metrics.WalkDoubted(metrics.DoubtSuspectAbsence)
+		c.health.doubted(metrics.DoubtSuspectAbsence, r.ConversationID)
 		c.log.Warn("walk misses most or all of the conversation's recorded messages and Partoo's count does not vouch for it: not taken as evidence of deletion; looked at again soon",
 			"conversation_id", r.ConversationID, "recorded_missing", r.Absent, "received", r.Distinct, "count", countAttr(r), "pages", r.Pages)
 	}

@@ -104,6 +104,9 @@ type Options struct {
 	// complete walk that misses most or all of a conversation's recorded messages is suspect
 	// (Result.Suspect) and counts as no evidence of deletion.
 	Counted bool
+	// Unreadable are the ids of messages the walk received but could not decode: present,
+	// so never absent. A walk whose undecodable items all have ids can be Complete.
+	Unreadable []int64
 	// Resnapshot, when set, is the id of a resnapshot request: every message of the walk
 	// already recorded is also emitted as MessageCreated with Snapshot set and an event id
 	// derived from the request (so that a request processed twice gives the same events, and
@@ -157,13 +160,17 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 	// How many recorded, live messages this walk misses. A complete walk that misses most or
 	// all of them (an empty page, a truncated listing) is not believed unless Partoo's count
 	// vouches for it: its absences are not counted.
+	unreadable := make(map[int64]bool, len(opt.Unreadable))
+	for _, id := range opt.Unreadable {
+		unreadable[id] = true
+	}
 	live := 0
 	for _, ms := range prev.Messages {
 		if ms.Deleted() {
 			continue
 		}
 		live++
-		if _, ok := seen[ms.ID]; !ok {
+		if _, ok := seen[ms.ID]; !ok && !unreadable[ms.ID] {
 			res.Absent++
 		}
 	}
@@ -198,7 +205,7 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 			ms := prev.Messages[i]
 			i++
 			copyRaw(next.Raw, prev.Raw, ms.ID)
-			if countAbsence {
+			if countAbsence && !unreadable[ms.ID] {
 				since := prev.absentSince(ms.ID)
 				if ms.Missed() == 0 || since.IsZero() {
 					since = now // the first complete walk that misses it (or one recorded before this was kept)

@@ -8,9 +8,12 @@
 //     complete walk yet); already deleted at first sight → MessageCreated then MessageDeleted;
 //   - a status different from the recorded one → StatusChanged(previous → new);
 //   - is_deleted false → true → MessageDeleted(ConsumerDeleted);
-//   - a recorded message absent from VanishAfterWalks consecutive COMPLETE walks →
-//     MessageDeleted(Vanished), and it leaves the state; a partial walk, or one that skipped
-//     undecodable messages, never deletes;
+//   - a recorded message absent from VanishAfterWalks consecutive COMPLETE walks spanning at
+//     least VanishConfirmAfter → MessageDeleted(Vanished), and it leaves the state (its
+//     generation stays: should it come back, its events get new ids); a partial walk, one
+//     that skipped undecodable messages without their ids, or a complete one that misses
+//     most of the conversation without Partoo's count to vouch for it (Suspect), never
+//     deletes;
 //   - unchanged → nothing; a message with an unknown sender_type → nothing, counted in
 //     Result.Ignored (Partoo's advice is to ignore them).
 //

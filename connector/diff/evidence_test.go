@@ -131,3 +131,30 @@ func TestComebackAfterVanishedGetsNewEventIDs(t *testing.T) {
 		t.Fatal("the third deletion reuses an event id")
 	}
 }
+
+// An undecodable message whose id is known is present: a walk that accounts for every
+// message by id, readable or not, is evidence, and never makes the unreadable one vanish.
+func TestUnreadableMessagesArePresent(t *testing.T) {
+	opt := diff.Options{}
+	st, _ := applyWalks(t, nil, opt, []walkAt{{0, three, diff.Complete, true, snap3}})
+	walk := func(at time.Duration, msgs []partoo.Message, unreadable []int64, want string) *diff.State {
+		t.Helper()
+		o := opt
+		o.Counted, o.Unreadable = true, unreadable
+		r := diff.Diff(st, conv, msgs, diff.Complete, t0.Add(at), o)
+		if got := kinds(r.Events); got != want {
+			t.Fatalf("at %v: events %s, want %s", at, got, want)
+		}
+		st = r.Next
+		return st
+	}
+	// Message 2 turns unreadable, 3 vanishes for real: only 3 is deleted.
+	walk(time.Minute, three[:1], []int64{2}, "")
+	walk(2*time.Minute, three[:1], []int64{2}, "3:MessageDeleted(Vanished)")
+	walk(3*time.Minute, three[:1], []int64{2}, "")
+	if st.Find(2) < 0 {
+		t.Fatal("the unreadable message left the state")
+	}
+	// Readable again, unchanged: nothing.
+	walk(4*time.Minute, three[:2], nil, "")
+}

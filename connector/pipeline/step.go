@@ -112,13 +112,22 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	s.lastWalk[id] = started
 	s.mu.Unlock()
 	cov := diff.Complete
+	var unreadable []int64
 	switch {
-	case werr == nil && len(w.Skipped) > 0:
-		cov = diff.AllPages // the client reported each skipped item to its observer
 	case werr == nil && w.Short():
 		// Every page read, yet fewer messages than Partoo's own count: what was read is
 		// published, nothing is concluded from what was not.
 		cov, r.Short = diff.AllPages, true
+	case werr == nil && len(w.Skipped) > 0:
+		// The client reported each skipped item to its observer. When each has its id, the
+		// walk still accounts for every message (present, if unreadable): complete.
+		for _, sk := range w.Skipped {
+			if sk.ID == 0 {
+				cov, unreadable = diff.AllPages, nil
+				break
+			}
+			unreadable = append(unreadable, sk.ID)
+		}
 	case werr == nil:
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -138,8 +147,12 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	opts := s.cfg.Diff
 	opts.Resnapshot = r.Resnapshot
 	opts.Counted = w.HasCount && w.Distinct == w.Count
+	opts.Unreadable = unreadable
 	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
+	if cov == diff.Complete && len(w.Skipped) > 0 {
+		r.Result = diff.AllPages.String() // every message accounted for, some not publishable
+	}
 	r.Count, r.HasCount, r.Distinct, r.Absent, r.Suspect = w.Count, w.HasCount, w.Distinct, res.Absent, res.Suspect
 	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
 	r.OK = werr == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)
