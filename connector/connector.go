@@ -138,7 +138,7 @@ func New(opt Options) (*Connector, error) {
 // conversations; others watch health and the topics, and read the signal topic.
 func (c *Connector) Run(ctx context.Context) error {
 	defer c.pub.Close()
-	if err := c.checkAPIKey(ctx); err != nil {
+	if err := c.checkAPI(ctx); err != nil {
 		return err
 	}
 	if err := c.registerSchemas(ctx); err != nil || ctx.Err() != nil {

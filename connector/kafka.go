@@ -14,32 +14,52 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )
 
-// checkAPIKey spends one request on the cheapest page there is before anything touches Kafka,
-// so a wrong key stops the connector before it creates topics. Partoo not answering is not a
-// reason to stop: the failure is logged, and the walks will keep trying (and keep saying so).
-func (c *Connector) checkAPIKey(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	var err error
-	if len(c.opt.ConversationIDs) > 0 {
-		_, err = c.client.ListMessages(cctx, c.opt.ConversationIDs[0], 1, "")
-		if errors.Is(err, partoo.ErrNotFound) {
-			err = nil // the key works; that conversation is gone (the walks will say so)
+// checkAPI spends one request on the cheapest page there is before anything touches Kafka, so
+// that a wrong key or a wrong PARTOO_API_URL stops the connector before it creates topics:
+// 401/403 (the key), 404 or a body that is not JSON (the URL is not Partoo's API) stop it at
+// once. A host that cannot be reached (unknown, refusing, TLS failing) is retried, 1 s doubling
+// to 15 s, for PartooStartupTimeout, then stops it naming PARTOO_API_URL. Partoo reached but
+// failing (no answer in time, 5xx, 429, an odd JSON body) is not a reason to stop: the failure
+// is logged, and the walks will keep trying (and keep saying so, up to /status degraded).
+func (c *Connector) checkAPI(ctx context.Context) error {
+	clk := c.opt.Clock
+	deadline := clk.Now().Add(c.opt.PartooStartupTimeout)
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := c.client.ListConversations(cctx, partoo.ListConversationsParams{PerPage: 1, BusinessIDs: c.opt.BusinessIDs, MaxAttempts: 1})
+		cancel()
+		kind := partoo.ErrorKind(err)
+		switch {
+		case err == nil:
+			c.log.Info("Partoo API key accepted")
+			return nil
+		case ctx.Err() != nil:
+			return nil
+		case partoo.IsAuth(err):
+			return fmt.Errorf("Partoo API key check: %w", err)
+		case kind == partoo.KindNotFound || kind == partoo.KindNonJSON || kind == partoo.KindOtherStatus:
+			return fmt.Errorf("PARTOO_API_URL %s is not Partoo's API (give the base URL up to and including /v2, e.g. %s): GET /conversations: %w",
+				c.client.BaseURL(), partoo.DefaultAPIURL, err)
+		case kind == partoo.KindConnection:
+			if !clk.Now().Add(backoff).Before(deadline) {
+				return fmt.Errorf("PARTOO_API_URL %s: Partoo cannot be reached (gave up after %d attempts, start-up timeout %s): %w",
+					c.client.BaseURL(), attempt, c.opt.PartooStartupTimeout, err)
+			}
+			why := fmt.Sprintf("waiting for Partoo's API to answer (PARTOO_API_URL %s)", c.client.BaseURL())
+			c.starting.Store(&why)
+			c.log.Warn("Partoo's API does not answer; retrying before going on (check PARTOO_API_URL and the network)",
+				"partoo_api_url", c.client.BaseURL(), "attempt", attempt, "retry_in", backoff.String(),
+				"gives_up_in", deadline.Sub(clk.Now()).Round(time.Second).String(), "err", err)
+			if clock.Sleep(ctx, clk, backoff) != nil {
+				return nil
+			}
+			backoff = min(2*backoff, 15*time.Second)
+		default:
+			c.log.Warn("could not check the Partoo API key (Partoo did not answer usefully); going on", "err", err)
+			return nil
 		}
-	} else {
-		_, err = c.client.ListConversations(cctx, partoo.ListConversationsParams{PerPage: 1, BusinessIDs: c.opt.BusinessIDs, MaxAttempts: 1})
 	}
-	switch {
-	case err == nil:
-		c.log.Info("Partoo API key accepted")
-	case partoo.IsAuth(err):
-		return fmt.Errorf("Partoo API key check: %w", err)
-	case ctx.Err() != nil:
-		return nil
-	default:
-		c.log.Warn("could not check the Partoo API key (Partoo did not answer usefully); going on", "err", err)
-	}
-	return nil
 }
 
 // restore reads the state topic into the index; corrupt records stop the start, or with

@@ -26,6 +26,11 @@ type Options struct {
 	// PartooClient, when set, is used instead of a client built from Partoo: its requests and
 	// failures are then not observed by the health watch (tests use it for special clients).
 	PartooClient *partoo.Client
+	// PartooStartupTimeout bounds how long Run waits at start for Partoo's API host to be
+	// reachable (unknown host, connection refused, TLS failing) before it stops with an error
+	// naming PARTOO_API_URL [2 min]. An answer that shows the URL is not Partoo's API (404, or a
+	// body that is not JSON) stops it at once; a 5xx or 429 lets it go on.
+	PartooStartupTimeout time.Duration
 
 	// Kafka are the connection options (seed brokers, TLS, SASL) of every client. Required.
 	Kafka []kgo.Opt
@@ -135,6 +140,9 @@ func (o *Options) validate() error {
 	oneOf("StateOnCorrupt", &o.StateOnCorrupt, StateCorruptFail, StateCorruptFail, StateCorruptRewalk)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PartooStartupTimeout <= 0 {
+		o.PartooStartupTimeout = 2 * time.Minute
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}

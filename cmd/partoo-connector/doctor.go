@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ Exits 0 when nothing blocks, 1 otherwise.
 	}
 	d := &doctor{w: stdout}
 	defer d.summary()
+	for _, u := range config.UnknownVars(os.Environ()) {
+		d.warn("configuration", unknownVarText(u), "fix its name, or unset it")
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		var errs config.Errors
@@ -71,7 +75,7 @@ Exits 0 when nothing blocks, 1 otherwise.
 	if d.failed > 0 {
 		return 1
 	}
-	d.pass("configuration", "every variable is valid")
+	d.pass("configuration", "every variable the connector reads is valid")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

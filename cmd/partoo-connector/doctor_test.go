@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,14 @@ func TestDoctorBadSetups(t *testing.T) {
 	if rc, out, _ := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ Partoo API key: Partoo refused it") {
 		t.Errorf("wrong key: rc %d:\n%s", rc, out)
 	}
+
+	// A mistyped name is named with the variable it most likely meant (a warning: it blocks nothing).
+	doctorEnv(t, cluster, "k")
+	t.Setenv("PARTOO_API_ULR", "https://api.partoo.co/v2")
+	if rc, out, _ := doctorRun(t); rc != 0 || !strings.Contains(out, "! configuration: environment variable PARTOO_API_ULR is not one the connector reads, and is ignored: did you mean PARTOO_API_URL?") {
+		t.Errorf("mistyped variable: rc %d:\n%s", rc, out)
+	}
+	os.Unsetenv("PARTOO_API_ULR")
 
 	doctorEnv(t, cluster, "k")
 	t.Setenv("KAFKA_BROKERS", "127.0.0.1:1")

@@ -58,6 +58,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		h = slog.NewTextHandler(stderr, hopts)
 	}
 	log := slog.New(h)
+	for _, u := range config.UnknownVars(os.Environ()) {
+		log.Warn(unknownVarText(u), "variable", u.Name, "did_you_mean", u.Suggest)
+	}
 
 	kopts, err := cfg.KafkaOpts()
 	if err != nil {
@@ -143,7 +146,8 @@ func options(cfg *config.Config, kopts []kgo.Opt) connector.Options {
 		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},
-		ConversationIDs: cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
+		PartooStartupTimeout: cfg.PartooStartupTimeout,
+		ConversationIDs:      cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
 		Diff:        diff.Options{VanishAfterWalks: cfg.VanishAfterWalks, VanishConfirmAfter: cfg.PartooVanishConfirmAfter},
 		MaxInFlight: cfg.PartooMaxInFlight,
 		Scheduler:   cfg.Scheduler,
@@ -241,4 +245,12 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// unknownVarText is the warning for a variable with our prefixes that no setting reads.
+func unknownVarText(u config.Unknown) string {
+	if u.Suggest != "" {
+		return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored: did you mean %s?", u.Name, u.Suggest)
+	}
+	return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored", u.Name)
 }

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +37,7 @@ type Config struct {
 	PartooAPIKeyFile        string        `envconfig:"PARTOO_API_KEY_FILE" desc:"file holding the API key, e.g. a mounted Kubernetes Secret"`
 	PartooRequestsPerMinute int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" default:"300" desc:"the organisation's rate limit; the connector never exceeds it"`
 	PartooBudgetReserve     float64       `envconfig:"PARTOO_BUDGET_RESERVE" default:"0.1" desc:"share of the rate left unused for the organisation's other integrations, 0 to 0.9; the rate also drops by 30 % on each unexpected 429 and recovers by 5 % every 30 s"`
+	PartooStartupTimeout    time.Duration `envconfig:"PARTOO_STARTUP_TIMEOUT" default:"2m" desc:"how long the start waits for PARTOO_API_URL's host to be reachable before it exits naming the variable (a 404 or non-JSON answer exits at once)"`
 	PartooRequestTimeout    time.Duration `envconfig:"PARTOO_REQUEST_TIMEOUT" default:"30s" desc:"longest wait for one answer (then the attempt fails as a timeout and is retried)"`
 	PartooRequestAttempts   int           `envconfig:"PARTOO_REQUEST_ATTEMPTS" default:"6" desc:"attempts of one request before its walk counts as failed (429, 5xx, timeouts, unusable bodies); every failed attempt is logged and counted"`
 	PartooMaxInFlight       int           `envconfig:"PARTOO_MAX_IN_FLIGHT" default:"16" desc:"most walks in flight at once; background work is held to about what the budget can use at the observed latency (rate × latency), walks for fresh changes may use the rest"`
@@ -228,14 +231,25 @@ func (c *Config) validate() Errors {
 	} else if c.PartooAPIKey.IsZero() {
 		bad("PARTOO_API_KEY", "required (or PARTOO_API_KEY_FILE)")
 	}
-	if u, err := url.Parse(c.PartooAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("PARTOO_API_URL", "must be an absolute http(s) URL")
+	switch u, err := url.Parse(c.PartooAPIURL); {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		bad("PARTOO_API_URL", "must be an absolute http(s) URL, e.g. https://api.partoo.co/v2")
+	case u.User != nil:
+		bad("PARTOO_API_URL", "must not hold credentials (they would be logged): the key goes in PARTOO_API_KEY")
+	case u.RawQuery != "" || u.Fragment != "":
+		bad("PARTOO_API_URL", "must not have a query or fragment")
+	}
+	if err := checkHostPort(c.HTTPAddr, true); err != nil {
+		bad("HTTP_ADDR", err.Error()+", e.g. :8080 or 127.0.0.1:8080")
 	}
 	if c.PartooRequestsPerMinute < 1 {
 		bad("PARTOO_REQUESTS_PER_MINUTE", "must be at least 1")
 	}
 	if c.PartooBudgetReserve < 0 || c.PartooBudgetReserve > 0.9 {
 		bad("PARTOO_BUDGET_RESERVE", "must be between 0 and 0.9 (a share of the rate)")
+	}
+	if c.PartooStartupTimeout < time.Second {
+		bad("PARTOO_STARTUP_TIMEOUT", "must be at least 1s")
 	}
 	if c.PartooRequestTimeout < 100*time.Millisecond {
 		bad("PARTOO_REQUEST_TIMEOUT", "must be at least 100ms")
@@ -375,8 +389,12 @@ func (c *KafkaConfig) validate() Errors {
 		bad("KAFKA_BROKERS", "required (comma-separated host:port)")
 	}
 	for _, b := range c.KafkaBrokers {
-		if !strings.Contains(b, ":") {
-			bad("KAFKA_BROKERS", fmt.Sprintf("%q is not host:port", b))
+		if strings.Contains(b, "://") {
+			bad("KAFKA_BROKERS", fmt.Sprintf("%q has a scheme: give host:port (the protocol is set by KAFKA_TLS_ENABLED and KAFKA_SASL_MECHANISM)", b))
+			break
+		}
+		if err := checkHostPort(b, false); err != nil {
+			bad("KAFKA_BROKERS", fmt.Sprintf("%q: %v", b, err))
 			break
 		}
 	}
@@ -421,6 +439,21 @@ func (c *KafkaConfig) validate() Errors {
 		bad("KAFKA_SASL_MECHANISM", fmt.Sprintf("%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism))
 	}
 	return errs
+}
+
+// checkHostPort checks a host:port address; emptyHost allows ":8080" (every interface).
+func checkHostPort(addr string, emptyHost bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if host == "" && !emptyHost {
+		return fmt.Errorf("%q has no host", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: the port must be a number from 0 to 65535", addr)
+	}
+	return nil
 }
 
 func describeFileErr(err error) string {

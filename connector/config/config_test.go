@@ -78,6 +78,13 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SCHEMA_REGISTRY_PASSWORD": "s3cret-pw", "SCHEMA_REGISTRY_USERNAME": "key"}, "SCHEMA_REGISTRY_URL: required when"},
 		{map[string]string{"SCHEMA_REGISTRY_URL": "http://registry:8081", "SCHEMA_REGISTRY_CA_FILE": "/ca.pem"}, "SCHEMA_REGISTRY_CA_FILE: set but SCHEMA_REGISTRY_URL is not https"},
 		{map[string]string{"SCHEMA_REGISTRY_SUBJECT_STRATEGY": "topic"}, "SCHEMA_REGISTRY_SUBJECT_STRATEGY: must be topic-record or record"},
+		{map[string]string{"PARTOO_API_URL": "https://user:s3cret-pw@api.partoo.co/v2"}, "PARTOO_API_URL: must not hold credentials"},
+		{map[string]string{"PARTOO_API_URL": "https://api.partoo.co/v2?x=1"}, "PARTOO_API_URL: must not have a query"},
+		{map[string]string{"HTTP_ADDR": "8080"}, `HTTP_ADDR: "8080" is not host:port`},
+		{map[string]string{"HTTP_ADDR": ":http"}, `HTTP_ADDR: ":http": the port must be a number`},
+		{map[string]string{"KAFKA_BROKERS": "PLAINTEXT://kafka:9092"}, `KAFKA_BROKERS: "PLAINTEXT://kafka:9092" has a scheme`},
+		{map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka": "kafka" is not host:port`},
+		{map[string]string{"KAFKA_BROKERS": ":9092"}, `KAFKA_BROKERS: ":9092": ":9092" has no host`},
 	}
 	for _, tc := range cases {
 		clearConfigEnv(t)

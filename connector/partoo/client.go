@@ -92,8 +92,11 @@ func New(cfg Config) (*Client, error) {
 		cfg.APIURL = DefaultAPIURL
 	}
 	base, err := url.Parse(strings.TrimRight(cfg.APIURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		errs = append(errs, fmt.Errorf("partoo: base URL %q must be an absolute http(s) URL", cfg.APIURL))
+	switch {
+	case err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "":
+		errs = append(errs, errors.New("partoo: the base URL must be an absolute http(s) URL"))
+	case base.User != nil:
+		errs = append(errs, errors.New("partoo: the base URL must not hold credentials (the key goes in APIKey)"))
 	}
 	if cfg.APIKey.IsZero() {
 		errs = append(errs, errors.New("partoo: the API key is empty"))
@@ -150,6 +153,9 @@ func setDefault(d *time.Duration, v time.Duration) {
 		*d = v
 	}
 }
+
+// BaseURL is the API's base URL the client sends requests to (it holds no credentials).
+func (c *Client) BaseURL() string { return c.base.String() }
 
 // Budget returns the budget the client spends.
 func (c *Client) Budget() *Budget { return c.cfg.Budget }

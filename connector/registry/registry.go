@@ -13,6 +13,7 @@ package registry
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,6 +60,7 @@ type Registry struct {
 	cl       *sr.Client
 	url      string
 	strategy string
+	secrets  []string // the password in every form a registry may echo it: plain, and in Basic auth
 }
 
 // New checks cfg and builds the client. It touches no network.
@@ -92,7 +94,13 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	return &Registry{cl: cl, url: strings.TrimRight(cfg.URL, "/"), strategy: cfg.SubjectStrategy}, nil
+	r := &Registry{cl: cl, url: strings.TrimRight(cfg.URL, "/"), strategy: cfg.SubjectStrategy}
+	if pw := cfg.Password.Reveal(); pw != "" {
+		basic := base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + pw))
+		// The Basic credentials first: the password alone is part of neither's text.
+		r.secrets = []string{basic, strings.TrimRight(basic, "="), base64.StdEncoding.EncodeToString([]byte(pw)), pw}
+	}
+	return r, nil
 }
 
 // URL is the registry's base URL (it never holds credentials: they go in Config).
@@ -181,9 +189,20 @@ func (r *Registry) classify(subject string, err error) error {
 	}
 	switch {
 	case re.StatusCode >= 500, re.StatusCode == http.StatusRequestTimeout, re.StatusCode == http.StatusTooManyRequests:
-		return fmt.Errorf("schema registry %s answered HTTP %d for subject %q: %s", r.url, re.StatusCode, subject, oneLine(re.Error()))
+		return fmt.Errorf("schema registry %s answered HTTP %d for subject %q: %s", r.url, re.StatusCode, subject, oneLine(r.scrub(re.Error())))
 	}
-	return &RefusedError{Subject: subject, Status: re.StatusCode, Code: re.ErrorCode, Message: oneLine(re.Error())}
+	return &RefusedError{Subject: subject, Status: re.StatusCode, Code: re.ErrorCode, Message: oneLine(r.scrub(re.Error()))}
+}
+
+// scrub blanks the password out of a registry's message, plain or base64 (a registry that
+// echoes the Authorization header would otherwise put it in our logs).
+func (r *Registry) scrub(s string) string {
+	for _, sec := range r.secrets {
+		if len(sec) >= 3 {
+			s = strings.ReplaceAll(s, sec, secret.Redacted)
+		}
+	}
+	return s
 }
 
 // oneLine folds a message onto one bounded line.

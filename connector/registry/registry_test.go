@@ -2,7 +2,9 @@ package registry_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -181,5 +183,28 @@ func TestBasicAuthAndNoSecretInErrors(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("the password leaked: %v", err)
+	}
+}
+
+// A registry that echoes the request's Authorization header (or the password) in its error
+// never puts the password, plain or base64, into our errors.
+func TestEchoedCredentialsAreScrubbed(t *testing.T) {
+	for _, status := range []int{http.StatusUnauthorized, http.StatusInternalServerError} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, pw, _ := r.BasicAuth()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"error_code":%d,"message":"bad request with header Authorization: %s (password %s)"}`, status, r.Header.Get("Authorization"), pw)
+		}))
+		reg, _ := registry.New(registry.Config{URL: srv.URL, Username: "key", Password: secret.New("s3cr3t-value")})
+		_, err := reg.Register(ctx(t), "t", schemas(t))
+		srv.Close()
+		if err == nil {
+			t.Fatal("no error")
+		}
+		b64 := base64.StdEncoding.EncodeToString([]byte("key:s3cr3t-value"))
+		if msg := err.Error(); strings.Contains(msg, "s3cr3t") || strings.Contains(msg, b64) || strings.Contains(msg, strings.TrimRight(b64, "=")) || !strings.Contains(msg, secret.Redacted) {
+			t.Fatalf("HTTP %d: the password leaked or was not shown as redacted: %v", status, err)
+		}
 	}
 }
