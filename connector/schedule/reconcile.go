@@ -79,6 +79,19 @@ func (s *Smart) reconcileMaintain(ctx context.Context, now time.Time) {
 		total := len(known)
 		s.setPass(func(st *Pass) { *st = Pass{Phase: phase, Number: n, Started: now, Total: total} })
 	}
+	// A small organisation's listing fits on page 1, which discovery has just read: the pass
+	// takes it rather than read it again.
+	if !p.listed && !p.fetching && p.pages == 0 && !s.wholeAt.IsZero() && now.Sub(s.wholeAt) <= s.cfg.DiscoveryInterval {
+		for _, id := range s.whole {
+			if !p.seen[id] {
+				p.seen[id] = true
+				p.ids = append(p.ids, id)
+			}
+		}
+		total := len(p.seen)
+		s.setPass(func(st *Pass) { st.Total = max(st.Total, total) })
+		s.addKnown()
+	}
 	// The listing is read a page ahead of the walks it brings, and at least a page per
 	// Prefetch walks.
 	if !p.listed && !p.fetching && (len(p.ids)-p.pos < s.cfg.Prefetch || p.pos >= p.pages*s.cfg.Prefetch) {
@@ -95,10 +108,10 @@ func (s *Smart) endPass() {
 	if !p.active {
 		return
 	}
-	next := p.started.Add(s.cfg.ReconcilePeriod)
-	if p.picked == 0 { // an empty or failing listing is not read in a loop
-		next = later(next, p.started.Add(s.cfg.DiscoveryInterval))
-	}
+	// A small organisation's pass ends within moments: the next waits at least
+	// DiscoveryInterval, so that its walks and listing are not repeated in a loop (an empty or
+	// failing listing neither).
+	next := later(p.started.Add(s.cfg.ReconcilePeriod), p.started.Add(s.cfg.DiscoveryInterval))
 	p.active, p.nextStart = false, next
 	s.setPass(func(st *Pass) {
 		st.Phase = PhaseIdle

@@ -88,10 +88,14 @@ type Config struct {
 	ReconcileShare float64
 	// ReconcilePeriod is the target duration of a reconciliation pass: a pass that ends
 	// sooner waits for the rest of the period before the next begins [0: no wait, the next
-	// pass starts at once with whatever budget is left].
+	// pass starts at once with whatever budget is left]. Whatever the period, a pass never
+	// begins sooner than DiscoveryInterval after the previous one began: a small
+	// organisation's conversations are not walked, nor its listing read, in a loop.
 	ReconcilePeriod time.Duration
 	// RetryMin and RetryMax bound the delay before a conversation whose walk failed is walked
-	// again; it doubles at each failure in a row [10 s, 10 min].
+	// again; it doubles at each failure in a row [10 s, 10 min]. Nothing walks it meanwhile:
+	// not reconciliation (a pass counts it as covered), discovery, a Sending re-walk, an
+	// Instagram check nor a hint.
 	RetryMin, RetryMax time.Duration
 	// RecencyThreshold is the share of adjacent listed conversations whose last_message dates
 	// must descend (within RecencyTolerance) for the listing to count as recency-ordered [0.9].
@@ -267,7 +271,7 @@ type Smart struct {
 	rank        map[int64]int            // position in the previous page-1 listing
 	partner     map[int64]partoo.Partner // channel, from listings
 	backoff     map[int64]time.Duration  // Sending re-walk delay
-	retry       map[int64]time.Duration  // delay before re-walking a conversation whose walk failed
+	retry       retries                  // conversations whose walks failed, held back for a growing delay
 	checks      map[int64]int            // next deletable check index
 	reconCredit float64                  // walks owed to reconciliation (accrueReconCredit)
 	creditAt    time.Time
@@ -277,12 +281,17 @@ type Smart struct {
 	quietDiscoveries int
 	fatal            error // an error of a background goroutine that must stop the connector
 
-	nextDiscovery time.Time
-	recency       bool
-	recencyKnown  bool
-	fallbackCur   string // cursor of a full discovery in progress
-	warnedNoLM    bool
-	stats         Stats
+	nextDiscovery   time.Time
+	recency         bool
+	recencyKnown    bool
+	fallbackCur     string    // cursor of a full discovery in progress
+	fallbackStarted time.Time // when the last full discovery read page 1
+	// whole is the complete listing when page 1 held it all (a small organisation), read by
+	// discovery at wholeAt.
+	whole      []int64
+	wholeAt    time.Time
+	warnedNoLM bool
+	stats      Stats
 
 	// What Status reports, written under mu, read by any goroutine.
 	stMu   sync.Mutex
@@ -297,7 +306,7 @@ func NewSmart(cfg Config) *Smart {
 		hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{},
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
 		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
-		backoff: map[int64]time.Duration{}, retry: map[int64]time.Duration{}, checks: map[int64]int{},
+		backoff: map[int64]time.Duration{}, retry: newRetries(cfg.RetryMin, cfg.RetryMax), checks: map[int64]int{},
 	}
 }
 
@@ -353,39 +362,76 @@ func (s *Smart) pickLocked(now time.Time, room func(Pick) bool) (Pick, bool) {
 	s.accrueReconCredit(now)
 	if s.pass.available() && s.reconCredit >= 1 && room(Pick{Reason: ReasonReconcile}) {
 		// Reconciliation is behind its share: this pick is owed to it.
-		return s.pick(s.pass.take(s), ReasonReconcile), true
+		if id, ok := s.takeFromPass(now); ok {
+			return s.pick(id, ReasonReconcile), true
+		}
 	}
 	hintRoom := room(Pick{Reason: ReasonHint})
 	if hintRoom {
-		if id, ok := s.popHint(false); ok {
+		if id, ok := s.popHintNotHeld(false, now); ok {
 			return s.pick(id, ReasonHint), true
 		}
 	}
-	if len(s.urgent) > 0 {
+	for len(s.urgent) > 0 {
 		id := s.urgent[0]
 		s.urgent = s.urgent[1:]
 		delete(s.urgentSet, id)
+		if s.retry.held(id, now) {
+			continue // its retry walks it when the delay runs out
+		}
 		return s.pick(id, ReasonDiscovery), true
 	}
 	for len(s.queue) > 0 && !s.queue[0].at.After(now) {
 		d := heap.Pop(&s.queue).(due)
-		if s.queued[d.id] == d {
-			delete(s.queued, d.id)
-			return s.pick(d.id, d.reason), true
+		if s.queued[d.id] != d {
+			continue // stale
 		}
+		delete(s.queued, d.id)
+		if s.retry.held(d.id, now) {
+			// A Sending re-walk or a check due while the conversation backs off: its retry
+			// walks it.
+			s.scheduleRetry(d.id, s.retry.until[d.id])
+			continue
+		}
+		return s.pick(d.id, d.reason), true
 	}
 	if s.pass.available() && room(Pick{Reason: ReasonReconcile, Background: true}) {
-		p := s.pick(s.pass.take(s), ReasonReconcile)
-		p.Background = true
-		return p, true
+		if id, ok := s.takeFromPass(now); ok {
+			p := s.pick(id, ReasonReconcile)
+			p.Background = true
+			return p, true
+		}
 	}
 	// Nothing else wants this pick: a hint beyond its share may have it.
 	if hintRoom {
-		if id, ok := s.popHint(true); ok {
+		if id, ok := s.popHintNotHeld(true, now); ok {
 			return s.pick(id, ReasonHint), true
 		}
 	}
 	return Pick{}, false
+}
+
+// takeFromPass returns the pass's next conversation that is not backing off after failed
+// walks (its retry walks it when its delay runs out; the pass counts it as covered). Call with
+// mu held.
+func (s *Smart) takeFromPass(now time.Time) (int64, bool) {
+	for s.pass.available() {
+		if id := s.pass.take(s); !s.retry.held(id, now) {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// popHintNotHeld is popHint, leaving out the hints for conversations that back off after
+// failed walks: their retry walks them when the delay runs out. Call with mu held.
+func (s *Smart) popHintNotHeld(force bool, now time.Time) (int64, bool) {
+	for {
+		id, ok := s.popHint(force)
+		if !ok || !s.retry.held(id, now) {
+			return id, ok
+		}
+	}
 }
 
 // nextWake is when something may become due without anybody signalling it. Call with mu held.
@@ -467,6 +513,13 @@ func (s *Smart) schedule(id int64, at time.Time, r Reason) {
 	heap.Push(&s.queue, due{at: at, id: id, reason: r})
 }
 
+// scheduleRetry makes a walk at at, for a retry, the conversation's pending entry, whatever
+// was pending. Call with mu held.
+func (s *Smart) scheduleRetry(id int64, at time.Time) {
+	s.queued[id] = due{at: at, id: id, reason: ReasonRetry}
+	heap.Push(&s.queue, due{at: at, id: id, reason: ReasonRetry})
+}
+
 // setFatal records an error that must stop the connector (a rejected key).
 func (s *Smart) setFatal(err error) {
 	s.mu.Lock()
@@ -499,17 +552,15 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	}
 	s.mu.Lock()
 	if o.Failed {
-		d := s.retry[id]
-		if d == 0 {
-			d = s.cfg.RetryMin
-		} else {
-			d = min(2*d, s.cfg.RetryMax)
-		}
-		s.retry[id] = d
-		s.schedule(id, now.Add(d), ReasonRetry)
-	} else {
-		delete(s.retry, id)
+		// Nothing else walks it before the delay runs out (pickLocked): not reconciliation,
+		// discovery, a Sending re-walk nor a hint. Its state did not move: whatever was due
+		// for it stays due, and the retry's walk does it.
+		s.scheduleRetry(id, s.retry.failed(id, now))
+		s.mu.Unlock()
+		s.wake.Signal()
+		return
 	}
+	s.retry.succeeded(id)
 	// Sending: re-walk with a growing delay until every message is terminal. When the only
 	// message in Sending is the conversation's last one and the conversation is on page 1 of
 	// a recency-ordered listing, discovery sees its status change in the listing's
