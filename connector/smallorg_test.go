@@ -53,3 +53,36 @@ func TestFewFixedIDsIdleUseAlmostNoCPU(t *testing.T) {
 		})
 	}
 }
+
+// TestSmallOrganisationFirstWalkWithinSeconds: an organisation of one or two conversations
+// with old messages, on Partoo's default budget (300/min), is snapshotted within seconds of
+// the start (the connector that listed in a loop took about a minute), and once it is, the
+// listing takes about one request per discovery interval (2 s), not the budget.
+func TestSmallOrganisationFirstWalkWithinSeconds(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			e := newEnv(t)
+			partoosim.NewGenerator(e.sim, partoosim.Activity{}, 1).Populate(n, 3, 24*time.Hour)
+			want := e.publishable()
+			opt := e.options()
+			opt.Partoo.RequestsPerMinute = 300
+			start := time.Now()
+			r := e.start(opt)
+			e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) >= want })
+			took := time.Since(start)
+			listed0, walks0 := e.sim.Counters().ByEndpoint["/v2/conversations"][200], r.c.Walks()
+			const window = 10 * time.Second
+			time.Sleep(window)
+			listings := e.sim.Counters().ByEndpoint["/v2/conversations"][200] - listed0
+			t.Logf("%d conversations: snapshot published %v after the start; then %d listings and %d walks in %v",
+				n, took.Round(time.Millisecond), listings, r.c.Walks()-walks0, window)
+			if took > 15*time.Second {
+				t.Fatalf("the snapshot of %d conversations took %v, want seconds", n, took)
+			}
+			// 5 discoveries in 10 s; generous for a busy machine, far below the 45 of a loop.
+			if listings > 12 {
+				t.Fatalf("%d listings in %v, want about one per 2 s", listings, window)
+			}
+		})
+	}
+}
