@@ -58,7 +58,10 @@ type Config struct {
 	// State returns the recorded state of a conversation (nil if none). Required.
 	State func(id int64) *diff.State
 	// Known lists every tracked conversation, for reconciliation.
-	Known       func() []int64
+	Known func() []int64
+	// BusinessIDs (PARTOO_BUSINESS_IDS) filters the listing (business__in); with it set, a
+	// hint for a conversation the state does not know is walked only once Partoo says its
+	// business is one of these (Hint).
 	BusinessIDs []string
 	// Log gets the listing failures (rate-limited). Default: none.
 	Log *ratelog.Logger
@@ -112,6 +115,9 @@ type Config struct {
 	MaxHints int
 	// GoneFor is how long a conversation that answered 404 or 403 takes no hints [10 min].
 	GoneFor time.Duration
+	// OutsideFor is how long a conversation Partoo said belongs to a business outside
+	// BusinessIDs takes no hints (see Hint) [1 h].
+	OutsideFor time.Duration
 	// Prefetch is how many conversations the reconciliation keeps listed ahead [100].
 	Prefetch int
 }
@@ -138,6 +144,7 @@ func (c *Config) defaults() {
 	def(&c.RetryMin, 10*time.Second)
 	def(&c.RetryMax, 10*time.Minute)
 	def(&c.GoneFor, 10*time.Minute)
+	def(&c.OutsideFor, time.Hour)
 	def(&c.RecencyTolerance, DefaultRecencyTolerance)
 	if c.HintShare <= 0 || c.HintShare > 1 {
 		c.HintShare = 0.5
@@ -261,6 +268,11 @@ type Smart struct {
 	hintTokens float64
 	hintFilled time.Time
 	goneUntil  map[int64]time.Time // conversations that answered 404/403 take no hints until then
+	toCheck    []int64             // hinted conversations waiting for a scope check (scope.go)
+	checkSet   map[int64]bool
+	checking   bool                // the scope checks' goroutine runs
+	inScope    map[int64]bool      // checked: of a business in BusinessIDs
+	outside    map[int64]time.Time // checked: of another business; no hints until then
 
 	mu          sync.Mutex // guards everything below
 	urgent      []int64
@@ -304,6 +316,7 @@ func NewSmart(cfg Config) *Smart {
 	return &Smart{
 		cfg: cfg, started: cfg.Clock.Now(), wake: clock.NewWake(),
 		hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{},
+		checkSet: map[int64]bool{}, inScope: map[int64]bool{}, outside: map[int64]time.Time{},
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
 		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
 		backoff: map[int64]time.Duration{}, retry: newRetries(cfg.RetryMin, cfg.RetryMax), checks: map[int64]int{},
@@ -339,6 +352,7 @@ func (s *Smart) Next(ctx context.Context, room func(Pick) bool) (Pick, error) {
 			return Pick{}, err
 		}
 		s.startDiscovery(ctx, now)
+		s.startChecks(ctx)
 		s.reconcileMaintain(ctx, now)
 		p, ok := s.pickLocked(now, room)
 		wake := s.nextWake(now)
