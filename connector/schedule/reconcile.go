@@ -10,11 +10,14 @@ import (
 
 // reconPass is the reconciliation in progress: every conversation the state knows, in id
 // order, then the ones the listing shows that the state does not know (during a first
-// snapshot, all of them, in the listing's order). The listing is read a page at a time on a
+// snapshot, all of them, in the listing's order). The first pass after a start takes the
+// unknown ones first and the known ones after: a snapshot a restart cut short goes on with
+// the conversations not yet in the state. The listing is read a page at a time on a
 // goroutine of its own, ahead of the picks (Config.Prefetch). Guarded by Smart.mu.
 type reconPass struct {
 	active    bool
-	snapshot  bool // the first pass over an organisation the state did not know
+	snapshot  bool    // the first pass over an organisation the state did not know (or not all of it)
+	tail      []int64 // the first pass after a start: the known conversations, walked after the listing's unknown ones
 	ids       []int64
 	pos       int
 	seen      map[int64]bool
@@ -61,20 +64,27 @@ func (s *Smart) reconcileMaintain(ctx context.Context, now time.Time) {
 			return
 		}
 		s.stats.ReconcileCycles++
+		known := s.cfg.Known()
+		slices.Sort(known)
 		phase := PhaseReconcile
-		if s.stats.ReconcileCycles == 1 && len(s.cfg.Known()) == 0 {
+		if s.stats.ReconcileCycles == 1 && len(known) == 0 {
 			phase = PhaseSnapshot
 		}
 		*p = reconPass{active: true, snapshot: phase == PhaseSnapshot, seen: map[int64]bool{}, started: now}
-		// The conversations the state knows, in id order: the same order every pass, so
-		// that no conversation goes longer than one pass between two reconciliation walks.
-		// The listing adds the ones the state does not know.
-		known := s.cfg.Known()
-		slices.Sort(known)
 		for _, id := range known {
 			p.seen[id] = true
 		}
-		p.ids = known
+		if s.stats.ReconcileCycles == 1 {
+			// After a start, the conversations the listing shows that the state does not know
+			// come first: if a restart cut the first snapshot short, it goes on where it was
+			// (fetchListing then calls the pass the snapshot); the known ones follow.
+			p.tail = known
+		} else {
+			// The conversations the state knows, in id order: the same order every pass, so
+			// that no conversation goes longer than one pass between two reconciliation
+			// walks. The listing adds the ones the state does not know.
+			p.ids = known
+		}
 		n := s.stats.ReconcileCycles
 		total := len(known)
 		s.setPass(func(st *Pass) { *st = Pass{Phase: phase, Number: n, Started: now, Total: total} })
@@ -163,6 +173,12 @@ func (s *Smart) fetchListing(ctx context.Context, cursor string) {
 	}
 	s.stats.DiscoveryPages++
 	s.compare(page.Conversations, false)
+	if p.pages == 1 && len(p.tail) > 0 && page.Count > len(p.tail) {
+		// The listing counts more conversations than the state knows: the first snapshot
+		// was cut short (a restart). This pass is its continuation.
+		p.snapshot = true
+		s.setPass(func(st *Pass) { st.Phase = PhaseSnapshot })
+	}
 	for _, c := range page.Conversations {
 		if !p.seen[c.ID] {
 			p.seen[c.ID] = true
@@ -182,6 +198,8 @@ func (s *Smart) fetchListing(ctx context.Context, cursor string) {
 // covered yet is walked too. Call with mu held.
 func (s *Smart) addKnown() {
 	p := &s.pass
+	p.ids = append(p.ids, p.tail...)
+	p.tail = nil
 	for _, id := range s.cfg.Known() {
 		if !p.seen[id] {
 			p.seen[id] = true
