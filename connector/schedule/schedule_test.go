@@ -31,7 +31,7 @@ type harness struct {
 	state   map[int64]*diff.State
 	s       *schedule.Smart
 	cfg     schedule.Config // s's, for a restart
-	listing atomic.Bool // false: GET /conversations answers 503
+	listing atomic.Bool     // false: GET /conversations answers 503
 }
 
 func newHarness(t *testing.T, convs int, order partoosim.Order, mod ...func(*schedule.Config)) *harness {
