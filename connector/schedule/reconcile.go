@@ -100,6 +100,7 @@ func (s *Smart) reconcileMaintain(ctx context.Context, now time.Time) {
 		}
 		total := len(p.seen)
 		s.setPass(func(st *Pass) { st.Total = max(st.Total, total) })
+		s.continuesSnapshot(len(s.whole))
 		s.addKnown()
 	}
 	// The listing is read a page ahead of the walks it brings, and at least a page per
@@ -173,11 +174,8 @@ func (s *Smart) fetchListing(ctx context.Context, cursor string) {
 	}
 	s.stats.DiscoveryPages++
 	s.compare(page.Conversations, false)
-	if p.pages == 1 && len(p.tail) > 0 && page.Count > len(p.tail) {
-		// The listing counts more conversations than the state knows: the first snapshot
-		// was cut short (a restart). This pass is its continuation.
-		p.snapshot = true
-		s.setPass(func(st *Pass) { st.Phase = PhaseSnapshot })
+	if p.pages == 1 {
+		s.continuesSnapshot(page.Count)
 	}
 	for _, c := range page.Conversations {
 		if !p.seen[c.ID] {
@@ -192,6 +190,17 @@ func (s *Smart) fetchListing(ctx context.Context, cursor string) {
 		return
 	}
 	s.addKnown()
+}
+
+// continuesSnapshot makes the first pass after a start the snapshot when the listing counts
+// more conversations than the state knows: a restart cut the first snapshot short, and this
+// pass goes on with it. Call with mu held, before addKnown.
+func (s *Smart) continuesSnapshot(listed int) {
+	p := &s.pass
+	if len(p.tail) > 0 && listed > len(p.tail) {
+		p.snapshot = true
+		s.setPass(func(st *Pass) { st.Phase = PhaseSnapshot })
+	}
 }
 
 // addKnown ends the listing part of a pass: every tracked conversation the pass has not
