@@ -57,7 +57,8 @@ func TestFewFixedIDsIdleUseAlmostNoCPU(t *testing.T) {
 // TestSmallOrganisationFirstWalkWithinSeconds: an organisation of one or two conversations
 // with old messages, on Partoo's default budget (300/min), is snapshotted within seconds of
 // the start (the connector that listed in a loop took about a minute), and once it is, the
-// listing takes about one request per discovery interval (2 s), not the budget.
+// listing takes about one request per discovery interval (2 s), not the budget, and the
+// process next to no CPU (generous bound: 5 % of a core).
 func TestSmallOrganisationFirstWalkWithinSeconds(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -70,12 +71,16 @@ func TestSmallOrganisationFirstWalkWithinSeconds(t *testing.T) {
 			r := e.start(opt)
 			e.waitEvents(t, "the snapshot", func(evs []event) bool { return len(evs) >= want })
 			took := time.Since(start)
-			listed0, walks0 := e.sim.Counters().ByEndpoint["/v2/conversations"][200], r.c.Walks()
+			listed0, walks0, cpu0, wall0 := e.sim.Counters().ByEndpoint["/v2/conversations"][200], r.c.Walks(), cpuTime(t), time.Now()
 			const window = 10 * time.Second
 			time.Sleep(window)
 			listings := e.sim.Counters().ByEndpoint["/v2/conversations"][200] - listed0
-			t.Logf("%d conversations: snapshot published %v after the start; then %d listings and %d walks in %v",
-				n, took.Round(time.Millisecond), listings, r.c.Walks()-walks0, window)
+			cpu, wall := cpuTime(t)-cpu0, time.Since(wall0)
+			t.Logf("%d conversations: snapshot published %v after the start; then %d listings, %d walks and %v of CPU (%.2f %% of a core) in %v",
+				n, took.Round(time.Millisecond), listings, r.c.Walks()-walks0, cpu.Round(time.Millisecond), 100*float64(cpu)/float64(wall), window)
+			if share := float64(cpu) / float64(wall); share > 0.05 {
+				t.Fatalf("%d conversations, nothing changing: %.2f %% of a core, want well under 5 %%", n, 100*share)
+			}
 			if took > 15*time.Second {
 				t.Fatalf("the snapshot of %d conversations took %v, want seconds", n, took)
 			}
