@@ -76,3 +76,25 @@ func TestHintScopeComesFromPartoo(t *testing.T) {
 		}
 	})
 }
+
+// TestHintForAListedConversationIsNotChecked: a conversation the business-filtered listing
+// has shown is in scope: its hint goes on at once, without a GET /conversations/{id}, even
+// before its first walk.
+func TestHintForAListedConversationIsNotChecked(t *testing.T) {
+	h := newHarness(t, 0, partoosim.OrderRecent, func(c *schedule.Config) { c.BusinessIDs = []string{"1"} })
+	c := h.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 1})
+	if _, err := h.sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	h.run(func() {
+		if p := h.next(); p.ID != c.ID { // listed, not walked
+			t.Fatalf("first pick %+v", p)
+		}
+		if r := h.s.Hint(c.ID); r != schedule.HintAccepted {
+			t.Fatalf("hint for a listed conversation: %v, want %v", r, schedule.HintAccepted)
+		}
+		if n := h.sim.Counters().ByEndpoint["/v2/conversations/{id}"][200]; n != 0 {
+			t.Fatalf("%d GET /conversations/{id} for a listed conversation", n)
+		}
+	})
+}
