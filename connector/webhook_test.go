@@ -244,15 +244,14 @@ func TestWebhookCannotWidenTheScope(t *testing.T) {
 			t.Fatal("the conversation's business was not asked of Partoo within 30 s")
 		}
 	}
-	// Reconciliation passes and discoveries go on (one every 2 s): give them several.
-	r.waitWalks(t, 5)
-	time.Sleep(5 * time.Second)
+	// Reconciliation passes and discoveries go on (one every 2 s): give them a few.
+	r.waitWalks(t, 3)
 	for i := 0; i < 3; i++ {
 		if code := post(t, srv.URL+httpapi.WebhookPath, "X-Auth-Token", "s", claim); code != http.StatusOK {
 			t.Fatalf("webhook: %d", code)
 		}
 	}
-	r.waitWalks(t, 3)
+	r.waitWalks(t, 2)
 	for _, ev := range e.readEvents(t) {
 		if ev.Key == fmt.Sprint(other.ID) {
 			t.Fatalf("published %s for conversation %d of business 3 on a webhook's claim of business 1", ev.Type, other.ID)

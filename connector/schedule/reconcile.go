@@ -89,9 +89,9 @@ func (s *Smart) reconcileMaintain(ctx context.Context, now time.Time) {
 		total := len(known)
 		s.setPass(func(st *Pass) { *st = Pass{Phase: phase, Number: n, Started: now, Total: total} })
 	}
-	// A small organisation's listing fits on page 1, which discovery has just read: the pass
-	// takes it rather than read it again.
-	if !p.listed && !p.fetching && p.pages == 0 && !s.wholeAt.IsZero() && now.Sub(s.wholeAt) <= s.cfg.DiscoveryInterval {
+	// A small organisation's listing fits on page 1, which discovery reads every interval:
+	// a pass takes the last reading (at most two intervals old) rather than read it again.
+	if !p.listed && !p.fetching && p.pages == 0 && !s.wholeAt.IsZero() && now.Sub(s.wholeAt) <= 2*s.cfg.DiscoveryInterval {
 		for _, id := range s.whole {
 			if !p.seen[id] {
 				p.seen[id] = true
