@@ -32,9 +32,8 @@ const (
 // A hint is never proof of scope. With Config.BusinessIDs set, a conversation the state does
 // not know, and the business-filtered listing has not shown, is walked only once Partoo says
 // it belongs to one of those businesses: its hint waits for a GET /conversations/{id}
-// (HintChecking; the checks share the hints' budget), and
-// a conversation of another business takes no walk and, for OutsideFor, no hint
-// (HintOutside), whatever the webhook claimed.
+// (HintChecking; the checks share the hints' budget), and a conversation of another business
+// takes no walk and, for OutsideFor, no hint (HintOutside), whatever the webhook claimed.
 func (s *Smart) Hint(id int64) HintResult {
 	now := s.cfg.Clock.Now()
 	check := len(s.cfg.BusinessIDs) > 0 && s.cfg.State(id) == nil
