@@ -285,9 +285,11 @@ func (c *Connector) Walks() int64 { return c.walks.Load() }
 // says what became of the request.
 func (c *Connector) Hint(id int64) schedule.HintResult { return c.sched.Hint(id) }
 
-// Covers reports whether the configuration covers a conversation a webhook named, with its
+// Covers reports whether the configuration may cover a conversation a webhook named, with its
 // business id when the webhook carried one: outside PARTOO_BUSINESS_IDS, or with no business
-// and never walked, it is not ours.
+// and never walked, it is not ours. A claimed business inside the filter is no proof: the
+// scheduler asks Partoo the business of a conversation the state does not know before it
+// walks it (schedule.Smart.Hint).
 func (c *Connector) Covers(id int64, business string) bool {
 	if len(c.opt.BusinessIDs) == 0 {
 		return true

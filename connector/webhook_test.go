@@ -130,7 +130,7 @@ func TestWebhooksRespectTheBusinessFilter(t *testing.T) {
 			}
 		}
 	}
-	r.waitWalks(t, 20)
+	r.waitWalks(t, 3) // a few passes over business 1's conversation (one every 2 s): time for any hint
 	for _, ev := range e.readEvents(t) {
 		if ev.Key == fmt.Sprint(other.ID) {
 			t.Fatalf("published %s for conversation %d of business 2, outside PARTOO_BUSINESS_IDS", ev.Type, other.ID)
@@ -211,4 +211,59 @@ func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 
 		}
 	}
 	return 0
+}
+
+// TestWebhookCannotWidenTheScope: with PARTOO_BUSINESS_IDS=1, a webhook that claims business
+// 1 for a conversation of business 3 is a hint, not proof: the connector asks Partoo the
+// conversation's business before any walk, publishes nothing of it, ever, and reconciliation
+// never walks it (it never enters the state); later webhooks for it are refused without asking
+// again. (Before, the claim was trusted: its 23 messages were published and reconciliation kept
+// walking it.)
+func TestWebhookCannotWidenTheScope(t *testing.T) {
+	e := newEnv(t)
+	mine := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 1})
+	_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: mine.ID})
+	m := metrics.New(metrics.Gauges{})
+	opt := e.options()
+	opt.BusinessIDs, opt.Metrics = []string{"1"}, m
+	r := e.start(opt)
+	srv := httptest.NewServer(httpapi.Handler(r.c, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{AuthHeader: "X-Auth-Token", Secret: secret.New("s")}}))
+	defer srv.Close()
+	e.waitEvents(t, "business 1's snapshot", func(evs []event) bool { return len(evs) == 1 })
+	other := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 3})
+	for i := 0; i < 23; i++ {
+		_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: other.ID})
+	}
+	claim := fmt.Sprintf(`{"type":"message_created","payload":{"conversation":{"id":%d,"business":{"id":1}}}}`, other.ID)
+	if code := post(t, srv.URL+httpapi.WebhookPath, "X-Auth-Token", "s", claim); code != http.StatusOK {
+		t.Fatalf("webhook: %d", code)
+	}
+	checks := func() int64 { return e.sim.Counters().ByEndpoint["/v2/conversations/{id}"][200] }
+	for deadline := time.Now().Add(30 * time.Second); checks() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the conversation's business was not asked of Partoo within 30 s")
+		}
+	}
+	// Reconciliation passes and discoveries go on (one every 2 s): give them a few.
+	r.waitWalks(t, 3)
+	for i := 0; i < 3; i++ {
+		if code := post(t, srv.URL+httpapi.WebhookPath, "X-Auth-Token", "s", claim); code != http.StatusOK {
+			t.Fatalf("webhook: %d", code)
+		}
+	}
+	r.waitWalks(t, 2)
+	for _, ev := range e.readEvents(t) {
+		if ev.Key == fmt.Sprint(other.ID) {
+			t.Fatalf("published %s for conversation %d of business 3 on a webhook's claim of business 1", ev.Type, other.ID)
+		}
+	}
+	if r.c.Index().Get(other.ID) != nil {
+		t.Fatal("the conversation of business 3 entered the state: reconciliation would walk it for good")
+	}
+	if n := checks(); n != 1 {
+		t.Fatalf("%d GET /conversations/{id}, want 1", n)
+	}
+	if c, o := counterValue(t, m, "partoo_connector_webhooks_total", "checking"), counterValue(t, m, "partoo_connector_webhooks_total", "outside"); c != 1 || o != 3 {
+		t.Fatalf("webhooks counted checking %v, outside %v; want 1 and 3", c, o)
+	}
 }

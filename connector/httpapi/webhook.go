@@ -43,7 +43,9 @@ type webhookBody struct {
 // without the right header value (compared in constant time), 413 past MaxBodyBytes, 400 for
 // malformed JSON or no conversation id, 503 beyond MaxConcurrent, and 200 otherwise — fast,
 // before any walk. A webhook for a conversation outside PARTOO_BUSINESS_IDS is ignored
-// ("filtered"); hints are bounded by the scheduler (duplicate, dropped, gone).
+// ("filtered"); hints are bounded by the scheduler (duplicate, dropped, gone), which also
+// checks with Partoo the business of a conversation it does not know before walking it
+// ("checking", then "outside" for one of another business).
 func WebhookHandler(svc Service, cfg WebhookConfig, m *metrics.Metrics) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20

@@ -78,6 +78,15 @@ func (s *Smart) discover(ctx context.Context, cursor string) {
 			s.checkRecency(page.Conversations)
 		}
 		changed := s.compare(page.Conversations, first && s.recency)
+		if first && page.NextCursor == nil {
+			// The whole listing on one page: a reconciliation pass starting now can take it
+			// instead of reading it again.
+			s.whole = s.whole[:0]
+			for _, c := range page.Conversations {
+				s.whole = append(s.whole, c.ID)
+			}
+			s.wholeAt = now
+		}
 		next := page.NextCursor
 		if s.recency {
 			if next != nil && changed == len(page.Conversations) && changed > 0 {
@@ -96,13 +105,19 @@ func (s *Smart) discover(ctx context.Context, cursor string) {
 			s.mu.Unlock()
 			return
 		}
-		// Fallback: one page per step, paced; a complete pass restarts from page 1.
+		// Fallback: one page per step, paced; a complete pass restarts from page 1, at most
+		// once per DiscoveryInterval: a listing of one page (a small organisation, whose order
+		// page 1 is too short to tell) costs what discovery in recency order costs.
+		if first {
+			s.fallbackStarted = began
+		}
+		s.nextDiscovery = now.Add(s.cfg.FallbackPageInterval)
 		if next == nil {
 			s.fallbackCur = ""
+			s.nextDiscovery = later(s.nextDiscovery, s.fallbackStarted.Add(s.cfg.DiscoveryInterval))
 		} else {
 			s.fallbackCur = *next
 		}
-		s.nextDiscovery = now.Add(s.cfg.FallbackPageInterval)
 		s.mu.Unlock()
 		return
 	}

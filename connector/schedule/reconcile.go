@@ -10,11 +10,14 @@ import (
 
 // reconPass is the reconciliation in progress: every conversation the state knows, in id
 // order, then the ones the listing shows that the state does not know (during a first
-// snapshot, all of them, in the listing's order). The listing is read a page at a time on a
+// snapshot, all of them, in the listing's order). The first pass after a start takes the
+// unknown ones first and the known ones after: a snapshot a restart cut short goes on with
+// the conversations not yet in the state. The listing is read a page at a time on a
 // goroutine of its own, ahead of the picks (Config.Prefetch). Guarded by Smart.mu.
 type reconPass struct {
 	active    bool
-	snapshot  bool // the first pass over an organisation the state did not know
+	snapshot  bool    // the first pass over an organisation the state did not know (or not all of it)
+	tail      []int64 // the first pass after a start: the known conversations, walked after the listing's unknown ones
 	ids       []int64
 	pos       int
 	seen      map[int64]bool
@@ -61,23 +64,44 @@ func (s *Smart) reconcileMaintain(ctx context.Context, now time.Time) {
 			return
 		}
 		s.stats.ReconcileCycles++
+		known := s.cfg.Known()
+		slices.Sort(known)
 		phase := PhaseReconcile
-		if s.stats.ReconcileCycles == 1 && len(s.cfg.Known()) == 0 {
+		if s.stats.ReconcileCycles == 1 && len(known) == 0 {
 			phase = PhaseSnapshot
 		}
 		*p = reconPass{active: true, snapshot: phase == PhaseSnapshot, seen: map[int64]bool{}, started: now}
-		// The conversations the state knows, in id order: the same order every pass, so
-		// that no conversation goes longer than one pass between two reconciliation walks.
-		// The listing adds the ones the state does not know.
-		known := s.cfg.Known()
-		slices.Sort(known)
 		for _, id := range known {
 			p.seen[id] = true
 		}
-		p.ids = known
+		if s.stats.ReconcileCycles == 1 {
+			// After a start, the conversations the listing shows that the state does not know
+			// come first: if a restart cut the first snapshot short, it goes on where it was
+			// (fetchListing then calls the pass the snapshot); the known ones follow.
+			p.tail = known
+		} else {
+			// The conversations the state knows, in id order: the same order every pass, so
+			// that no conversation goes longer than one pass between two reconciliation
+			// walks. The listing adds the ones the state does not know.
+			p.ids = known
+		}
 		n := s.stats.ReconcileCycles
 		total := len(known)
 		s.setPass(func(st *Pass) { *st = Pass{Phase: phase, Number: n, Started: now, Total: total} })
+	}
+	// A small organisation's listing fits on page 1, which discovery reads every interval:
+	// a pass takes the last reading (at most two intervals old) rather than read it again.
+	if !p.listed && !p.fetching && p.pages == 0 && !s.wholeAt.IsZero() && now.Sub(s.wholeAt) <= 2*s.cfg.DiscoveryInterval {
+		for _, id := range s.whole {
+			if !p.seen[id] {
+				p.seen[id] = true
+				p.ids = append(p.ids, id)
+			}
+		}
+		total := len(p.seen)
+		s.setPass(func(st *Pass) { st.Total = max(st.Total, total) })
+		s.continuesSnapshot(len(s.whole))
+		s.addKnown()
 	}
 	// The listing is read a page ahead of the walks it brings, and at least a page per
 	// Prefetch walks.
@@ -95,10 +119,10 @@ func (s *Smart) endPass() {
 	if !p.active {
 		return
 	}
-	next := p.started.Add(s.cfg.ReconcilePeriod)
-	if p.picked == 0 { // an empty or failing listing is not read in a loop
-		next = later(next, p.started.Add(s.cfg.DiscoveryInterval))
-	}
+	// A small organisation's pass ends within moments: the next waits at least
+	// DiscoveryInterval, so that its walks and listing are not repeated in a loop (an empty or
+	// failing listing neither).
+	next := later(p.started.Add(s.cfg.ReconcilePeriod), p.started.Add(s.cfg.DiscoveryInterval))
 	p.active, p.nextStart = false, next
 	s.setPass(func(st *Pass) {
 		st.Phase = PhaseIdle
@@ -150,6 +174,9 @@ func (s *Smart) fetchListing(ctx context.Context, cursor string) {
 	}
 	s.stats.DiscoveryPages++
 	s.compare(page.Conversations, false)
+	if p.pages == 1 {
+		s.continuesSnapshot(page.Count)
+	}
 	for _, c := range page.Conversations {
 		if !p.seen[c.ID] {
 			p.seen[c.ID] = true
@@ -165,10 +192,23 @@ func (s *Smart) fetchListing(ctx context.Context, cursor string) {
 	s.addKnown()
 }
 
+// continuesSnapshot makes the first pass after a start the snapshot when the listing counts
+// more conversations than the state knows: a restart cut the first snapshot short, and this
+// pass goes on with it. Call with mu held, before addKnown.
+func (s *Smart) continuesSnapshot(listed int) {
+	p := &s.pass
+	if len(p.tail) > 0 && listed > len(p.tail) {
+		p.snapshot = true
+		s.setPass(func(st *Pass) { st.Phase = PhaseSnapshot })
+	}
+}
+
 // addKnown ends the listing part of a pass: every tracked conversation the pass has not
 // covered yet is walked too. Call with mu held.
 func (s *Smart) addKnown() {
 	p := &s.pass
+	p.ids = append(p.ids, p.tail...)
+	p.tail = nil
 	for _, id := range s.cfg.Known() {
 		if !p.seen[id] {
 			p.seen[id] = true

@@ -14,10 +14,16 @@
 //     own goroutine at its own cadence (DiscoveryInterval), whatever else is going on;
 //  4. conversations with a message in Sending, re-walked with a growing delay until terminal;
 //     Instagram conversations (the channel where consumers delete messages), re-checked a few
-//     times after activity; conversations whose last walk failed, after a growing delay;
+//     times after activity; conversations whose last walk failed, after a delay of RetryMin
+//     doubling to RetryMax — nothing else walks them before it runs out;
 //  5. with what is left, a reconciliation walk of every conversation in turn: the first pass
 //     over an organisation is its snapshot. ReconcilePeriod paces it: a pass that finishes
-//     early waits for the period's end instead of spending every leftover request.
+//     early waits for the period's end instead of spending every leftover request; and a
+//     pass never begins sooner than DiscoveryInterval after the previous one, so that a small
+//     organisation is not walked in a loop (when page 1 holds the whole listing, the pass
+//     takes it from discovery rather than read it again). The first pass after a start walks
+//     the conversations the state does not know first: a snapshot cut short by a restart goes
+//     on where it was, and is reported as the snapshot.
 //
 // A conversation discovery lists but the state has never seen is left to reconciliation
 // unless its last message is recent (LiveWindow): during a first snapshot, discovery keeps
@@ -26,6 +32,11 @@
 // Whether the listing really puts the most recently active first is checked at run time on
 // every discovery page (last_message dates must mostly descend); while it does not hold,
 // discovery reads every page of /conversations, paced, comparing each last_message.
+//
+// Scope comes from Partoo, never from a webhook: discovery and reconciliation read the listing
+// filtered by business (Config.BusinessIDs), and with a filter set, a hint for a conversation
+// the state does not know is walked only after GET /conversations/{id} says its business is
+// one of the filter's (Hint).
 //
 // The listing is never a single point of failure: a failed discovery is logged, counted
 // (Status) and tried again at the next interval, and while the listing fails reconciliation
@@ -58,7 +69,10 @@ type Config struct {
 	// State returns the recorded state of a conversation (nil if none). Required.
 	State func(id int64) *diff.State
 	// Known lists every tracked conversation, for reconciliation.
-	Known       func() []int64
+	Known func() []int64
+	// BusinessIDs (PARTOO_BUSINESS_IDS) filters the listing (business__in); with it set, a
+	// hint for a conversation the state does not know is walked only once Partoo says its
+	// business is one of these (Hint).
 	BusinessIDs []string
 	// Log gets the listing failures (rate-limited). Default: none.
 	Log *ratelog.Logger
@@ -88,10 +102,14 @@ type Config struct {
 	ReconcileShare float64
 	// ReconcilePeriod is the target duration of a reconciliation pass: a pass that ends
 	// sooner waits for the rest of the period before the next begins [0: no wait, the next
-	// pass starts at once with whatever budget is left].
+	// pass starts at once with whatever budget is left]. Whatever the period, a pass never
+	// begins sooner than DiscoveryInterval after the previous one began: a small
+	// organisation's conversations are not walked, nor its listing read, in a loop.
 	ReconcilePeriod time.Duration
 	// RetryMin and RetryMax bound the delay before a conversation whose walk failed is walked
-	// again; it doubles at each failure in a row [10 s, 10 min].
+	// again; it doubles at each failure in a row [10 s, 10 min]. Nothing walks it meanwhile:
+	// not reconciliation (a pass counts it as covered), discovery, a Sending re-walk, an
+	// Instagram check nor a hint.
 	RetryMin, RetryMax time.Duration
 	// RecencyThreshold is the share of adjacent listed conversations whose last_message dates
 	// must descend (within RecencyTolerance) for the listing to count as recency-ordered [0.9].
@@ -108,6 +126,9 @@ type Config struct {
 	MaxHints int
 	// GoneFor is how long a conversation that answered 404 or 403 takes no hints [10 min].
 	GoneFor time.Duration
+	// OutsideFor is how long a conversation Partoo said belongs to a business outside
+	// BusinessIDs takes no hints (see Hint) [1 h].
+	OutsideFor time.Duration
 	// Prefetch is how many conversations the reconciliation keeps listed ahead [100].
 	Prefetch int
 }
@@ -134,6 +155,7 @@ func (c *Config) defaults() {
 	def(&c.RetryMin, 10*time.Second)
 	def(&c.RetryMax, 10*time.Minute)
 	def(&c.GoneFor, 10*time.Minute)
+	def(&c.OutsideFor, time.Hour)
 	def(&c.RecencyTolerance, DefaultRecencyTolerance)
 	if c.HintShare <= 0 || c.HintShare > 1 {
 		c.HintShare = 0.5
@@ -257,6 +279,11 @@ type Smart struct {
 	hintTokens float64
 	hintFilled time.Time
 	goneUntil  map[int64]time.Time // conversations that answered 404/403 take no hints until then
+	toCheck    []int64             // hinted conversations waiting for a scope check (scope.go)
+	checkSet   map[int64]bool
+	checking   bool                // the scope checks' goroutine runs
+	inScope    map[int64]bool      // checked: of a business in BusinessIDs
+	outside    map[int64]time.Time // checked: of another business; no hints until then
 
 	mu          sync.Mutex // guards everything below
 	urgent      []int64
@@ -267,7 +294,7 @@ type Smart struct {
 	rank        map[int64]int            // position in the previous page-1 listing
 	partner     map[int64]partoo.Partner // channel, from listings
 	backoff     map[int64]time.Duration  // Sending re-walk delay
-	retry       map[int64]time.Duration  // delay before re-walking a conversation whose walk failed
+	retry       retries                  // conversations whose walks failed, held back for a growing delay
 	checks      map[int64]int            // next deletable check index
 	reconCredit float64                  // walks owed to reconciliation (accrueReconCredit)
 	creditAt    time.Time
@@ -277,12 +304,17 @@ type Smart struct {
 	quietDiscoveries int
 	fatal            error // an error of a background goroutine that must stop the connector
 
-	nextDiscovery time.Time
-	recency       bool
-	recencyKnown  bool
-	fallbackCur   string // cursor of a full discovery in progress
-	warnedNoLM    bool
-	stats         Stats
+	nextDiscovery   time.Time
+	recency         bool
+	recencyKnown    bool
+	fallbackCur     string    // cursor of a full discovery in progress
+	fallbackStarted time.Time // when the last full discovery read page 1
+	// whole is the complete listing when page 1 held it all (a small organisation), read by
+	// discovery at wholeAt.
+	whole      []int64
+	wholeAt    time.Time
+	warnedNoLM bool
+	stats      Stats
 
 	// What Status reports, written under mu, read by any goroutine.
 	stMu   sync.Mutex
@@ -295,9 +327,10 @@ func NewSmart(cfg Config) *Smart {
 	return &Smart{
 		cfg: cfg, started: cfg.Clock.Now(), wake: clock.NewWake(),
 		hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{},
+		checkSet: map[int64]bool{}, inScope: map[int64]bool{}, outside: map[int64]time.Time{},
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
 		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
-		backoff: map[int64]time.Duration{}, retry: map[int64]time.Duration{}, checks: map[int64]int{},
+		backoff: map[int64]time.Duration{}, retry: newRetries(cfg.RetryMin, cfg.RetryMax), checks: map[int64]int{},
 	}
 }
 
@@ -330,6 +363,7 @@ func (s *Smart) Next(ctx context.Context, room func(Pick) bool) (Pick, error) {
 			return Pick{}, err
 		}
 		s.startDiscovery(ctx, now)
+		s.startChecks(ctx)
 		s.reconcileMaintain(ctx, now)
 		p, ok := s.pickLocked(now, room)
 		wake := s.nextWake(now)
@@ -353,39 +387,76 @@ func (s *Smart) pickLocked(now time.Time, room func(Pick) bool) (Pick, bool) {
 	s.accrueReconCredit(now)
 	if s.pass.available() && s.reconCredit >= 1 && room(Pick{Reason: ReasonReconcile}) {
 		// Reconciliation is behind its share: this pick is owed to it.
-		return s.pick(s.pass.take(s), ReasonReconcile), true
+		if id, ok := s.takeFromPass(now); ok {
+			return s.pick(id, ReasonReconcile), true
+		}
 	}
 	hintRoom := room(Pick{Reason: ReasonHint})
 	if hintRoom {
-		if id, ok := s.popHint(false); ok {
+		if id, ok := s.popHintNotHeld(false, now); ok {
 			return s.pick(id, ReasonHint), true
 		}
 	}
-	if len(s.urgent) > 0 {
+	for len(s.urgent) > 0 {
 		id := s.urgent[0]
 		s.urgent = s.urgent[1:]
 		delete(s.urgentSet, id)
+		if s.retry.held(id, now) {
+			continue // its retry walks it when the delay runs out
+		}
 		return s.pick(id, ReasonDiscovery), true
 	}
 	for len(s.queue) > 0 && !s.queue[0].at.After(now) {
 		d := heap.Pop(&s.queue).(due)
-		if s.queued[d.id] == d {
-			delete(s.queued, d.id)
-			return s.pick(d.id, d.reason), true
+		if s.queued[d.id] != d {
+			continue // stale
 		}
+		delete(s.queued, d.id)
+		if s.retry.held(d.id, now) {
+			// A Sending re-walk or a check due while the conversation backs off: its retry
+			// walks it.
+			s.scheduleRetry(d.id, s.retry.until[d.id])
+			continue
+		}
+		return s.pick(d.id, d.reason), true
 	}
 	if s.pass.available() && room(Pick{Reason: ReasonReconcile, Background: true}) {
-		p := s.pick(s.pass.take(s), ReasonReconcile)
-		p.Background = true
-		return p, true
+		if id, ok := s.takeFromPass(now); ok {
+			p := s.pick(id, ReasonReconcile)
+			p.Background = true
+			return p, true
+		}
 	}
 	// Nothing else wants this pick: a hint beyond its share may have it.
 	if hintRoom {
-		if id, ok := s.popHint(true); ok {
+		if id, ok := s.popHintNotHeld(true, now); ok {
 			return s.pick(id, ReasonHint), true
 		}
 	}
 	return Pick{}, false
+}
+
+// takeFromPass returns the pass's next conversation that is not backing off after failed
+// walks (its retry walks it when its delay runs out; the pass counts it as covered). Call with
+// mu held.
+func (s *Smart) takeFromPass(now time.Time) (int64, bool) {
+	for s.pass.available() {
+		if id := s.pass.take(s); !s.retry.held(id, now) {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// popHintNotHeld is popHint, leaving out the hints for conversations that back off after
+// failed walks: their retry walks them when the delay runs out. Call with mu held.
+func (s *Smart) popHintNotHeld(force bool, now time.Time) (int64, bool) {
+	for {
+		id, ok := s.popHint(force)
+		if !ok || !s.retry.held(id, now) {
+			return id, ok
+		}
+	}
 }
 
 // nextWake is when something may become due without anybody signalling it. Call with mu held.
@@ -467,6 +538,13 @@ func (s *Smart) schedule(id int64, at time.Time, r Reason) {
 	heap.Push(&s.queue, due{at: at, id: id, reason: r})
 }
 
+// scheduleRetry makes a walk at at, for a retry, the conversation's pending entry, whatever
+// was pending. Call with mu held.
+func (s *Smart) scheduleRetry(id int64, at time.Time) {
+	s.queued[id] = due{at: at, id: id, reason: ReasonRetry}
+	heap.Push(&s.queue, due{at: at, id: id, reason: ReasonRetry})
+}
+
 // setFatal records an error that must stop the connector (a rejected key).
 func (s *Smart) setFatal(err error) {
 	s.mu.Lock()
@@ -499,17 +577,15 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	}
 	s.mu.Lock()
 	if o.Failed {
-		d := s.retry[id]
-		if d == 0 {
-			d = s.cfg.RetryMin
-		} else {
-			d = min(2*d, s.cfg.RetryMax)
-		}
-		s.retry[id] = d
-		s.schedule(id, now.Add(d), ReasonRetry)
-	} else {
-		delete(s.retry, id)
+		// Nothing else walks it before the delay runs out (pickLocked): not reconciliation,
+		// discovery, a Sending re-walk nor a hint. Its state did not move: whatever was due
+		// for it stays due, and the retry's walk does it.
+		s.scheduleRetry(id, s.retry.failed(id, now))
+		s.mu.Unlock()
+		s.wake.Signal()
+		return
 	}
+	s.retry.succeeded(id)
 	// Sending: re-walk with a growing delay until every message is terminal. When the only
 	// message in Sending is the conversation's last one and the conversation is on page 1 of
 	// a recency-ordered listing, discovery sees its status change in the listing's

@@ -30,7 +30,8 @@ type harness struct {
 	mu      sync.Mutex
 	state   map[int64]*diff.State
 	s       *schedule.Smart
-	listing atomic.Bool // false: GET /conversations answers 503
+	cfg     schedule.Config // s's, for a restart
+	listing atomic.Bool     // false: GET /conversations answers 503
 }
 
 func newHarness(t *testing.T, convs int, order partoosim.Order, mod ...func(*schedule.Config)) *harness {
@@ -72,7 +73,7 @@ func newHarness(t *testing.T, convs int, order partoosim.Order, mod ...func(*sch
 	for _, m := range mod {
 		m(&cfg)
 	}
-	h.s = schedule.NewSmart(cfg)
+	h.s, h.cfg = schedule.NewSmart(cfg), cfg
 	return h
 }
 

@@ -18,24 +18,38 @@ type SweepConfig struct {
 	// every conversation /conversations lists, plus every tracked one.
 	ConversationIDs []int64
 	BusinessIDs     []string
-	// Interval is the least time between the starts of two sweeps [0: at once; the budget
-	// paces the requests].
+	// Interval is the least time between the starts of two sweeps [DefaultSweepInterval]: a
+	// short list (a fixed PARTOO_CONVERSATION_IDS of one or two) is walked once per interval,
+	// and the scheduler waits in between instead of handing the same conversations out again
+	// and again; a long one is paced by the budget, and the interval does not bind.
 	Interval time.Duration
-	Clock    clock.Clock    // [wall clock]
-	Known    func() []int64 // tracked conversations, walked even if no longer listed
-	Log      *ratelog.Logger
+	// RetryMin and RetryMax bound the delay before a conversation whose walk failed is walked
+	// again; it doubles with each failure in a row [10 s, 10 min]. Sweeps skip it meanwhile.
+	RetryMin, RetryMax time.Duration
+	Clock              clock.Clock    // [wall clock]
+	Known              func() []int64 // tracked conversations, walked even if no longer listed
+	Log                *ratelog.Logger
 }
 
+// DefaultSweepInterval is the least time between the starts of two sweeps
+// (SweepConfig.Interval): the cadence at which the smart scheduler's discovery reads page 1.
+const DefaultSweepInterval = 2 * time.Second
+
 // Sweep walks every conversation in turn, forever: the fixed list if one is given, else every
-// conversation /conversations lists plus every conversation already tracked. It takes no
-// hints. Next and Walked are called by one goroutine; Hint and Status by any.
+// conversation /conversations lists plus every conversation already tracked. A sweep begins
+// at most once per Interval, so a short list costs a few walks every interval and no CPU in
+// between. A conversation whose walk failed is left out of the sweeps and walked again after
+// its delay (RetryMin doubling to RetryMax). It takes no hints. Next is called by one
+// goroutine, Walked by one; Hint and Status by any.
 type Sweep struct {
 	cfg        SweepConfig
 	queue      []int64
 	sweepStart time.Time
 
-	mu     sync.Mutex
-	status Status
+	mu      sync.Mutex // guards what follows
+	status  Status
+	retry   retries
+	pending map[int64]bool // failed, waiting for their delay to run out
 }
 
 // NewSweep returns a Sweep.
@@ -46,14 +60,35 @@ func NewSweep(cfg SweepConfig) *Sweep {
 	if cfg.Known == nil {
 		cfg.Known = func() []int64 { return nil }
 	}
-	return &Sweep{cfg: cfg}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultSweepInterval
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = 10 * time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 10 * time.Minute
+	}
+	return &Sweep{cfg: cfg, retry: newRetries(cfg.RetryMin, cfg.RetryMax), pending: map[int64]bool{}}
 }
 
 // Hint implements Scheduler: a sweep takes no hints.
 func (s *Sweep) Hint(int64) HintResult { return HintIgnored }
 
-// Walked implements Scheduler: a sweep learns nothing from walks.
-func (s *Sweep) Walked(int64, *diff.State, Outcome) {}
+// Walked implements Scheduler: a failed walk holds the conversation back for its retry
+// delay; any other outcome clears it.
+func (s *Sweep) Walked(id int64, _ *diff.State, o Outcome) {
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o.Failed {
+		s.retry.failed(id, now)
+		s.pending[id] = true
+		return
+	}
+	s.retry.succeeded(id)
+	delete(s.pending, id)
+}
 
 // Status reports the sweep's progress (a sweep is a pass) and its listing failures. It is
 // safe to call from any goroutine.
@@ -63,24 +98,39 @@ func (s *Sweep) Status() Status {
 	return s.status
 }
 
-// Next returns the next conversation of the current sweep, starting a new sweep when the
-// current one is done.
+// Next returns a conversation whose retry delay has run out, else the next conversation of
+// the current sweep, starting a new sweep when the current one is done and Interval has
+// passed since it began. It waits (on the clock, using no CPU) while there is nothing to hand
+// out.
 func (s *Sweep) Next(ctx context.Context, room func(Pick) bool) (Pick, error) {
-	// Every pick of a sweep is background work: wait for room.
-	for !room(Pick{Reason: ReasonReconcile, Background: true}) {
-		if err := clock.Sleep(ctx, s.cfg.Clock, 100*time.Millisecond); err != nil {
-			return Pick{}, err
-		}
-	}
-	for len(s.queue) == 0 {
-		if s.cfg.Interval > 0 && !s.sweepStart.IsZero() {
-			if wait := s.sweepStart.Add(s.cfg.Interval).Sub(s.cfg.Clock.Now()); wait > 0 {
-				if err := clock.Sleep(ctx, s.cfg.Clock, wait); err != nil {
-					return Pick{}, err
-				}
+	for {
+		// Every pick of a sweep is background work: wait for room.
+		for !room(Pick{Reason: ReasonReconcile, Background: true}) {
+			if err := clock.Sleep(ctx, s.cfg.Clock, 100*time.Millisecond); err != nil {
+				return Pick{}, err
 			}
 		}
-		s.sweepStart = s.cfg.Clock.Now()
+		if err := ctx.Err(); err != nil {
+			return Pick{}, err
+		}
+		now := s.cfg.Clock.Now()
+		if p, ok := s.take(now); ok {
+			return p, nil
+		}
+		// Nothing to hand out before the next sweep or the next retry.
+		wake := s.sweepStart.Add(s.cfg.Interval)
+		s.mu.Lock()
+		if t := s.retry.next(now); !t.IsZero() && t.Before(wake) {
+			wake = t
+		}
+		s.mu.Unlock()
+		if d := wake.Sub(now); d > 0 && !s.sweepStart.IsZero() {
+			if err := clock.Sleep(ctx, s.cfg.Clock, d); err != nil {
+				return Pick{}, err
+			}
+			continue
+		}
+		s.sweepStart = now
 		ids, err := s.discover(ctx)
 		if err != nil {
 			return Pick{}, err
@@ -97,15 +147,32 @@ func (s *Sweep) Next(ctx context.Context, room func(Pick) bool) (Pick, error) {
 		}
 		s.queue = ids
 	}
-	id := s.queue[0]
-	s.queue = s.queue[1:]
+}
+
+// take returns a held conversation whose delay has run out, or the current sweep's next
+// conversation that is not held back, if any.
+func (s *Sweep) take(now time.Time) (Pick, bool) {
 	s.mu.Lock()
-	s.status.Pass.Done++
-	if len(s.queue) == 0 {
-		s.status.Pass.Phase, s.status.Pass.Finished = PhaseIdle, s.cfg.Clock.Now()
+	defer s.mu.Unlock()
+	for id := range s.pending {
+		if !s.retry.held(id, now) {
+			delete(s.pending, id)
+			return Pick{ID: id, Reason: ReasonRetry, Background: true}, true
+		}
 	}
-	s.mu.Unlock()
-	return Pick{ID: id, Reason: ReasonReconcile, Background: true}, nil
+	for len(s.queue) > 0 {
+		id := s.queue[0]
+		s.queue = s.queue[1:]
+		s.status.Pass.Done++
+		if len(s.queue) == 0 {
+			s.status.Pass.Phase, s.status.Pass.Finished = PhaseIdle, now
+		}
+		if s.retry.held(id, now) {
+			continue // its retry walks it when the delay runs out
+		}
+		return Pick{ID: id, Reason: ReasonReconcile, Background: true}, true
+	}
+	return Pick{}, false
 }
 
 func (s *Sweep) discover(ctx context.Context) ([]int64, error) {
