@@ -118,6 +118,11 @@ func mustProfile(t *testing.T, name string) partoosim.Variant {
 
 func runVariant(t *testing.T, tc variantCase, seed uint64) {
 	e := newEnv(t)
+	if tc.vanish {
+		// Every conversation suffers glitches, a few each: enough to be tested, few enough
+		// that the back-off of failing walks (10 s, 20 s, ...) fits the test's minutes.
+		tc.variant.GlitchesPerConversation = 3
+	}
 	e.sim.SetVariant(tc.variant)
 	if tc.order != "" {
 		e.sim.SetOrder(tc.order)

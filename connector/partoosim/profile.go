@@ -41,6 +41,10 @@ type Variant struct {
 	NanosecondDateRatio  float64       // share of messages (fixed per message) whose date is an epoch number in nanoseconds
 	FarDateRatio         float64       // share of messages (fixed per message) dated 1970 or 2999: not true, never published
 	RetryAfterEpochRatio float64       // share of requests answered 429 with Retry-After as an epoch timestamp (a few seconds ahead)
+	// GlitchesPerConversation, when positive, bounds how many glitches (empty or null spells,
+	// short pages, ignored cursors) each conversation suffers: afterwards it is served
+	// cleanly. Tests use it to bound how long the connector's back-off can take.
+	GlitchesPerConversation int
 }
 
 // Profile is a named set of variations for partoo-sim -profile.
@@ -143,6 +147,9 @@ func (v Variant) merge(o Variant) Variant {
 	v.NanosecondDateRatio = max(v.NanosecondDateRatio, o.NanosecondDateRatio)
 	v.FarDateRatio = max(v.FarDateRatio, o.FarDateRatio)
 	v.RetryAfterEpochRatio = max(v.RetryAfterEpochRatio, o.RetryAfterEpochRatio)
+	if o.GlitchesPerConversation > 0 && (v.GlitchesPerConversation == 0 || o.GlitchesPerConversation < v.GlitchesPerConversation) {
+		v.GlitchesPerConversation = o.GlitchesPerConversation
+	}
 	return v
 }
 

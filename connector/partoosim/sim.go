@@ -72,6 +72,7 @@ type Sim struct {
 	maxActive int
 	onChange  func(Change)
 	glitches  map[int64]glitchSpell // conversation → a glitch that lasts (Variant.GlitchFor)
+	glitched  map[int64]int         // conversation → glitches suffered (Variant.GlitchesPerConversation)
 }
 
 // glitchSpell is a glitch one conversation's listing suffers until a time.
@@ -417,7 +418,7 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		hasCursor = true
-		if v := s.cfg.Variant.CursorIgnoredRatio; v > 0 && s.rnd.Float64() < v {
+		if v := s.cfg.Variant.CursorIgnoredRatio; v > 0 && s.rnd.Float64() < v && s.mayGlitch(cid) {
 			hasCursor, ignored = false, true // the first page again
 		}
 	}
@@ -443,7 +444,7 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	served := sel
-	if v := s.cfg.Variant.ShortPageRatio; v > 0 && len(sel) >= 2 && s.rnd.Float64() < v {
+	if v := s.cfg.Variant.ShortPageRatio; v > 0 && len(sel) >= 2 && s.rnd.Float64() < v && s.mayGlitch(cid) {
 		served = sel[:len(sel)-1] // a short page: the cursor still moves past the item left out
 	}
 	items := make([]any, len(served))
@@ -468,14 +469,20 @@ func (s *Sim) listMessages(w http.ResponseWriter, r *http.Request) {
 // request of conversation cid suffers, given the one just drawn ("" for none). Call with mu
 // held.
 func (s *Sim) spell(cid, drawn string) string {
+	id, _ := strconv.ParseInt(cid, 10, 64)
 	d := s.cfg.Variant.GlitchFor
 	if d <= 0 {
+		if drawn != "" && !s.mayGlitch(id) {
+			return ""
+		}
 		return drawn
 	}
-	id, _ := strconv.ParseInt(cid, 10, 64)
 	now := s.clock.Now()
 	if g, ok := s.glitches[id]; ok && now.Before(g.until) {
 		return g.kind
+	}
+	if drawn != "" && !s.mayGlitch(id) {
+		return ""
 	}
 	if drawn != "" {
 		if s.glitches == nil {
@@ -484,6 +491,23 @@ func (s *Sim) spell(cid, drawn string) string {
 		s.glitches[id] = glitchSpell{kind: drawn, until: now.Add(d)}
 	}
 	return drawn
+}
+
+// mayGlitch reports whether conversation id may suffer one more glitch, and counts it. Call
+// with mu held.
+func (s *Sim) mayGlitch(id int64) bool {
+	limit := s.cfg.Variant.GlitchesPerConversation
+	if limit <= 0 {
+		return true
+	}
+	if s.glitched == nil {
+		s.glitched = map[int64]int{}
+	}
+	if s.glitched[id] >= limit {
+		return false
+	}
+	s.glitched[id]++
+	return true
 }
 
 // glitchPage answers GET /messages with a 200 that is not the conversation: an empty page
