@@ -195,6 +195,13 @@ func (c *Connector) writeWhileLeased(ctx context.Context) error {
 // write initialises the transactional producer — which fences any earlier writer with the same
 // id —, restores the state and walks until ctx ends.
 func (c *Connector) write(ctx context.Context) error {
+	if p, err := lease.JoinPresence(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic,
+		Group: PresenceGroup(c.opt.TransactionalID), ReplicationFactor: c.opt.Topics.ReplicationFactor}); err != nil {
+		c.log.Warn("cannot join the presence group; tools such as rebuild-state cannot see that this connector runs (grant Read on the group and Create/Describe on the lease topic)",
+			"group", PresenceGroup(c.opt.TransactionalID), "topic", c.opt.Lease.Topic, "err", err)
+	} else {
+		defer p.Close()
+	}
 	if err := c.pub.Init(ctx); err != nil {
 		return err
 	}

@@ -151,13 +151,25 @@ func (o *Options) validate() error {
 		o.LogSummaryInterval = time.Minute
 	}
 	if o.Lease.Topic == "" {
-		o.Lease.Topic = o.Topics.State + ".lease"
+		o.Lease.Topic = LeaseTopic(o.Topics.State)
 	}
 	if o.Lease.Group == "" {
-		o.Lease.Group = o.TransactionalID + ".lease"
+		o.Lease.Group = LeaseGroup(o.TransactionalID)
 	}
 	if o.Topics.StateMaxMessageBytes == 0 {
 		o.Topics.StateMaxMessageBytes = state.DefaultStateMaxMessageBytes
 	}
 	return errors.Join(errs...)
 }
+
+// LeaseTopic is the default lease topic of a state topic: one partition, no record; the lease
+// and presence groups subscribe to it.
+func LeaseTopic(stateTopic string) string { return stateTopic + ".lease" }
+
+// LeaseGroup is the default consumer group of leader election for a transactional id.
+func LeaseGroup(transactionalID string) string { return transactionalID + ".lease" }
+
+// PresenceGroup is the consumer group the writing connector of a transactional id is a member
+// of while it runs, leader election or not: tools that write with the same transactional id
+// (rebuild-state) refuse while it, or the lease group, has members.
+func PresenceGroup(transactionalID string) string { return transactionalID + ".presence" }

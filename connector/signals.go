@@ -318,6 +318,19 @@ func (c *Connector) signal(r *kgo.Record) {
 	}
 	c.log.Info("resnapshot requested: re-emitting the current messages of the conversations as snapshots",
 		"request", s.ID, "conversations", q.total, "all", s.All)
+	if !s.All {
+		var unknown []int64
+		idx := c.Index()
+		for _, id := range ids {
+			if idx.Get(id) == nil {
+				unknown = append(unknown, id)
+			}
+		}
+		if len(unknown) > 0 {
+			c.log.Warn("resnapshot names conversations the state does not know: they are walked as new ones (all their messages published as snapshots); one Partoo does not have is reported gone and counts as done",
+				"request", s.ID, "unknown_conversation_ids", unknown)
+		}
+	}
 	if q.total == 0 {
 		c.resnapDrain()
 	}

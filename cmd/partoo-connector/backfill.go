@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,10 +14,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector"
+	"github.com/partoo-connector/partoo-connector/connector/config"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
+	"github.com/partoo-connector/partoo-connector/connector/lease"
 	"github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/connector/publish"
 	"github.com/partoo-connector/partoo-connector/connector/state"
@@ -35,9 +39,10 @@ func cmdRebuildState(args []string, stdout, stderr io.Writer) int {
 Rebuilds a lost state topic from the events topic, instead of re-emitting every message as a
 snapshot: reads KAFKA_EVENTS_TOPIC (read_committed) to its end, replays the events into each
 conversation's state and writes the states to KAFKA_STATE_TOPIC (created if missing) in
-transactions under KAFKA_TRANSACTIONAL_ID. Stop the connector first: the command refuses to run
-while a transaction of that id is open, and refuses a state topic that still has records unless
---force. After it, the connector's next walks emit only what changed since the last event.
+transactions under KAFKA_TRANSACTIONAL_ID. Stop the connector (every replica) first: the command
+refuses while one may be alive — a member of its lease or presence group, a transaction of the
+id open, started while it watches (5 s), or started in the last 2 minutes — whatever the flags.
+It refuses a state topic that still has records unless --force. After it, the connector's next walks emit only what changed since the last event.
 Kafka settings come from the environment, as for run.
 
 flags:
@@ -73,10 +78,8 @@ flags:
 	} else if n > 0 && !*force {
 		return fail("state topic %s still holds %d records: rebuild-state is for a lost state topic (delete it first, or --force)", cfg.KafkaStateTopic, n)
 	}
-	if txns, err := adm.DescribeTransactions(ctx, cfg.KafkaTransactionalID); err == nil {
-		if dt, err := txns.On(cfg.KafkaTransactionalID, nil); err == nil && dt.Err == nil && dt.State == "Ongoing" {
-			return fail("a transaction of %s is open: a connector is running; stop it first", cfg.KafkaTransactionalID)
-		}
+	if err := noLiveConnector(ctx, adm, cfg, liveWatch); err != nil {
+		return fail("%v", err)
 	}
 	topics := state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic, EventsPartitions: cfg.KafkaEventsPartitions,
 		StatePartitions: cfg.KafkaStatePartitions, ReplicationFactor: cfg.KafkaReplicationFactor}
@@ -152,6 +155,61 @@ flags:
 	fmt.Fprintf(stdout, "rebuilt the state of %d conversations (%d messages) from %d events of %s into %s\n",
 		len(states), messages, read, cfg.KafkaEventsTopic, cfg.KafkaStateTopic)
 	return 0
+}
+
+// Bounds of the live-connector check of the commands that write with the connector's
+// transactional id: how long its transactions are watched, and how recent a transaction must be
+// to count as a live connector's.
+const liveWatch = 5 * time.Second
+
+var liveWindow = 2 * time.Minute // a variable for tests that know the connector is stopped
+
+// noLiveConnector returns an error when a connector of cfg's transactional id may be alive:
+// writing with the id would fence it. It looks at what Kafka knows over a window, not at one
+// instant: members of its lease and presence groups (a running connector is a member, even
+// idle), and the id's transactions — one open, one started or ended while watching for watch,
+// or one started within liveWindow.
+func noLiveConnector(ctx context.Context, adm *kadm.Client, cfg *config.KafkaConfig, watch time.Duration) error {
+	txn := cfg.KafkaTransactionalID
+	members, err := lease.Members(ctx, adm, connector.LeaseGroup(txn), connector.PresenceGroup(txn))
+	if err != nil {
+		return fmt.Errorf("cannot tell whether a connector of %s runs (describing its groups: %v); refusing to write with its transactional id", txn, err)
+	}
+	if len(members) > 0 {
+		return fmt.Errorf("a connector of KAFKA_TRANSACTIONAL_ID %s is running (%s): writing with its transactional id would fence it; stop it (every replica) first", txn, strings.Join(members, "; "))
+	}
+	var first kadm.DescribedTransaction
+	for start := time.Now(); ; {
+		described, err := adm.DescribeTransactions(ctx, txn)
+		dt, onErr := described.On(txn, nil)
+		switch {
+		case errors.Is(err, kerr.TransactionalIDNotFound) || errors.Is(onErr, kerr.TransactionalIDNotFound) || errors.Is(dt.Err, kerr.TransactionalIDNotFound):
+			return nil // never used
+		case err != nil || onErr != nil || dt.Err != nil:
+			return fmt.Errorf("cannot tell whether a connector of %s runs (describing its transactions: %v); refusing to write with its transactional id", txn, errors.Join(err, onErr, dt.Err))
+		}
+		if first.TxnID == "" {
+			first = dt
+		}
+		age := time.Since(time.UnixMilli(dt.StartTimestamp))
+		switch {
+		case dt.State == "Ongoing" || dt.State == "PrepareCommit" || dt.State == "PrepareAbort":
+			return fmt.Errorf("a transaction of %s is open (%s): a connector is writing; stop it first", txn, dt.State)
+		case dt.ProducerEpoch != first.ProducerEpoch || dt.StartTimestamp != first.StartTimestamp:
+			return fmt.Errorf("a connector of %s committed while this command watched: it is running; stop it first", txn)
+		case dt.StartTimestamp > 0 && age < liveWindow:
+			return fmt.Errorf("a connector of %s wrote %s ago: it may still be running; stop it first (if it is stopped, retry after %s)",
+				txn, age.Round(time.Second), time.UnixMilli(dt.StartTimestamp).Add(liveWindow).UTC().Format(time.RFC3339))
+		}
+		if time.Since(start) >= watch {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // topicRecords counts the records a topic holds (0 when it does not exist).

@@ -135,6 +135,8 @@ func (b *backfillEnv) events() []eventLine {
 // TestRebuildState: after the state topic is lost, rebuild-state rebuilds it from the events,
 // and a restart emits nothing new (where deleting the state would re-emit everything).
 func TestRebuildState(t *testing.T) {
+	defer func(w time.Duration) { liveWindow = w }(liveWindow)
+	liveWindow = 0 // the connector below is stopped before each rebuild-state: no need to wait
 	b := newBackfillEnv(t)
 	b.runConnector(20)
 	// Changes the events must carry into the rebuilt state.
@@ -180,6 +182,45 @@ func TestRebuildState(t *testing.T) {
 	b.runConnector(30) // three sweeps of the 10 conversations
 	if after := len(b.events()); after != before {
 		t.Fatalf("after rebuild-state and a restart: %d events, was %d", after, before)
+	}
+}
+
+// TestRebuildStateRefusesALiveConnector: rebuild-state writes with the connector's
+// transactional id, so it refuses while a connector of that id runs — idle or not, --force or
+// not — and the connector keeps committing; right after the connector stopped it still refuses
+// (its last transaction is recent), saying when to retry.
+func TestRebuildStateRefusesALiveConnector(t *testing.T) {
+	b := newBackfillEnv(t)
+	conn, stop := b.startConnector(connector.SchedulerSweep)
+	for deadline := time.Now().Add(60 * time.Second); conn.Walks() < 20; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connector did not walk")
+		}
+	}
+	var out, errs bytes.Buffer
+	if rc := run([]string{"rebuild-state", "--force"}, &out, &errs); rc != 1 || !strings.Contains(errs.String(), "is running") {
+		stop()
+		t.Fatalf("against a live connector: rc %d: %s", rc, errs.String())
+	}
+	t.Logf("refused: %s", strings.TrimSpace(errs.String()))
+	// The connector was not fenced: it still commits.
+	before := len(b.events())
+	ids := b.sim.ConversationIDs()
+	if _, err := b.sim.AddMessage(partoosim.MessageSpec{ConversationID: ids[0], SenderType: "Consumer", Content: "after the refusal"}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); len(b.events()) == before; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connector stopped committing after rebuild-state refused")
+		}
+	}
+	stop()
+	if !b.cluster.Real() {
+		return // kfake does not report when a transactional id's last transaction started
+	}
+	errs.Reset()
+	if rc := run([]string{"rebuild-state", "--force"}, &out, &errs); rc != 1 || !strings.Contains(errs.String(), "retry after") {
+		t.Fatalf("right after the connector stopped: rc %d: %s", rc, errs.String())
 	}
 }
 
