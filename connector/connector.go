@@ -214,6 +214,7 @@ func (c *Connector) write(ctx context.Context) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	signalsDone := make(chan struct{})
 	go c.watch(wctx)
+	go c.watchSnapshot(wctx)
 	go func() { defer close(signalsDone); c.consumeSignals(wctx) }()
 	defer func() { stopWatch(); <-signalsDone }()
 
@@ -358,6 +359,7 @@ func (c *Connector) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		first := n == 2 // the first progress line comes 10 s after the start, then every interval
 		if n%2 == 0 || !c.kafkaOK.Load() {
 			c.checkTopics(ctx)
 		}
@@ -375,7 +377,7 @@ func (c *Connector) watch(ctx context.Context) {
 		if every < 0 {
 			every = time.Minute // no summary line, but failure logs are still summarised
 		}
-		if time.Since(lastSummary) >= every-tick/2 {
+		if time.Since(lastSummary) >= every-tick/2 || (first && c.opt.LogSummaryInterval > 2*tick) {
 			lastSummary = time.Now()
 			if c.opt.LogSummaryInterval > 0 {
 				c.health.summarize(r, c.Budget().Stats().Granted)
@@ -383,5 +385,49 @@ func (c *Connector) watch(ctx context.Context) {
 				c.health.rlog.Flush()
 			}
 		}
+	}
+}
+
+// watchSnapshot logs when the first snapshot starts and when it completes (conversations,
+// messages, duration), from the passes the scheduler reports, looked at every second. A
+// snapshot faster than that (a small organisation) gets both lines at once; a start with a
+// complete state (the first pass a reconciliation that found nothing new) gets none.
+func (c *Connector) watchSnapshot(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	start := c.opt.Clock.Now()
+	known0, msgs0 := c.Index().Len()
+	started := false
+	var at time.Time
+	var number int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p := c.sched.Status().Pass
+		convs, msgs := c.Index().Len()
+		switch {
+		case !started && p.Phase == schedule.PhaseSnapshot:
+			started, at, number = true, c.opt.Clock.Now(), p.Number
+			c.log.Info("first snapshot started: every conversation not in the state is walked and its messages published (snapshot=true)",
+				"conversations_in_state", known0, "conversations_listed", p.Total)
+			continue
+		case started && p.Phase == schedule.PhaseSnapshot && p.Number == number:
+			continue
+		case !started && (p.Number == 0 || (p.Number == 1 && p.Finished.IsZero())):
+			continue // the first pass has not told yet
+		case !started && convs == known0:
+			return // the state was complete: no snapshot
+		case !started:
+			at = start
+			c.log.Info("first snapshot started: every conversation not in the state is walked and its messages published (snapshot=true)",
+				"conversations_in_state", known0, "conversations_listed", p.Total)
+		}
+		c.log.Info("first snapshot complete", "conversations", convs, "conversations_added", convs-known0,
+			"messages", msgs, "messages_added", msgs-msgs0,
+			"duration_seconds", c.opt.Clock.Now().Sub(at).Seconds())
+		return
 	}
 }

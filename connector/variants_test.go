@@ -52,7 +52,7 @@ func TestVariantsOfTheAPI(t *testing.T) {
 		{name: "hang", variant: partoosim.Variant{HangRatio: 1}, silent: true, degraded: true,
 			loud:    []string{"Partoo request failed", "error_kind=timeout", "no answer within 30s"},
 			metrics: [][]string{{"partoo_connector_api_errors_total", `kind="timeout"`}}},
-		{name: "classic"},
+		{name: "classic", loud: []string{"first snapshot started", "first snapshot complete"}},
 		{name: "string-ids", variant: partoosim.Variant{StringIDs: true}},
 		{name: "hex-business-ids filtered", variant: partoosim.Variant{HexBusinessIDs: true},
 			env: []string{"PARTOO_BUSINESS_IDS=" + hex(1) + ", " + hex(2)},
