@@ -216,7 +216,7 @@ func (c *Connector) write(ctx context.Context) error {
 	go c.watch(wctx)
 	go c.watchSnapshot(wctx)
 	go func() { defer close(signalsDone); c.consumeSignals(wctx) }()
-	defer func() { stopWatch(); <-signalsDone }()
+	defer func() { stopWatch(); <-signalsDone; c.health.flushSkips() }()
 
 	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: c.step, Scheduler: c.sched, Budget: c.Budget(),
 		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, Observe: runnerMetrics{c.opt.Metrics}})
@@ -383,6 +383,7 @@ func (c *Connector) watch(ctx context.Context) {
 				c.health.summarize(r, c.Budget().Stats().Granted)
 			} else {
 				c.health.rlog.Flush()
+				c.health.flushSkips()
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,34 @@ type health struct {
 	periodStart   time.Time
 	granted       int64 // budget grants at the period's start
 	lastDoubt     string
+	newSkips      map[string][]int64 // endpoint:reason → ids skipped for the first time this period (bounded)
+	newSkipsMore  map[string]int     // ids beyond the bound
+}
+
+// skipListMax bounds the ids of undecodable items listed per reason and period.
+const skipListMax = 100
+
+// flushSkips logs, once per reason, every item skipped for the first time since the last flush,
+// by id (up to skipListMax each, then a count): every undecodable item is named once. Called
+// with each summary and at shutdown.
+func (h *health) flushSkips() {
+	h.mu.Lock()
+	lists, more := h.newSkips, h.newSkipsMore
+	h.newSkips, h.newSkipsMore = nil, nil
+	h.mu.Unlock()
+	keys := make([]string, 0, len(lists))
+	for k := range lists {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		endpoint, reason, _ := strings.Cut(k, ":")
+		args := []any{"endpoint", endpoint, "reason", reason, "ids", lists[k], "count", len(lists[k]) + more[k]}
+		if more[k] > 0 {
+			args = append(args, "not_listed", more[k])
+		}
+		h.log.Warn("Partoo items undecodable and skipped since the last summary, each named once", args...)
+	}
 }
 
 // tally counts what happened over a period, for the summary line.
@@ -119,6 +148,17 @@ func (h *health) Skipped(s partoo.SkippedItem) {
 	first := s.ID == 0 || !h.loggedSkips[key]
 	if s.ID != 0 && first && len(h.loggedSkips) < skipMemory {
 		h.loggedSkips[key] = true
+	}
+	if s.ID != 0 && first {
+		lk := s.Endpoint + ":" + s.Reason
+		if h.newSkips == nil {
+			h.newSkips, h.newSkipsMore = map[string][]int64{}, map[string]int{}
+		}
+		if len(h.newSkips[lk]) < skipListMax {
+			h.newSkips[lk] = append(h.newSkips[lk], s.ID)
+		} else {
+			h.newSkipsMore[lk]++
+		}
 	}
 	h.mu.Unlock()
 	if !first {
@@ -333,6 +373,7 @@ func (h *health) summarize(r StatusReport, granted int64) {
 	h.period, h.periodStart, h.granted = newTally(), now, granted
 	h.mu.Unlock()
 	h.rlog.Flush()
+	h.flushSkips()
 
 	perMin := 0.0
 	if elapsed > 0 {

@@ -90,3 +90,28 @@ func TestUndecodableItemsAreLoggedOncePerID(t *testing.T) {
 		t.Fatalf("counted %d", h.period.skipped[partoo.SkipBadDate])
 	}
 }
+
+// TestEveryUndecodableItemIsNamedOnce: of 8 items skipped within a minute, the rate-limited
+// log names only the first, but the next summary (or the shutdown) names all 8, once each.
+func TestEveryUndecodableItemIsNamedOnce(t *testing.T) {
+	clock := clock.NewManual(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
+	var logs bytes.Buffer
+	h := newHealth(clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	for round := 0; round < 2; round++ { // the second walk meets the same items again
+		for id := int64(101); id <= 108; id++ {
+			h.Skipped(partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: id, Reason: partoo.SkipBadDate, Err: errors.New("bad")})
+		}
+	}
+	h.flushSkips()
+	out := logs.String()
+	if !strings.Contains(out, "ids=\"[101 102 103 104 105 106 107 108]\"") || !strings.Contains(out, "count=8") {
+		t.Fatalf("the flush does not name the 8 items:\n%s", out)
+	}
+	logs.Reset()
+	h.flushSkips()
+	h.Skipped(partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: 103, Reason: partoo.SkipBadDate, Err: errors.New("bad")})
+	h.flushSkips()
+	if logs.Len() != 0 {
+		t.Fatalf("named again:\n%s", logs.String())
+	}
+}
