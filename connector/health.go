@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,7 +137,7 @@ func (h *health) Attempt(a partoo.Attempt) {
 	}
 	h.rlog.Warn("api:"+a.Endpoint+":"+kind, "Partoo request failed",
 		"endpoint", a.Endpoint, "error_kind", kind, "status", a.Status, "attempt", a.Number, "retrying", a.Retrying,
-		"duration", a.Duration.Round(time.Millisecond).String(), "err", a.Err.Error())
+		"duration", a.Duration.Round(time.Millisecond), "err", a.Err.Error())
 }
 
 // Skipped implements partoo.Observer: each undecodable item is logged once (by its id when
@@ -385,18 +386,18 @@ func (h *health) summarize(r StatusReport, granted int64) {
 	}
 	args := []any{
 		"status", r.Status,
-		"period", elapsed.Round(time.Second).String(),
+		"period", elapsed.Round(time.Second),
 		"walks", sum(p.walks), "walk_results", countsString(p.walks),
 		"events", sum(p.events), "event_types", countsString(p.events),
-		"requests", p.requests, "requests_per_minute", fmt.Sprintf("%.0f", perMin),
-		"budget_rate_per_minute", fmt.Sprintf("%.0f", r.API.RatePerMinute), "budget_use", fmt.Sprintf("%.0f%%", use),
+		"requests", p.requests, "requests_per_minute", math.Round(perMin),
+		"budget_rate_per_minute", math.Round(r.API.RatePerMinute), "budget_use_percent", math.Round(use),
 		"errors", countsString(p.errors), "items_skipped", countsString(p.skipped), "doubts", countsString(p.doubts),
 		"conversations_tracked", r.ConversationsTracked, "messages_tracked", r.MessagesTracked,
 	}
 	if pr := r.Pass; pr != nil && pr.Phase != schedule.PhaseIdle {
 		args = append(args, "pass", pr.Phase, "pass_done", pr.Done, "pass_total", pr.Total)
 		if pr.ETASeconds > 0 {
-			args = append(args, "pass_eta", (time.Duration(pr.ETASeconds) * time.Second).String())
+			args = append(args, "pass_eta", time.Duration(pr.ETASeconds)*time.Second)
 		}
 	}
 	if len(r.Reasons) > 0 {

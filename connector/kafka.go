@@ -49,8 +49,8 @@ func (c *Connector) checkAPI(ctx context.Context) error {
 			why := fmt.Sprintf("waiting for Partoo's API to answer (PARTOO_API_URL %s)", c.client.BaseURL())
 			c.starting.Store(&why)
 			c.log.Warn("Partoo's API does not answer; retrying before going on (check PARTOO_API_URL and the network)",
-				"partoo_api_url", c.client.BaseURL(), "attempt", attempt, "retry_in", backoff.String(),
-				"gives_up_in", deadline.Sub(clk.Now()).Round(time.Second).String(), "err", err)
+				"partoo_api_url", c.client.BaseURL(), "attempt", attempt, "retry_in", backoff,
+				"gives_up_in", deadline.Sub(clk.Now()).Round(time.Second), "err", err)
 			if clock.Sleep(ctx, clk, backoff) != nil {
 				return nil
 			}
@@ -240,7 +240,7 @@ func (c *Connector) registerSchemas(ctx context.Context) error {
 		why := "waiting for the schema registry: " + err.Error()
 		c.starting.Store(&why)
 		c.health.rlog.Error("registry:unavailable", "the schema registry does not answer; retrying (not ready meanwhile)",
-			"err", err, "attempt", attempt, "retry_in", backoff.String())
+			"err", err, "attempt", attempt, "retry_in", backoff)
 		if clock.Sleep(ctx, c.opt.Clock, backoff) != nil {
 			return nil
 		}

@@ -147,7 +147,7 @@ func (c *Connector) resnapDrain() {
 		commit = q.record
 		if q.signal.Type == SignalResnapshot {
 			c.log.Info("resnapshot done: every conversation of the request re-emitted", "request", q.signal.ID,
-				"conversations", q.total, "took", c.opt.Clock.Now().Sub(q.started).Round(time.Millisecond).String())
+				"conversations", q.total, "took", c.opt.Clock.Now().Sub(q.started).Round(time.Millisecond))
 		}
 	}
 	if commit != nil && c.signalCommits != nil {
@@ -278,7 +278,7 @@ func (c *Connector) signalStart(ctx context.Context, group, topic string) (kgo.O
 		}
 		c.opt.Metrics.SignalError("fetch_offset")
 		c.health.rlog.Warn("signals:fetch_offset", "cannot read the signal topic's committed offset yet; retrying (resnapshot requests wait meanwhile)",
-			"group", group, "retry_in", backoff.String(), "err", err)
+			"group", group, "retry_in", backoff, "err", err)
 		if clock.Sleep(ctx, c.opt.Clock, backoff) != nil {
 			return kgo.Offset{}, false
 		}

@@ -20,8 +20,8 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/config"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
-	"github.com/partoo-connector/partoo-connector/connector/lease"
 	"github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/lease"
 	"github.com/partoo-connector/partoo-connector/connector/publish"
 	"github.com/partoo-connector/partoo-connector/connector/state"
 )

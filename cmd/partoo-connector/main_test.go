@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDemoShowsEveryEventType: the README's first command shows MessageCreated, StatusChanged
@@ -66,5 +68,19 @@ func TestUsageAndVersion(t *testing.T) {
 	}
 	if rc := run([]string{"bogus"}, &out, &errs); rc != 2 {
 		t.Fatalf("unknown command: rc=%d", rc)
+	}
+}
+
+// JSON logs carry durations as seconds and numbers as numbers.
+func TestJSONLogsUseSecondsAndNumbers(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{ReplaceAttr: durationsInSeconds}))
+	log.Info("x", "duration", 1500*time.Millisecond, "requests_per_minute", 294.0, "walks", 3)
+	var got map[string]any
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["duration"] != 1.5 || got["requests_per_minute"] != 294.0 || got["walks"] != 3.0 {
+		t.Fatalf("logged %s", b.String())
 	}
 }

@@ -53,7 +53,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	level, _ := cfg.SlogLevel()
 	hopts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewJSONHandler(stderr, hopts)
+	var h slog.Handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationsInSeconds})
 	if cfg.LogFormat == "text" {
 		h = slog.NewTextHandler(stderr, hopts)
 	}
@@ -118,7 +118,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		select {
 		case err = <-done:
 		case <-time.After(shutdownGrace):
-			log.Error("shutdown took too long; exiting", "grace", shutdownGrace.String())
+			log.Error("shutdown took too long; exiting", "grace", shutdownGrace)
 			return 1
 		}
 	}
@@ -253,4 +253,12 @@ func unknownVarText(u config.Unknown) string {
 		return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored: did you mean %s?", u.Name, u.Suggest)
 	}
 	return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored", u.Name)
+}
+
+// durationsInSeconds writes durations in JSON logs as seconds (a number), not Go's nanoseconds.
+func durationsInSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.Float64(a.Key, a.Value.Duration().Seconds())
+	}
+	return a
 }

@@ -313,7 +313,7 @@ func (c *Client) logAttempt(ctx context.Context, a Attempt) {
 		return
 	}
 	attrs := []any{"method", http.MethodGet, "path", a.Path, "status", a.Status,
-		"duration", a.Duration.Round(time.Microsecond).String(), "bytes", a.Bytes, "attempt", a.Number}
+		"duration", a.Duration.Round(time.Microsecond), "bytes", a.Bytes, "attempt", a.Number}
 	if a.Err != nil {
 		attrs = append(attrs, "error_kind", ErrorKind(a.Err), "err", a.Err.Error(), "retrying", a.Retrying)
 	}
