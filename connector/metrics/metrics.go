@@ -218,8 +218,31 @@ func New(g Gauges) *Metrics {
 	for _, o := range []string{"committed", "aborted"} {
 		m.transactions.WithLabelValues(o)
 	}
-	for _, r := range []string{"accepted", "duplicate", "dropped", "gone", "filtered", "ignored", "unauthorized", "malformed", "too_large", "busy"} {
+	for _, r := range []string{"accepted", "duplicate", "dropped", "gone", "filtered", "checking", "outside", "ignored", "unauthorized", "malformed", "too_large", "busy"} {
 		m.webhooks.WithLabelValues(r)
+	}
+	// Every labelled counter has its known series from the start, at 0: a rate() or an alert
+	// on one works before it first fires.
+	for _, r := range []string{"timeout", "commit_uncertain", "transaction_timed_out", "unknown_topic", "record_refused", "fenced", "not_authorized", "other"} {
+		m.txnFailures.WithLabelValues(r)
+	}
+	for _, op := range []string{"fetch_offset", "read", "commit"} {
+		m.signalErrors.WithLabelValues(op)
+	}
+	for _, r := range []string{"registered", "unavailable", "refused"} {
+		m.registry.WithLabelValues(r)
+	}
+	for _, e := range []string{partoo.EndpointConversations, partoo.EndpointConversation, partoo.EndpointMessages} {
+		for _, k := range []string{partoo.KindUnauthorized, partoo.KindForbidden, partoo.KindNotFound, partoo.KindRateLimited, partoo.Kind4xx,
+			partoo.Kind5xx, partoo.KindTimeout, partoo.KindConnection, partoo.KindNonJSON, partoo.KindDecode, partoo.KindPagination} {
+			m.apiErrors.WithLabelValues(e, k)
+		}
+	}
+	for _, r := range []string{partoo.SkipNotObject, partoo.SkipBadID, partoo.SkipBadDate, partoo.SkipBadConversation} {
+		m.itemsSkipped.WithLabelValues(partoo.EndpointMessages, r)
+	}
+	for _, r := range []string{partoo.SkipNotObject, partoo.SkipBadID, partoo.SkipBadLastMessage} {
+		m.itemsSkipped.WithLabelValues(partoo.EndpointConversations, r)
 	}
 	return m
 }

@@ -1,0 +1,35 @@
+package metrics_test
+
+import (
+	"testing"
+
+	"github.com/partoo-connector/partoo-connector/connector/metrics"
+)
+
+// Every labelled counter is exported at 0 for its known labels before it first fires.
+func TestLabelledCountersStartAtZero(t *testing.T) {
+	m := metrics.New(metrics.Gauges{})
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]int{}
+	for _, f := range families {
+		series[f.GetName()] = len(f.GetMetric())
+	}
+	for name, least := range map[string]int{
+		"partoo_connector_transaction_failures_total":     8,
+		"partoo_connector_signal_errors_total":            3,
+		"partoo_connector_api_errors_total":               33,
+		"partoo_connector_api_items_skipped_total":        7,
+		"partoo_connector_schema_registry_requests_total": 3,
+		"partoo_connector_walks_doubted_total":            3,
+		"partoo_connector_records_truncated_total":        2,
+		"partoo_connector_events_total":                   3,
+		"partoo_connector_webhooks_total":                 12,
+	} {
+		if series[name] < least {
+			t.Errorf("%s: %d series at the start, want at least %d", name, series[name], least)
+		}
+	}
+}
