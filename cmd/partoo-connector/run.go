@@ -96,7 +96,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	srv := newHTTPServer(httpapi.Handler(conn, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{
 		AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}}))
-	ln = limitListener(ln, maxConnections)
+	ln = limitListener(ln, maxConnections, maxProbeConnections)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -203,7 +203,8 @@ func printConfigErrors(w io.Writer, err error) {
 // request is bounded and idle connections are closed.
 func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           probesFirst(h),
+		ConnContext:       markProbeOnly,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
@@ -212,39 +213,89 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// maxConnections caps the HTTP connections open at once.
-const maxConnections = 256
+// maxConnections caps the HTTP connections served as usual (webhooks included); up to
+// maxProbeConnections more are accepted for probes only, so that a flood of idle or
+// keep-alive connections never starves /healthz, /readyz, /metrics and /status.
+const (
+	maxConnections      = 256
+	maxProbeConnections = 8192
+)
 
-// limitListener accepts at most n connections at once; more wait in the kernel's backlog.
-func limitListener(ln net.Listener, n int) net.Listener {
-	return &limitedListener{Listener: ln, slots: make(chan struct{}, n)}
+// limitListener accepts n connections at once as usual; beyond, up to probes more are
+// accepted as probe-only connections (probeOnly reports them); beyond that, more wait in the
+// kernel's backlog.
+func limitListener(ln net.Listener, n, probes int) net.Listener {
+	return &limitedListener{Listener: ln, slots: make(chan struct{}, n), extra: make(chan struct{}, probes)}
 }
 
 type limitedListener struct {
 	net.Listener
 	slots chan struct{}
+	extra chan struct{}
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
+	var slots chan struct{}
+	select {
+	case l.slots <- struct{}{}:
+		slots = l.slots
+	default:
+		select {
+		case l.slots <- struct{}{}:
+			slots = l.slots
+		case l.extra <- struct{}{}:
+			slots = l.extra
+		}
+	}
 	c, err := l.Listener.Accept()
 	if err != nil {
-		<-l.slots
+		<-slots
 		return nil, err
 	}
-	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+	return &limitedConn{Conn: c, probeOnly: slots == l.extra, release: func() { <-slots }}, nil
 }
 
 type limitedConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	probeOnly bool
+	once      sync.Once
+	release   func()
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+type probeOnlyKey struct{}
+
+// markProbeOnly is the server's ConnContext: requests on a probe-only connection say so.
+func markProbeOnly(ctx context.Context, c net.Conn) context.Context {
+	if lc, ok := c.(*limitedConn); ok && lc.probeOnly {
+		return context.WithValue(ctx, probeOnlyKey{}, true)
+	}
+	return ctx
+}
+
+// probesFirst serves only the probes on a probe-only connection (503 for anything else, such as
+// a webhook: Partoo retries 5xx), and closes it after each answer.
+func probesFirst(h http.Handler) http.Handler {
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if only, _ := r.Context().Value(probeOnlyKey{}).(bool); only {
+			w.Header().Set("Connection", "close")
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics", "/status":
+			default:
+				http.Error(w, "busy: too many connections", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // unknownVarText is the warning for a variable with our prefixes that no setting reads.
