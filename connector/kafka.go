@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/partoo-connector/partoo-connector/connector/clock"
 	"github.com/partoo-connector/partoo-connector/connector/diff"
 	"github.com/partoo-connector/partoo-connector/connector/partoo"
@@ -77,6 +79,9 @@ func (c *Connector) restore(ctx context.Context) error {
 		}
 		c.log.Warn("state record cannot be decoded; its conversation will be walked as new (its messages re-emitted as snapshots, same event_ids)",
 			"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "key", r.Key, "err", r.Err)
+	}
+	if len(stats.Dropped) > 0 {
+		c.tombstone(ctx, stats.Dropped)
 	}
 	c.idx.Store(idx)
 	c.opt.Metrics.Restored(stats.Duration)
@@ -289,4 +294,28 @@ func (c *Connector) refreshEventsMaxBytes() {
 		c.readEventsMaxBytes(context.Background())
 		c.pub.Reset()
 	}()
+}
+
+// tombstone writes a tombstone for each dropped corrupt state record, in its partition, so
+// that the state topic is clean after a STATE_ON_CORRUPT=rewalk start: a key that is not a
+// conversation id is gone, and a conversation's is replaced by its next walk's record. A
+// failure is logged; the next such start tries again.
+func (c *Connector) tombstone(ctx context.Context, dropped []state.CorruptRecord) {
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), c.opt.Kafka...), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		c.log.Warn("cannot write tombstones for the corrupt state records", "err", err)
+		return
+	}
+	defer cl.Close()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, 0, len(dropped))
+	for _, d := range dropped {
+		recs = append(recs, &kgo.Record{Topic: d.Topic, Partition: d.Partition, Key: []byte(d.Key)})
+	}
+	if err := cl.ProduceSync(tctx, recs...).FirstErr(); err != nil {
+		c.log.Warn("cannot write tombstones for the corrupt state records; the next start with STATE_ON_CORRUPT=rewalk tries again", "records", len(recs), "err", err)
+		return
+	}
+	c.log.Info("corrupt state records replaced by tombstones: the state topic is clean", "records", len(recs))
 }

@@ -157,7 +157,11 @@ func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec, op
 				corrupt[key] = CorruptRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, Err: err}
 			}
 			id, err := strconv.ParseInt(key, 10, 64)
-			if err != nil {
+			switch {
+			case err != nil && r.Value == nil:
+				delete(corrupt, key) // a tombstone cleans a bad key away
+				return
+			case err != nil:
 				bad(errors.New("the key is not a conversation id"))
 				return
 			}
