@@ -292,8 +292,11 @@ func TestStrimziOverlay(t *testing.T) {
 	}
 	want["topic:"+cm["KAFKA_STATE_TOPIC"]+".signals"] = "Create,Describe,Read"
 	want["group:"+config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"])+".signals"] = "Describe,Read"
+	// The lease topic and the presence group always (rebuild-state sees a live connector by
+	// its membership); the lease group with leader election.
+	want["topic:"+cm["KAFKA_STATE_TOPIC"]+".lease"] = "Create,Describe,Read"
+	want["group:"+config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"])+".presence"] = "Describe,Read"
 	if cm["KAFKA_LEADER_ELECTION"] == "true" {
-		want["topic:"+cm["KAFKA_STATE_TOPIC"]+".lease"] = "Create,Describe,Read"
 		want["group:"+config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"])+".lease"] = "Describe,Read"
 	}
 	if user.Authentication.Type != "scram-sha-512" || cm["KAFKA_SASL_MECHANISM"] != "SCRAM-SHA-512" || !reflect.DeepEqual(got, want) {
