@@ -47,7 +47,7 @@ registry-stop:
 	deploy/local-schema-registry/registry.sh stop
 
 # make bench — every benchmark, the broker ones against a real Apache Kafka broker; results in
-# bench.txt (the README quotes them).
+# bench.txt (docs/benchmarks.md quotes them).
 .PHONY: bench
 bench:
 	deploy/local-kafka/with-kafka.sh sh -c '$(GO) test -run XXX -bench . -benchtime 1x ./connector/publish/ && \
@@ -56,14 +56,14 @@ bench:
 
 # make bench-freshness — detection lag of each scheduling strategy under the 300/min budget, with
 # API latency, in simulated time (~3 min on 2 cores); rewrites cmd/partoo-bench/results/
-# freshness.md and .png (quoted in the README).
+# freshness.md and .png (quoted in docs/benchmarks.md).
 .PHONY: bench-freshness
 bench-freshness:
 	$(GO) run ./cmd/partoo-bench -out cmd/partoo-bench/results
 
 # make bench-realtime — the real-time cross-check (~6 min): the connector binary against
 # partoo-sim over HTTP (300 ms latency) and a real Kafka broker, then the same setup simulated;
-# rewrites cmd/partoo-bench/results/realtime.md (quoted in the README).
+# rewrites cmd/partoo-bench/results/realtime.md (quoted in docs/benchmarks.md).
 .PHONY: bench-realtime
 bench-realtime:
 	$(GO) build -o bin/partoo-connector ./cmd/partoo-connector

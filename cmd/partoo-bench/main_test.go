@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestREADMEQuotesTheResults: the README's freshness tables are the ones `make
+// TestREADMEQuotesTheResults: the freshness tables of docs/benchmarks.md are the ones `make
 // bench-freshness` and `make bench-realtime` last wrote.
 func TestREADMEQuotesTheResults(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/benchmarks.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestREADMEQuotesTheResults(t *testing.T) {
 			if strings.HasPrefix(line, "|") || strings.HasPrefix(line, "The p50 lags differ") {
 				rows++
 				if !strings.Contains(string(readme), line) {
-					t.Errorf("README lacks the line %q; copy cmd/partoo-bench/results/%s into it", line, file)
+					t.Errorf("docs/benchmarks.md lacks the line %q; copy cmd/partoo-bench/results/%s into it", line, file)
 				}
 			}
 		}

@@ -293,7 +293,7 @@ func (d *doctor) kafka(ctx context.Context, cfg *config.Config, kopts []kgo.Opt)
 		td, ok := listed[tp.name]
 		switch {
 		case ok && errors.Is(td.Err, kerr.TopicAuthorizationFailed):
-			d.fail(name, "not authorized to describe it", "grant the ACLs of the README (Describe, DescribeConfigs, Write, and Read on the state topic)")
+			d.fail(name, "not authorized to describe it", "grant the ACLs of docs/configuration.md (Describe, DescribeConfigs, Write, and Read on the state topic)")
 			continue
 		case !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition):
 			d.pass(name, "absent: the connector creates it at start ("+tp.role+" topic; needs Create)")
@@ -348,7 +348,7 @@ func (d *doctor) kafka(ctx context.Context, cfg *config.Config, kopts []kgo.Opt)
 	dt, onErr := described.On(txn, nil)
 	switch {
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(onErr, kerr.TransactionalIDAuthorizationFailed) || errors.Is(dt.Err, kerr.TransactionalIDAuthorizationFailed):
-		d.fail("transactional id "+txn, "not authorized", "grant Describe and Write on the transactionalId (README's ACL table)")
+		d.fail("transactional id "+txn, "not authorized", "grant Describe and Write on the transactionalId (the ACL table of docs/configuration.md)")
 	case errors.Is(dt.Err, kerr.TransactionalIDNotFound) || (err == nil && onErr != nil):
 		d.pass("transactional id "+txn, "unused so far")
 	case err != nil || dt.Err != nil:

@@ -1,5 +1,5 @@
 // Command partoo-sim serves an in-memory Partoo API (/v2) with lifelike activity, for the demo,
-// docker-compose and benchmarks. See the README's "Partoo simulator" section.
+// docker-compose and benchmarks. See the "Partoo simulator" section of docs/development.md.
 package main
 
 import (

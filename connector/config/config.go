@@ -1,5 +1,5 @@
 // Package config reads the connector's configuration from the environment: one variable per
-// setting, documented in the struct tags (the README's table is generated from them). Load
+// setting, documented in the struct tags (the table of docs/configuration.md is generated from them). Load
 // reads every variable, treats an empty one as unset (Kubernetes and compose files often set
 // variables to ""), never changes the process environment, and reports every wrong variable at
 // once. Only this package and the commands know environment variable names.
@@ -30,7 +30,7 @@ import (
 )
 
 // Config is the service's configuration, read from the environment. The `desc` tags are the
-// README's configuration table (a test keeps the two in sync).
+// configuration table of docs/configuration.md (a test keeps the two in sync).
 type Config struct {
 	PartooAPIURL            string        `envconfig:"PARTOO_API_URL" default:"https://api.partoo.co/v2" desc:"Partoo API base URL, up to /v2"`
 	PartooAPIKey            secret.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`

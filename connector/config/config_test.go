@@ -11,9 +11,9 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/config"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's configuration table")
+var update = flag.Bool("update", false, "rewrite the configuration table of docs/configuration.md")
 
-// TestREADMEConfigTableInSync: the README's table is generated from Config's tags. Run
+// TestREADMEConfigTableInSync: docs/configuration.md's table is generated from Config's tags. Run
 // `go test ./connector/config -run READMEConfig -update` after changing Config.
 func TestREADMEConfigTableInSync(t *testing.T) {
 	var rows []string
@@ -25,7 +25,7 @@ func TestREADMEConfigTableInSync(t *testing.T) {
 		rows = append(rows, "| `"+v.Name+"` | "+def+" | "+v.Desc+" |")
 	}
 	want := strings.Join(rows, "\n")
-	path := filepath.Join("..", "..", "README.md")
+	path := filepath.Join("..", "..", "docs", "configuration.md")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestREADMEConfigTableInSync(t *testing.T) {
 	const head = "| variable | default | meaning |\n|---|---|---|\n"
 	i := strings.Index(readme, head)
 	if i < 0 {
-		t.Fatal("README has no configuration table")
+		t.Fatal("docs/configuration.md has no configuration table")
 	}
 	start := i + len(head)
 	end := strings.Index(readme[start:], "\n\n")
@@ -51,7 +51,7 @@ func TestREADMEConfigTableInSync(t *testing.T) {
 		}
 		return
 	}
-	t.Fatalf("README configuration table is stale; run: go test ./connector/config -run READMEConfig -update\n got:\n%s\nwant:\n%s", got, want)
+	t.Fatalf("docs/configuration.md configuration table is stale; run: go test ./connector/config -run READMEConfig -update\n got:\n%s\nwant:\n%s", got, want)
 }
 
 func TestConfigErrorsNameTheVariable(t *testing.T) {

@@ -6,7 +6,7 @@
 // does not have, to script scenarios and read the ground truth.
 //
 // Assumptions where Partoo's documentation is silent, chosen here and documented in the
-// README:
+// docs/development.md:
 //
 //   - GET /messages serves a conversation's messages oldest first (ascending id); cursors are
 //     keyset cursors ("after message id N"), so they stay valid while messages arrive.
