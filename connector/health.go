@@ -279,15 +279,28 @@ type PassReport struct {
 }
 
 // passReport turns the scheduler's pass into a report with an ETA at the pass's rate so far.
-func passReport(p schedule.Pass, now time.Time) *PassReport {
+// etaWarmUp is how long a pass runs, and how many conversations it covers, before its ETA
+// follows the pass's own rate: before, the start's listing reads would make it absurd (1,600 s
+// for a 5-minute snapshot), so it is the budget's estimate, one request a conversation.
+const (
+	etaWarmUp     = time.Minute
+	etaWarmUpDone = 20
+)
+
+func passReport(p schedule.Pass, now time.Time, ratePerMinute float64) *PassReport {
 	if p.Number == 0 {
 		return nil
 	}
 	r := &PassReport{Phase: p.Phase, Number: p.Number, Done: p.Done, Total: p.Total, Started: p.Started}
-	if p.Phase != schedule.PhaseIdle && p.Done > 0 && p.Total > p.Done {
-		rate := float64(p.Done) / now.Sub(p.Started).Seconds()
-		if rate > 0 {
-			r.ETASeconds = float64(p.Total-p.Done) / rate
+	if p.Phase != schedule.PhaseIdle && p.Total > p.Done {
+		elapsed := now.Sub(p.Started)
+		switch {
+		case (elapsed < etaWarmUp || p.Done < etaWarmUpDone) && ratePerMinute > 0:
+			r.ETASeconds = float64(p.Total-p.Done) / (ratePerMinute / 60)
+		case p.Done > 0:
+			if rate := float64(p.Done) / elapsed.Seconds(); rate > 0 {
+				r.ETASeconds = float64(p.Total-p.Done) / rate
+			}
 		}
 	}
 	if !p.NextStart.IsZero() && p.NextStart.After(now) {
@@ -312,7 +325,7 @@ func (h *health) report(ready bool, sched schedule.Status, convs, msgs int, rate
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := StatusReport{Status: "ok", Ready: ready, Time: now.UTC(), Uptime: now.Sub(h.started).Round(time.Second).String(),
-		LastWalk: timePtr(h.lastWalkOK), ConversationsTracked: convs, MessagesTracked: msgs, Pass: passReport(sched.Pass, now)}
+		LastWalk: timePtr(h.lastWalkOK), ConversationsTracked: convs, MessagesTracked: msgs, Pass: passReport(sched.Pass, now, rate)}
 	r.Discovery.FailuresInARow = sched.DiscoveryFailures
 	r.Discovery.LastError = sched.LastDiscoveryError
 	r.Discovery.LastSuccess = timePtr(sched.LastDiscovery)

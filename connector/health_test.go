@@ -115,3 +115,18 @@ func TestEveryUndecodableItemIsNamedOnce(t *testing.T) {
 		t.Fatalf("named again:\n%s", logs.String())
 	}
 }
+
+// TestETADoesNotStartAbsurd: in a pass's first minute (or first 20 conversations) the ETA is
+// what the budget allows, one request a conversation; then the pass's own rate.
+func TestETADoesNotStartAbsurd(t *testing.T) {
+	start := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	p := schedule.Pass{Phase: schedule.PhaseSnapshot, Number: 1, Started: start, Done: 2, Total: 1000}
+	// 2 done in 30 s (the listing was read first): the pass's rate would say 4 hours.
+	if r := passReport(p, start.Add(30*time.Second), 270); r.ETASeconds < 215 || r.ETASeconds > 225 {
+		t.Fatalf("early ETA %v s, want 998 ÷ 4.5/s ≈ 222 s", r.ETASeconds)
+	}
+	p.Done = 500
+	if r := passReport(p, start.Add(2*time.Minute), 270); r.ETASeconds < 115 || r.ETASeconds > 125 {
+		t.Fatalf("later ETA %v s, want the pass's own rate: 500 left at 500/120 s = 120 s", r.ETASeconds)
+	}
+}
