@@ -28,10 +28,13 @@ const (
 //   - a token bucket refilled at the target rate — RequestsPerMinute less the Reserve, lowered
 //     further while Partoo answers 429 (see below) — holding at most Burst tokens, which
 //     spreads requests evenly;
-//   - a hard cap: never more than RequestsPerMinute request starts in any window of 60 s plus a
-//     margin, which is what Partoo's limiter counts. The margin is Slack, or the longest
-//     request duration seen in the last minute or two when that is longer (up to MaxSlack): a
-//     server counts arrivals, and arrivals can bunch up by as much as latencies vary;
+//   - a hard cap: never more than RequestsPerMinute requests that Partoo's limiter, which
+//     counts arrivals, can see within one 60 s window. A request counts from its start until
+//     60 s plus its margin later: once it was answered (Answered), the time it took to its
+//     answer — it cannot have arrived later — less the quickest answer seen lately (a new
+//     request cannot arrive sooner after its start), at least Slack; while it is in flight,
+//     the longest request duration seen in the last minute or two (up to MaxSlack). So the
+//     margin follows each request's own latency, not the slowest one's;
 //   - a pause that a 429's Retry-After sets for every caller.
 //
 // The organisation's budget is shared with its other integrations, so a 429 — which our own
@@ -54,13 +57,16 @@ type Budget struct {
 	lastChange   time.Time
 	tokens       float64
 	refilled     time.Time
-	starts       []time.Time // request starts of the last 60 s + maxSlack, ascending
+	starts       []time.Time     // request starts of the last 60 s + maxSlack, ascending
+	margins      []time.Duration // per start: its margin once answered, -1 while in flight
 	pausedUntil  time.Time
 	waiters      []*waiter // callers in Wait
 	seq          uint64
 	latStart     time.Time // start of the current latency bucket (one minute)
 	latCur       time.Duration
 	latPrev      time.Duration
+	latMinCur    time.Duration // the quickest answers of the current and previous latency buckets (0: none)
+	latMinPrev   time.Duration
 	latAvg       time.Duration // moving average of request durations (EWMA, 1/8)
 	waited       time.Duration
 	granted      int64
@@ -306,8 +312,10 @@ func ticketOf(ctx context.Context) *Ticket {
 func (b *Budget) window(now time.Time) time.Duration {
 	if now.Sub(b.latStart) >= 2*time.Minute {
 		b.latPrev, b.latCur, b.latStart = 0, 0, now
+		b.latMinPrev, b.latMinCur = 0, 0
 	} else if now.Sub(b.latStart) >= time.Minute {
 		b.latPrev, b.latCur, b.latStart = b.latCur, 0, now
+		b.latMinPrev, b.latMinCur = b.latMinCur, 0
 	}
 	m := min(max(b.slack, b.latPrev, b.latCur), b.maxSlack)
 	return time.Minute + m
@@ -320,12 +328,11 @@ func (b *Budget) readyAt(now time.Time, need float64) time.Time {
 	if need = min(need, b.burst); b.tokens < need {
 		at = now.Add(time.Duration((need - b.tokens) * float64(b.interval())))
 	}
-	win := b.window(now)
 	b.prune(now)
 	if n := len(b.starts); n >= b.limit {
-		// The oldest start that must leave the window before another may enter it.
-		oldest := b.starts[n-b.limit]
-		if free := oldest.Add(win); free.After(at) {
+		// The time by which enough requests have left every window a new one can share.
+		leaves := b.leaves(now)
+		if free := leaves[n-b.limit]; free.After(at) {
 			at = free
 		}
 	}
@@ -361,18 +368,58 @@ func (b *Budget) refill(now time.Time) {
 	}
 }
 
+// leaves returns, sorted, when each recorded start stops counting: 60 s plus its margin after
+// it. Call with mu held.
+func (b *Budget) leaves(now time.Time) []time.Time {
+	inFlight := b.window(now) - time.Minute
+	out := make([]time.Time, len(b.starts))
+	for i, st := range b.starts {
+		m := b.margins[i]
+		if m < 0 {
+			m = inFlight
+		}
+		out[i] = st.Add(time.Minute + min(max(m, b.slack), b.maxSlack))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
 // prune drops starts that can no longer be in any window. Call with mu held.
 func (b *Budget) prune(now time.Time) {
 	cut := now.Add(-time.Minute - b.maxSlack)
 	i := sort.Search(len(b.starts), func(i int) bool { return b.starts[i].After(cut) })
 	if i > 0 {
 		b.starts = append(b.starts[:0], b.starts[i:]...)
+		b.margins = append(b.margins[:0], b.margins[i:]...)
 	}
 }
 
 func (b *Budget) take(now time.Time) {
 	b.tokens--
 	b.starts = append(b.starts, now)
+	b.margins = append(b.margins, -1)
+}
+
+// Answered records that the request granted at granted got its answer (or gave up) elapsed
+// later: it cannot have reached Partoo after that, and no request reaches it sooner after its
+// start than the quickest answer seen lately, so it stops counting against the hard cap 60 s
+// plus the difference after its start. Call it once per request, after ObserveLatency.
+func (b *Budget) Answered(granted time.Time, elapsed time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.window(b.clock.Now())
+	quickest := b.latMinCur
+	if b.latMinPrev > 0 && (quickest == 0 || b.latMinPrev < quickest) {
+		quickest = b.latMinPrev
+	}
+	// The latest start at or before granted still in flight is this request's (concurrent
+	// grants within a few microseconds may swap: their margins differ as little).
+	for i := sort.Search(len(b.starts), func(i int) bool { return b.starts[i].After(granted) }) - 1; i >= 0; i-- {
+		if b.margins[i] < 0 {
+			b.margins[i] = max(granted.Sub(b.starts[i])+elapsed-quickest, 0)
+			return
+		}
+	}
 }
 
 // Pause stops every request from starting before until. An earlier time than a pause already
@@ -408,6 +455,9 @@ func (b *Budget) ObserveLatency(d time.Duration) {
 	b.mu.Lock()
 	b.window(b.clock.Now())
 	b.latCur = max(b.latCur, d)
+	if b.latMinCur == 0 || d < b.latMinCur {
+		b.latMinCur = d
+	}
 	if b.latAvg == 0 {
 		b.latAvg = d
 	} else {
@@ -440,9 +490,8 @@ func (b *Budget) Available() int {
 		return 0
 	}
 	n := int(b.tokens)
-	win := b.window(now)
-	cut := now.Add(-win)
-	inWindow := len(b.starts) - sort.Search(len(b.starts), func(i int) bool { return b.starts[i].After(cut) })
+	leaves := b.leaves(now)
+	inWindow := len(leaves) - sort.Search(len(leaves), func(i int) bool { return leaves[i].After(now) })
 	if free := b.limit - inWindow; free < n {
 		n = free
 	}

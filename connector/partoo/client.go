@@ -266,9 +266,11 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 		if err := c.cfg.Budget.Wait(ctx); err != nil {
 			return c.stop(err, lastErr)
 		}
-		c.cfg.Observer.BudgetWaited(clk.Now().Sub(waitStart))
+		granted := clk.Now()
+		c.cfg.Observer.BudgetWaited(granted.Sub(waitStart))
 
 		info, skipped := c.attempt(ctx, endpoint, u.String(), decode)
+		c.cfg.Budget.Answered(granted, clk.Now().Sub(granted))
 		info.Path, info.Number = logPath, attempt
 		err := info.Err
 		retry := err != nil && ctx.Err() == nil && IsRetryable(err) && attempt < attempts
