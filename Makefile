@@ -55,7 +55,7 @@ bench:
 	  $(GO) test -run XXX -bench . ./connector/diff/ ./connector/partoo/' | tee bench.txt
 
 # make bench-freshness — detection lag of each scheduling strategy under the 300/min budget, with
-# API latency, in simulated time (~3 min on 2 cores); rewrites cmd/partoo-bench/results/
+# API latency, in simulated time (~3 min on an idle 2-core machine); rewrites cmd/partoo-bench/results/
 # freshness.md and .png (quoted in docs/benchmarks.md).
 .PHONY: bench-freshness
 bench-freshness:

@@ -109,7 +109,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 Measures how fast changes are detected under Partoo's requests-per-minute budget: the shipped
 pipeline (scheduler, concurrent walkers, diff, group commit) against the simulator with an API
-latency model, in simulated time (~3 minutes on 2 cores), in three sections — a warmed-up
+latency model, in simulated time (about 3 minutes on an idle 2-core machine, one job per core: a
+busy machine takes longer; each job's start and result go to stderr, and each finished row to
+<out>/freshness-progress.txt, so a run cut short keeps them), in three sections — a warmed-up
 organisation (every strategy; 0 ms, 300 ms and 1 s median latency), the first snapshot of a
 fresh organisation, and a saturated budget — and writes freshness.md and freshness.png.
 
@@ -154,15 +156,17 @@ flags:
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	began := time.Now()
+	progress := newProgress(*out, len(todo), stderr)
 	for i, j := range todo {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			progress.started(j.name())
 			t := time.Now()
 			results[i], errs[i] = freshness.Run(context.Background(), j.setup, j.strategy)
-			fmt.Fprintf(stderr, "partoo-bench: %s done in %v\n", j.name(), time.Since(t).Round(time.Second))
+			progress.done(j.name(), time.Since(t), results[i], errs[i])
 		}()
 	}
 	wg.Wait()
@@ -390,4 +394,51 @@ func realtimeMarkdown(real realtime.Result, sim freshness.Result) string {
 	fmt.Fprintf(&b, "\nThe p50 lags differ by %s (%.0f %% of the real-time p50): they %s within 30 %% or 0.5 s.\n",
 		fmtLag(diffp), 100*float64(diffp)/float64(rp), verdict)
 	return b.String()
+}
+
+// progress says on stderr when each job starts and ends, and appends each finished job's row
+// to <out>/freshness-progress.txt as it ends: a run cut short keeps what it measured.
+type progress struct {
+	mu     sync.Mutex
+	w      io.Writer
+	file   string
+	total  int
+	nStart int
+	nDone  int
+}
+
+func newProgress(out string, total int, w io.Writer) *progress {
+	p := &progress{w: w, total: total}
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err == nil {
+			p.file = filepath.Join(out, "freshness-progress.txt")
+			_ = os.WriteFile(p.file, nil, 0o644)
+		}
+	}
+	return p
+}
+
+func (p *progress) started(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nStart++
+	fmt.Fprintf(p.w, "partoo-bench: [%d/%d] %s started\n", p.nStart, p.total, name)
+}
+
+func (p *progress) done(name string, took time.Duration, r freshness.Result, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nDone++
+	line := fmt.Sprintf("%s: failed: %v", name, err)
+	if err == nil {
+		line = fmt.Sprintf("%s: budget used %.1f %%, p50 lag %s, p99 lag %s, 429s %d (%v of wall time)", name,
+			100*r.Utilisation, fmtLag(r.Percentile(0, .5)), fmtLag(r.Percentile(0, .99)), r.Throttled, took.Round(time.Second))
+	}
+	fmt.Fprintf(p.w, "partoo-bench: [%d/%d done] %s\n", p.nDone, p.total, line)
+	if p.file != "" {
+		if f, err := os.OpenFile(p.file, os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, line)
+			f.Close()
+		}
+	}
 }
