@@ -30,10 +30,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "run the connector, configured from the environment", cmdRun},
-		{"demo", "everything embedded (simulated Partoo, in-process Kafka): prints events as JSON lines", cmdDemo},
+		{"demo", "everything embedded (simulated Partoo, in-process Kafka): prints each event (text on a terminal, JSON lines otherwise)", cmdDemo},
 		{"tail", "print the events topic, one event a line (read_committed)", cmdTail},
-		{"resnapshot", "ask the running connector to re-emit conversations as snapshots", cmdResnapshot},
-		{"rebuild-state", "rebuild a lost state topic from the events topic (connector stopped)", cmdRebuildState},
 		{"resnapshot", "ask the running connector to re-emit conversations as snapshots", cmdResnapshot},
 		{"rebuild-state", "rebuild a lost state topic from the events topic (connector stopped)", cmdRebuildState},
 		{"doctor", "check a deployment before it goes live: configuration, Partoo, Kafka, registry", cmdDoctor},

@@ -84,3 +84,19 @@ func TestJSONLogsUseSecondsAndNumbers(t *testing.T) {
 		t.Fatalf("logged %s", b.String())
 	}
 }
+
+// The usage lists each command once.
+func TestUsageListsEachCommandOnce(t *testing.T) {
+	var b bytes.Buffer
+	usage(&b)
+	seen := map[string]bool{}
+	for _, c := range commands() {
+		if seen[c.name] {
+			t.Errorf("command %s listed twice", c.name)
+		}
+		seen[c.name] = true
+		if strings.Count(b.String(), "\n  "+c.name+" ") != 1 {
+			t.Errorf("usage shows %s %d times:\n%s", c.name, strings.Count(b.String(), "\n  "+c.name+" "), b.String())
+		}
+	}
+}

@@ -149,13 +149,17 @@ func consume(ctx context.Context, cl *kgo.Client, p *printer, o consumeOptions, 
 	if o.ends != nil && len(remaining) == 0 {
 		return 0
 	}
+	lastMatch := time.Now() // the idle timeout counts from the last record that matched
 	for {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if o.idle > 0 {
-			pctx, cancel = context.WithTimeout(ctx, o.idle)
+			left := o.idle - time.Since(lastMatch)
+			if left <= 0 {
+				return 0
+			}
+			pctx, cancel = context.WithTimeout(ctx, left)
 		}
 		fs := cl.PollFetches(pctx)
-		timedOut := pctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if ctx.Err() != nil {
 			return 0
@@ -182,6 +186,7 @@ func consume(ctx context.Context, cl *kgo.Client, p *printer, o consumeOptions, 
 			if o.key != "" && string(r.Key) != o.key {
 				continue
 			}
+			lastMatch = time.Now()
 			if o.handle != nil {
 				if err := o.handle(r); err != nil {
 					fmt.Fprintf(stderr, "partoo-connector: %s[%d]@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
@@ -197,9 +202,6 @@ func consume(ctx context.Context, cl *kgo.Client, p *printer, o consumeOptions, 
 			}
 		}
 		if o.ends != nil && len(remaining) == 0 {
-			return 0
-		}
-		if timedOut && fs.NumRecords() == 0 {
 			return 0
 		}
 	}

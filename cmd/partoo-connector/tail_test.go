@@ -204,6 +204,17 @@ func TestTailUntilEnd(t *testing.T) {
 	if !strings.Contains(out.String(), `"hello there"`) {
 		t.Fatalf("the content is missing from %q", out.String())
 	}
+
+	// --timeout counts from the last event printed: other conversations' events, which keep
+	// arriving, do not keep it waiting.
+	out.Reset()
+	start = time.Now()
+	if rc := run([]string{"tail", "--conversation-id", "999999", "--timeout", "2s"}, &out, &errs); rc != 0 {
+		t.Fatalf("timeout: rc %d: %s", rc, errs.String())
+	}
+	if took := time.Since(start); took > 15*time.Second || out.Len() != 0 {
+		t.Fatalf("tail --timeout 2s under --conversation-id took %v and printed %q", took, out.String())
+	}
 }
 
 func TestTextLine(t *testing.T) {
