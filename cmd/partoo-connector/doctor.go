@@ -353,11 +353,15 @@ func (d *doctor) kafka(ctx context.Context, cfg *config.Config, kopts []kgo.Opt)
 		d.pass("transactional id "+txn, "unused so far")
 	case err != nil || dt.Err != nil:
 		d.warn("transactional id "+txn, fmt.Sprintf("cannot describe it: %v %v", err, dt.Err), "")
-	case dt.State == "Ongoing" || strings.HasPrefix(dt.State, "Prepare"):
-		d.warn("transactional id "+txn, fmt.Sprintf("a live producer holds it right now (producer %d, transaction %s)", dt.ProducerID, dt.State),
-			"if it is not this deployment's running instance, two deployments share the id and will fence each other: set KAFKA_TRANSACTIONAL_ID")
 	default:
-		d.pass("transactional id "+txn, "idle ("+dt.State+")")
+		// Whether a connector of this id runs, judged as rebuild-state judges it: members of its
+		// groups, or a transaction open, started while watching, or recent — not one instant.
+		if live := noLiveConnector(kctx, adm, &cfg.KafkaConfig, 3*time.Second); live != nil {
+			d.warn("transactional id "+txn, "in use: "+live.Error(),
+				"if that is not this deployment's running instance, two deployments share the id and will fence each other: set KAFKA_TRANSACTIONAL_ID")
+		} else {
+			d.pass("transactional id "+txn, "idle ("+dt.State+"): no connector of this id runs")
+		}
 	}
 }
 
