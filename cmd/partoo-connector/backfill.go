@@ -273,6 +273,12 @@ flags:
 	sig, offset, err := connector.SendSignal(ctx, kopts, cfg.KafkaStateTopic,
 		connector.Signal{Type: connector.SignalResnapshot, ConversationIDs: ids, All: *all})
 	if err != nil {
+		switch brokers := strings.Join(cfg.KafkaBrokers, ","); {
+		case errors.Is(err, context.DeadlineExceeded):
+			err = fmt.Errorf("Kafka at %s did not answer within 20 s (is KAFKA_BROKERS right, and the broker up?): %w", brokers, err)
+		case !errors.Is(err, connector.ErrNoSignalTopic):
+			err = fmt.Errorf("Kafka at %s: %w", brokers, err)
+		}
 		fmt.Fprintf(stderr, "partoo-connector resnapshot: %v\n", err)
 		return 1
 	}
