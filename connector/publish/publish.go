@@ -19,9 +19,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -77,6 +79,9 @@ type Config struct {
 	StateMaxBytes int32
 	// Now is the clock transactions are aged with. Default time.Now.
 	Now func() time.Time
+	// Logger receives a WARN line for every hanging transaction the Publisher closes (see
+	// hanging.go). Default: discard.
+	Logger *slog.Logger
 }
 
 // Change is one conversation's contribution to a transaction.
@@ -92,6 +97,9 @@ type Stats struct {
 	Aborted   int64
 	Records   int64
 	Rebuilt   int64 // producers rebuilt after a failure
+	// HangingClosed counts the partitions on which a failed transaction was still open after
+	// the broker ended it, and the Publisher wrote the marker itself.
+	HangingClosed int64
 }
 
 // Publisher owns the transactional producer. Publish calls must not overlap; Stats and Ping
@@ -100,10 +108,16 @@ type Publisher struct {
 	cfg  Config
 	opts []kgo.Opt
 
-	mu      sync.Mutex // guards cl, rebuild and stats against Stats, Ping and Close
+	mu      sync.Mutex // guards cl, admCl, rebuild and stats against Stats, Ping and Close
 	cl      *kgo.Client
-	rebuild bool // the producer must be rebuilt before the next transaction
+	admCl   *kgo.Client  // a plain client for the admin requests of settle
+	adm     *kadm.Client // over admCl
+	rebuild bool         // the producer must be rebuilt before the next transaction
 	stats   Stats
+	// unsettled is the last transaction that failed once records were sent: what it may have
+	// left open on the partitions is closed before the next transaction begins. Only the
+	// goroutine that calls Publish touches it.
+	unsettled *failedTxn
 }
 
 // New validates cfg and returns a Publisher. It touches no network and starts nothing: Init
@@ -126,6 +140,9 @@ func New(cfg Config) (*Publisher, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	stateTopic, stateMax := cfg.StateTopic, cfg.StateMaxBytes
 	opts := append(append([]kgo.Opt{}, cfg.Base...),
@@ -150,15 +167,26 @@ func New(cfg Config) (*Publisher, error) {
 
 // Init creates the producer and registers the transactional id with the broker: it fences any
 // earlier process with the same id and aborts its open transaction, so the state topic's last
-// stable offset is final. Call it once, before the first Publish.
+// stable offset is final. Call it before the first Publish; one attempt is bounded by
+// EndTimeout, and a failed attempt may be repeated (IsPermanent tells which may not).
 func (p *Publisher) Init(ctx context.Context) error {
-	cl, err := kgo.NewClient(p.opts...)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
 	p.mu.Lock()
-	p.cl = cl
+	cl := p.cl
 	p.mu.Unlock()
+	if cl == nil {
+		var err error
+		if cl, err = kgo.NewClient(p.opts...); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		admCl, err := kgo.NewClient(p.cfg.Base...)
+		if err != nil {
+			cl.Close()
+			return fmt.Errorf("publish: %w", err)
+		}
+		p.mu.Lock()
+		p.cl, p.admCl, p.adm = cl, admCl, kadm.NewClient(admCl)
+		p.mu.Unlock()
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
 	defer cancel()
 	if _, _, err := cl.ProducerID(ctx); err != nil {
@@ -184,17 +212,29 @@ func (p *Publisher) client() *kgo.Client {
 // visible and the caller must not update its memory; errors match ErrFenced or
 // ErrNotAuthorized (stop), or ErrTransactionTimedOut, ErrUnknownTopic, ErrTimeout or another
 // Kafka error (the work can be redone later).
-func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
+func (p *Publisher) Publish(ctx context.Context, changes []Change) (err error) {
 	if len(changes) == 0 {
 		return nil
-	}
-	if err := p.ensureProducer(ctx); err != nil {
-		return err
 	}
 	cl := p.client()
 	if cl == nil {
 		return errors.New("publish: not started (Init)")
 	}
+	if err := p.ensureProducer(ctx); err != nil {
+		return err
+	}
+	cl = p.client()
+	pid, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		p.markRebuild()
+		return p.classify(fmt.Errorf("publish: producer id: %w", err), p.cfg.Now())
+	}
+	sent := false
+	defer func() {
+		if err != nil && sent {
+			p.unsettled = &failedTxn{producerID: pid, epoch: epoch, uncertain: errors.Is(err, ErrCommitUncertain)}
+		}
+	}()
 	started := p.cfg.Now()
 	if err := cl.BeginTransaction(); err != nil {
 		p.markRebuild()
@@ -227,11 +267,13 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 			}
 			wg.Add(1)
 			n++
+			sent = true
 			cl.Produce(ctx, r, done)
 		}
 		if ch.State != nil {
 			wg.Add(1)
 			n++
+			sent = true
 			cl.Produce(ctx, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}, done)
 		}
 	}
@@ -341,10 +383,78 @@ func (p *Publisher) markRebuild() {
 	p.mu.Unlock()
 }
 
-// ensureProducer rebuilds the producer after a failure: the old client is closed (in the
-// background: it may be stuck on a dead connection) and a new one registers the
-// transactional id, which bumps the epoch and aborts anything the old one left open.
+// ensureProducer makes the producer fit for the next transaction after a failure: it learns
+// how an uncertain transaction ended (before the re-initialisation forgets it), rebuilds the
+// producer if a failure asked for it, and closes what the failed transaction may have left
+// open on the partitions (settle, hanging.go). Until all of that succeeded it returns an error
+// and the next call starts over where it stopped.
 func (p *Publisher) ensureProducer(ctx context.Context) error {
+	f := p.unsettled
+	if f != nil && f.outcome == outcomeUnknown {
+		if !f.uncertain {
+			f.outcome = outcomeAbort // the commit was not sent, or clearly refused
+		} else if err := p.learnOutcome(ctx, f); err != nil {
+			return err
+		}
+	}
+	if err := p.rebuildProducer(ctx); err != nil {
+		return err
+	}
+	if f == nil {
+		return nil
+	}
+	_, epoch, err := p.client().ProducerID(ctx)
+	if err != nil {
+		p.markRebuild()
+		return fmt.Errorf("publish: producer id: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*p.cfg.EndTimeout)
+	defer cancel()
+	n, err := closeHanging(sctx, p.adm, p.cfg.Logger, []string{p.cfg.EventsTopic, p.cfg.StateTopic}, f.producerID, epoch, f.outcome)
+	p.mu.Lock()
+	p.stats.HangingClosed += int64(n)
+	p.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	p.unsettled = nil
+	return nil
+}
+
+// learnOutcome asks the coordinator how the transaction whose commit is uncertain ended. One
+// still Ongoing may yet receive the commit that was sent (a thawed broker works through its
+// queue): the coordinator is asked again until it has ended it, by that commit or by its
+// timeout abort, at most TransactionTimeout and a minute.
+func (p *Publisher) learnOutcome(ctx context.Context, f *failedTxn) error {
+	deadline := time.Now().Add(p.cfg.TransactionTimeout + time.Minute)
+	for {
+		dctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
+		out, state, err := lastOutcome(dctx, p.adm, p.cfg.TransactionalID, f)
+		cancel()
+		switch {
+		case err != nil:
+			return fmt.Errorf("publish: asking the coordinator how the transaction with an uncertain commit ended: %w", err)
+		case state != "Ongoing":
+			f.outcome = out
+			p.cfg.Logger.Info("the coordinator says how the transaction with an uncertain commit ended",
+				"state", state, "outcome", out.String(), "producer_id", f.producerID, "producer_epoch", f.epoch)
+			return nil
+		case time.Now().After(deadline):
+			f.outcome = outcomeAbort // the re-initialisation that follows aborts it
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// rebuildProducer rebuilds the producer if a failure asked for it: the old client is closed (in
+// the background: it may be stuck on a dead connection) and a new one registers the
+// transactional id, which bumps the epoch and aborts anything the old one left open.
+func (p *Publisher) rebuildProducer(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.rebuild {
 		p.mu.Unlock()
@@ -382,9 +492,11 @@ func (p *Publisher) ensureProducer(ctx context.Context) error {
 // a cluster that lost its data.
 func (p *Publisher) Reset() { p.markRebuild() }
 
-// Settle rebuilds the producer now if a failure asked for it. Registering the transactional
-// id again makes the broker complete the last transaction (commit or abort): after Settle, what
-// the state topic says is final. Call it from the goroutine that calls Publish.
+// Settle rebuilds the producer now if a failure asked for it — registering the transactional
+// id again makes the broker complete the last transaction (commit or abort) — and closes what a
+// failed transaction left open on the partitions, with the outcome the coordinator recorded:
+// after Settle, what the state topic says is final. Call it from the goroutine that calls
+// Publish.
 func (p *Publisher) Settle(ctx context.Context) error { return p.ensureProducer(ctx) }
 
 // isFenceLike reports the errors the broker answers once our producer epoch is not the
@@ -433,8 +545,11 @@ func (p *Publisher) Ping(ctx context.Context) error {
 // Close aborts any open transaction (bounded by EndTimeout) and closes the producer.
 func (p *Publisher) Close() {
 	p.mu.Lock()
-	cl, broken := p.cl, p.rebuild
+	cl, broken, admCl := p.cl, p.rebuild, p.admCl
 	p.mu.Unlock()
+	if admCl != nil {
+		go admCl.Close()
+	}
 	if cl == nil {
 		return
 	}
