@@ -95,6 +95,7 @@ func New(opt Options) (*Connector, error) {
 		Base: opt.Kafka, TransactionalID: opt.TransactionalID,
 		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State,
 		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
+		Logger: opt.Logger.With("component", "publish"),
 	})
 	if err != nil {
 		return nil, err
@@ -145,10 +146,15 @@ func (c *Connector) Run(ctx context.Context) error {
 	}
 	defer admCl.Close()
 	c.adm = kadm.NewClient(admCl)
-	if err := state.EnsureTopics(ctx, c.adm, c.opt.Topics); err != nil {
+	began := time.Now()
+	if err := c.startupStep(ctx, began, "creating or checking the topics", func(ctx context.Context) error {
+		return state.EnsureTopics(ctx, c.adm, c.opt.Topics)
+	}); err != nil || ctx.Err() != nil {
 		return err
 	}
-	if err := ensureSignalTopic(ctx, c.adm, SignalTopic(c.opt.Topics.State), c.opt.Topics.ReplicationFactor); err != nil {
+	if err := c.startupStep(ctx, began, "creating the signal topic", func(ctx context.Context) error {
+		return ensureSignalTopic(ctx, c.adm, SignalTopic(c.opt.Topics.State), c.opt.Topics.ReplicationFactor)
+	}); err != nil || ctx.Err() != nil {
 		return err
 	}
 	if c.opt.Lease.Enabled {
@@ -189,7 +195,7 @@ func (c *Connector) writeWhileLeased(ctx context.Context) error {
 // write initialises the transactional producer — which fences any earlier writer with the same
 // id —, restores the state and walks until ctx ends.
 func (c *Connector) write(ctx context.Context) error {
-	if err := c.pub.Init(ctx); err != nil {
+	if err := c.startupStep(ctx, time.Now(), "registering the transactional id (InitProducerID)", c.pub.Init); err != nil || ctx.Err() != nil {
 		return err
 	}
 	if err := c.restore(ctx); err != nil {
