@@ -97,7 +97,7 @@ func New(g Gauges) *Metrics {
 		}, []string{"outcome"}),
 		txnFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_transaction_failures_total",
-			Help: "Aborted Kafka transactions by reason (timeout, commit_uncertain, transaction_timed_out, unknown_topic, fenced, not_authorized, other).",
+			Help: "Aborted Kafka transactions by reason (timeout, commit_uncertain, hanging_transaction, transaction_timed_out, unknown_topic, fenced, not_authorized, other).",
 		}, []string{"reason"}),
 		detectionLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "partoo_connector_detection_lag_seconds",

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // A failed transaction is not over when the broker says so. A broker that was fenced by its
@@ -192,7 +193,11 @@ func closeHanging(ctx context.Context, adm *kadm.Client, log *slog.Logger, topic
 			if out != outcomeAbort && out != outcomeCommit {
 				return len(closed), fmt.Errorf("%w: %s (the coordinator did not say how it ended; close it with kafka-transactions.sh)", ErrHangingTransaction, describeOpen(open))
 			}
-			if err = writeMarkers(ctx, adm, open, out == outcomeCommit); err == nil {
+			err = writeMarkers(ctx, adm, open, out == outcomeCommit)
+			if errors.Is(err, kerr.ClusterAuthorizationFailed) {
+				return len(closed), fmt.Errorf("%w: %s: writing its marker needs ClusterAction on the cluster for the connector's Kafka user (or close it with kafka-transactions.sh abort): %w", ErrHangingTransaction, describeOpen(open), err)
+			}
+			if err == nil {
 				for _, o := range open {
 					log.Warn("hanging transaction: a failed transaction of this connector's producer was still open on a partition (the broker skipped its marker); the connector wrote the marker itself",
 						"outcome", out.String(), "topic", o.Topic, "partition", o.Partition, "first_offset", o.CurrentTxnStartOffset,

@@ -403,14 +403,12 @@ func (p *Publisher) ensureProducer(ctx context.Context) error {
 	if f == nil {
 		return nil
 	}
-	_, epoch, err := p.client().ProducerID(ctx)
-	if err != nil {
-		p.markRebuild()
-		return fmt.Errorf("publish: producer id: %w", err)
-	}
+	// Only transactions of the failed one's epoch or older are touched: a newer epoch is
+	// another process that registered the same transactional id since, whose transactions
+	// the coordinator ends (under KIP-890 every transaction has its own epoch).
 	sctx, cancel := context.WithTimeout(ctx, 2*p.cfg.EndTimeout)
 	defer cancel()
-	n, err := closeHanging(sctx, p.adm, p.cfg.Logger, []string{p.cfg.EventsTopic, p.cfg.StateTopic}, f.producerID, epoch, f.outcome)
+	n, err := closeHanging(sctx, p.adm, p.cfg.Logger, []string{p.cfg.EventsTopic, p.cfg.StateTopic}, f.producerID, f.epoch, f.outcome)
 	p.mu.Lock()
 	p.stats.HangingClosed += int64(n)
 	p.mu.Unlock()
