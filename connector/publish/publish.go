@@ -167,8 +167,9 @@ func New(cfg Config) (*Publisher, error) {
 
 // Init creates the producer and registers the transactional id with the broker: it fences any
 // earlier process with the same id and aborts its open transaction, so the state topic's last
-// stable offset is final. Call it before the first Publish; one attempt is bounded by
-// EndTimeout, and a failed attempt may be repeated (IsPermanent tells which may not).
+// stable offset is final. Call it before the first Publish. One attempt is bounded by
+// EndTimeout; after a failure other than ErrNotAuthorized or a transaction timeout the broker
+// refuses, it may be called again (the connector does so at start while Kafka is slow).
 func (p *Publisher) Init(ctx context.Context) error {
 	p.mu.Lock()
 	cl := p.cl
