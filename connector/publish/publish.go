@@ -224,10 +224,19 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) (err error) {
 	if err := p.ensureProducer(ctx); err != nil {
 		return err
 	}
+	// The producer id and epoch this transaction writes with, kept in case it fails. The
+	// client may have to register the transactional id again first (franz-go does after some
+	// failures, and once to opt in to KIP-890): bounded like the records' acknowledgements.
 	cl = p.client()
-	pid, epoch, err := cl.ProducerID(ctx)
+	ictx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
+	pid, epoch, err := cl.ProducerID(ictx)
+	timedOut := ictx.Err() != nil
+	cancel()
 	if err != nil {
 		p.markRebuild()
+		if timedOut && ctx.Err() == nil {
+			err = fmt.Errorf("%w: no producer id within %s (%v)", ErrTimeout, p.cfg.ProduceTimeout, err)
+		}
 		return p.classify(fmt.Errorf("publish: producer id: %w", err), p.cfg.Now())
 	}
 	sent := false
