@@ -77,13 +77,20 @@ func lastOutcome(ctx context.Context, adm *kadm.Client, txnID string, f *failedT
 	if d.ProducerID != f.producerID {
 		return outcomeUnknown, d.State, nil
 	}
-	switch d.State {
+	return outcomeOf(d.State), d.State, nil
+}
+
+// outcomeOf maps a coordinator's transaction state to how the transaction ends: Ongoing (the
+// commit never arrived: the re-initialisation aborts it) and the abort states abort; the
+// commit states commit; Empty or Dead say nothing about it.
+func outcomeOf(state string) outcome {
+	switch state {
 	case "Ongoing", "PrepareAbort", "CompleteAbort", "PrepareEpochFence":
-		return outcomeAbort, d.State, nil
+		return outcomeAbort
 	case "PrepareCommit", "CompleteCommit":
-		return outcomeCommit, d.State, nil
+		return outcomeCommit
 	}
-	return outcomeUnknown, d.State, nil
+	return outcomeUnknown
 }
 
 // openTxn is an open transaction of our producer on one partition.

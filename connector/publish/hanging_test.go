@@ -83,3 +83,15 @@ func TestCloseHangingAbortsForGood(t *testing.T) {
 		t.Fatalf("read_committed sees %d records, want the 1 committed", len(recs))
 	}
 }
+
+func TestOutcomeOf(t *testing.T) {
+	for state, want := range map[string]outcome{
+		"Ongoing": outcomeAbort, "PrepareAbort": outcomeAbort, "CompleteAbort": outcomeAbort, "PrepareEpochFence": outcomeAbort,
+		"PrepareCommit": outcomeCommit, "CompleteCommit": outcomeCommit,
+		"Empty": outcomeUnknown, "Dead": outcomeUnknown, "": outcomeUnknown,
+	} {
+		if got := outcomeOf(state); got != want {
+			t.Errorf("outcomeOf(%q) = %v, want %v", state, got, want)
+		}
+	}
+}
