@@ -8,6 +8,13 @@
 // (a new producer epoch) before the next transaction, so a stalled or restarted broker never
 // leaves it in a state it cannot leave.
 //
+// A failed transaction is settled before the next one begins: the broker's coordinator can end
+// a transaction while skipping some partitions' markers (a broker fenced by its controller
+// after a stall), and records left open that way would be committed by this producer's next
+// commit. After any transaction that failed once records were sent, the Publisher looks for an
+// open transaction of its producer id on both topics and writes the missing marker itself, with
+// the outcome the coordinator recorded (hanging.go).
+//
 // Fencing is told apart from timeouts: the broker bumps the producer epoch both when another
 // process registers the same transactional id and when it aborts a transaction that outlived
 // TransactionTimeout. A fence-like error in a transaction younger than 90 % of the timeout can
