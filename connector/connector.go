@@ -268,6 +268,9 @@ func (c *Connector) Readiness() error {
 	return nil
 }
 
+// KafkaStats returns the transactional producer's cumulative counts.
+func (c *Connector) KafkaStats() publish.Stats { return c.pub.Stats() }
+
 // Ping checks that Kafka answers.
 func (c *Connector) Ping(ctx context.Context) error { return c.pub.Ping(ctx) }
 

@@ -180,6 +180,7 @@ func gauges(conn func() *connector.Connector) metrics.Gauges {
 		PassDone:      pass(func(p *connector.PassReport) float64 { return float64(p.Done) }),
 		PassTotal:     pass(func(p *connector.PassReport) float64 { return float64(p.Total) }),
 		PassETA:       pass(func(p *connector.PassReport) float64 { return p.ETASeconds }),
+		HangingClosed: read(func(c *connector.Connector) float64 { return float64(c.KafkaStats().HangingClosed) }),
 	}
 }
 
