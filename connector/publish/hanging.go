@@ -27,7 +27,7 @@ import (
 // the partitions' last stable offset has moved past it. Writing markers needs the ClusterAction
 // permission on the cluster.
 
-// Outcome is how the coordinator ended a failed transaction.
+// outcome is how the coordinator ended a failed transaction.
 type outcome int
 
 const (
