@@ -100,6 +100,7 @@ func New(opt Options) (*Connector, error) {
 		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State,
 		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
 		EventsMaxBytes: func() int32 { return int32(c.eventMaxBytes()) },
+		Logger:         opt.Logger.With("component", "publish"),
 	})
 	if err != nil {
 		return nil, err
@@ -150,11 +151,16 @@ func (c *Connector) Run(ctx context.Context) error {
 	}
 	defer admCl.Close()
 	c.adm = kadm.NewClient(admCl)
-	if err := state.EnsureTopics(ctx, c.adm, c.opt.Topics); err != nil {
+	began := time.Now()
+	if err := c.startupStep(ctx, began, "creating or checking the topics", func(ctx context.Context) error {
+		return state.EnsureTopics(ctx, c.adm, c.opt.Topics)
+	}); err != nil || ctx.Err() != nil {
 		return err
 	}
 	c.readEventsMaxBytes(ctx)
-	if err := ensureSignalTopic(ctx, c.adm, SignalTopic(c.opt.Topics.State), c.opt.Topics.ReplicationFactor); err != nil {
+	if err := c.startupStep(ctx, began, "creating the signal topic", func(ctx context.Context) error {
+		return ensureSignalTopic(ctx, c.adm, SignalTopic(c.opt.Topics.State), c.opt.Topics.ReplicationFactor)
+	}); err != nil || ctx.Err() != nil {
 		return err
 	}
 	if c.opt.Lease.Enabled {
@@ -202,7 +208,7 @@ func (c *Connector) write(ctx context.Context) error {
 	} else {
 		defer p.Close()
 	}
-	if err := c.pub.Init(ctx); err != nil {
+	if err := c.startupStep(ctx, time.Now(), "registering the transactional id (InitProducerID)", c.pub.Init); err != nil || ctx.Err() != nil {
 		return err
 	}
 	if err := c.restore(ctx); err != nil {
@@ -275,6 +281,9 @@ func (c *Connector) Readiness() error {
 	}
 	return nil
 }
+
+// KafkaStats returns the transactional producer's cumulative counts.
+func (c *Connector) KafkaStats() publish.Stats { return c.pub.Stats() }
 
 // Ping checks that Kafka answers.
 func (c *Connector) Ping(ctx context.Context) error { return c.pub.Ping(ctx) }

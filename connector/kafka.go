@@ -99,6 +99,8 @@ func publishFailure(err error) string {
 		return "record_refused"
 	case errors.Is(err, publish.ErrCommitUncertain):
 		return "commit_uncertain"
+	case errors.Is(err, publish.ErrHangingTransaction):
+		return "hanging_transaction"
 	case errors.Is(err, publish.ErrFenced):
 		return "fenced"
 	case errors.Is(err, publish.ErrNotAuthorized):
@@ -126,6 +128,9 @@ func (c *Connector) kafkaFailed(ctx context.Context, err error) {
 		// other walk, so the walks redone find exactly what is missing (no duplicate).
 		c.reload.Store(true)
 		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed: the commit was sent but not clearly answered, so its outcome is unknown; the state will be re-read from Kafka before going on",
+			"reason", reason, "err", err)
+	} else if errors.Is(err, publish.ErrHangingTransaction) {
+		c.health.rlog.Error("kafka:"+reason, "a failed Kafka transaction is still open on a partition and how it ended is unknown; nothing is committed until it is closed",
 			"reason", reason, "err", err)
 	} else {
 		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed; nothing of it is visible, its conversations will be walked again",

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/partoo-connector/partoo-connector/connector"
 	"github.com/partoo-connector/partoo-connector/connector/kafkatest"
@@ -148,28 +147,8 @@ func TestStallLongerThanTheTransactionTimeout(t *testing.T) {
 		}
 	}
 
-	// Freeze the broker while a transaction of ours is open: ask the (only) broker, which is
-	// the coordinator, directly and often.
-	broker := b.Client(t).Broker(1)
-	req := kmsg.NewPtrDescribeTransactionsRequest()
-	req.TransactionalIDs = []string{e.txnID}
-	deadline := time.Now().Add(60 * time.Second)
-	polls := 0
-	for {
-		polls++
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		resp, err := broker.Request(dctx, req)
-		cancel()
-		if err == nil {
-			if ts := resp.(*kmsg.DescribeTransactionsResponse).TransactionStates; len(ts) == 1 && ts[0].State == "Ongoing" {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no open transaction seen in %d polls over 60 s", polls)
-		}
-	}
-	t.Logf("a transaction is open (seen after %d polls in %v)", polls, time.Since(deadline.Add(-60*time.Second)).Round(time.Millisecond))
+	// Freeze the broker while a transaction of ours is open.
+	waitOpenTransaction(t, b, e.txnID, time.Time{}, 60*time.Second, p.alive)
 	b.Freeze()
 	frozen := time.Now()
 	time.Sleep(12 * time.Second) // more than twice the transaction timeout

@@ -43,6 +43,14 @@ type Options struct {
 	// an open transaction of a stalled or dead connector before aborting it [60 s]. It must
 	// not exceed the broker's transaction.max.timeout.ms (15 minutes by default).
 	TransactionTimeout time.Duration
+	// StartupTimeout bounds the Kafka steps of the start — creating or checking the topics and
+	// registering the transactional id (InitProducerID) — while Kafka answers with retriable
+	// errors or not at all, as a fresh or just restarted broker's transaction coordinator does
+	// while it loads: they are retried with back-off (one log line a minute) and Run returns
+	// the last error once it has passed [DefaultStartupTimeout]. Errors that need an operator
+	// (authorization, a misconfigured topic, a transaction timeout the broker refuses) stop
+	// the start at once.
+	StartupTimeout time.Duration
 	// OnMissingState says what to do when a topic disappears while running (deleted, or a
 	// cluster that came back empty): OnMissingExit [default] stops with an error naming it;
 	// OnMissingRecreate recreates the topics and re-snapshots every conversation.
@@ -143,6 +151,9 @@ func (o *Options) validate() error {
 	}
 	if o.PartooStartupTimeout <= 0 {
 		o.PartooStartupTimeout = 2 * time.Minute
+	}
+	if o.StartupTimeout <= 0 {
+		o.StartupTimeout = DefaultStartupTimeout
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}

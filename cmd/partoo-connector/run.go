@@ -141,7 +141,7 @@ func options(cfg *config.Config, kopts []kgo.Opt) connector.Options {
 			RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
 			RequestTimeout: cfg.PartooRequestTimeout, RequestAttempts: cfg.PartooRequestAttempts, PerPage: cfg.PartooPerPage},
 		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
-		OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
+		StartupTimeout: cfg.KafkaStartupTimeout, OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
 		Lease: connector.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
 		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
@@ -184,6 +184,7 @@ func gauges(conn func() *connector.Connector) metrics.Gauges {
 		PassDone:      pass(func(p *connector.PassReport) float64 { return float64(p.Done) }),
 		PassTotal:     pass(func(p *connector.PassReport) float64 { return float64(p.Total) }),
 		PassETA:       pass(func(p *connector.PassReport) float64 { return p.ETASeconds }),
+		HangingClosed: read(func(c *connector.Connector) float64 { return float64(c.KafkaStats().HangingClosed) }),
 	}
 }
 

@@ -80,6 +80,7 @@ type KafkaConfig struct {
 	KafkaStateTopic          string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
 	KafkaTransactionalID     string        `envconfig:"KAFKA_TRANSACTIONAL_ID" desc:"transactional.id; a second instance with the same id fences the first. Default: partoo-connector-<KAFKA_STATE_TOPIC>, so deployments with their own state topics (two organisations, staging and production) never fence each other"`
 	KafkaTransactionTimeout  time.Duration `envconfig:"KAFKA_TRANSACTION_TIMEOUT" default:"60s" desc:"transaction.timeout.ms: how long the broker keeps a stalled transaction open before aborting it; at most the broker's transaction.max.timeout.ms (15m by default)"`
+	KafkaStartupTimeout      time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"5m" desc:"how long the start waits for Kafka (creating or checking the topics, registering the transactional id) while it does not answer or answers with retriable errors, as a fresh broker's transaction coordinator does while it loads; retried with back-off and logged once a minute, then the connector exits"`
 	KafkaOnMissingState      string        `envconfig:"KAFKA_ON_MISSING_STATE" default:"exit" desc:"when a topic disappears while running (deleted, or the cluster came back empty): exit (non-zero, naming it) or recreate (recreate the topics and re-snapshot every conversation)"`
 	KafkaLeaderElection      bool          `envconfig:"KAFKA_LEADER_ELECTION" default:"false" desc:"run several replicas safely: one active writer, elected through a consumer group (<transactional id>.lease) on a one-partition topic (<state topic>.lease); the others are hot standbys that take over when it dies or stops"`
 	KafkaLeaseSessionTimeout time.Duration `envconfig:"KAFKA_LEASE_SESSION_TIMEOUT" default:"6s" desc:"with KAFKA_LEADER_ELECTION: how long a silent active instance keeps the lease before a standby takes over; at least the broker's group.min.session.timeout.ms (6s by default)"`
@@ -406,6 +407,9 @@ func (c *KafkaConfig) validate() Errors {
 	}
 	if c.KafkaTransactionTimeout < time.Second || c.KafkaTransactionTimeout > 15*time.Minute {
 		bad("KAFKA_TRANSACTION_TIMEOUT", "must be between 1s and 15m (the broker's transaction.max.timeout.ms default)")
+	}
+	if c.KafkaStartupTimeout < 10*time.Second || c.KafkaStartupTimeout > time.Hour {
+		bad("KAFKA_STARTUP_TIMEOUT", "must be between 10s and 1h")
 	}
 	if c.KafkaOnMissingState != "exit" && c.KafkaOnMissingState != "recreate" {
 		bad("KAFKA_ON_MISSING_STATE", "must be exit or recreate")

@@ -69,13 +69,7 @@ func (p *Private) Thaw() { p.signal(syscall.SIGCONT) }
 
 func (p *Private) signal(sig syscall.Signal) {
 	p.t.Helper()
-	dir := ""
-	for _, kv := range p.env {
-		if v, ok := strings.CutPrefix(kv, "LOCAL_KAFKA_RUN_DIR="); ok {
-			dir = v
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "kafka.pid"))
+	b, err := os.ReadFile(filepath.Join(p.runDir(), "kafka.pid"))
 	if err != nil {
 		return // not running
 	}
@@ -130,4 +124,22 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// ServerLog returns the broker's log so far (server.log in its run directory).
+func (p *Private) ServerLog() string {
+	b, _ := os.ReadFile(filepath.Join(p.runDir(), "server.log"))
+	return string(b)
+}
+
+// runDir is the broker's LOCAL_KAFKA_RUN_DIR: the last one in env, which overrides the
+// shared broker's that env inherits.
+func (p *Private) runDir() string {
+	dir := ""
+	for _, kv := range p.env {
+		if v, ok := strings.CutPrefix(kv, "LOCAL_KAFKA_RUN_DIR="); ok {
+			dir = v
+		}
+	}
+	return dir
 }

@@ -69,6 +69,9 @@ type Gauges struct {
 	BudgetRate func() float64
 	// PassDone, PassTotal and PassETA describe the reconciliation (or first snapshot) pass.
 	PassDone, PassTotal, PassETA func() float64
+	// HangingClosed counts the partitions on which the connector closed a failed transaction
+	// the broker had left open (a counter).
+	HangingClosed func() float64
 }
 
 // New creates and registers every metric on a new registry, with Go and process collectors.
@@ -112,7 +115,7 @@ func New(g Gauges) *Metrics {
 		}, []string{"outcome"}),
 		txnFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_transaction_failures_total",
-			Help: "Aborted Kafka transactions by reason (timeout, commit_uncertain, transaction_timed_out, unknown_topic, record_refused, fenced, not_authorized, other); record_refused: Kafka refused a conversation's records (the rest of the batch is committed again without it at once).",
+			Help: "Aborted Kafka transactions by reason (timeout, commit_uncertain, hanging_transaction, transaction_timed_out, unknown_topic, record_refused, fenced, not_authorized, other); record_refused: Kafka refused a conversation's records (the rest of the batch is committed again without it at once).",
 		}, []string{"reason"}),
 		detectionLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "partoo_connector_detection_lag_seconds",
@@ -212,6 +215,11 @@ func New(g Gauges) *Metrics {
 	gauge("partoo_connector_pass_conversations_done", "Conversations walked so far by the current reconciliation (or first snapshot) pass.", g.PassDone)
 	gauge("partoo_connector_pass_conversations_total", "Conversations the current reconciliation (or first snapshot) pass covers, as far as known.", g.PassTotal)
 	gauge("partoo_connector_pass_eta_seconds", "Estimated time to the end of the current pass at its current rate (0 when idle).", g.PassETA)
+	if g.HangingClosed != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "partoo_connector_hanging_transactions_closed_total",
+			Help: "Partitions on which a failed Kafka transaction was still open after the broker ended it (its coordinator skipped the marker, e.g. after a stall) and the connector wrote the marker itself before committing again."},
+			g.HangingClosed))
+	}
 	for _, t := range []string{"MessageCreated", "StatusChanged", "MessageDeleted"} {
 		m.events.WithLabelValues(t)
 	}
@@ -223,7 +231,7 @@ func New(g Gauges) *Metrics {
 	}
 	// Every labelled counter has its known series from the start, at 0: a rate() or an alert
 	// on one works before it first fires.
-	for _, r := range []string{"timeout", "commit_uncertain", "transaction_timed_out", "unknown_topic", "record_refused", "fenced", "not_authorized", "other"} {
+	for _, r := range []string{"timeout", "commit_uncertain", "hanging_transaction", "transaction_timed_out", "unknown_topic", "record_refused", "fenced", "not_authorized", "other"} {
 		m.txnFailures.WithLabelValues(r)
 	}
 	for _, op := range []string{"fetch_offset", "read", "commit"} {

@@ -18,7 +18,7 @@ func TestLabelledCountersStartAtZero(t *testing.T) {
 		series[f.GetName()] = len(f.GetMetric())
 	}
 	for name, least := range map[string]int{
-		"partoo_connector_transaction_failures_total":     8,
+		"partoo_connector_transaction_failures_total":     9,
 		"partoo_connector_signal_errors_total":            3,
 		"partoo_connector_api_errors_total":               33,
 		"partoo_connector_api_items_skipped_total":        7,

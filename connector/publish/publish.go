@@ -8,6 +8,13 @@
 // (a new producer epoch) before the next transaction, so a stalled or restarted broker never
 // leaves it in a state it cannot leave.
 //
+// A failed transaction is settled before the next one begins: the broker's coordinator can end
+// a transaction while skipping some partitions' markers (a broker fenced by its controller
+// after a stall), and records left open that way would be committed by this producer's next
+// commit. After any transaction that failed once records were sent, the Publisher looks for an
+// open transaction of its producer id on both topics and writes the missing marker itself, with
+// the outcome the coordinator recorded (hanging.go).
+//
 // Fencing is told apart from timeouts: the broker bumps the producer epoch both when another
 // process registers the same transactional id and when it aborts a transaction that outlived
 // TransactionTimeout. A fence-like error in a transaction younger than 90 % of the timeout can
@@ -19,9 +26,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -81,6 +90,9 @@ type Config struct {
 	EventsMaxBytes func() int32
 	// Now is the clock transactions are aged with. Default time.Now.
 	Now func() time.Time
+	// Logger receives a WARN line for every hanging transaction the Publisher closes (see
+	// hanging.go). Default: discard.
+	Logger *slog.Logger
 }
 
 // Change is one conversation's contribution to a transaction.
@@ -96,6 +108,9 @@ type Stats struct {
 	Aborted   int64
 	Records   int64
 	Rebuilt   int64 // producers rebuilt after a failure
+	// HangingClosed counts the partitions on which a failed transaction was still open after
+	// the broker ended it, and the Publisher wrote the marker itself.
+	HangingClosed int64
 }
 
 // Publisher owns the transactional producer. Publish calls must not overlap; Stats and Ping
@@ -104,10 +119,16 @@ type Publisher struct {
 	cfg  Config
 	opts []kgo.Opt
 
-	mu      sync.Mutex // guards cl, rebuild and stats against Stats, Ping and Close
+	mu      sync.Mutex // guards cl, admCl, rebuild and stats against Stats, Ping and Close
 	cl      *kgo.Client
-	rebuild bool // the producer must be rebuilt before the next transaction
+	admCl   *kgo.Client  // a plain client for the admin requests of settle
+	adm     *kadm.Client // over admCl
+	rebuild bool         // the producer must be rebuilt before the next transaction
 	stats   Stats
+	// unsettled is the last transaction that failed once records were sent: what it may have
+	// left open on the partitions is closed before the next transaction begins. Only the
+	// goroutine that calls Publish touches it.
+	unsettled *failedTxn
 }
 
 // New validates cfg and returns a Publisher. It touches no network and starts nothing: Init
@@ -130,6 +151,9 @@ func New(cfg Config) (*Publisher, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	stateTopic, stateMax, eventsMax := cfg.StateTopic, cfg.StateMaxBytes, cfg.EventsMaxBytes
 	if eventsMax == nil {
@@ -157,15 +181,27 @@ func New(cfg Config) (*Publisher, error) {
 
 // Init creates the producer and registers the transactional id with the broker: it fences any
 // earlier process with the same id and aborts its open transaction, so the state topic's last
-// stable offset is final. Call it once, before the first Publish.
+// stable offset is final. Call it before the first Publish. One attempt is bounded by
+// EndTimeout; after a failure other than ErrNotAuthorized or a transaction timeout the broker
+// refuses, it may be called again (the connector does so at start while Kafka is slow).
 func (p *Publisher) Init(ctx context.Context) error {
-	cl, err := kgo.NewClient(p.opts...)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
 	p.mu.Lock()
-	p.cl = cl
+	cl := p.cl
 	p.mu.Unlock()
+	if cl == nil {
+		var err error
+		if cl, err = kgo.NewClient(p.opts...); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		admCl, err := kgo.NewClient(p.cfg.Base...)
+		if err != nil {
+			cl.Close()
+			return fmt.Errorf("publish: %w", err)
+		}
+		p.mu.Lock()
+		p.cl, p.admCl, p.adm = cl, admCl, kadm.NewClient(admCl)
+		p.mu.Unlock()
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
 	defer cancel()
 	if _, _, err := cl.ProducerID(ctx); err != nil {
@@ -191,17 +227,38 @@ func (p *Publisher) client() *kgo.Client {
 // visible and the caller must not update its memory; errors match ErrFenced or
 // ErrNotAuthorized (stop), or ErrTransactionTimedOut, ErrUnknownTopic, ErrTimeout or another
 // Kafka error (the work can be redone later).
-func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
+func (p *Publisher) Publish(ctx context.Context, changes []Change) (err error) {
 	if len(changes) == 0 {
 		return nil
-	}
-	if err := p.ensureProducer(ctx); err != nil {
-		return err
 	}
 	cl := p.client()
 	if cl == nil {
 		return errors.New("publish: not started (Init)")
 	}
+	if err := p.ensureProducer(ctx); err != nil {
+		return err
+	}
+	// The producer id and epoch this transaction writes with, kept in case it fails. The
+	// client may have to register the transactional id again first (franz-go does after some
+	// failures, and once to opt in to KIP-890): bounded like the records' acknowledgements.
+	cl = p.client()
+	ictx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
+	pid, epoch, err := cl.ProducerID(ictx)
+	timedOut := ictx.Err() != nil
+	cancel()
+	if err != nil {
+		p.markRebuild()
+		if timedOut && ctx.Err() == nil {
+			err = fmt.Errorf("%w: no producer id within %s (%v)", ErrTimeout, p.cfg.ProduceTimeout, err)
+		}
+		return p.classify(fmt.Errorf("publish: producer id: %w", err), p.cfg.Now())
+	}
+	sent := false
+	defer func() {
+		if err != nil && sent {
+			p.unsettled = &failedTxn{producerID: pid, epoch: epoch, uncertain: errors.Is(err, ErrCommitUncertain)}
+		}
+	}()
 	started := p.cfg.Now()
 	if err := cl.BeginTransaction(); err != nil {
 		p.markRebuild()
@@ -237,11 +294,13 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) error {
 			}
 			wg.Add(1)
 			n++
+			sent = true
 			cl.Produce(ctx, r, done)
 		}
 		if ch.State != nil {
 			wg.Add(1)
 			n++
+			sent = true
 			cl.Produce(ctx, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}, done)
 		}
 	}
@@ -351,51 +410,9 @@ func (p *Publisher) markRebuild() {
 	p.mu.Unlock()
 }
 
-// ensureProducer rebuilds the producer after a failure: the old client is closed (in the
-// background: it may be stuck on a dead connection) and a new one registers the
-// transactional id, which bumps the epoch and aborts anything the old one left open.
-func (p *Publisher) ensureProducer(ctx context.Context) error {
-	p.mu.Lock()
-	if !p.rebuild {
-		p.mu.Unlock()
-		return nil
-	}
-	old := p.cl
-	p.mu.Unlock()
-	if old != nil {
-		go old.Close()
-	}
-	cl, err := kgo.NewClient(p.opts...)
-	if err != nil {
-		return fmt.Errorf("publish: rebuild the producer: %w", err)
-	}
-	p.mu.Lock()
-	p.cl = cl
-	p.mu.Unlock()
-	ictx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
-	defer cancel()
-	if _, _, err := cl.ProducerID(ictx); err != nil {
-		// Still marked for a rebuild: the next Publish tries again with a new client.
-		if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-			return fmt.Errorf("%w: %w", ErrNotAuthorized, err)
-		}
-		return fmt.Errorf("publish: re-initialise transactional id %q: %w", p.cfg.TransactionalID, err)
-	}
-	p.mu.Lock()
-	p.rebuild = false
-	p.stats.Rebuilt++
-	p.mu.Unlock()
-	return nil
-}
-
 // Reset makes the next Publish rebuild the producer, e.g. after the topics were recreated on
 // a cluster that lost its data.
 func (p *Publisher) Reset() { p.markRebuild() }
-
-// Settle rebuilds the producer now if a failure asked for it. Registering the transactional
-// id again makes the broker complete the last transaction (commit or abort): after Settle, what
-// the state topic says is final. Call it from the goroutine that calls Publish.
-func (p *Publisher) Settle(ctx context.Context) error { return p.ensureProducer(ctx) }
 
 // isFenceLike reports the errors the broker answers once our producer epoch is not the
 // current one.
@@ -443,8 +460,11 @@ func (p *Publisher) Ping(ctx context.Context) error {
 // Close aborts any open transaction (bounded by EndTimeout) and closes the producer.
 func (p *Publisher) Close() {
 	p.mu.Lock()
-	cl, broken := p.cl, p.rebuild
+	cl, broken, admCl := p.cl, p.rebuild, p.admCl
 	p.mu.Unlock()
+	if admCl != nil {
+		go admCl.Close()
+	}
 	if cl == nil {
 		return
 	}

@@ -36,9 +36,9 @@ die() { say "error: $*"; exit 1; }
 
 # pid_alive PID: the process exists and is the broker this script started (guards PID reuse).
 pid_alive() {
-  local pid=$1
-  [[ -n "$pid" && -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' </proc/"$pid"/cmdline | grep -q "kafka.Kafka $run_dir/server.properties"
+  local cmd
+  cmd=$(cmdline_of "$1") || return 1
+  [[ "$cmd" == *"kafka.Kafka $run_dir/server.properties"* ]]
 }
 
 # shellcheck source=../lib/proc.sh
@@ -120,7 +120,7 @@ cmd_start() {
 
   local deadline=$((SECONDS + start_timeout))
   until grep -q "Kafka Server started" "$log_file" 2>/dev/null && api_versions_ok; do
-    if ! pid_alive "$pid"; then
+    if started_and_gone "$pid"; then
       tail -n 30 "$out_file" "$log_file" >&2 || true
       rm -f "$pid_file"
       die "the broker exited during start-up (logs above, full log in $log_file)"

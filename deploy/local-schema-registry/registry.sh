@@ -36,9 +36,9 @@ say() { printf 'local-registry: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 pid_alive() {
-  local pid=$1
-  [[ -n "$pid" && -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' </proc/"$pid"/cmdline | grep -q -- "-Dquarkus.http.port=$port .*quarkus-run.jar"
+  local cmd
+  cmd=$(cmdline_of "$1") || return 1
+  grep -q -- "-Dquarkus.http.port=$port .*quarkus-run.jar" <<<"$cmd"
 }
 
 # shellcheck source=../lib/proc.sh
@@ -119,7 +119,7 @@ cmd_start() {
   pid=$(cat "$pid_file" 2>/dev/null) || die "the registry did not start (see $log_file)"
   local deadline=$((SECONDS + start_timeout))
   until answers; do
-    if ! pid_alive "$pid"; then
+    if started_and_gone "$pid"; then
       tail -n 30 "$log_file" >&2 || true
       rm -f "$pid_file"
       die "the registry exited during start-up (log above)"
