@@ -47,6 +47,9 @@ type Connector struct {
 	idx     atomic.Pointer[state.Index]
 	ready   atomic.Bool // the state is restored
 	kafkaOK atomic.Bool // the last transaction committed (or Kafka answered since a failure)
+	// kafkaDown is set while Kafka does not answer the watch's ping: not ready, degraded, and
+	// no walk starts (the budget is kept rather than spent on walks that cannot commit).
+	kafkaDown atomic.Pointer[outage]
 	lost    atomic.Pointer[state.TopicMissingError]
 	reload  atomic.Bool // a commit's outcome is unknown: re-read the state before going on
 	walks   atomic.Int64
@@ -221,11 +224,12 @@ func (c *Connector) write(ctx context.Context) error {
 	signalsDone := make(chan struct{})
 	go c.watch(wctx)
 	go c.watchSnapshot(wctx)
+	go c.watchKafka(wctx)
 	go func() { defer close(signalsDone); c.consumeSignals(wctx) }()
 	defer func() { stopWatch(); <-signalsDone; c.health.flushSkips() }()
 
 	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: c.step, Scheduler: c.sched, Budget: c.Budget(),
-		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, Observe: runnerMetrics{c.opt.Metrics}})
+		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, BeforePick: c.waitForKafka, Observe: runnerMetrics{c.opt.Metrics}})
 	if err != nil {
 		return err
 	}
@@ -276,6 +280,8 @@ func (c *Connector) Readiness() error {
 			return errors.New(*why)
 		}
 		return errors.New("restoring the state")
+	case c.kafkaDown.Load() != nil:
+		return errors.New(c.kafkaDown.Load().String())
 	case !c.kafkaOK.Load():
 		return errors.New("Kafka transactions are failing (see /status and the log)")
 	}
@@ -330,6 +336,16 @@ func (c *Connector) Status() any { return c.StatusReport() }
 func (c *Connector) StatusReport() StatusReport {
 	convs, msgs := c.Index().Len()
 	r := c.health.report(c.Ready(), c.sched.Status(), convs, msgs, c.Budget().RatePerMinute())
+	switch down := c.kafkaDown.Load(); {
+	case c.standby.Load():
+	case down != nil:
+		r.Reasons = append(r.Reasons, down.String())
+	case c.ready.Load() && !c.kafkaOK.Load():
+		r.Reasons = append(r.Reasons, "Kafka transactions are failing (partoo_connector_transaction_failures_total says why; the log has each error)")
+	}
+	if len(r.Reasons) > 0 {
+		r.Status = "degraded"
+	}
 	if c.opt.Lease.Enabled {
 		r.Role = "active"
 		if c.standby.Load() {
@@ -369,7 +385,7 @@ func (c *Connector) watch(ctx context.Context) {
 		case <-t.C:
 		}
 		first := n == 2 // the first progress line comes 10 s after the start, then every interval
-		if n%2 == 0 || !c.kafkaOK.Load() {
+		if c.kafkaDown.Load() == nil && (n%2 == 0 || !c.kafkaOK.Load()) {
 			c.checkTopics(ctx)
 		}
 		r := c.StatusReport()

@@ -324,3 +324,67 @@ func (c *Connector) tombstone(ctx context.Context, dropped []state.CorruptRecord
 	}
 	c.log.Info("corrupt state records replaced by tombstones: the state topic is clean", "records", len(recs))
 }
+
+// outage is Kafka not answering: since when, and the last error.
+type outage struct {
+	since time.Time
+	err   string
+}
+
+func (o *outage) String() string {
+	return fmt.Sprintf("Kafka does not answer since %s (%s ago): %s; walks are paused until it does", o.since.UTC().Format(time.RFC3339),
+		time.Since(o.since).Round(time.Second), o.err)
+}
+
+// kafkaPingEvery and kafkaPingTimeout pace watchKafka: an outage is seen within 6 s.
+const (
+	kafkaPingEvery   = 2 * time.Second
+	kafkaPingTimeout = 4 * time.Second
+)
+
+// watchKafka pings Kafka every kafkaPingEvery until ctx ends (pingKafka).
+func (c *Connector) watchKafka(ctx context.Context) {
+	for {
+		c.pingKafka(ctx)
+		if clock.Sleep(ctx, c.opt.Clock, kafkaPingEvery) != nil {
+			return
+		}
+	}
+}
+
+// pingKafka asks Kafka for its metadata: an outage starts at the first failure (not ready,
+// degraded, walks paused) and ends at the first answer. It reports whether Kafka answered.
+func (c *Connector) pingKafka(ctx context.Context) bool {
+	pctx, cancel := context.WithTimeout(ctx, kafkaPingTimeout)
+	err := c.pub.Ping(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		if c.kafkaDown.Load() == nil {
+			o := &outage{since: time.Now(), err: err.Error()}
+			c.kafkaDown.Store(o)
+			c.opt.Metrics.SetReady(false)
+			c.log.Error("Kafka does not answer: walks pause (the Partoo budget is kept) and resume by themselves when it does",
+				"err", err)
+		}
+		return false
+	}
+	if o := c.kafkaDown.Swap(nil); o != nil {
+		c.opt.Metrics.SetReady(c.Ready())
+		c.log.Info("Kafka answers again: walks resume", "down_seconds", time.Since(o.since).Seconds())
+	}
+	return true
+}
+
+// waitForKafka blocks while Kafka does not answer (the runner calls it before each pick), so
+// that no walk is spent on work that cannot commit.
+func (c *Connector) waitForKafka(ctx context.Context) error {
+	for c.kafkaDown.Load() != nil {
+		if err := clock.Sleep(ctx, c.opt.Clock, time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -34,6 +34,10 @@ type RunnerConfig struct {
 	// BeforeCommit, if set, runs on the committer's goroutine before each batch; an error
 	// stops the runner. The service settles Kafka there (a lost topic, an uncertain commit).
 	BeforeCommit func(ctx context.Context) error
+	// BeforePick, if set, runs on the dispatcher before it asks the scheduler for the next
+	// conversation, and may block: the service holds the walks there while Kafka does not
+	// answer. An error (its context ending) stops the dispatching.
+	BeforePick func(ctx context.Context) error
 	// Observe, if set, hears the in-flight limit, the walks in flight and each batch's size.
 	Observe RunnerObserver
 }
@@ -184,6 +188,11 @@ func (r *Runner) dispatchLoop(ctx context.Context, cancel context.CancelFunc, ru
 				break
 			}
 			if err := r.cfg.Clock.Wait(ctx, time.Second, r.dispatchWake); err != nil {
+				return nil
+			}
+		}
+		if r.cfg.BeforePick != nil {
+			if err := r.cfg.BeforePick(ctx); err != nil {
 				return nil
 			}
 		}
