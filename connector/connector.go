@@ -50,9 +50,9 @@ type Connector struct {
 	// kafkaDown is set while Kafka does not answer the watch's ping: not ready, degraded, and
 	// no walk starts (the budget is kept rather than spent on walks that cannot commit).
 	kafkaDown atomic.Pointer[outage]
-	lost    atomic.Pointer[state.TopicMissingError]
-	reload  atomic.Bool // a commit's outcome is unknown: re-read the state before going on
-	walks   atomic.Int64
+	lost      atomic.Pointer[state.TopicMissingError]
+	reload    atomic.Bool // a commit's outcome is unknown: re-read the state before going on
+	walks     atomic.Int64
 	// eventsMax is the most one event record may take: the events topic's max.message.bytes,
 	// capped by the producer's limit (read at start).
 	eventsMax  atomic.Int64
