@@ -184,6 +184,14 @@ func gauges(conn func() *connector.Connector) metrics.Gauges {
 		PassDone:      pass(func(p *connector.PassReport) float64 { return float64(p.Done) }),
 		PassTotal:     pass(func(p *connector.PassReport) float64 { return float64(p.Total) }),
 		PassETA:       pass(func(p *connector.PassReport) float64 { return p.ETASeconds }),
+		PassPhase: func() string {
+			if c := conn(); c != nil {
+				if p := c.StatusReport().Pass; p != nil {
+					return p.Phase
+				}
+			}
+			return ""
+		},
 		HangingClosed: read(func(c *connector.Connector) float64 { return float64(c.KafkaStats().HangingClosed) }),
 	}
 }

@@ -69,6 +69,9 @@ type Gauges struct {
 	BudgetRate func() float64
 	// PassDone, PassTotal and PassETA describe the reconciliation (or first snapshot) pass.
 	PassDone, PassTotal, PassETA func() float64
+	// PassPhase is the current pass's phase: snapshot, reconciliation or idle ("" before the
+	// first pass).
+	PassPhase func() string
 	// HangingClosed counts the partitions on which the connector closed a failed transaction
 	// the broker had left open (a counter).
 	HangingClosed func() float64
@@ -215,6 +218,18 @@ func New(g Gauges) *Metrics {
 	gauge("partoo_connector_pass_conversations_done", "Conversations walked so far by the current reconciliation (or first snapshot) pass.", g.PassDone)
 	gauge("partoo_connector_pass_conversations_total", "Conversations the current reconciliation (or first snapshot) pass covers, as far as known.", g.PassTotal)
 	gauge("partoo_connector_pass_eta_seconds", "Estimated time to the end of the current pass at its current rate (0 when idle).", g.PassETA)
+	if g.PassPhase != nil {
+		for _, phase := range []string{"snapshot", "reconciliation", "idle"} {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "partoo_connector_pass_phase",
+				Help:        "1 for the phase the current pass is in: snapshot (the first pass over conversations the state did not know), reconciliation or idle; 0 for the others.",
+				ConstLabels: prometheus.Labels{"phase": phase}}, func() float64 {
+				if g.PassPhase() == phase {
+					return 1
+				}
+				return 0
+			}))
+		}
+	}
 	if g.HangingClosed != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "partoo_connector_hanging_transactions_closed_total",
 			Help: "Partitions on which a failed Kafka transaction was still open after the broker ended it (its coordinator skipped the marker, e.g. after a stall) and the connector wrote the marker itself before committing again."},

@@ -33,3 +33,23 @@ func TestLabelledCountersStartAtZero(t *testing.T) {
 		}
 	}
 }
+
+// The pass's phase is a gauge per phase: 1 for the current one.
+func TestPassPhaseGauge(t *testing.T) {
+	m := metrics.New(metrics.Gauges{PassPhase: func() string { return "snapshot" }})
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "partoo_connector_pass_phase" {
+			for _, s := range f.GetMetric() {
+				got[s.GetLabel()[0].GetValue()] = s.GetGauge().GetValue()
+			}
+		}
+	}
+	if got["snapshot"] != 1 || got["reconciliation"] != 0 || got["idle"] != 0 || len(got) != 3 {
+		t.Fatalf("partoo_connector_pass_phase = %v", got)
+	}
+}
