@@ -34,7 +34,9 @@ func JoinPresence(ctx context.Context, cfg Config) (*Presence, error) {
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.SessionTimeout(30*time.Second),
+		// Short: a killed connector's membership ends soon, and joins after a crash wait little.
+		kgo.SessionTimeout(10*time.Second),
+		kgo.RebalanceTimeout(10*time.Second),
 		kgo.DisableAutoCommit(),
 	)...)
 	if err != nil {
@@ -50,8 +52,17 @@ func JoinPresence(ctx context.Context, cfg Config) (*Presence, error) {
 	return &Presence{cl: cl}, nil
 }
 
-// Close leaves the group.
-func (p *Presence) Close() { p.cl.Close() }
+// Close leaves the group, waiting at most presenceLeave for it: a join still in progress
+// (members of crashed connectors not yet expired) must not hold up a shutdown; the member
+// then expires with its session.
+func (p *Presence) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), presenceLeave)
+	defer cancel()
+	_ = p.cl.LeaveGroupContext(ctx)
+	go p.cl.Close()
+}
+
+const presenceLeave = 2 * time.Second
 
 // Members lists the members of the groups (client id and host of each), sorted; groups that do
 // not exist have none.
