@@ -3,7 +3,9 @@ package connector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -336,6 +338,14 @@ func (c *Connector) Status() any { return c.StatusReport() }
 func (c *Connector) StatusReport() StatusReport {
 	convs, msgs := c.Index().Len()
 	r := c.health.report(c.Ready(), c.sched.Status(), convs, msgs, c.Budget().RatePerMinute())
+	if until := c.Budget().PausedUntil(); until.After(c.opt.Clock.Now()) {
+		// Not failing: waiting, as Partoo's 429 asked.
+		for i, why := range r.Reasons {
+			if strings.HasPrefix(why, "every Partoo request has failed") {
+				r.Reasons[i] = fmt.Sprintf("Partoo answered 429 and asked to wait until %s: no request is sent until then", until.UTC().Format(time.RFC3339))
+			}
+		}
+	}
 	switch down := c.kafkaDown.Load(); {
 	case c.standby.Load():
 	case down != nil:
@@ -417,15 +427,19 @@ func (c *Connector) watch(ctx context.Context) {
 // watchSnapshot logs when the first snapshot starts and when it completes (conversations,
 // messages, duration), from the passes the scheduler reports, looked at every second. A
 // snapshot faster than that (a small organisation) gets both lines at once; a start with a
-// complete state (the first pass a reconciliation that found nothing new) gets none.
+// complete state (the first pass a reconciliation that found nothing new) gets none. The
+// snapshot is complete only when the state holds as many conversations as the listing showed:
+// a pass that ends short of it (conversations failing, a listing that could not be read) says
+// so, and the complete line comes when the rest are in.
 func (c *Connector) watchSnapshot(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	start := c.opt.Clock.Now()
 	known0, msgs0 := c.Index().Len()
-	started := false
+	started, passEnded := false, false
 	var at time.Time
 	var number int64
+	listed := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -434,6 +448,9 @@ func (c *Connector) watchSnapshot(ctx context.Context) {
 		}
 		p := c.sched.Status().Pass
 		convs, msgs := c.Index().Len()
+		if p.Phase == schedule.PhaseSnapshot {
+			listed = max(listed, p.Total)
+		}
 		switch {
 		case !started && p.Phase == schedule.PhaseSnapshot:
 			started, at, number = true, c.opt.Clock.Now(), p.Number
@@ -447,9 +464,18 @@ func (c *Connector) watchSnapshot(ctx context.Context) {
 		case !started && convs == known0:
 			return // the state was complete: no snapshot
 		case !started:
-			at = start
+			started, at = true, start
+			listed = max(listed, p.Total)
 			c.log.Info("first snapshot started: every conversation not in the state is walked and its messages published (snapshot=true)",
-				"conversations_in_state", known0, "conversations_listed", p.Total)
+				"conversations_in_state", known0, "conversations_listed", listed)
+		}
+		if convs < listed {
+			if !passEnded {
+				passEnded = true
+				c.log.Warn("first snapshot pass ended short: some listed conversations are not in the state yet (failing walks back off, then are walked again); the snapshot completes when they are",
+					"conversations", convs, "conversations_listed", listed)
+			}
+			continue
 		}
 		c.log.Info("first snapshot complete", "conversations", convs, "conversations_added", convs-known0,
 			"messages", msgs, "messages_added", msgs-msgs0,

@@ -169,7 +169,7 @@ func (h *health) Skipped(s partoo.SkippedItem) {
 	if s.ID != 0 {
 		args = append(args, "id", s.ID)
 	}
-	h.rlog.Warn("skip:"+s.Endpoint+":"+s.Reason, "Partoo item undecodable; skipped (its walk counts as incomplete)", args...)
+	h.rlog.Warn("skip:"+s.Endpoint+":"+s.Reason, "Partoo item undecodable; skipped (never published; with its id readable it still counts as present, so no deletion is inferred for it)", args...)
 }
 
 // once logs a warning the first time key is seen in the process (up to skipMemory keys).

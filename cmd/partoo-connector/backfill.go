@@ -178,6 +178,20 @@ func noLiveConnector(ctx context.Context, adm *kadm.Client, cfg *config.KafkaCon
 	if len(members) > 0 {
 		return fmt.Errorf("a connector of KAFKA_TRANSACTIONAL_ID %s is running (%s): writing with its transactional id would fence it; stop it (every replica) first", txn, strings.Join(members, "; "))
 	}
+	// Whatever its transactional id (a shell without the Deployment's KAFKA_TRANSACTIONAL_ID),
+	// a connector that wrote the state topic lately may be alive.
+	if described, err := adm.DescribeProducers(ctx, kadm.TopicsSet{cfg.KafkaStateTopic: {}}); err == nil {
+		var latest kadm.DescribedProducer
+		described.EachProducer(func(p kadm.DescribedProducer) {
+			if p.LastTimestamp > latest.LastTimestamp {
+				latest = p
+			}
+		})
+		if age := time.Since(time.UnixMilli(latest.LastTimestamp)); latest.LastTimestamp > 0 && age < liveWindow {
+			return fmt.Errorf("producer %d wrote the state topic %s %s ago: a connector (perhaps with another KAFKA_TRANSACTIONAL_ID) may still be running; stop it first (if it is stopped, retry after %s)",
+				latest.ProducerID, cfg.KafkaStateTopic, age.Round(time.Second), time.UnixMilli(latest.LastTimestamp).Add(liveWindow).UTC().Format(time.RFC3339))
+		}
+	}
 	var first kadm.DescribedTransaction
 	for start := time.Now(); ; {
 		described, err := adm.DescribeTransactions(ctx, txn)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,6 +214,17 @@ func TestRebuildStateRefusesALiveConnector(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the connector stopped committing after rebuild-state refused")
 		}
+	}
+	if b.cluster.Real() { // kfake does not describe producers
+		// Another KAFKA_TRANSACTIONAL_ID (a shell without the Deployment's): the state topic's
+		// recent writes still give the live connector away.
+		t.Setenv("KAFKA_TRANSACTIONAL_ID", "someone-else")
+		errs.Reset()
+		if rc := run([]string{"rebuild-state", "--force"}, &out, &errs); rc != 1 || !strings.Contains(errs.String(), "wrote the state topic") {
+			stop()
+			t.Fatalf("with another transactional id: rc %d: %s", rc, errs.String())
+		}
+		os.Unsetenv("KAFKA_TRANSACTIONAL_ID")
 	}
 	stop()
 	if !b.cluster.Real() {

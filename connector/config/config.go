@@ -390,6 +390,10 @@ func (c *KafkaConfig) validate() Errors {
 		bad("KAFKA_BROKERS", "required (comma-separated host:port)")
 	}
 	for _, b := range c.KafkaBrokers {
+		if i := strings.LastIndex(b, "@"); i >= 0 {
+			bad("KAFKA_BROKERS", fmt.Sprintf("%q holds credentials: give host:port, and the user in KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", "…@"+b[i+1:]))
+			break
+		}
 		if strings.Contains(b, "://") {
 			bad("KAFKA_BROKERS", fmt.Sprintf("%q has a scheme: give host:port (the protocol is set by KAFKA_TLS_ENABLED and KAFKA_SASL_MECHANISM)", b))
 			break

@@ -85,6 +85,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KAFKA_BROKERS": "PLAINTEXT://kafka:9092"}, `KAFKA_BROKERS: "PLAINTEXT://kafka:9092" has a scheme`},
 		{map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka": "kafka" is not host:port`},
 		{map[string]string{"KAFKA_BROKERS": ":9092"}, `KAFKA_BROKERS: ":9092": ":9092" has no host`},
+		{map[string]string{"KAFKA_BROKERS": "user:s3cret-pw@kafka:9092"}, `KAFKA_BROKERS: "…@kafka:9092" holds credentials`},
 	}
 	for _, tc := range cases {
 		clearConfigEnv(t)

@@ -374,7 +374,14 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 		if resp.StatusCode == http.StatusTooManyRequests {
 			raw := resp.Header.Get("Retry-After")
 			ae.RetryAfter = parseRetryAfter(raw, c.cfg.Clock.Now())
-			if ae.RetryAfter > MaxRetryAfter {
+			switch {
+			case ae.RetryAfter > UnbelievableRetryAfter:
+				// A per-minute limit does not ask for hours: a garbled header (or a proxy's).
+				// Obeying it, even capped, would stop every request; our own backoff applies.
+				c.cfg.Logger.Warn("Partoo's Retry-After is not believed (a per-minute limit does not ask for that); the usual backoff applies",
+					"endpoint", endpoint, "retry_after", raw, "asked_seconds", int64(ae.RetryAfter.Seconds()))
+				ae.RetryAfter = 0
+			case ae.RetryAfter > MaxRetryAfter:
 				c.cfg.Logger.Warn("Partoo's Retry-After asks for a longer pause than the connector takes; capped",
 					"endpoint", endpoint, "retry_after", raw, "asked_seconds", int64(ae.RetryAfter.Seconds()), "capped_seconds", int64(MaxRetryAfter.Seconds()))
 				ae.RetryAfter = MaxRetryAfter
@@ -437,9 +444,13 @@ func scrubURLError(err error) error {
 }
 
 // MaxRetryAfter caps the pause a 429's Retry-After imposes on every request: Partoo documents
-// seconds (e.g. 60); anything much longer is a misread header, and obeying it would stop the
-// connector for good while it looks healthy.
-const MaxRetryAfter = 5 * time.Minute
+// seconds (e.g. 60) for a per-minute limit. UnbelievableRetryAfter is where a header stops being
+// believed at all (a garbled value, an epoch misread): the client's own backoff applies then,
+// so one bad header cannot stop every request for minutes.
+const (
+	MaxRetryAfter          = 2 * time.Minute
+	UnbelievableRetryAfter = time.Hour
+)
 
 // parseRetryAfter reads a Retry-After value in seconds, as an HTTP date, or — what some
 // servers send — as an epoch timestamp (seconds or milliseconds: a number too large to be a

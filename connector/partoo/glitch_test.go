@@ -25,10 +25,13 @@ func TestRetryAfterIsReadAndCapped(t *testing.T) {
 		{"2.5", 2500 * time.Millisecond},
 		{fmt.Sprint(now.Unix() + 30), 30 * time.Second},          // epoch seconds
 		{fmt.Sprint(now.UnixMilli() + 45_000), 45 * time.Second}, // epoch milliseconds
-		{fmt.Sprint(now.Unix() + 3600), partoo.MaxRetryAfter},    // an hour: capped
-		{"1795967426000", partoo.MaxRetryAfter},                  // ms epoch a week ahead
-		{"86400", partoo.MaxRetryAfter},                          // a day of seconds: capped
-		{"Wed, 21 Oct 2099 07:28:00 GMT", partoo.MaxRetryAfter},  // an HTTP date decades ahead
+		{fmt.Sprint(now.Unix() + 600), partoo.MaxRetryAfter},     // 10 minutes: capped
+		{"1800", partoo.MaxRetryAfter},                           // half an hour of seconds: capped
+		{fmt.Sprint(now.Unix() + 7200), 0},                       // two hours: not believed, our backoff
+		{"1795967426000", 0},                                     // ms epoch a week ahead: not believed
+		{"86400", 0},                                             // a day of seconds: not believed
+		{"999999999", 0},                                         // garbage
+		{"Wed, 21 Oct 2099 07:28:00 GMT", 0},                     // an HTTP date decades ahead
 		{fmt.Sprint(now.Unix() - 100), 0},                        // a time already past
 	}
 	for _, tc := range cases {

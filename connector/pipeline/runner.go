@@ -265,9 +265,9 @@ func (r *Runner) walk(ctx context.Context, cancel context.CancelFunc, pick sched
 		if ctx.Err() == nil {
 			r.stop(cancel, err)
 		}
-		r.settled(pick.ID)
+		r.settled(pick.ID, true)
 	case p == nil: // skipped (404, 403): settled already
-		r.settled(pick.ID)
+		r.settled(pick.ID, true)
 	default:
 		r.mu.Lock()
 		r.ready = append(r.ready, p)
@@ -276,8 +276,9 @@ func (r *Runner) walk(ctx context.Context, cancel context.CancelFunc, pick sched
 	}
 }
 
-// settled frees a conversation's slot; if it was picked again meanwhile, it is walked again.
-func (r *Runner) settled(id int64) {
+// settled frees a conversation's slot; if it was picked again meanwhile, it is walked again —
+// unless its walk failed: then the scheduler's back-off says when it is walked next.
+func (r *Runner) settled(id int64, failed bool) {
 	r.mu.Lock()
 	if k, ok := boundedKind(r.inflight[id].pick); ok {
 		r.bounded[k]--
@@ -286,7 +287,9 @@ func (r *Runner) settled(id int64) {
 	r.active--
 	if pick, ok := r.again[id]; ok {
 		delete(r.again, id)
-		r.redo = append(r.redo, pick)
+		if !failed {
+			r.redo = append(r.redo, pick)
+		}
 	}
 	r.mu.Unlock()
 	r.dispatchWake.Signal()
@@ -328,7 +331,8 @@ func (r *Runner) commitLoop(ctx context.Context, cancel context.CancelFunc) {
 		}
 		err := r.cfg.Step.Commit(ctx, batch)
 		for _, p := range batch {
-			r.settled(p.Report.ConversationID)
+			rep := p.Report
+			r.settled(rep.ConversationID, !rep.OK || rep.Err != nil || rep.Suspect)
 		}
 		if err != nil {
 			if ctx.Err() == nil {

@@ -238,6 +238,7 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 	}
 	for _, p := range batch {
 		r, id := p.Report, p.Report.ConversationID
+		defer func(p *Prepared, r *Report) { p.Report = *r }(p, &r) // the report as settled, for the runner
 		switch rerr, isRefused := refused[id]; {
 		case isRefused:
 			r.Result, r.OK, r.Err, r.Refused = ResultFailed, false, rerr, true
