@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,23 +130,10 @@ func TestStallLongerThanTheTransactionTimeout(t *testing.T) {
 		t.Skip("freezes a broker")
 	}
 	t.Parallel()
-	b := kafkatest.NewPrivate(t)
-	e := newEnvOn(t, &b.Cluster)
 	// Lively: 50 new messages a second over many conversations, so the connector commits a
 	// transaction after most walks and one is often open.
-	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{MessagesPerSecond: 50, NewConversationShare: 0.1,
-		HotConversations: 200, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.3}, 21)
-	gen.Populate(30, 3, time.Hour)
-	p := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_TRANSACTION_TIMEOUT=5s"))
-	ctx, stopGen := context.WithCancel(context.Background())
-	genDone := make(chan struct{})
-	go func() { defer close(genDone); _ = gen.Run(ctx, 20*time.Millisecond) }()
-	defer stopGen()
-	for began := time.Now(); e.endOffsets(t) < 100; time.Sleep(100 * time.Millisecond) {
-		if time.Since(began) > time.Minute {
-			t.Fatal("fewer than 100 records in the topics after a minute")
-		}
-	}
+	b, e, p, stopGen := busyOnPrivateBroker(t, partoosim.Activity{MessagesPerSecond: 50, NewConversationShare: 0.1,
+		HotConversations: 200, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.3}, 21, 30, "5s")
 
 	// Freeze the broker while a transaction of ours is open.
 	waitOpenTransaction(t, b, e.txnID, time.Time{}, 60*time.Second, p.alive)
@@ -158,12 +146,36 @@ func TestStallLongerThanTheTransactionTimeout(t *testing.T) {
 	p.waitLog(t, "Kafka transaction failed", frozen, 2*time.Minute)
 	time.Sleep(5 * time.Second)
 	stopGen()
-	<-genDone
 	waitExactlyOnce(t, e, nil, 90*time.Second, p.alive)
 	if strings.Contains(p.logs.String(), "fenced") {
 		t.Fatalf("a stall was reported as fencing:\n%s", tail(p.logs.String(), 10))
 	}
 	p.stop(t)
+}
+
+// busyOnPrivateBroker runs the connector binary (KAFKA_TRANSACTION_TIMEOUT txnTimeout) on a
+// private real broker, with the simulator generating activity over conversations, and returns
+// once 100 records are in the topics. stopGen stops the activity and waits for it (also at
+// cleanup).
+func busyOnPrivateBroker(t *testing.T, a partoosim.Activity, seed uint64, conversations int, txnTimeout string) (*kafkatest.Private, *env, *proc, func()) {
+	t.Helper()
+	b := kafkatest.NewPrivate(t)
+	e := newEnvOn(t, &b.Cluster)
+	gen := partoosim.NewGenerator(e.sim, a, seed)
+	gen.Populate(conversations, 3, time.Hour)
+	p := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_TRANSACTION_TIMEOUT="+txnTimeout))
+	ctx, cancel := context.WithCancel(context.Background())
+	genDone := make(chan struct{})
+	go func() { defer close(genDone); _ = gen.Run(ctx, 20*time.Millisecond) }()
+	var once sync.Once
+	stopGen := func() { once.Do(func() { cancel(); <-genDone }) }
+	t.Cleanup(stopGen)
+	for began := time.Now(); e.endOffsets(t) < 100; time.Sleep(100 * time.Millisecond) {
+		if time.Since(began) > time.Minute {
+			t.Fatal("fewer than 100 records in the topics after a minute")
+		}
+	}
+	return b, e, p, stopGen
 }
 
 // populate creates n conversations with a few messages each.

@@ -24,21 +24,8 @@ func TestTenStallsOverTheTransactionTimeout(t *testing.T) {
 		t.Skip("freezes a broker ten times")
 	}
 	t.Parallel()
-	b := kafkatest.NewPrivate(t)
-	e := newEnvOn(t, &b.Cluster)
-	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{MessagesPerSecond: 20, NewConversationShare: 0.1,
-		HotConversations: 100, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.3}, 63)
-	gen.Populate(40, 3, time.Hour)
-	p := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_TRANSACTION_TIMEOUT=10s"))
-	ctx, stopGen := context.WithCancel(context.Background())
-	genDone := make(chan struct{})
-	go func() { defer close(genDone); _ = gen.Run(ctx, 20*time.Millisecond) }()
-	defer stopGen()
-	for began := time.Now(); e.endOffsets(t) < 100; time.Sleep(100 * time.Millisecond) {
-		if time.Since(began) > time.Minute {
-			t.Fatal("fewer than 100 records in the topics after a minute")
-		}
-	}
+	b, e, p, stopGen := busyOnPrivateBroker(t, partoosim.Activity{MessagesPerSecond: 20, NewConversationShare: 0.1,
+		HotConversations: 100, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.3}, 63, 40, "10s")
 	var committed int64
 	began, thawed := time.Now(), time.Time{}
 	for i := 1; i <= 10; i++ {
@@ -59,7 +46,6 @@ func TestTenStallsOverTheTransactionTimeout(t *testing.T) {
 	t.Logf("ten stalls in %v", time.Since(began).Round(time.Second))
 	time.Sleep(5 * time.Second)
 	stopGen()
-	<-genDone
 	waitExactlyOnce(t, e, nil, 3*time.Minute, p.alive)
 	logs := p.logs.String()
 	if strings.Contains(logs, "fenced") {
