@@ -113,13 +113,7 @@ func TestWebhooksRespectTheBusinessFilter(t *testing.T) {
 	for _, c := range []int64{mine.ID, other.ID} {
 		_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: c})
 	}
-	m := metrics.New(metrics.Gauges{})
-	opt := e.options()
-	opt.BusinessIDs, opt.Metrics = []string{"1"}, m
-	r := e.start(opt)
-	srv := httptest.NewServer(httpapi.Handler(r.c, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{AuthHeader: "X-Auth-Token", Secret: secret.New("s")}}))
-	defer srv.Close()
-	e.waitEvents(t, "business 1's snapshot", func(evs []event) bool { return len(evs) == 1 })
+	r, srv, m := startForBusinessOne(t, e)
 	for i := 0; i < 23; i++ {
 		_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: other.ID})
 		with := fmt.Sprintf(`{"type":"message_created","payload":{"conversation":{"id":%d,"business":{"id":2}}}}`, other.ID)
@@ -223,13 +217,7 @@ func TestWebhookCannotWidenTheScope(t *testing.T) {
 	e := newEnv(t)
 	mine := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 1})
 	_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: mine.ID})
-	m := metrics.New(metrics.Gauges{})
-	opt := e.options()
-	opt.BusinessIDs, opt.Metrics = []string{"1"}, m
-	r := e.start(opt)
-	srv := httptest.NewServer(httpapi.Handler(r.c, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{AuthHeader: "X-Auth-Token", Secret: secret.New("s")}}))
-	defer srv.Close()
-	e.waitEvents(t, "business 1's snapshot", func(evs []event) bool { return len(evs) == 1 })
+	r, srv, m := startForBusinessOne(t, e)
 	other := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 3})
 	for i := 0; i < 23; i++ {
 		_, _ = e.sim.AddMessage(partoosim.MessageSpec{ConversationID: other.ID})
@@ -266,4 +254,18 @@ func TestWebhookCannotWidenTheScope(t *testing.T) {
 	if c, o := counterValue(t, m, "partoo_connector_webhooks_total", "checking"), counterValue(t, m, "partoo_connector_webhooks_total", "outside"); c != 1 || o != 3 {
 		t.Fatalf("webhooks counted checking %v, outside %v; want 1 and 3", c, o)
 	}
+}
+
+// startForBusinessOne starts the connector limited to business 1 with the webhook receiver
+// (secret "s" in X-Auth-Token), and waits for business 1's one-message snapshot.
+func startForBusinessOne(t *testing.T, e *env) (*running, *httptest.Server, *metrics.Metrics) {
+	t.Helper()
+	m := metrics.New(metrics.Gauges{})
+	opt := e.options()
+	opt.BusinessIDs, opt.Metrics = []string{"1"}, m
+	r := e.start(opt)
+	srv := httptest.NewServer(httpapi.Handler(r.c, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{AuthHeader: "X-Auth-Token", Secret: secret.New("s")}}))
+	t.Cleanup(srv.Close)
+	e.waitEvents(t, "business 1's snapshot", func(evs []event) bool { return len(evs) == 1 })
+	return r, srv, m
 }

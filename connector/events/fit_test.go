@@ -14,14 +14,7 @@ import (
 // An event over the topic's limit is published with its content cut to fit, at a UTF-8
 // boundary, and flagged with the content's original size; one that fits is left whole.
 func TestEncodeFitCutsTheContentAndFlagsIt(t *testing.T) {
-	for _, withIDs := range []bool{false, true} {
-		c, err := events.NewCodec()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if withIDs {
-			_ = c.UseSchemaIDs(map[diff.EventType]uint32{diff.MessageCreated: 1, diff.StatusChanged: 2, diff.MessageDeleted: 3})
-		}
+	for _, c := range bothFramings(t) {
 		m := sampleMessage()
 		m.Content = strings.Repeat("aé€😀", 1_500_000/10) // 1.5 MB of 1- to 4-byte runes
 		const limit = 1 << 20

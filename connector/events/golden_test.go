@@ -139,14 +139,7 @@ func TestConfluentWireFormat(t *testing.T) {
 
 // DecodeEvent gives back the event that was encoded, in both framings.
 func TestDecodeEventRoundTrip(t *testing.T) {
-	for _, withIDs := range []bool{false, true} {
-		c, err := events.NewCodec()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if withIDs {
-			_ = c.UseSchemaIDs(map[diff.EventType]uint32{diff.MessageCreated: 1, diff.StatusChanged: 2, diff.MessageDeleted: 3})
-		}
+	for _, c := range bothFramings(t) {
 		for _, e := range goldenEvents() {
 			enc, err := c.Encode(e)
 			if err != nil {
@@ -175,4 +168,24 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bothFramings returns a codec writing single-object encoding and one writing the Confluent
+// wire format (schema ids 1, 2, 3).
+func bothFramings(t *testing.T) []*events.Codec {
+	t.Helper()
+	var out []*events.Codec
+	for _, withIDs := range []bool{false, true} {
+		c, err := events.NewCodec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withIDs {
+			if err := c.UseSchemaIDs(map[diff.EventType]uint32{diff.MessageCreated: 1, diff.StatusChanged: 2, diff.MessageDeleted: 3}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
