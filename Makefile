@@ -17,7 +17,7 @@ test:
 # SCHEMA_REGISTRY_TEST_URL set, both required). The smoke test runs first and verbosely so the
 # log names the broker the suite ran against.
 test-against-broker:
-	$(GO) test -count=1 -v -run '^TestBrokerSmoke$$' ./connector/kafkatest
+	$(GO) test -count=1 -v -run '^TestBrokerSmoke$$' ./connector/internal/kafkatest
 	$(GO) test $(TEST_FLAGS) ./...
 
 quick:
@@ -50,9 +50,9 @@ registry-stop:
 # bench.txt (docs/benchmarks.md quotes them).
 .PHONY: bench
 bench:
-	deploy/local-kafka/with-kafka.sh sh -c '$(GO) test -run XXX -bench . -benchtime 1x ./connector/publish/ && \
-	  $(GO) test -run XXX -bench . -benchtime 3x ./connector/state/ && \
-	  $(GO) test -run XXX -bench . ./connector/diff/ ./connector/partoo/' | tee bench.txt
+	deploy/local-kafka/with-kafka.sh sh -c '$(GO) test -run XXX -bench . -benchtime 1x ./connector/internal/publish/ && \
+	  $(GO) test -run XXX -bench . -benchtime 3x ./connector/internal/state/ && \
+	  $(GO) test -run XXX -bench . ./connector/internal/diff/ ./connector/internal/partoo/' | tee bench.txt
 
 # make bench-freshness — detection lag of each scheduling strategy under the 300/min budget, with
 # API latency, in simulated time (~3 min on an idle 2-core machine); rewrites cmd/partoo-bench/results/

@@ -1,0 +1,170 @@
+package connectorcli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
+	"github.com/partoo-connector/partoo-connector/connector/internal/service"
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
+)
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
+	seed := fs.Uint64("seed", 0, "seed of the simulated organisation and activity (0: a random one, logged)")
+	convs := fs.Int("conversations", 12, "conversations in the simulated organisation")
+	output := fs.String("output", "", "text (one readable line an event) or json (one object a line); default: text on a terminal, json otherwise")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: partoo-connector demo [flags]\n\nRuns everything in one process — a simulated Partoo organisation with lively activity, an\nin-process Kafka (kfake) and the connector — and prints each committed event on stdout, one a line: readable text on a terminal, JSON\notherwise (--output). Logs go to stderr. No configuration, no network.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
+	}
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
+	}
+	if *output == "" {
+		*output = formatJSON
+		if isTerminal(stdout) {
+			*output = formatText
+		}
+	}
+	p, err := newPrinter(stdout, *output)
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector demo: --output: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+
+	// Partoo, simulated: history, then live activity with frequent status changes and
+	// Instagram deletions so every event type shows within a minute.
+	const key, rpm = "demo-key", 600
+	sim := partoosim.New(partoosim.Config{APIKey: key, RequestsPerMinute: rpm, Seed: *seed})
+	gen := partoosim.NewGenerator(sim, partoosim.Activity{
+		MessagesPerSecond: 1.5, NewConversationShare: 0.05, HotConversations: 6,
+		StatusDelayMin: time.Second, StatusDelayMax: 8 * time.Second,
+		DeleteRatio: 0.4, DeleteDelayMax: 20 * time.Second, RetryDelayMax: 20 * time.Second,
+	}, *seed)
+	gen.Populate(*convs, 4, 48*time.Hour)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
+		return 1
+	}
+	api := "http://" + ln.Addr().String() + "/v2"
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	go func() { _ = gen.Run(ctx, 100*time.Millisecond) }()
+	go storyline(ctx, sim)
+
+	// Kafka, in process.
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: demo: kfake: %v\n", err)
+		return 1
+	}
+	defer cluster.Close()
+	kopts := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}
+	topics := state.Topics{Events: "partoo.messages.events", State: "partoo.messages.state", EventsPartitions: 3, StatePartitions: 3}
+
+	conn, err := service.New(service.Options{
+		Partoo: partoo.Config{APIURL: api, APIKey: secret.New(key), RequestsPerMinute: rpm},
+		Kafka:  kopts, Topics: topics, TransactionalID: "partoo-connector-demo", Logger: log, LogSummaryInterval: -1})
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
+		return 1
+	}
+	log.Info("demo: simulated Partoo organisation", "conversations", *convs, "seed", *seed, "api", api, "budget_per_minute", rpm)
+	runErr := make(chan error, 1)
+	go func() { runErr <- conn.Run(ctx) }()
+
+	// Print what a read_committed consumer of the events topic sees.
+	for !conn.Ready() {
+		select {
+		case err := <-runErr:
+			fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
+			return 1
+		case <-ctx.Done():
+			return 0
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cl, err := kgo.NewClient(append(kopts, kgo.ConsumeTopics(topics.Events), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
+		return 1
+	}
+	defer cl.Close()
+	consume(ctx, cl, p, consumeOptions{}, stderr)
+	if err := <-runErr; err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
+		return 1
+	}
+	var summary []any
+	types := make([]string, 0, len(p.count))
+	for t := range p.count {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		summary = append(summary, t, p.count[t])
+	}
+	log.Info("demo: done", summary...)
+	return 0
+}
+
+// storyline guarantees every event type early whatever the seed: an agent's reply goes
+// Sending → Success, and an Instagram customer deletes a message.
+func storyline(ctx context.Context, sim *partoosim.Sim) {
+	wait := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	if !wait(3 * time.Second) {
+		return
+	}
+	c := sim.CreateConversation(partoosim.ConversationSpec{Partner: partoo.PartnerInstagram, ConsumerName: "Léa (Instagram)"})
+	m, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderConsumer, Content: "Do you deliver on Sundays?"})
+	uid := "agent-1"
+	r, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderUser, Status: partoo.StatusSending,
+		Content: "Yes, from 9 to 12!", UserID: &uid})
+	if !wait(4 * time.Second) {
+		return
+	}
+	_ = sim.SetStatus(r.ID, partoo.StatusSuccess)
+	if !wait(6 * time.Second) {
+		return
+	}
+	_ = sim.DeleteMessage(m.ID)
+}

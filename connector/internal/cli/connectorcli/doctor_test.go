@@ -1,0 +1,105 @@
+package connectorcli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
+)
+
+// doctorEnv points the environment at a simulator and a cluster with fresh topic names.
+func doctorEnv(t *testing.T, cluster *kafkatest.Cluster, key string) (events, stateTopic string) {
+	sim := partoosim.New(partoosim.Config{APIKey: "k", RequestsPerMinute: -1})
+	gen := partoosim.NewGenerator(sim, partoosim.Activity{}, 3)
+	gen.Populate(12, 4, time.Hour)
+	url := simtest.Serve(t, sim)
+	base := kafkatest.Topic(t)
+	clearEnv(t)
+	t.Setenv("PARTOO_API_URL", url)
+	t.Setenv("PARTOO_API_KEY", key)
+	t.Setenv("KAFKA_BROKERS", strings.Join(cluster.Brokers, ","))
+	t.Setenv("KAFKA_EVENTS_TOPIC", base+".events")
+	t.Setenv("KAFKA_STATE_TOPIC", base+".state")
+	return base + ".events", base + ".state"
+}
+
+func doctorRun(t *testing.T) (int, string, time.Duration) {
+	var out, errs bytes.Buffer
+	start := time.Now()
+	rc := run([]string{"doctor"}, &out, &errs)
+	return rc, out.String() + errs.String(), time.Since(start)
+}
+
+// A good setup passes, with the topics absent and again once they exist.
+func TestDoctorGoodSetup(t *testing.T) {
+	cluster := kafkatest.New(t)
+	events, st := doctorEnv(t, cluster, "k")
+	rc, out, _ := doctorRun(t)
+	if rc != 0 || strings.Contains(out, "✗") || !strings.Contains(out, "✓ Partoo API key") || !strings.Contains(out, "✓ Kafka") ||
+		!strings.Contains(out, "absent: the connector creates it") {
+		t.Fatalf("rc %d:\n%s", rc, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := state.EnsureTopics(ctx, cluster.Admin(t), state.Topics{Events: events, State: st, EventsPartitions: 2, StatePartitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rc, out, _ = doctorRun(t)
+	if rc != 0 || strings.Contains(out, "✗") || !strings.Contains(out, "✓ topic "+st+": state topic, 2 partitions, cleanup.policy=compact") ||
+		!strings.Contains(out, "✓ read "+st) || !strings.Contains(out, "✓ topic "+events+": events topic, 2 partitions, cleanup.policy=delete, max.message.bytes=") {
+		t.Fatalf("with topics: rc %d:\n%s", rc, out)
+	}
+}
+
+// Each bad setup exits 1 with a ✗ line naming the problem.
+func TestDoctorBadSetups(t *testing.T) {
+	cluster := kafkatest.New(t)
+
+	doctorEnv(t, cluster, "wrong-key")
+	if rc, out, _ := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ Partoo API key: Partoo refused it") {
+		t.Errorf("wrong key: rc %d:\n%s", rc, out)
+	}
+
+	// A mistyped name is named with the variable it most likely meant (a warning: it blocks nothing).
+	doctorEnv(t, cluster, "k")
+	t.Setenv("PARTOO_API_ULR", "https://api.partoo.co/v2")
+	if rc, out, _ := doctorRun(t); rc != 0 || !strings.Contains(out, "! configuration: environment variable PARTOO_API_ULR is not one the connector reads, and is ignored: did you mean PARTOO_API_URL?") {
+		t.Errorf("mistyped variable: rc %d:\n%s", rc, out)
+	}
+	os.Unsetenv("PARTOO_API_ULR")
+
+	doctorEnv(t, cluster, "k")
+	t.Setenv("KAFKA_BROKERS", "127.0.0.1:1")
+	if rc, out, took := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ Kafka: 127.0.0.1:1 did not answer") || took > 15*time.Second {
+		t.Errorf("unreachable broker: rc %d after %v:\n%s", rc, took, out)
+	}
+
+	_, st := doctorEnv(t, cluster, "k")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	resp, err := cluster.Admin(t).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, st)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, out, _ := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ topic "+st+": topic "+st+" has cleanup.policy=delete") {
+		t.Errorf("non-compacted state topic: rc %d:\n%s", rc, out)
+	}
+
+	clearEnv(t)
+	t.Setenv("KAFKA_BROKERS", "127.0.0.1:9092")
+	if rc, out, _ := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ configuration: PARTOO_API_KEY") {
+		t.Errorf("no key: rc %d:\n%s", rc, out)
+	}
+}

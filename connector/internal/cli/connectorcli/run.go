@@ -1,0 +1,324 @@
+package connectorcli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/config"
+	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/httpapi"
+	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/internal/service"
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
+)
+
+// shutdownGrace bounds the time from SIGTERM to exit: below Kubernetes' default 30 s grace.
+const shutdownGrace = 20 * time.Second
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: partoo-connector run\n\nRuns the connector until SIGTERM or SIGINT. Configured from the environment:\n\n")
+		for _, v := range config.Vars() {
+			if v.Default == "" {
+				fmt.Fprintf(fs.Output(), "  %-32s %s\n", v.Name, v.Desc)
+			} else {
+				fmt.Fprintf(fs.Output(), "  %-32s %s (default %s)\n", v.Name, v.Desc, v.Default)
+			}
+		}
+	}
+	if rc, stop := parseFlags(fs, args, 0, stderr); stop {
+		return rc
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
+	level, _ := cfg.SlogLevel()
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationsInSeconds})
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(stderr, hopts)
+	}
+	log := slog.New(h)
+	for _, u := range config.UnknownVars(os.Environ()) {
+		log.Warn(unknownVarText(u), "variable", u.Name, "did_you_mean", u.Suggest)
+	}
+
+	kopts, err := cfg.KafkaOpts()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
+	rcfg, err := cfg.Registry()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 2
+	}
+	var conn *service.Connector
+	m := metrics.New(gauges(func() *service.Connector { return conn }))
+	opt := options(cfg, kopts)
+	opt.SchemaRegistry = rcfg
+	opt.Logger, opt.Metrics = log, m
+	conn, err = service.New(opt)
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log.Info("starting", "version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
+		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
+		"requests_per_minute", cfg.PartooRequestsPerMinute, "budget_reserve", cfg.PartooBudgetReserve,
+		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero(), "schema_registry", cfg.SchemaRegistryURL, "leader_election", cfg.KafkaLeaderElection)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
+		return 1
+	}
+	srv := newHTTPServer(httpapi.Handler(conn, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{
+		AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}}))
+	ln = limitListener(ln, maxConnections, maxProbeConnections)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("serving /metrics, /healthz, /readyz, /status", "addr", ln.Addr().String())
+
+	done := make(chan error, 1)
+	go func() { done <- conn.Run(ctx) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		log.Info("shutting down", "grace", shutdownGrace.String())
+		select {
+		case err = <-done:
+		case <-time.After(shutdownGrace):
+			log.Error("shutdown took too long; exiting", "grace", shutdownGrace)
+			return 1
+		}
+	}
+	if err != nil {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	log.Info("stopped cleanly", "walks", conn.Walks())
+	return 0
+}
+
+// options maps the configuration onto the connector's options: one name per setting.
+func options(cfg *config.Config, kopts []kgo.Opt) service.Options {
+	summary := cfg.LogSummaryInterval
+	if summary == 0 {
+		summary = -1 // LOG_SUMMARY_INTERVAL=0: never
+	}
+	return service.Options{
+		Partoo: partoo.Config{APIURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
+			RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
+			RequestTimeout: cfg.PartooRequestTimeout, RequestAttempts: cfg.PartooRequestAttempts, PerPage: cfg.PartooPerPage},
+		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
+		StartupTimeout: cfg.KafkaStartupTimeout, OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
+		Lease: service.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
+		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
+			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
+			ReplicationFactor: cfg.KafkaReplicationFactor},
+		PartooStartupTimeout: cfg.PartooStartupTimeout,
+		ConversationIDs:      cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
+		Diff:        diff.Options{VanishAfterWalks: cfg.VanishAfterWalks, VanishConfirmAfter: cfg.PartooVanishConfirmAfter},
+		MaxInFlight: cfg.PartooMaxInFlight,
+		Scheduler:   cfg.Scheduler,
+		Schedule: schedule.Config{DiscoveryInterval: cfg.SchedulerDiscoveryInterval,
+			SendingMaxBackoff: cfg.SchedulerSendingMaxBackoff, InstagramChecks: cfg.SchedulerInstagramChecks,
+			ReconcileShare: cfg.SchedulerReconcileShare, ReconcilePeriod: cfg.SchedulerReconcilePeriod},
+		LogSummaryInterval: summary,
+	}
+}
+
+// gauges reads the connector's figures at scrape time (zero before it exists).
+func gauges(conn func() *service.Connector) metrics.Gauges {
+	read := func(f func(c *service.Connector) float64) func() float64 {
+		return func() float64 {
+			if c := conn(); c != nil {
+				return f(c)
+			}
+			return 0
+		}
+	}
+	pass := func(f func(p *service.PassReport) float64) func() float64 {
+		return read(func(c *service.Connector) float64 {
+			if p := c.StatusReport().Pass; p != nil {
+				return f(p)
+			}
+			return 0
+		})
+	}
+	return metrics.Gauges{
+		Conversations: read(func(c *service.Connector) float64 { n, _ := c.Index().Len(); return float64(n) }),
+		Messages:      read(func(c *service.Connector) float64 { _, n := c.Index().Len(); return float64(n) }),
+		BudgetTokens:  read(func(c *service.Connector) float64 { return float64(c.Budget().Available()) }),
+		BudgetRate:    read(func(c *service.Connector) float64 { return c.Budget().RatePerMinute() }),
+		PassDone:      pass(func(p *service.PassReport) float64 { return float64(p.Done) }),
+		PassTotal:     pass(func(p *service.PassReport) float64 { return float64(p.Total) }),
+		PassETA:       pass(func(p *service.PassReport) float64 { return p.ETASeconds }),
+		PassPhase: func() string {
+			if c := conn(); c != nil {
+				if p := c.StatusReport().Pass; p != nil {
+					return p.Phase
+				}
+			}
+			return ""
+		},
+		HangingClosed: read(func(c *service.Connector) float64 { return float64(c.KafkaStats().HangingClosed) }),
+	}
+}
+
+// printConfigErrors prints one line per wrong variable.
+func printConfigErrors(w io.Writer, err error) {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintf(w, "partoo-connector: configuration: %v\n", e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "partoo-connector: configuration: %v\n", err)
+}
+
+// newHTTPServer serves h on a port that may face the internet (webhooks): every phase of a
+// request is bounded and idle connections are closed.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           probesFirst(h),
+		ConnContext:       markProbeOnly,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+// maxConnections caps the HTTP connections served as usual (webhooks included); up to
+// maxProbeConnections more are accepted for probes only, so that a flood of idle or
+// keep-alive connections never starves /healthz, /readyz, /metrics and /status.
+const (
+	maxConnections      = 256
+	maxProbeConnections = 8192
+)
+
+// limitListener accepts n connections at once as usual; beyond, up to probes more are
+// accepted as probe-only connections (probeOnly reports them); beyond that, more wait in the
+// kernel's backlog.
+func limitListener(ln net.Listener, n, probes int) net.Listener {
+	return &limitedListener{Listener: ln, slots: make(chan struct{}, n), extra: make(chan struct{}, probes)}
+}
+
+type limitedListener struct {
+	net.Listener
+	slots chan struct{}
+	extra chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	var slots chan struct{}
+	select {
+	case l.slots <- struct{}{}:
+		slots = l.slots
+	default:
+		select {
+		case l.slots <- struct{}{}:
+			slots = l.slots
+		case l.extra <- struct{}{}:
+			slots = l.extra
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, probeOnly: slots == l.extra, release: func() { <-slots }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	probeOnly bool
+	once      sync.Once
+	release   func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+type probeOnlyKey struct{}
+
+// markProbeOnly is the server's ConnContext: requests on a probe-only connection say so.
+func markProbeOnly(ctx context.Context, c net.Conn) context.Context {
+	if lc, ok := c.(*limitedConn); ok && lc.probeOnly {
+		return context.WithValue(ctx, probeOnlyKey{}, true)
+	}
+	return ctx
+}
+
+// probesFirst serves only the probes on a probe-only connection (503 for anything else, such as
+// a webhook: Partoo retries 5xx), and closes it after each answer.
+func probesFirst(h http.Handler) http.Handler {
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if only, _ := r.Context().Value(probeOnlyKey{}).(bool); only {
+			w.Header().Set("Connection", "close")
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics", "/status":
+			default:
+				http.Error(w, "busy: too many connections", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// unknownVarText is the warning for a variable with our prefixes that no setting reads.
+func unknownVarText(u config.Unknown) string {
+	if u.Suggest != "" {
+		return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored: did you mean %s?", u.Name, u.Suggest)
+	}
+	return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored", u.Name)
+}
+
+// durationsInSeconds writes durations in JSON logs as seconds (a number), not Go's nanoseconds.
+func durationsInSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.Float64(a.Key, a.Value.Duration().Seconds())
+	}
+	return a
+}

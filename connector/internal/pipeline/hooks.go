@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+)
+
+// Hooks hear what a Step does, for metrics, health, logs and benchmarks. Walked may be called
+// from several goroutines at once; implementations must be safe for that.
+type Hooks interface {
+	// Walked: a conversation's walk is settled — skipped, failed, or read and (when it
+	// changed) committed. Report.Events are the committed events.
+	Walked(r Report)
+	// Transaction: a transaction of n conversations' changes ended; err is nil when it
+	// committed.
+	Transaction(n int, err error)
+}
+
+// Results of a walk (Report.Result).
+const (
+	ResultComplete = "complete"  // every page read, every message decoded
+	ResultAllPages = "all_pages" // every page read, some messages undecodable (skipped)
+	ResultPartial  = "partial"   // the walk failed part-way; what was read was published
+	ResultSkipped  = "skipped"   // the conversation answered 404 or 403
+	ResultFailed   = "failed"    // its transaction did not commit
+)
+
+// Report describes one conversation's walk.
+type Report struct {
+	ConversationID int64
+	Result         string // a Result* constant
+	Coverage       diff.Coverage
+	Started        time.Time
+	Duration       time.Duration // walking (requests included)
+	PreviousWalk   time.Time     // start of the previous walk of the conversation (zero: none since the start)
+	Pages          int
+	Messages       int   // decoded
+	Skipped        int   // undecodable, left out
+	Ignored        int   // unknown sender_type, or another conversation's
+	Err            error // the walk's error (partial, skipped), or the commit's (failed)
+	// OK: the walk read every page and (if it had to) committed, and something it read was
+	// usable: what health counts as a successful walk.
+	OK bool
+	// What the walk proved of itself: Partoo's count (when HasCount) and the distinct messages
+	// received; Short: every page read but fewer than the count. Absent: recorded messages the
+	// walk did not see; Suspect: a complete walk missing most or all of them without the count
+	// to vouch for it, so no absence was counted.
+	Count    int
+	HasCount bool
+	Distinct int
+	Short    bool
+	Absent   int
+	Suspect  bool
+	// Truncated lists the events published with their content cut to fit the events topic;
+	// Dropped those that could not fit at all (left out, the rest of the conversation goes on).
+	Truncated []Truncated
+	Dropped   []Dropped
+	// Refused: Kafka refused records of this conversation (Err says why); the rest of its
+	// batch was published without it, and it is walked again later.
+	Refused bool
+	// Resnapshot is the resnapshot request the walk served ("" for none).
+	Resnapshot string
+	// Events committed for the conversation (nil if none, or if the commit failed).
+	Events []diff.Event
+	// UnknownSenders maps each undocumented sender_type met to a message id with it, and
+	// Foreign lists messages of another conversation the walk returned: both ignored.
+	UnknownSenders map[string]int64
+	Foreign        []int64
+}
+
+func (r *Report) noteIgnored(msgs []partoo.Message) {
+	for _, m := range msgs {
+		switch {
+		case m.ConversationID != r.ConversationID:
+			r.Foreign = append(r.Foreign, m.ID)
+		case !m.SenderType.Known():
+			if r.UnknownSenders == nil {
+				r.UnknownSenders = map[string]int64{}
+			}
+			r.UnknownSenders[string(m.SenderType)] = m.ID
+		}
+	}
+}
+
+// Truncated is an event whose message content was cut to fit Kafka.
+type Truncated struct {
+	MessageID int64
+	Type      diff.EventType
+	From      int // the content's original size in bytes
+	Size      int // the record's size as published
+}
+
+// Dropped is an event that could not be published.
+type Dropped struct {
+	MessageID int64
+	Type      diff.EventType
+	Err       error
+}
+
+type nopHooks struct{}
+
+func (nopHooks) Walked(Report)          {}
+func (nopHooks) Transaction(int, error) {}

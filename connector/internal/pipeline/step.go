@@ -1,0 +1,268 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
+)
+
+// Committer writes a batch of conversations' changes atomically: all visible, or none.
+// *publish.Publisher is the Kafka committer.
+type Committer interface {
+	Publish(ctx context.Context, changes []publish.Change) error
+}
+
+// Config configures a Step.
+type Config struct {
+	Partoo    *partoo.Client      // required
+	Index     func() *state.Index // the recorded states; required (the index may be replaced)
+	Committer Committer           // required
+	Scheduler schedule.Scheduler  // told about every walk; required
+	Events    *events.Codec       // default: a new codec
+	State     *state.Codec        // default: a new codec
+	Clock     clock.Clock         // default: the wall clock
+	Hooks     Hooks               // default: none
+	Diff      diff.Options        // VanishAfterWalks
+	// EventMaxBytes returns the most an event record may take (events.RecordSize): the events
+	// topic's max.message.bytes, or the producer's limit if lower. An event over it is
+	// published with its content cut to fit and flagged (content_truncated_from). Default:
+	// no limit.
+	EventMaxBytes func() int
+	// Resnapshot, if set, returns the pending resnapshot request of a conversation ("" for
+	// none): its walk re-emits every recorded message as a snapshot (diff.Options.Resnapshot).
+	Resnapshot func(conversationID int64) string
+}
+
+// Step is the walk step. Read may be called by several goroutines at once, for different
+// conversations; Commit by one at a time.
+type Step struct {
+	cfg Config
+
+	mu       sync.Mutex
+	lastWalk map[int64]time.Time // start of the previous walk of each conversation (for lags)
+}
+
+// New validates cfg and returns a Step.
+func New(cfg Config) (*Step, error) {
+	if cfg.Partoo == nil || cfg.Index == nil || cfg.Committer == nil || cfg.Scheduler == nil {
+		return nil, errors.New("pipeline: Partoo, Index, Committer and Scheduler are required")
+	}
+	var err error
+	if cfg.Events == nil {
+		if cfg.Events, err = events.NewCodec(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.State == nil {
+		if cfg.State, err = state.NewCodec(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Hooks == nil {
+		cfg.Hooks = nopHooks{}
+	}
+	return &Step{cfg: cfg, lastWalk: map[int64]time.Time{}}, nil
+}
+
+// Prepared is one conversation walked, diffed and encoded, ready to commit.
+type Prepared struct {
+	Report Report
+	Result diff.Result
+	Change publish.Change // encoded events and state; meaningful when Result.Changed
+	prev   *diff.State
+	idx    *state.Index // the index it was diffed against
+}
+
+// Walk reads one conversation and commits the result on its own.
+func (s *Step) Walk(ctx context.Context, id int64) error {
+	p, err := s.Read(ctx, id)
+	if err != nil || p == nil {
+		return err
+	}
+	return s.Commit(ctx, []*Prepared{p})
+}
+
+// Read walks every page of a conversation's messages, diffs them against its recorded state
+// and encodes the change. It returns nil (and has told the hooks and the scheduler) when the
+// conversation cannot be read (404, 403).
+func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
+	started := s.cfg.Clock.Now()
+	w, werr := s.cfg.Partoo.Messages(ctx, id)
+	r := Report{ConversationID: id, Started: started, Duration: s.cfg.Clock.Now().Sub(started),
+		Pages: w.Pages, Messages: len(w.Messages), Skipped: len(w.Skipped), Err: werr}
+	if s.cfg.Resnapshot != nil {
+		r.Resnapshot = s.cfg.Resnapshot(id) // reported even when the conversation is gone
+	}
+	s.mu.Lock()
+	r.PreviousWalk = s.lastWalk[id]
+	s.lastWalk[id] = started
+	s.mu.Unlock()
+	cov := diff.Complete
+	var unreadable []int64
+	switch {
+	case werr == nil && w.Short():
+		// Every page read, yet fewer messages than Partoo's own count: what was read is
+		// published, nothing is concluded from what was not.
+		cov, r.Short = diff.AllPages, true
+	case werr == nil && len(w.Skipped) > 0:
+		// The client reported each skipped item to its observer. When each has its id, the
+		// walk still accounts for every message (present, if unreadable): complete.
+		for _, sk := range w.Skipped {
+			if sk.ID == 0 {
+				cov, unreadable = diff.AllPages, nil
+				break
+			}
+			unreadable = append(unreadable, sk.ID)
+		}
+	case werr == nil:
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(werr, partoo.ErrUnauthorized):
+		return nil, werr
+	case errors.Is(werr, partoo.ErrNotFound), errors.Is(werr, partoo.ErrForbidden):
+		// Gone or no longer visible to this key: never a reason to report mass deletions.
+		r.Result = ResultSkipped
+		s.cfg.Hooks.Walked(r)
+		s.cfg.Scheduler.Walked(id, s.cfg.Index().Get(id), schedule.Outcome{Gone: true})
+		return nil, nil
+	default:
+		cov = diff.Partial
+	}
+	idx := s.cfg.Index()
+	prev := idx.Get(id)
+	opts := s.cfg.Diff
+	opts.Resnapshot = r.Resnapshot
+	opts.Counted = w.HasCount && w.Distinct == w.Count
+	opts.Unreadable = unreadable
+	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), opts)
+	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
+	if cov == diff.Complete && len(w.Skipped) > 0 {
+		r.Result = diff.AllPages.String() // every message accounted for, some not publishable
+	}
+	r.Count, r.HasCount, r.Distinct, r.Absent, r.Suspect = w.Count, w.HasCount, w.Distinct, res.Absent, res.Suspect
+	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
+	r.OK = werr == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)
+	if res.Ignored > 0 {
+		r.noteIgnored(w.Messages)
+	}
+	p := &Prepared{Report: r, Result: res, prev: prev, idx: idx}
+	if !res.Changed {
+		return p, nil
+	}
+	p.Change = publish.Change{ConversationID: id, Events: make([]events.Encoded, 0, len(res.Events))}
+	maxBytes := 0
+	if s.cfg.EventMaxBytes != nil {
+		maxBytes = s.cfg.EventMaxBytes()
+	}
+	for _, e := range res.Events {
+		enc, from, err := s.cfg.Events.EncodeFit(e, maxBytes)
+		switch {
+		case errors.Is(err, events.ErrTooLarge):
+			// One item never blocks its conversation: it is named and left out.
+			p.Report.Dropped = append(p.Report.Dropped, Dropped{MessageID: e.MessageID, Type: e.Type, Err: err})
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("encode event of conversation %d: %w", id, err)
+		case from > 0:
+			p.Report.Truncated = append(p.Report.Truncated, Truncated{MessageID: e.MessageID, Type: e.Type, From: from, Size: events.RecordSize(enc)})
+		}
+		p.Change.Events = append(p.Change.Events, enc)
+	}
+	sv, err := s.cfg.State.Encode(res.Next)
+	if err != nil {
+		return nil, fmt.Errorf("encode state of conversation %d: %w", id, err)
+	}
+	p.Change.State = sv
+	return p, nil
+}
+
+// Commit writes the changed conversations of a batch in one transaction and, once it has
+// committed, records their new states; then it tells the hooks and the scheduler about every
+// conversation of the batch. When the transaction fails, nothing of it is recorded and every
+// conversation of the batch counts as a failed walk (walked again later); Commit returns an
+// error only when the connector must stop (publish.ErrFenced, publish.ErrNotAuthorized,
+// cancellation).
+//
+// A conversation diffed against an index that has been replaced since (the state was
+// re-read from Kafka) is not committed: it counts as failed and is walked again.
+func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
+	idx := s.cfg.Index()
+	var changes []publish.Change
+	for _, p := range batch {
+		if p.Result.Changed && p.idx == idx {
+			changes = append(changes, p.Change)
+		}
+	}
+	var perr error
+	refused := map[int64]error{} // conversations Kafka refused records of, left out of the retry
+	for len(changes) > 0 {
+		perr = s.cfg.Committer.Publish(ctx, changes)
+		s.cfg.Hooks.Transaction(len(changes), perr)
+		if perr != nil && (errors.Is(perr, publish.ErrFenced) || errors.Is(perr, publish.ErrNotAuthorized) || ctx.Err() != nil) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return perr
+		}
+		// One conversation never blocks a batch: the others are published at once without it.
+		var re *publish.RefusedError
+		if !errors.As(perr, &re) {
+			break
+		}
+		rest := changes[:0:0]
+		for _, ch := range changes {
+			if slices.Contains(re.ConversationIDs, ch.ConversationID) {
+				refused[ch.ConversationID] = perr
+			} else {
+				rest = append(rest, ch)
+			}
+		}
+		if len(rest) == len(changes) {
+			break
+		}
+		changes, perr = rest, nil
+	}
+	for _, p := range batch {
+		r, id := p.Report, p.Report.ConversationID
+		defer func(p *Prepared, r *Report) { p.Report = *r }(p, &r) // the report as settled, for the runner
+		switch rerr, isRefused := refused[id]; {
+		case isRefused:
+			r.Result, r.OK, r.Err, r.Refused = ResultFailed, false, rerr, true
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: true})
+		case p.idx != idx:
+			r.Result, r.OK, r.Err = ResultFailed, false, errors.New("the state was re-read since this walk: walked again")
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, idx.Get(id), schedule.Outcome{Failed: true})
+		case !p.Result.Changed:
+			s.cfg.Hooks.Walked(r)
+			// A suspect walk (most of the conversation missing, nothing vouching for it) is
+			// looked at again soon, like a failed one.
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: r.Err != nil || r.Suspect})
+		case perr != nil:
+			r.Result, r.OK, r.Err = ResultFailed, false, perr
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: true})
+		default:
+			idx.Put(p.Result.Next) // only after the commit
+			r.Events = p.Result.Events
+			s.cfg.Hooks.Walked(r)
+			s.cfg.Scheduler.Walked(id, p.Result.Next, schedule.Outcome{Failed: r.Err != nil || r.Suspect, Changed: len(r.Events) > 0})
+		}
+	}
+	return nil
+}

@@ -1,0 +1,483 @@
+// Package publish writes a batch of conversations' events and their new state records in
+// ONE Kafka transaction: either all of it becomes visible to read_committed readers, or none.
+//
+// Every Kafka operation is bounded: the acknowledgements of a transaction's records
+// (ProduceTimeout), its commit and its abort (EndTimeout). When one fails or times out, the
+// transaction is aborted — by the broker if not by us — and Publish returns an error; the
+// caller redoes the work in a later transaction. After a failure the producer is rebuilt
+// (a new producer epoch) before the next transaction, so a stalled or restarted broker never
+// leaves it in a state it cannot leave.
+//
+// A failed transaction is settled before the next one begins: the broker's coordinator can end
+// a transaction while skipping some partitions' markers (a broker fenced by its controller
+// after a stall), and records left open that way would be committed by this producer's next
+// commit. After any transaction that failed once records were sent, the Publisher looks for an
+// open transaction of its producer id on both topics and writes the missing marker itself, with
+// the outcome the coordinator recorded (hanging.go).
+//
+// Fencing is told apart from timeouts: the broker bumps the producer epoch both when another
+// process registers the same transactional id and when it aborts a transaction that outlived
+// TransactionTimeout. A fence-like error in a transaction younger than 90 % of the timeout can
+// only come from another process: Publish returns ErrFenced and the caller must stop. An older
+// one is the broker's timeout abort: Publish returns ErrTransactionTimedOut and recovers.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+)
+
+// Sentinels matched with errors.Is.
+var (
+	// ErrFenced: another process registered the same transactional id while this one's
+	// transaction was young; this one must stop. Returned by Publish and Init.
+	ErrFenced = errors.New("fenced: another connector instance with the same KAFKA_TRANSACTIONAL_ID took over; this instance stops")
+	// ErrTransactionTimedOut: the broker aborted a transaction that outlived the transaction
+	// timeout (a stall). Nothing of it is visible; the producer is rebuilt before the next
+	// transaction. Returned by Publish.
+	ErrTransactionTimedOut = errors.New("the broker aborted the transaction after KAFKA_TRANSACTION_TIMEOUT (a stall); the producer is re-initialised")
+	// ErrNotAuthorized: the Kafka user may not use the transactional id (ACL Write on
+	// TransactionalId). Returned by Init and Publish; the caller must stop.
+	ErrNotAuthorized = errors.New("the Kafka user is not authorized for this transactional id (needs Describe and Write on TransactionalId)")
+	// ErrUnknownTopic: the broker does not know a topic the transaction wrote to (deleted, or
+	// the cluster came back empty). Returned by Publish.
+	ErrUnknownTopic = errors.New("a topic of the transaction does not exist")
+	// ErrTimeout: Kafka did not acknowledge the records, or answer the commit or abort, in
+	// time. Returned by Publish.
+	ErrTimeout = errors.New("Kafka did not answer in time")
+	// ErrCommitUncertain: the commit was sent but not clearly refused (no answer in time, a
+	// broken connection, a coordinator error such as NOT_COORDINATOR: see commitUnconfirmed):
+	// the transaction may have committed after all. The caller must re-read what
+	// it wrote (the state topic) before it trusts its memory again; the producer is rebuilt
+	// first, which makes the broker settle the transaction one way or the other. Returned by
+	// Publish, with the cause.
+	ErrCommitUncertain = errors.New("the commit's outcome is unknown (it was sent, and not clearly refused)")
+)
+
+// Config configures a Publisher.
+type Config struct {
+	// Base are the connection options (seed brokers, TLS, SASL).
+	Base []kgo.Opt
+	// TransactionalID identifies this connector to Kafka: a second process with the same id
+	// fences the first. Required.
+	TransactionalID string
+	EventsTopic     string
+	StateTopic      string
+	// TransactionTimeout is how long the broker lets a transaction stay open before it aborts
+	// it (transaction.timeout.ms). It must not exceed the broker's
+	// transaction.max.timeout.ms (15 minutes by default). Default 60 s.
+	TransactionTimeout time.Duration
+	// ProduceTimeout bounds the wait for every record of a transaction to be acknowledged.
+	// Default: half the transaction timeout, at most 30 s.
+	ProduceTimeout time.Duration
+	// EndTimeout bounds a commit or an abort. Default: the same as ProduceTimeout.
+	EndTimeout time.Duration
+	// StateMaxBytes bounds one state record (the state topic's max.message.bytes). Default 16 MiB.
+	StateMaxBytes int32
+	// EventsMaxBytes returns the most a batch of event records may take: the events topic's
+	// max.message.bytes (or the producer's limit if lower). It is read when a producer first
+	// meets a partition of the events topic. Default: 1 MiB.
+	EventsMaxBytes func() int32
+	// Now is the clock transactions are aged with. Default time.Now.
+	Now func() time.Time
+	// Logger receives a WARN line for every hanging transaction the Publisher closes (see
+	// hanging.go). Default: discard.
+	Logger *slog.Logger
+}
+
+// Change is one conversation's contribution to a transaction.
+type Change struct {
+	ConversationID int64
+	Events         []events.Encoded
+	State          []byte // the new state record value
+}
+
+// Stats are cumulative counts.
+type Stats struct {
+	Committed int64
+	Aborted   int64
+	Records   int64
+	Rebuilt   int64 // producers rebuilt after a failure
+	// HangingClosed counts the partitions on which a failed transaction was still open after
+	// the broker ended it, and the Publisher wrote the marker itself.
+	HangingClosed int64
+}
+
+// Publisher owns the transactional producer. Publish calls must not overlap; Stats and Ping
+// may be called from any goroutine.
+type Publisher struct {
+	cfg  Config
+	opts []kgo.Opt
+
+	mu      sync.Mutex // guards cl, admCl, rebuild and stats against Stats, Ping and Close
+	cl      *kgo.Client
+	admCl   *kgo.Client  // a plain client for the admin requests of settle
+	adm     *kadm.Client // over admCl
+	rebuild bool         // the producer must be rebuilt before the next transaction
+	stats   Stats
+	// unsettled is the last transaction that failed once records were sent: what it may have
+	// left open on the partitions is closed before the next transaction begins. Only the
+	// goroutine that calls Publish touches it.
+	unsettled *failedTxn
+}
+
+// New validates cfg and returns a Publisher. It touches no network and starts nothing: Init
+// creates the producer, Close stops it.
+func New(cfg Config) (*Publisher, error) {
+	if cfg.TransactionalID == "" || cfg.EventsTopic == "" || cfg.StateTopic == "" {
+		return nil, errors.New("publish: transactional id, events topic and state topic are required")
+	}
+	if cfg.TransactionTimeout <= 0 {
+		cfg.TransactionTimeout = time.Minute
+	}
+	if cfg.ProduceTimeout <= 0 {
+		cfg.ProduceTimeout = min(cfg.TransactionTimeout/2, 30*time.Second)
+	}
+	if cfg.EndTimeout <= 0 {
+		cfg.EndTimeout = cfg.ProduceTimeout
+	}
+	if cfg.StateMaxBytes <= 0 {
+		cfg.StateMaxBytes = 16 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	stateTopic, stateMax, eventsMax := cfg.StateTopic, cfg.StateMaxBytes, cfg.EventsMaxBytes
+	if eventsMax == nil {
+		eventsMax = func() int32 { return 1 << 20 }
+	}
+	opts := append(append([]kgo.Opt{}, cfg.Base...),
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(cfg.ProduceTimeout),
+		// Keyed records go where Java's default partitioner puts them: murmur2 of the key
+		// bytes, so Kafka Streams and Flink can co-partition with our topics.
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.ProducerBatchMaxBytesFn(func(topic string) int32 {
+			if topic == stateTopic {
+				return stateMax
+			}
+			return eventsMax()
+		}),
+		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.NoCompression()),
+		kgo.ProducerLinger(0),
+	)
+	return &Publisher{cfg: cfg, opts: opts}, nil
+}
+
+// Init creates the producer and registers the transactional id with the broker: it fences any
+// earlier process with the same id and aborts its open transaction, so the state topic's last
+// stable offset is final. Call it before the first Publish. One attempt is bounded by
+// EndTimeout; after a failure other than ErrNotAuthorized or a transaction timeout the broker
+// refuses, it may be called again (the connector does so at start while Kafka is slow).
+func (p *Publisher) Init(ctx context.Context) error {
+	p.mu.Lock()
+	cl := p.cl
+	p.mu.Unlock()
+	if cl == nil {
+		var err error
+		if cl, err = kgo.NewClient(p.opts...); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		admCl, err := kgo.NewClient(p.cfg.Base...)
+		if err != nil {
+			cl.Close()
+			return fmt.Errorf("publish: %w", err)
+		}
+		p.mu.Lock()
+		p.cl, p.admCl, p.adm = cl, admCl, kadm.NewClient(admCl)
+		p.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
+	defer cancel()
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		err = fmt.Errorf("publish: init transactional id %q: %w", p.cfg.TransactionalID, err)
+		switch {
+		case errors.Is(err, kerr.InvalidTransactionTimeout):
+			return fmt.Errorf("%w (KAFKA_TRANSACTION_TIMEOUT %s is above the broker's transaction.max.timeout.ms)", err, p.cfg.TransactionTimeout)
+		case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+			return fmt.Errorf("%w: %w", ErrNotAuthorized, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (p *Publisher) client() *kgo.Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cl
+}
+
+// Publish writes every change in one transaction and commits it. On any error nothing is
+// visible and the caller must not update its memory; errors match ErrFenced or
+// ErrNotAuthorized (stop), or ErrTransactionTimedOut, ErrUnknownTopic, ErrTimeout or another
+// Kafka error (the work can be redone later).
+func (p *Publisher) Publish(ctx context.Context, changes []Change) (err error) {
+	if len(changes) == 0 {
+		return nil
+	}
+	cl := p.client()
+	if cl == nil {
+		return errors.New("publish: not started (Init)")
+	}
+	if err := p.ensureProducer(ctx); err != nil {
+		return err
+	}
+	// The producer id and epoch this transaction writes with, kept in case it fails. The
+	// client may have to register the transactional id again first (franz-go does after some
+	// failures, and once to opt in to KIP-890): bounded like the records' acknowledgements.
+	cl = p.client()
+	ictx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
+	pid, epoch, err := cl.ProducerID(ictx)
+	timedOut := ictx.Err() != nil
+	cancel()
+	if err != nil {
+		p.markRebuild()
+		if timedOut && ctx.Err() == nil {
+			err = fmt.Errorf("%w: no producer id within %s (%v)", ErrTimeout, p.cfg.ProduceTimeout, err)
+		}
+		return p.classify(fmt.Errorf("publish: producer id: %w", err), p.cfg.Now())
+	}
+	sent := false
+	defer func() {
+		if err != nil && sent {
+			p.unsettled = &failedTxn{producerID: pid, epoch: epoch, uncertain: errors.Is(err, ErrCommitUncertain)}
+		}
+	}()
+	started := p.cfg.Now()
+	if err := cl.BeginTransaction(); err != nil {
+		p.markRebuild()
+		return p.classify(fmt.Errorf("publish: begin transaction: %w", err), started)
+	}
+	var (
+		wg      sync.WaitGroup
+		errMu   sync.Mutex
+		prodErr error
+		n       int64
+	)
+	var refused refusals
+	done := func(r *kgo.Record, err error) {
+		if err != nil {
+			errMu.Lock()
+			if prodErr == nil {
+				prodErr = err
+			}
+			refused.note(r, err)
+			errMu.Unlock()
+		}
+		wg.Done()
+	}
+	for _, ch := range changes {
+		if ch.State != nil && len(ch.State) > int(p.cfg.StateMaxBytes) {
+			err := p.abort(cl, started, &wg, fmt.Errorf("publish: state of conversation %d is %d bytes, over the state topic's %d", ch.ConversationID, len(ch.State), p.cfg.StateMaxBytes))
+			return &RefusedError{ConversationIDs: []int64{ch.ConversationID}, Err: err}
+		}
+		for _, e := range ch.Events {
+			r := &kgo.Record{Topic: p.cfg.EventsTopic, Key: e.Key, Value: e.Value, Headers: make([]kgo.RecordHeader, len(e.Headers))}
+			for i, h := range e.Headers {
+				r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+			}
+			wg.Add(1)
+			n++
+			sent = true
+			cl.Produce(ctx, r, done)
+		}
+		if ch.State != nil {
+			wg.Add(1)
+			n++
+			sent = true
+			cl.Produce(ctx, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}, done)
+		}
+	}
+	if !waitTimeout(&wg, p.cfg.ProduceTimeout) {
+		return p.abort(cl, started, &wg, fmt.Errorf("publish: %w: %d records not acknowledged within %s", ErrTimeout, n, p.cfg.ProduceTimeout))
+	}
+	if prodErr != nil {
+		return refused.wrap(p.abort(cl, started, &wg, fmt.Errorf("publish: produce: %w", prodErr)))
+	}
+	// Ending a transaction must not be cut short by the caller's cancellation: an unknown
+	// outcome is worse than a few more seconds.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.EndTimeout)
+	defer cancel()
+	if err := cl.EndTransaction(ectx, kgo.TryCommit); err != nil {
+		uncertain := commitUnconfirmed(err, ectx.Err() != nil)
+		if ectx.Err() != nil {
+			err = fmt.Errorf("%w: no answer to the commit within %s (%v)", ErrTimeout, p.cfg.EndTimeout, err)
+		}
+		err = p.abort(cl, started, &wg, fmt.Errorf("publish: commit: %w", err))
+		if uncertain && !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotAuthorized) {
+			p.markRebuild()
+			return fmt.Errorf("%w: %w", ErrCommitUncertain, err)
+		}
+		return err
+	}
+	p.mu.Lock()
+	p.stats.Committed++
+	p.stats.Records += n
+	p.mu.Unlock()
+	return nil
+}
+
+// commitUnconfirmed reports whether a commit that returned err may have happened after all.
+// Only a definitive refusal, received before the commit's deadline, says it did not: the
+// commit was not sent (OPERATION_NOT_ATTEMPTED, or a topic recreated under the transaction:
+// TRANSACTION_ABORTABLE), the transaction was in no state to commit (INVALID_TXN_STATE), or
+// the producer was fenced or is not authorized. Anything else leaves the outcome unknown: no
+// answer in time, a broken connection, UNKNOWN_SERVER_ERROR, a retriable code that outlived
+// the client's retries — NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS, which a coordinator
+// that resigned right after writing the commit answers (seen on a broker fenced by its
+// controller after a stall) — and CONCURRENT_TRANSACTIONS, which is the answer to a commit
+// being completed.
+func commitUnconfirmed(err error, deadlinePassed bool) bool {
+	if deadlinePassed {
+		return true
+	}
+	if isFenceLike(err) {
+		return false
+	}
+	for _, refused := range []*kerr.Error{kerr.OperationNotAttempted, kerr.TransactionAbortable, kerr.InvalidTxnState, kerr.TransactionalIDAuthorizationFailed} {
+		if errors.Is(err, refused) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitTimeout waits for wg, at most d; it reports whether wg finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// abort ends the transaction without committing it, bounded by EndTimeout. If that cannot be
+// done cleanly the producer is rebuilt before the next transaction (its new epoch makes the
+// broker abort whatever is left).
+func (p *Publisher) abort(cl *kgo.Client, started time.Time, wg *sync.WaitGroup, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.EndTimeout)
+	defer cancel()
+	p.mu.Lock()
+	p.stats.Aborted++
+	p.mu.Unlock()
+	clean := true
+	if err := cl.AbortBufferedRecords(ctx); err != nil {
+		cause, clean = errors.Join(cause, fmt.Errorf("abort buffered records: %w", err)), false
+	}
+	if clean && !waitTimeout(wg, time.Until(deadline(ctx))) {
+		clean = false
+	}
+	if clean {
+		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			cause, clean = errors.Join(cause, fmt.Errorf("abort: %w", err)), false
+		}
+	}
+	if !clean || isFenceLike(cause) || errors.Is(cause, ErrTimeout) {
+		p.markRebuild()
+	}
+	return p.classify(cause, started)
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+func (p *Publisher) markRebuild() {
+	p.mu.Lock()
+	p.rebuild = true
+	p.mu.Unlock()
+}
+
+// Reset makes the next Publish rebuild the producer, e.g. after the topics were recreated on
+// a cluster that lost its data.
+func (p *Publisher) Reset() { p.markRebuild() }
+
+// isFenceLike reports the errors the broker answers once our producer epoch is not the
+// current one.
+func isFenceLike(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
+// classify maps a transaction's failure to the package's sentinels; see the package doc for
+// how a fence is told from a timeout.
+func (p *Publisher) classify(err error, started time.Time) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("%w: %w", ErrNotAuthorized, err)
+	case isFenceLike(err):
+		if age := p.cfg.Now().Sub(started); age < p.cfg.TransactionTimeout*9/10 {
+			return fmt.Errorf("%w: %w", ErrFenced, err)
+		}
+		p.markRebuild()
+		return fmt.Errorf("%w: %w", ErrTransactionTimedOut, err)
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
+		return fmt.Errorf("%w: %w", ErrUnknownTopic, err)
+	}
+	return err
+}
+
+// Stats returns cumulative counts.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
+// Ping checks that the cluster answers.
+func (p *Publisher) Ping(ctx context.Context) error {
+	cl := p.client()
+	if cl == nil {
+		return errors.New("publish: not started (Init)")
+	}
+	return cl.Ping(ctx)
+}
+
+// Close aborts any open transaction (bounded by EndTimeout) and closes the producer.
+func (p *Publisher) Close() {
+	p.mu.Lock()
+	cl, broken, admCl := p.cl, p.rebuild, p.admCl
+	p.mu.Unlock()
+	if admCl != nil {
+		go admCl.Close()
+	}
+	if cl == nil {
+		return
+	}
+	if !broken {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.EndTimeout)
+		_ = cl.AbortBufferedRecords(ctx)
+		_ = cl.EndTransaction(ctx, kgo.TryAbort)
+		cancel()
+	}
+	done := make(chan struct{})
+	go func() { cl.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.EndTimeout):
+	}
+}
