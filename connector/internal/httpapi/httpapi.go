@@ -13,6 +13,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/internal/status"
 )
 
 // Service is what the endpoints ask of the connector.
@@ -22,7 +23,7 @@ type Service interface {
 	// Ping checks that Kafka answers.
 	Ping(ctx context.Context) error
 	// Status is the body of /status (encoded as JSON).
-	Status() any
+	Status() status.Report
 	// Covers reports whether the configuration covers a conversation a webhook named, with
 	// its business id ("" when the webhook carried none).
 	Covers(conversationID int64, business string) bool

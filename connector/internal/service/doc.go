@@ -1,39 +1,12 @@
-// Package connector is the service: Options → New → Run. It streams a Partoo organisation's
-// conversations into Kafka as Avro change events, exactly once.
+// Package service is the supervisor of a process: it runs one engine per organisation
+// (package engine) side by side and shares among them what a process has once — the metrics
+// registry (each engine's series carry its organization label), the HTTP surface (Status,
+// Readiness, the webhook receiver's Covers and Hint: package httpapi's Service) and the Kafka
+// cluster. Today's single-organisation run is the case of one engine, whose /status, /readyz
+// and errors are that engine's, unchanged.
 //
-// The data flow, and who owns what:
-//
-//	webhook hints ──┐  (httpapi, any goroutine: Hint)
-//	discovery ──────┤  (its own goroutine)
-//	Sending/Instagram re-walks, retries ──┼──> scheduler ──(picks)──> runner: walkers in flight
-//	reconciliation (guaranteed share) ──┘ (schedule)              (pipeline.Runner, pipeline.Step)
-//	                                                                   │ GET /messages, every page, through
-//	                                                                   │ the one budget queue (partoo.Client)
-//	                                                                   v
-//	                              diff (pure): recorded state + walk → events + next state
-//	                                                                   │
-//	                                                                   v
-//	          committer (one goroutine, publish.Publisher): the finished walks of several
-//	          conversations, events and state records, in ONE Kafka transaction; the index
-//	          (state.Index) is updated only after the commit
-//
-// Run's goroutine dispatches: it asks the scheduler for conversations and starts a walker for
-// each (read, diff, encode), up to the in-flight limit, never two for one conversation; one
-// committer goroutine commits finished walks in batches, records them and tells the scheduler.
-// Discovery and the reconciliation's listing run on goroutines of the scheduler. Another
-// goroutine, started by Run, watches health: it checks that the topics still exist, keeps
-// /status and the degraded gauge current, and logs the periodic progress line. HTTP handlers
-// (package httpapi) run on the server's goroutines and only read (Status, Readiness) or hint
-// (Hint).
-//
-// Errors: Run returns nil when its context ends, and an error only for what needs an operator —
-// a rejected API key, a fenced or unauthorized producer, a misconfigured, lost (by default) or
-// corrupt (by default) topic. Everything else (a failing API, a failed transaction) is logged,
-// counted, shown in /status, and retried.
-//
-// The packages below it, each with one concern: partoo (API client, budget, decoding), schedule
-// (what to walk), pipeline (the walk step and its concurrent runner), diff (pure change detection), events and state
-// (Avro codecs, the state topic), avroframe (Avro framing), publish (the transactional
-// producer), httpapi (HTTP), metrics, ratelog, clock, secret; config reads the environment;
-// partoosim is the Partoo simulator used by the demo, partoo-sim, benchmarks and tests.
+// Run starts every engine and returns when ctx ends (nil) or when one engine stops with an
+// error that needs an operator: the others are stopped and the error names the organisation.
+// Nothing here calls back into an engine beyond its exported methods; engines know nothing of
+// each other or of the supervisor.
 package service

@@ -19,10 +19,11 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
-	"github.com/partoo-connector/partoo-connector/connector/internal/service"
+	resnap "github.com/partoo-connector/partoo-connector/connector/internal/signal"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
 
@@ -171,7 +172,7 @@ var liveWindow = 2 * time.Minute // a variable for tests that know the connector
 // or one started within liveWindow.
 func noLiveConnector(ctx context.Context, adm *kadm.Client, cfg *config.KafkaConfig, watch time.Duration) error {
 	txn := cfg.KafkaTransactionalID
-	members, err := lease.Members(ctx, adm, service.LeaseGroup(txn), service.PresenceGroup(txn))
+	members, err := lease.Members(ctx, adm, engine.LeaseGroup(txn), engine.PresenceGroup(txn))
 	if err != nil {
 		return fmt.Errorf("cannot tell whether a connector of %s runs (describing its groups: %v); refusing to write with its transactional id", txn, err)
 	}
@@ -284,13 +285,13 @@ flags:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	sig, offset, err := service.SendSignal(ctx, kopts, cfg.KafkaStateTopic,
-		service.Signal{Type: service.SignalResnapshot, ConversationIDs: ids, All: *all})
+	sig, offset, err := resnap.Send(ctx, kopts, cfg.KafkaStateTopic,
+		resnap.Signal{Type: resnap.Resnapshot, ConversationIDs: ids, All: *all})
 	if err != nil {
 		switch brokers := strings.Join(cfg.KafkaBrokers, ","); {
 		case errors.Is(err, context.DeadlineExceeded):
 			err = fmt.Errorf("Kafka at %s did not answer within 20 s (is KAFKA_BROKERS right, and the broker up?): %w", brokers, err)
-		case !errors.Is(err, service.ErrNoSignalTopic):
+		case !errors.Is(err, resnap.ErrNoTopic):
 			err = fmt.Errorf("Kafka at %s: %w", brokers, err)
 		}
 		fmt.Fprintf(stderr, "partoo-connector resnapshot: %v\n", err)
@@ -301,7 +302,7 @@ flags:
 		what = "every tracked conversation"
 	}
 	fmt.Fprintf(stdout, "resnapshot %s requested for %s (signal %s@%d); the connector logs \"resnapshot done\" when it is\n",
-		sig.ID, what, service.SignalTopic(cfg.KafkaStateTopic), offset)
+		sig.ID, what, resnap.Topic(cfg.KafkaStateTopic), offset)
 	return 0
 }
 

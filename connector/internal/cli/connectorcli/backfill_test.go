@@ -15,12 +15,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
-	"github.com/partoo-connector/partoo-connector/connector/internal/service"
+	"github.com/partoo-connector/partoo-connector/connector/internal/signal"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
 
@@ -53,9 +54,9 @@ func newBackfillEnv(t *testing.T) *backfillEnv {
 }
 
 // startConnector runs the connector in-process until the returned stop is called.
-func (b *backfillEnv) startConnector(scheduler string) (*service.Connector, func()) {
+func (b *backfillEnv) startConnector(scheduler string) (*engine.Engine, func()) {
 	b.t.Helper()
-	conn, err := service.New(service.Options{Partoo: partoo.Config{APIURL: b.url, APIKey: secret.New("k"), RequestsPerMinute: 600_000},
+	conn, err := engine.New(engine.Options{Partoo: partoo.Config{APIURL: b.url, APIKey: secret.New("k"), RequestsPerMinute: 600_000},
 		Kafka: []kgo.Opt{kgo.SeedBrokers(b.cluster.Brokers...)}, Topics: b.topics, TransactionalID: b.txn,
 		Scheduler: scheduler, Logger: testLogger(b.t)})
 	if err != nil {
@@ -101,7 +102,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // runConnector runs the connector in-process until it has done walks walks.
 func (b *backfillEnv) runConnector(walks int64) {
 	b.t.Helper()
-	conn, stop := b.startConnector(service.SchedulerSweep)
+	conn, stop := b.startConnector(engine.SchedulerSweep)
 	deadline := time.Now().Add(60 * time.Second)
 	for conn.Walks() < walks && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -192,7 +193,7 @@ func TestRebuildState(t *testing.T) {
 // (its last transaction is recent), saying when to retry.
 func TestRebuildStateRefusesALiveConnector(t *testing.T) {
 	b := newBackfillEnv(t)
-	conn, stop := b.startConnector(service.SchedulerSweep)
+	conn, stop := b.startConnector(engine.SchedulerSweep)
 	for deadline := time.Now().Add(60 * time.Second); conn.Walks() < 20; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the connector did not walk")
@@ -249,9 +250,9 @@ func TestResnapshot(t *testing.T) {
 			}
 		}
 	}
-	conn, stop := b.startConnector(service.SchedulerSmart)
+	conn, stop := b.startConnector(engine.SchedulerSmart)
 	defer stop()
-	waitUntil(t, "the connector to be ready", conn.Ready)
+	waitUntil(t, "the connector to be ready", func() bool { return conn.Readiness() == nil })
 	waitUntil(t, "the snapshot", func() bool { return len(b.events()) >= want })
 	before := b.events()
 	seen := map[string]bool{}
@@ -283,7 +284,7 @@ func TestResnapshot(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		o, ok := offs.Lookup(service.SignalTopic(b.topics.State), 0)
+		o, ok := offs.Lookup(signal.Topic(b.topics.State), 0)
 		return ok && o.At == 1
 	})
 	time.Sleep(2 * time.Second) // nothing more may come

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
@@ -93,9 +94,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	kopts := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}
 	topics := state.Topics{Events: "partoo.messages.events", State: "partoo.messages.state", EventsPartitions: 3, StatePartitions: 3}
 
-	conn, err := service.New(service.Options{
+	conn, err := service.New(service.Config{Logger: log, Engines: []engine.Options{{
 		Partoo: partoo.Config{APIURL: api, APIKey: secret.New(key), RequestsPerMinute: rpm},
-		Kafka:  kopts, Topics: topics, TransactionalID: "partoo-connector-demo", Logger: log, LogSummaryInterval: -1})
+		Kafka:  kopts, Topics: topics, TransactionalID: "partoo-connector-demo", LogSummaryInterval: -1}}})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
 		return 1
@@ -105,7 +106,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	go func() { runErr <- conn.Run(ctx) }()
 
 	// Print what a read_committed consumer of the events topic sees.
-	for !conn.Ready() {
+	for conn.Readiness() != nil {
 		select {
 		case err := <-runErr:
 			fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)

@@ -20,11 +20,11 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
-	"github.com/partoo-connector/partoo-connector/connector/internal/service"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
 
@@ -325,7 +325,7 @@ func (d *doctor) kafka(ctx context.Context, cfg *config.Config, kopts []kgo.Opt)
 		msg := fmt.Sprintf("%s topic, %d partitions, cleanup.policy=%s", tp.role, len(td.Partitions), conf["cleanup.policy"])
 		if tp.role == "events" {
 			if mb, err := strconv.Atoi(conf["max.message.bytes"]); err == nil {
-				limit := min(mb, service.ProducerMaxBytes)
+				limit := min(mb, engine.ProducerMaxBytes)
 				msg += fmt.Sprintf(", max.message.bytes=%d (an event over %d bytes is published with its content cut to fit, flagged content_truncated_from)", mb, limit)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/partoo-connector/partoo-connector/connector/internal/service"
 	"io"
 	"log/slog"
 	"net"
@@ -19,11 +20,11 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/httpapi"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
-	"github.com/partoo-connector/partoo-connector/connector/internal/service"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
 
@@ -72,12 +73,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		printConfigErrors(stderr, err)
 		return 2
 	}
-	var conn *service.Connector
-	m := metrics.New(gauges(func() *service.Connector { return conn }))
+	m := metrics.New(metrics.Gauges{})
 	opt := options(cfg, kopts)
 	opt.SchemaRegistry = rcfg
-	opt.Logger, opt.Metrics = log, m
-	conn, err = service.New(opt)
+	conn, err := service.New(service.Config{Engines: []engine.Options{opt}, Metrics: m, Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
@@ -131,18 +130,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 }
 
 // options maps the configuration onto the connector's options: one name per setting.
-func options(cfg *config.Config, kopts []kgo.Opt) service.Options {
+func options(cfg *config.Config, kopts []kgo.Opt) engine.Options {
 	summary := cfg.LogSummaryInterval
 	if summary == 0 {
 		summary = -1 // LOG_SUMMARY_INTERVAL=0: never
 	}
-	return service.Options{
+	return engine.Options{
 		Partoo: partoo.Config{APIURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
 			RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
 			RequestTimeout: cfg.PartooRequestTimeout, RequestAttempts: cfg.PartooRequestAttempts, PerPage: cfg.PartooPerPage},
 		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
 		StartupTimeout: cfg.KafkaStartupTimeout, OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
-		Lease: service.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
+		Lease: engine.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
 		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
 			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor},
@@ -155,44 +154,6 @@ func options(cfg *config.Config, kopts []kgo.Opt) service.Options {
 			SendingMaxBackoff: cfg.SchedulerSendingMaxBackoff, InstagramChecks: cfg.SchedulerInstagramChecks,
 			ReconcileShare: cfg.SchedulerReconcileShare, ReconcilePeriod: cfg.SchedulerReconcilePeriod},
 		LogSummaryInterval: summary,
-	}
-}
-
-// gauges reads the connector's figures at scrape time (zero before it exists).
-func gauges(conn func() *service.Connector) metrics.Gauges {
-	read := func(f func(c *service.Connector) float64) func() float64 {
-		return func() float64 {
-			if c := conn(); c != nil {
-				return f(c)
-			}
-			return 0
-		}
-	}
-	pass := func(f func(p *service.PassReport) float64) func() float64 {
-		return read(func(c *service.Connector) float64 {
-			if p := c.StatusReport().Pass; p != nil {
-				return f(p)
-			}
-			return 0
-		})
-	}
-	return metrics.Gauges{
-		Conversations: read(func(c *service.Connector) float64 { n, _ := c.Index().Len(); return float64(n) }),
-		Messages:      read(func(c *service.Connector) float64 { _, n := c.Index().Len(); return float64(n) }),
-		BudgetTokens:  read(func(c *service.Connector) float64 { return float64(c.Budget().Available()) }),
-		BudgetRate:    read(func(c *service.Connector) float64 { return c.Budget().RatePerMinute() }),
-		PassDone:      pass(func(p *service.PassReport) float64 { return float64(p.Done) }),
-		PassTotal:     pass(func(p *service.PassReport) float64 { return float64(p.Total) }),
-		PassETA:       pass(func(p *service.PassReport) float64 { return p.ETASeconds }),
-		PassPhase: func() string {
-			if c := conn(); c != nil {
-				if p := c.StatusReport().Pass; p != nil {
-					return p.Phase
-				}
-			}
-			return ""
-		},
-		HangingClosed: read(func(c *service.Connector) float64 { return float64(c.KafkaStats().HangingClosed) }),
 	}
 }
 

@@ -13,12 +13,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
-	"github.com/partoo-connector/partoo-connector/connector/internal/service"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
 
@@ -51,7 +51,7 @@ func TestTailPrintsEvents(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 	}
-	conn, err := service.New(service.Options{Partoo: partoo.Config{APIURL: simtest.Serve(t, sim), APIKey: secret.New("k"), RequestsPerMinute: 600_000}, Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)},
+	conn, err := engine.New(engine.Options{Partoo: partoo.Config{APIURL: simtest.Serve(t, sim), APIKey: secret.New("k"), RequestsPerMinute: 600_000}, Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)},
 		Topics: state.Topics{Events: topic, State: topic + ".state", EventsPartitions: 2, StatePartitions: 2}, TransactionalID: topic,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -141,9 +141,9 @@ func TestTailUntilEnd(t *testing.T) {
 			_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: "Consumer", Content: "hello there"})
 		}
 	}
-	conn, err := service.New(service.Options{Partoo: partoo.Config{APIURL: simtest.Serve(t, sim), APIKey: secret.New("k"), RequestsPerMinute: 600_000}, Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)},
+	conn, err := engine.New(engine.Options{Partoo: partoo.Config{APIURL: simtest.Serve(t, sim), APIKey: secret.New("k"), RequestsPerMinute: 600_000}, Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)},
 		Topics: state.Topics{Events: topic, State: topic + ".state", EventsPartitions: 2, StatePartitions: 2}, TransactionalID: topic,
-		Scheduler: service.SchedulerSweep, Logger: slog.New(slog.DiscardHandler)})
+		Scheduler: engine.SchedulerSweep, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

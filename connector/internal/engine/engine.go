@@ -1,0 +1,375 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/status"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/pipeline"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
+	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
+	"github.com/partoo-connector/partoo-connector/connector/internal/signal"
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
+)
+
+// Connector is the running service. Create it with New and call Run once.
+type Engine struct {
+	opt    Options
+	log    *slog.Logger
+	health *health
+	client *partoo.Client
+	pub    *publish.Publisher
+	sched  schedule.Scheduler
+	step   *pipeline.Step
+	// stateCodec decodes the state topic at restore; the step encodes with the same.
+	stateCodec *state.Codec
+	// events encodes the event records; registry, when set, gives it the schema ids at start.
+	events   *events.Codec
+	registry *registry.Registry
+	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
+	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
+	standby  atomic.Bool                       // waiting for the lease held by another instance
+	// signals tracks resnapshot requests from the signal topic.
+	signals *signal.Tracker
+
+	idx     atomic.Pointer[state.Index]
+	ready   atomic.Bool // the state is restored
+	kafkaOK atomic.Bool // the last transaction committed (or Kafka answered since a failure)
+	// kafkaDown is set while Kafka does not answer the watch's ping: not ready, degraded, and
+	// no walk starts (the budget is kept rather than spent on walks that cannot commit).
+	kafkaDown atomic.Pointer[outage]
+	lost      atomic.Pointer[state.TopicMissingError]
+	reload    atomic.Bool // a commit's outcome is unknown: re-read the state before going on
+	walks     atomic.Int64
+	// eventsMax is the most one event record may take: the events topic's max.message.bytes,
+	// capped by the producer's limit (read at start).
+	eventsMax  atomic.Int64
+	refreshing atomic.Bool  // refreshEventsMaxBytes is running
+	adm        *kadm.Client // during Run
+}
+
+// New validates opt and builds the connector. It starts the Kafka producer's goroutines but
+// touches no network until Run, which closes it.
+func New(opt Options) (*Engine, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	c := &Engine{opt: opt, log: opt.Logger.With("component", "connector")}
+	c.health = newHealth(opt.Clock, c.log, opt.Metrics)
+	c.client = opt.PartooClient
+	if c.client == nil {
+		pc := opt.Partoo
+		pc.Observer = partoo.Observers(pc.Observer, opt.Metrics, c.health)
+		if pc.Logger == nil {
+			pc.Logger = opt.Logger.With("component", "partoo")
+		}
+		if pc.Clock == nil {
+			pc.Clock = opt.Clock
+		}
+		client, err := partoo.New(pc)
+		if err != nil {
+			return nil, err
+		}
+		c.client = client
+	}
+	if opt.Scheduler == SchedulerSweep || len(opt.ConversationIDs) > 0 {
+		// A fixed list has nothing to discover: walk it in turn.
+		c.sched = schedule.NewSweep(schedule.SweepConfig{Partoo: c.client, ConversationIDs: opt.ConversationIDs,
+			BusinessIDs: opt.BusinessIDs, Clock: opt.Clock, Known: c.knownIDs, Log: c.health.rlog})
+	} else {
+		sc := opt.Schedule
+		sc.Partoo, sc.Clock, sc.Known, sc.BusinessIDs, sc.Log = c.client, opt.Clock, c.knownIDs, opt.BusinessIDs, c.health.rlog
+		sc.State = func(id int64) *diff.State { return c.Index().Get(id) }
+		smart := schedule.NewSmart(sc)
+		reconcile, hints := smart.Shares()
+		opt.Metrics.Shares(reconcile, hints)
+		c.sched = smart
+	}
+	c.signals = c.newSignals()
+	pub, err := publish.New(publish.Config{
+		Base: opt.Kafka, TransactionalID: opt.TransactionalID,
+		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State,
+		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
+		EventsMaxBytes: func() int32 { return int32(c.eventMaxBytes()) },
+		Logger:         opt.Logger.With("component", "publish"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.pub = pub
+	c.idx.Store(state.NewIndex()) // replaced by the restore
+	if c.stateCodec, err = state.NewCodec(); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	if c.events, err = events.NewCodec(); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	if opt.SchemaRegistry.URL != "" {
+		if c.registry, err = registry.New(opt.SchemaRegistry); err != nil {
+			pub.Close()
+			return nil, err
+		}
+	}
+	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
+		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: stepHooks{c}, Diff: opt.Diff,
+		Resnapshot: c.signals.Pending, EventMaxBytes: c.eventMaxBytes})
+	if err != nil {
+		pub.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Run checks the API key, registers the event schemas (with a schema registry), ensures the
+// topics, waits for the lease (with leader election), fences earlier instances, restores the
+// state and walks until ctx ends. It returns nil on cancellation, and an error for conditions
+// that need an operator: a rejected API key, a refused schema, a fenced producer, a lost lease,
+// a misconfigured, missing or corrupt topic. The goroutine that calls Run picks and walks the
+// conversations; others watch health and the topics, and read the signal topic.
+func (c *Engine) Run(ctx context.Context) error {
+	defer c.pub.Close()
+	if err := c.checkAPI(ctx); err != nil {
+		return err
+	}
+	if err := c.registerSchemas(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	admCl, err := kgo.NewClient(c.opt.Kafka...)
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	c.adm = kadm.NewClient(admCl)
+	began := time.Now()
+	if err := c.startupStep(ctx, began, "creating or checking the topics", func(ctx context.Context) error {
+		return state.EnsureTopics(ctx, c.adm, c.opt.Topics)
+	}); err != nil || ctx.Err() != nil {
+		return err
+	}
+	c.readEventsMaxBytes(ctx)
+	if err := c.startupStep(ctx, began, "creating the signal topic", func(ctx context.Context) error {
+		return signal.EnsureTopic(ctx, c.adm, signal.Topic(c.opt.Topics.State), c.opt.Topics.ReplicationFactor)
+	}); err != nil || ctx.Err() != nil {
+		return err
+	}
+	if c.opt.Lease.Enabled {
+		return c.writeWhileLeased(ctx)
+	}
+	return c.write(ctx)
+}
+
+// writeWhileLeased waits as a hot standby until this instance holds the lease, then writes
+// until ctx ends (nil) or the lease is lost (lease.ErrLost).
+func (c *Engine) writeWhileLeased(ctx context.Context) error {
+	l, err := lease.Join(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic, Group: c.opt.Lease.Group,
+		SessionTimeout: c.opt.Lease.SessionTimeout, ReplicationFactor: c.opt.Topics.ReplicationFactor,
+		Logger: c.log})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	c.standby.Store(true)
+	c.opt.Metrics.SetLeader(false)
+	c.log.Info("standby: waiting for the lease (another instance may be the writer)", "lease_topic", c.opt.Lease.Topic, "group", c.opt.Lease.Group)
+	select {
+	case <-l.Held():
+	case <-ctx.Done():
+		return nil
+	}
+	c.standby.Store(false)
+	c.opt.Metrics.SetLeader(true)
+	hctx, stopped := l.Holder(ctx)
+	defer stopped() // before Close: the next holder starts once this one stopped writing
+	err = c.write(hctx)
+	if err == nil && errors.Is(context.Cause(hctx), lease.ErrLost) {
+		return lease.ErrLost
+	}
+	return err
+}
+
+// write initialises the transactional producer — which fences any earlier writer with the same
+// id —, restores the state and walks until ctx ends.
+func (c *Engine) write(ctx context.Context) error {
+	if p, err := lease.JoinPresence(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic,
+		Group: PresenceGroup(c.opt.TransactionalID), ReplicationFactor: c.opt.Topics.ReplicationFactor}); err != nil {
+		c.log.Warn("cannot join the presence group; tools such as rebuild-state cannot see that this connector runs (grant Read on the group and Create/Describe on the lease topic)",
+			"group", PresenceGroup(c.opt.TransactionalID), "topic", c.opt.Lease.Topic, "err", err)
+	} else {
+		defer p.Close()
+	}
+	if err := c.startupStep(ctx, time.Now(), "registering the transactional id (InitProducerID)", c.pub.Init); err != nil || ctx.Err() != nil {
+		return err
+	}
+	if err := c.restore(ctx); err != nil {
+		return err
+	}
+	c.kafkaOK.Store(true)
+	c.setReady(true)
+	defer c.setReady(false)
+	wctx, stopWatch := context.WithCancel(ctx)
+	signalsDone := make(chan struct{})
+	go c.watch(wctx)
+	go c.watchSnapshot(wctx)
+	go c.watchKafka(wctx)
+	go func() { defer close(signalsDone); c.signals.Serve(wctx, c.adm) }()
+	defer func() { stopWatch(); <-signalsDone; c.health.flushSkips() }()
+
+	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: c.step, Scheduler: c.sched, Budget: c.Budget(),
+		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, BeforePick: c.waitForKafka, Observe: runnerMetrics{c.opt.Metrics}})
+	if err != nil {
+		return err
+	}
+	if err := runner.Run(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// beforeCommit runs on the committer's goroutine before each batch: a lost topic is handled
+// (stop, or recreate and re-snapshot), and after a commit whose outcome is unknown the state
+// is re-read from Kafka before anything else commits.
+func (c *Engine) beforeCommit(ctx context.Context) error {
+	if lost := c.lost.Swap(nil); lost != nil {
+		if err := c.topicLost(ctx, lost); err != nil {
+			return err
+		}
+	}
+	for c.reload.Load() {
+		err := c.reloadState(ctx)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, publish.ErrFenced), errors.Is(err, publish.ErrNotAuthorized):
+			return err
+		default:
+			c.health.rlog.Error("kafka:reload", "cannot re-read the state after an uncertain commit; trying again", "err", err)
+			if clock.Sleep(ctx, c.opt.Clock, time.Second) != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// Readiness says why the connector is not ready (nil when it is).
+func (c *Engine) Readiness() error {
+	switch {
+	case c.standby.Load():
+		return nil // a hot standby is ready to take over
+	case !c.ready.Load():
+		if why := c.starting.Load(); why != nil {
+			return errors.New(*why)
+		}
+		return errors.New("restoring the state")
+	case c.kafkaDown.Load() != nil:
+		return errors.New(c.kafkaDown.Load().String())
+	case !c.kafkaOK.Load():
+		return errors.New("Kafka transactions are failing (see /status and the log)")
+	}
+	return nil
+}
+
+// Close releases an engine that will not Run (its producer); Run closes it itself.
+func (c *Engine) Close() { c.pub.Close() }
+
+// KafkaStats returns the transactional producer's cumulative counts.
+func (c *Engine) KafkaStats() publish.Stats { return c.pub.Stats() }
+
+// Ping checks that Kafka answers.
+func (c *Engine) Ping(ctx context.Context) error { return c.pub.Ping(ctx) }
+
+// Index returns the recorded state of every tracked conversation.
+func (c *Engine) Index() *state.Index { return c.idx.Load() }
+
+// Budget returns the Partoo request budget.
+func (c *Engine) Budget() *partoo.Budget { return c.client.Budget() }
+
+// Walks returns how many conversation walks have been settled (read, and committed when they
+// changed something) since the start.
+func (c *Engine) Walks() int64 { return c.walks.Load() }
+
+// Hint asks for a walk of a conversation as soon as possible (a webhook said it changed), and
+// says what became of the request.
+func (c *Engine) Hint(id int64) schedule.HintResult { return c.sched.Hint(id) }
+
+// Covers reports whether the configuration may cover a conversation a webhook named, with its
+// business id when the webhook carried one: outside PARTOO_BUSINESS_IDS, or with no business
+// and never walked, it is not ours. A claimed business inside the filter is no proof: the
+// scheduler asks Partoo the business of a conversation the state does not know before it
+// walks it (schedule.Smart.Hint).
+func (c *Engine) Covers(id int64, business string) bool {
+	if len(c.opt.BusinessIDs) == 0 {
+		return true
+	}
+	if business == "" {
+		return c.Index().Get(id) != nil
+	}
+	for _, b := range c.opt.BusinessIDs {
+		if b == business {
+			return true
+		}
+	}
+	return false
+}
+
+// Status reports whether the connector is ok or degraded, and why, with its progress.
+func (c *Engine) Status() status.Report {
+	convs, msgs := c.Index().Len()
+	r := c.health.report((c.Readiness() == nil), c.sched.Status(), convs, msgs, c.Budget().RatePerMinute())
+	if until := c.Budget().PausedUntil(); until.After(c.opt.Clock.Now()) {
+		// Not failing: waiting, as Partoo's 429 asked.
+		for i, why := range r.Reasons {
+			if strings.HasPrefix(why, "every Partoo request has failed") {
+				r.Reasons[i] = fmt.Sprintf("Partoo answered 429 and asked to wait until %s: no request is sent until then", until.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	switch down := c.kafkaDown.Load(); {
+	case c.standby.Load():
+	case down != nil:
+		r.Reasons = append(r.Reasons, down.String())
+	case c.ready.Load() && !c.kafkaOK.Load():
+		r.Reasons = append(r.Reasons, "Kafka transactions are failing (partoo_connector_transaction_failures_total says why; the log has each error)")
+	}
+	if len(r.Reasons) > 0 {
+		r.Status = "degraded"
+	}
+	if c.opt.Lease.Enabled {
+		r.Role = "active"
+		if c.standby.Load() {
+			r.Role = "standby"
+		}
+	}
+	if c.registry != nil {
+		r.SchemaRegistry = &status.Registry{URL: c.registry.URL()}
+		if m := c.subjects.Load(); m != nil {
+			r.SchemaRegistry.Subjects = *m
+		}
+	}
+	return r
+}
+
+func (c *Engine) knownIDs() []int64 { return c.Index().IDs() }
+
+func (c *Engine) setReady(v bool) {
+	c.ready.Store(v)
+	c.opt.Metrics.SetReady(c.Readiness() == nil)
+}

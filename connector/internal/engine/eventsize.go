@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
+)
+
+// ProducerMaxBytes is the producer's own cap on a batch of event records (franz-go's
+// ProducerBatchMaxBytes): events never exceed it, whatever the topic allows.
+const ProducerMaxBytes = 1 << 20
+
+// eventMaxBytes is the most one event record may take (events.RecordSize).
+func (c *Engine) eventMaxBytes() int {
+	if n := c.eventsMax.Load(); n > 0 {
+		return int(n)
+	}
+	return ProducerMaxBytes
+}
+
+// readEventsMaxBytes learns the events topic's max.message.bytes, so that an event too large
+// for it is cut to fit (and flagged) instead of failing every transaction that carries it.
+func (c *Engine) readEventsMaxBytes(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := state.MaxMessageBytes(dctx, c.adm, c.opt.Topics.Events)
+	if err != nil {
+		n = state.DefaultMaxMessageBytes
+		c.log.Warn("cannot read the events topic's max.message.bytes; assuming Kafka's default", "topic", c.opt.Topics.Events,
+			"assumed_bytes", n, "err", err)
+	}
+	limit := min(n, ProducerMaxBytes)
+	c.eventsMax.Store(int64(limit))
+	c.log.Info("events topic record limit", "topic", c.opt.Topics.Events, "max_message_bytes", n, "producer_max_bytes", ProducerMaxBytes, "event_max_bytes", limit)
+}
+
+// refreshEventsMaxBytes re-reads the events topic's max.message.bytes after Kafka refused a
+// record (the topic's limit may have been lowered since the start), then has the producer
+// rebuilt so that its batches follow the new limit; the refused conversation's next walk cuts
+// its events to fit. In the background; one at a time.
+func (c *Engine) refreshEventsMaxBytes() {
+	if c.adm == nil || !c.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.refreshing.Store(false)
+		c.readEventsMaxBytes(context.Background())
+		c.pub.Reset()
+	}()
+}

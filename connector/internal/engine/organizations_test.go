@@ -1,0 +1,125 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
+	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
+	"github.com/partoo-connector/partoo-connector/connector/internal/service"
+)
+
+// TestTwoOrganizationsInOneProcess: one process (package service) runs two engines side by
+// side for two simulated organisations whose conversation ids overlap, on one Kafka cluster
+// with two transactional ids and their own topics, sharing the metrics registry. Each
+// organisation's events are exactly once against its own simulator's ground truth, although
+// the same conversation ids key both.
+func TestTwoOrganizationsInOneProcess(t *testing.T) {
+	acme, globex := newEnv(t), newEnv(t)
+	globex.cluster = acme.cluster // one Kafka cluster (kfake makes one per env)
+	for i, e := range []*env{acme, globex} {
+		gen := partoosim.NewGenerator(e.sim, partoosim.Activity{DeleteRatio: 0.3}, uint64(7+i))
+		gen.Populate(10, 6, time.Hour)
+	}
+	overlap := 0
+	for _, id := range acme.sim.ConversationIDs() {
+		if _, ok := globex.sim.Conversation(id); ok {
+			overlap++
+		}
+	}
+	if overlap == 0 {
+		t.Fatal("the two simulators share no conversation id: the test would not show isolation")
+	}
+
+	m := metrics.New(metrics.Gauges{})
+	a, g := acme.options(), globex.options()
+	a.Organization, g.Organization = "acme", "globex"
+	svc, err := service.New(service.Config{Engines: []engine.Options{a, g}, Metrics: m, Logger: a.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("service stopped with %v", err)
+		}
+	}()
+	alive := func() error {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("the service stopped: %v", err)
+		default:
+		}
+		return nil
+	}
+	// Both organisations change while they run.
+	for i, e := range []*env{acme, globex} {
+		gen := partoosim.NewGenerator(e.sim, partoosim.Activity{MessagesPerSecond: 5, DeleteRatio: 0.3}, uint64(70+i))
+		for range 20 {
+			gen.Tick()
+		}
+	}
+	for _, e := range []*env{acme, globex} {
+		waitExactlyOnce(t, e, nil, 90*time.Second, alive)
+	}
+	// Each organisation's events are counted under its own label.
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "partoo_connector_events_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["type"] == "MessageCreated" {
+				created[labels["organization"]] = s.GetCounter().GetValue()
+			}
+		}
+	}
+	for _, org := range []string{"acme", "globex"} {
+		if created[org] == 0 {
+			t.Errorf("no MessageCreated counted for organization %q: %v", org, created)
+		}
+	}
+	if st := svc.Status(); len(st.Organizations) != 2 || st.Organizations["acme"] == nil || st.Organizations["globex"] == nil {
+		t.Errorf("/status of two organisations: %+v", st)
+	}
+}
+
+// TestAnOrganizationThatStopsStopsTheProcess: an error that needs an operator in one engine
+// (here a rejected API key) stops the others too, and the error names the organisation.
+func TestAnOrganizationThatStopsStopsTheProcess(t *testing.T) {
+	acme, globex := newEnv(t), newEnv(t)
+	globex.cluster = acme.cluster
+	a, g := acme.options(), globex.options()
+	a.Organization, g.Organization = "acme", "globex"
+	g.Partoo.APIKey = secret.New("wrong")
+	svc, err := service.New(service.Config{Engines: []engine.Options{a, g}, Logger: a.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "organization globex: Partoo API key check") {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the process did not stop within 60 s of one organisation's fatal error")
+	}
+}
