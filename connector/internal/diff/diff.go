@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // EventType is the kind of a change event.
@@ -58,12 +58,12 @@ type Event struct {
 	ConversationID int64
 	MessageID      int64
 	DetectedAt     time.Time
-	Date           time.Time      // the message's date
-	Message        partoo.Message // Created: as observed; Deleted: last known; StatusChanged: now
-	Snapshot       bool           // MessageCreated found by a snapshot walk
-	PreviousStatus partoo.Status  // StatusChanged
-	Status         partoo.Status  // StatusChanged
-	Reason         DeleteReason   // MessageDeleted
+	Date           time.Time     // the message's date
+	Message        model.Message // Created: as observed; Deleted: last known; StatusChanged: now
+	Snapshot       bool          // MessageCreated found by a snapshot walk
+	PreviousStatus model.Status  // StatusChanged
+	Status         model.Status  // StatusChanged
+	Reason         DeleteReason  // MessageDeleted
 	// Evidence of a Vanished deletion: the consecutive complete walks the message was absent
 	// from, and the time of the first of them.
 	AbsentWalks int
@@ -130,7 +130,7 @@ type Result struct {
 // Diff compares a walk of conversation convID with its previous state (nil: none recorded)
 // and returns the events and the next state. walk may be in any order and contain
 // duplicates (the last copy wins). cov says how much of the conversation the walk saw.
-func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now time.Time, opt Options) Result {
+func Diff(prev *State, convID int64, walk []model.Message, cov Coverage, now time.Time, opt Options) Result {
 	if opt.VanishAfterWalks <= 0 {
 		opt.VanishAfterWalks = 2
 	}
@@ -142,7 +142,7 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 
 	// The walk, by id, without unknown senders.
 	seen := make(map[int64]int, len(walk))
-	msgs := make([]partoo.Message, 0, len(walk))
+	msgs := make([]model.Message, 0, len(walk))
 	for _, m := range walk {
 		if !m.SenderType.Known() || m.ConversationID != convID {
 			res.Ignored++

@@ -14,7 +14,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
@@ -333,7 +333,7 @@ func native(e diff.Event, truncatedFrom int) map[string]any {
 	return m
 }
 
-func messageNative(msg partoo.Message, truncatedFrom int) map[string]any {
+func messageNative(msg model.Message, truncatedFrom int) map[string]any {
 	var userID, custom, truncated any
 	if msg.UserID != nil {
 		userID = goavro.Union("string", utf8Text(*msg.UserID))
@@ -443,7 +443,7 @@ func (c *Codec) DecodeEvent(value []byte, fingerprintHex string) (diff.Event, er
 		e.Date, _ = n["date"].(time.Time)
 		prev, _ := n["previous_status_raw"].(string)
 		now, _ := n["status_raw"].(string)
-		e.PreviousStatus, e.Status = partoo.Status(prev), partoo.Status(now)
+		e.PreviousStatus, e.Status = model.Status(prev), model.Status(now)
 	case diff.MessageDeleted:
 		if r, _ := n["reason"].(string); r == diff.Vanished.String() {
 			e.Reason = diff.Vanished
@@ -456,7 +456,7 @@ func (c *Codec) DecodeEvent(value []byte, fingerprintHex string) (diff.Event, er
 	return e, nil
 }
 
-func messageFromNative(v any) partoo.Message {
+func messageFromNative(v any) model.Message {
 	m, _ := v.(map[string]any)
 	str := func(k string) string { s, _ := m[k].(string); return s }
 	union := func(k string) (string, bool) {
@@ -467,16 +467,16 @@ func messageFromNative(v any) partoo.Message {
 		s, ok := u["string"].(string)
 		return s, ok
 	}
-	var msg partoo.Message
+	var msg model.Message
 	msg.ID, _ = m["id"].(int64)
 	msg.ConversationID, _ = m["conversation_id"].(int64)
 	if d, ok := m["date"].(time.Time); ok {
-		msg.Date = partoo.Time{Time: d}
+		msg.Date = model.Time{Time: d}
 	}
-	msg.ContentType = partoo.ContentType(str("content_type_raw"))
-	msg.SenderType = partoo.SenderType(str("sender_type_raw"))
+	msg.ContentType = model.ContentType(str("content_type_raw"))
+	msg.SenderType = model.SenderType(str("sender_type_raw"))
 	msg.SenderLabel = str("sender_label")
-	msg.Status = partoo.Status(str("status_raw"))
+	msg.Status = model.Status(str("status_raw"))
 	msg.IsDeleted, _ = m["is_deleted"].(bool)
 	msg.Content = str("content")
 	if u, ok := union("user_id"); ok {

@@ -7,13 +7,13 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
-func sampleMessage() partoo.Message {
+func sampleMessage() model.Message {
 	uid := "user-1"
-	return partoo.Message{ID: 7, ConversationID: 42, Date: partoo.Time{Time: time.Date(2023, 1, 31, 16, 22, 17, 327878000, time.UTC)},
-		ContentType: "Carousel", SenderType: partoo.SenderUser, SenderLabel: "Agent", Status: partoo.StatusSending,
+	return model.Message{ID: 7, ConversationID: 42, Date: model.Time{Time: time.Date(2023, 1, 31, 16, 22, 17, 327878000, time.UTC)},
+		ContentType: "Carousel", SenderType: model.SenderUser, SenderLabel: "Agent", Status: model.StatusSending,
 		Content: "hi", UserID: &uid, CustomChannel: json.RawMessage(`{"a":1}`)}
 }
 

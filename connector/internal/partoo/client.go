@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 )
 
@@ -193,8 +194,8 @@ func (c *Client) ListConversations(ctx context.Context, p ListConversationsParam
 
 // GetConversation fetches one conversation. A conversation that is gone (404) gives an
 // error matching ErrNotFound.
-func (c *Client) GetConversation(ctx context.Context, id int64) (*Conversation, error) {
-	var conv Conversation
+func (c *Client) GetConversation(ctx context.Context, id int64) (*model.Conversation, error) {
+	var conv model.Conversation
 	if err := c.get(ctx, EndpointConversation, "/conversations/"+strconv.FormatInt(id, 10), nil, 0, func(b []byte) ([]SkippedItem, error) {
 		if !looksLikeJSONObject(b) {
 			return nil, errors.New("the body is not a JSON object")
@@ -465,7 +466,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		case s < 0 || math.IsNaN(s):
 			return 0
 		case s >= 1e9: // an epoch timestamp, not a delay (1e9 s is 31 years)
-			t, err := parseEpoch(v)
+			t, err := model.ParseEpoch(v)
 			if err != nil {
 				return 0
 			}

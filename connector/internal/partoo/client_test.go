@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
@@ -66,7 +67,7 @@ func TestWalkSameMessagesWhateverThePageSize(t *testing.T) {
 		t.Run(fmt.Sprint("per_page=", per), func(t *testing.T) {
 			cl := newClient(t, url, func(cfg *partoo.Config) { cfg.PerPage = per })
 			pages := 0
-			var got []partoo.Message
+			var got []model.Message
 			err := cl.WalkMessages(context.Background(), c.ID, func(p *partoo.MessagePage) error {
 				pages++
 				if len(p.Messages) > per {

@@ -55,6 +55,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/ratelog"
 )
@@ -244,7 +245,7 @@ type Stats struct {
 // lmSig is what the listing says of a conversation's last message.
 type lmSig struct {
 	id      int64
-	status  partoo.Status
+	status  model.Status
 	deleted bool
 }
 
@@ -289,14 +290,14 @@ type Smart struct {
 	urgent      []int64
 	urgentSet   map[int64]bool
 	queue       dueHeap
-	queued      map[int64]due            // conversation → its pending entry (older heap entries are stale)
-	sig         map[int64]lmSig          // last listed last_message per conversation
-	rank        map[int64]int            // position in the previous page-1 listing
-	partner     map[int64]partoo.Partner // channel, from listings
-	backoff     map[int64]time.Duration  // Sending re-walk delay
-	retry       retries                  // conversations whose walks failed, held back for a growing delay
-	checks      map[int64]int            // next deletable check index
-	reconCredit float64                  // walks owed to reconciliation (accrueReconCredit)
+	queued      map[int64]due           // conversation → its pending entry (older heap entries are stale)
+	sig         map[int64]lmSig         // last listed last_message per conversation
+	rank        map[int64]int           // position in the previous page-1 listing
+	partner     map[int64]model.Partner // channel, from listings
+	backoff     map[int64]time.Duration // Sending re-walk delay
+	retry       retries                 // conversations whose walks failed, held back for a growing delay
+	checks      map[int64]int           // next deletable check index
+	reconCredit float64                 // walks owed to reconciliation (accrueReconCredit)
 	creditAt    time.Time
 	pass        reconPass
 	discovering bool
@@ -329,7 +330,7 @@ func NewSmart(cfg Config) *Smart {
 		hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{},
 		checkSet: map[int64]bool{}, inScope: map[int64]bool{}, outside: map[int64]time.Time{},
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
-		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
+		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]model.Partner{},
 		backoff: map[int64]time.Duration{}, retry: newRetries(cfg.RetryMin, cfg.RetryMax), checks: map[int64]int{},
 	}
 }
@@ -608,7 +609,7 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	}
 	// Deletable channel: check again a few times after activity — live activity, not the
 	// history a snapshot walk reads for the first time.
-	if s.partner[id] == partoo.PartnerInstagram && len(s.cfg.InstagramChecks) > 0 {
+	if s.partner[id] == model.PartnerInstagram && len(s.cfg.InstagramChecks) > 0 {
 		if o.Changed && st != nil && now.Sub(newest(st)) <= s.cfg.InstagramChecks[len(s.cfg.InstagramChecks)-1] {
 			s.checks[id] = 0
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 )
 
@@ -62,7 +63,7 @@ func (s *Smart) checkScope(ctx context.Context) {
 // walk; outside, it is remembered for OutsideFor; gone (404, 403), it takes no hint for
 // GoneFor; on another error the hint is dropped (discovery and reconciliation still cover
 // every conversation in scope).
-func (s *Smart) scoped(ctx context.Context, id int64, conv *partoo.Conversation, err error) {
+func (s *Smart) scoped(ctx context.Context, id int64, conv *model.Conversation, err error) {
 	now := s.cfg.Clock.Now()
 	switch {
 	case err == nil && slices.Contains(s.cfg.BusinessIDs, conv.BusinessID):
