@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
@@ -89,7 +90,7 @@ type Prepared struct {
 
 // Walk reads one conversation and commits the result on its own.
 func (s *Step) Walk(ctx context.Context, id int64) error {
-	p, err := s.Read(ctx, id)
+	p, err := s.Read(ctx, id, nil)
 	if err != nil || p == nil {
 		return err
 	}
@@ -97,11 +98,12 @@ func (s *Step) Walk(ctx context.Context, id int64) error {
 }
 
 // Read walks every page of a conversation's messages, diffs them against its recorded state
-// and encodes the change. It returns nil (and has told the hooks and the scheduler) when the
+// and encodes the change. The walk's requests wait at the budget with t (nil: each at
+// budget.PriorityNormal). It returns nil (and has told the hooks and the scheduler) when the
 // conversation cannot be read (404, 403).
-func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
+func (s *Step) Read(ctx context.Context, id int64, t *budget.Ticket) (*Prepared, error) {
 	started := s.cfg.Clock.Now()
-	w, werr := s.cfg.Partoo.Messages(ctx, id)
+	w, werr := s.cfg.Partoo.WithTicket(t).Messages(ctx, id)
 	r := Report{ConversationID: id, Started: started, Duration: s.cfg.Clock.Now().Sub(started),
 		Pages: w.Pages, Messages: len(w.Messages), Skipped: len(w.Skipped), Err: werr}
 	if s.cfg.Resnapshot != nil {

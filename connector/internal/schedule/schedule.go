@@ -53,6 +53,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
@@ -212,27 +213,27 @@ type Pick struct {
 	Background bool
 }
 
-// Priority is the pick's place in the budget's queue (partoo.WithPriority: how long its
+// Priority is the pick's place in the budget's queue (partoo.Client.WithPriority: how long its
 // requests let later ones go first). Fresh changes (webhook hints, discovery) 0 — a flood of
 // hints cannot fill the queue, as the runner holds them to a few walks in flight;
 // reconciliation's guaranteed share 1 s; Sending re-walks 3 s; Instagram checks and retries
 // 6 s; background work a minute.
-func (p Pick) Priority() partoo.Priority {
+func (p Pick) Priority() budget.Priority {
 	switch {
 	case p.Background:
-		return partoo.PriorityLow
+		return budget.PriorityLow
 	case p.Reason == ReasonHint || p.Reason == ReasonDiscovery:
-		return partoo.PriorityNormal
+		return budget.PriorityNormal
 	case p.Reason == ReasonSending:
 		return PrioritySending
 	case p.Reason == ReasonDeletable || p.Reason == ReasonRetry:
-		return partoo.Priority(6 * time.Second)
+		return budget.Priority(6 * time.Second)
 	}
-	return partoo.Priority(time.Second) // reconciliation's share
+	return budget.Priority(time.Second) // reconciliation's share
 }
 
 // PrioritySending is the priority of Sending re-walks, and of the reconciliation's listing.
-const PrioritySending = partoo.Priority(3 * time.Second)
+const PrioritySending = budget.Priority(3 * time.Second)
 
 // Stats are cumulative counts for metrics and benchmarks.
 type Stats struct {

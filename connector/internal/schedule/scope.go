@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
@@ -54,7 +55,7 @@ func (s *Smart) checkScope(ctx context.Context) {
 		s.toCheck = s.toCheck[1:]
 		delete(s.checkSet, id)
 		s.hintMu.Unlock()
-		conv, err := s.cfg.Partoo.GetConversation(partoo.WithPriority(ctx, partoo.PriorityNormal), id)
+		conv, err := s.cfg.Partoo.WithPriority(budget.PriorityNormal).GetConversation(ctx, id)
 		s.scoped(ctx, id, conv, err)
 	}
 }
