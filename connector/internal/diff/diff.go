@@ -20,14 +20,12 @@ const (
 	MessageDeleted
 )
 
+var eventTypeNames = [...]string{MessageCreated: "MessageCreated", StatusChanged: "StatusChanged", MessageDeleted: "MessageDeleted"}
+
+// String is the event type's name (the schema's name and the event_type header).
 func (t EventType) String() string {
-	switch t {
-	case MessageCreated:
-		return "MessageCreated"
-	case StatusChanged:
-		return "StatusChanged"
-	case MessageDeleted:
-		return "MessageDeleted"
+	if int(t) < len(eventTypeNames) && eventTypeNames[t] != "" {
+		return eventTypeNames[t]
 	}
 	return fmt.Sprintf("EventType(%d)", uint8(t))
 }
@@ -41,14 +39,25 @@ const (
 	Vanished                                // absent from consecutive complete walks
 )
 
+var deleteReasonNames = [...]string{ConsumerDeleted: "ConsumerDeleted", Vanished: "Vanished"}
+
+// String is the reason's name, "Unknown" for a value that is none of the constants.
 func (r DeleteReason) String() string {
-	switch r {
-	case ConsumerDeleted:
-		return "ConsumerDeleted"
-	case Vanished:
-		return "Vanished"
+	if int(r) < len(deleteReasonNames) && deleteReasonNames[r] != "" {
+		return deleteReasonNames[r]
 	}
 	return "Unknown"
+}
+
+// ParseDeleteReason is the inverse of String: the reason named s, and whether s names one
+// ("Unknown" does not).
+func ParseDeleteReason(s string) (DeleteReason, bool) {
+	for r, name := range deleteReasonNames {
+		if name != "" && name == s {
+			return DeleteReason(r), true
+		}
+	}
+	return 0, false
 }
 
 // Event is one change, as a value.

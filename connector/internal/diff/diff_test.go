@@ -296,3 +296,17 @@ func TestWalkWithUndecodableMessages(t *testing.T) {
 		t.Fatal("message 2 left the state")
 	}
 }
+
+// A delete reason's name parses back to it; "Unknown" (no reason) does not parse.
+func TestDeleteReasonNamesRoundTrip(t *testing.T) {
+	for _, r := range []diff.DeleteReason{diff.ConsumerDeleted, diff.Vanished} {
+		if got, ok := diff.ParseDeleteReason(r.String()); !ok || got != r {
+			t.Errorf("ParseDeleteReason(%q) = %v, %v", r.String(), got, ok)
+		}
+	}
+	for _, s := range []string{"Unknown", "", "vanished"} {
+		if _, ok := diff.ParseDeleteReason(s); ok {
+			t.Errorf("ParseDeleteReason(%q) parsed", s)
+		}
+	}
+}
