@@ -4,23 +4,25 @@ import (
 	"errors"
 	"strconv"
 
+	pub "github.com/partoo-connector/partoo-connector/connector/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 )
 
-// Header names on every event record.
+// Header names on every event record: the public package's (connector/events), where
+// consumers read them.
 const (
-	HeaderEventType     = "event_type"         // MessageCreated | StatusChanged | MessageDeleted
-	HeaderContentType   = "content-type"       // ContentType
-	HeaderSchemaName    = "schema_name"        // e.g. partoo.messages.v1.MessageCreated
-	HeaderFingerprint   = "schema_fingerprint" // hex of the 8 CRC-64-AVRO bytes after C3 01
-	HeaderCESpecVersion = "ce_specversion"     // "1.0"
-	HeaderCEID          = "ce_id"              // event_id
-	HeaderCEType        = "ce_type"            // the schema's full name
-	HeaderCESource      = "ce_source"          // /partoo/conversations/{conversation_id}
-	HeaderCESubject     = "ce_subject"         // message id
-	HeaderCETime        = "ce_time"            // detected_at, RFC 3339
-	HeaderSchemaID      = "schema_id"          // registry id, decimal; only in the Confluent wire format
+	HeaderEventType     = pub.HeaderEventType
+	HeaderContentType   = pub.HeaderContentType
+	HeaderSchemaName    = pub.HeaderSchemaName
+	HeaderFingerprint   = pub.HeaderFingerprint
+	HeaderCESpecVersion = pub.HeaderCESpecVersion
+	HeaderCEID          = pub.HeaderCEID
+	HeaderCEType        = pub.HeaderCEType
+	HeaderCESource      = pub.HeaderCESource
+	HeaderCESubject     = pub.HeaderCESubject
+	HeaderCETime        = pub.HeaderCETime
+	HeaderSchemaID      = pub.HeaderSchemaID
 )
 
 // rfc3339Micro is RFC 3339 with exactly microseconds, the precision of timestamp-micros.
@@ -28,7 +30,7 @@ const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
 
 // ContentType of event values: Avro binary, framed as single-object encoding, or in the
 // Confluent wire format when the record has a schema_id header.
-const ContentType = "application/avro"
+const ContentType = pub.ContentType
 
 // Header is a record header.
 type Header struct {
