@@ -74,6 +74,8 @@ func canon(b *bytes.Buffer, v any, ns string, defined map[string]bool) error {
 	return fmt.Errorf("avro schema: unexpected %T", v)
 }
 
+// canonObject writes a schema given as a JSON object: a named type, an array, a map, or a
+// primitive in its long form.
 func canonObject(b *bytes.Buffer, o map[string]any, ns string, defined map[string]bool) error {
 	t, ok := o["type"].(string)
 	if !ok {
@@ -82,60 +84,7 @@ func canonObject(b *bytes.Buffer, o map[string]any, ns string, defined map[strin
 	}
 	switch t {
 	case "record", "error", "enum", "fixed":
-		name, _ := o["name"].(string)
-		if name == "" {
-			return fmt.Errorf("avro schema: %s without a name", t)
-		}
-		if nsAttr, ok := o["namespace"].(string); ok && !strings.Contains(name, ".") {
-			ns = nsAttr
-		}
-		full, innerNS := fullName(name, ns)
-		if defined[full] {
-			writeString(b, full)
-			return nil
-		}
-		defined[full] = true
-		b.WriteString(`{"name":`)
-		writeString(b, full)
-		b.WriteString(`,"type":`)
-		writeString(b, t)
-		switch t {
-		case "record", "error":
-			fields, _ := o["fields"].([]any)
-			b.WriteString(`,"fields":[`)
-			for i, f := range fields {
-				fm, ok := f.(map[string]any)
-				if !ok {
-					return fmt.Errorf("avro schema: field of %s is not an object", full)
-				}
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(`{"name":`)
-				writeString(b, fmt.Sprint(fm["name"]))
-				b.WriteString(`,"type":`)
-				if err := canon(b, fm["type"], innerNS, defined); err != nil {
-					return err
-				}
-				b.WriteByte('}')
-			}
-			b.WriteByte(']')
-		case "enum":
-			syms, _ := o["symbols"].([]any)
-			b.WriteString(`,"symbols":[`)
-			for i, s := range syms {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				writeString(b, fmt.Sprint(s))
-			}
-			b.WriteByte(']')
-		case "fixed":
-			b.WriteString(`,"size":`)
-			b.WriteString(fmt.Sprint(o["size"]))
-		}
-		b.WriteByte('}')
-		return nil
+		return canonNamed(b, o, t, ns, defined)
 	case "array":
 		b.WriteString(`{"type":"array","items":`)
 		if err := canon(b, o["items"], ns, defined); err != nil {
@@ -154,6 +103,73 @@ func canonObject(b *bytes.Buffer, o map[string]any, ns string, defined map[strin
 		// A primitive, possibly with a logicalType: its simple form.
 		return canon(b, t, ns, defined)
 	}
+}
+
+// canonNamed writes a named type t (record, error, enum or fixed): its full name, and its
+// definition the first time the name is met.
+func canonNamed(b *bytes.Buffer, o map[string]any, t, ns string, defined map[string]bool) error {
+	name, _ := o["name"].(string)
+	if name == "" {
+		return fmt.Errorf("avro schema: %s without a name", t)
+	}
+	if nsAttr, ok := o["namespace"].(string); ok && !strings.Contains(name, ".") {
+		ns = nsAttr
+	}
+	full, innerNS := fullName(name, ns)
+	if defined[full] {
+		writeString(b, full)
+		return nil
+	}
+	defined[full] = true
+	b.WriteString(`{"name":`)
+	writeString(b, full)
+	b.WriteString(`,"type":`)
+	writeString(b, t)
+	switch t {
+	case "record", "error":
+		if err := canonFields(b, o, full, innerNS, defined); err != nil {
+			return err
+		}
+	case "enum":
+		syms, _ := o["symbols"].([]any)
+		b.WriteString(`,"symbols":[`)
+		for i, s := range syms {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeString(b, fmt.Sprint(s))
+		}
+		b.WriteByte(']')
+	case "fixed":
+		b.WriteString(`,"size":`)
+		b.WriteString(fmt.Sprint(o["size"]))
+	}
+	b.WriteByte('}')
+	return nil
+}
+
+// canonFields writes the fields of record full, whose names resolve in namespace ns.
+func canonFields(b *bytes.Buffer, o map[string]any, full, ns string, defined map[string]bool) error {
+	fields, _ := o["fields"].([]any)
+	b.WriteString(`,"fields":[`)
+	for i, f := range fields {
+		fm, ok := f.(map[string]any)
+		if !ok {
+			return fmt.Errorf("avro schema: field of %s is not an object", full)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"name":`)
+		writeString(b, fmt.Sprint(fm["name"]))
+		b.WriteString(`,"type":`)
+		if err := canon(b, fm["type"], ns, defined); err != nil {
+			return err
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+	return nil
 }
 
 // Fingerprint returns the CRC-64-AVRO (Rabin) fingerprint of a canonical form.

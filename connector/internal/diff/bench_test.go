@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
-func benchWalk(n int) []partoo.Message {
-	walk := make([]partoo.Message, n)
+func benchWalk(n int) []model.Message {
+	walk := make([]model.Message, n)
 	for i := range walk {
-		walk[i] = msg(int64(i+1), partoo.StatusSuccess)
+		walk[i] = msg(int64(i+1), model.StatusSuccess)
 	}
 	return walk
 }

@@ -1,74 +1,14 @@
 package diff
 
 import (
-	"crypto/sha1"
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
-
-// EventType is the kind of a change event.
-type EventType uint8
-
-// Event types, in the order they are emitted for one message.
-const (
-	MessageCreated EventType = iota + 1
-	StatusChanged
-	MessageDeleted
-)
-
-func (t EventType) String() string {
-	switch t {
-	case MessageCreated:
-		return "MessageCreated"
-	case StatusChanged:
-		return "StatusChanged"
-	case MessageDeleted:
-		return "MessageDeleted"
-	}
-	return fmt.Sprintf("EventType(%d)", uint8(t))
-}
-
-// DeleteReason says why a message counts as deleted.
-type DeleteReason uint8
-
-// Delete reasons.
-const (
-	ConsumerDeleted DeleteReason = iota + 1 // is_deleted became true
-	Vanished                                // absent from consecutive complete walks
-)
-
-func (r DeleteReason) String() string {
-	switch r {
-	case ConsumerDeleted:
-		return "ConsumerDeleted"
-	case Vanished:
-		return "Vanished"
-	}
-	return "Unknown"
-}
-
-// Event is one change, as a value.
-type Event struct {
-	Type           EventType
-	ID             string // deterministic: the same change observed again has the same ID
-	ConversationID int64
-	MessageID      int64
-	DetectedAt     time.Time
-	Date           time.Time      // the message's date
-	Message        partoo.Message // Created: as observed; Deleted: last known; StatusChanged: now
-	Snapshot       bool           // MessageCreated found by a snapshot walk
-	PreviousStatus partoo.Status  // StatusChanged
-	Status         partoo.Status  // StatusChanged
-	Reason         DeleteReason   // MessageDeleted
-	// Evidence of a Vanished deletion: the consecutive complete walks the message was absent
-	// from, and the time of the first of them.
-	AbsentWalks int
-	AbsentSince time.Time
-}
 
 // Coverage says how much of a conversation a walk saw.
 type Coverage uint8
@@ -130,22 +70,55 @@ type Result struct {
 // Diff compares a walk of conversation convID with its previous state (nil: none recorded)
 // and returns the events and the next state. walk may be in any order and contain
 // duplicates (the last copy wins). cov says how much of the conversation the walk saw.
-func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now time.Time, opt Options) Result {
+func Diff(prev *State, convID int64, walk []model.Message, cov Coverage, now time.Time, opt Options) Result {
 	if opt.VanishAfterWalks <= 0 {
 		opt.VanishAfterWalks = 2
 	}
 	if prev == nil {
 		prev = &State{ConversationID: convID}
 	}
-	snapshot := !prev.SnapshotDone
-	res := Result{}
+	d := differ{prev: prev, convID: convID, now: now, opt: opt, snapshot: !prev.SnapshotDone}
+	if len(opt.Unreadable) > 0 {
+		d.unreadable = make(map[int64]bool, len(opt.Unreadable))
+		for _, id := range opt.Unreadable {
+			d.unreadable[id] = true
+		}
+	}
+	msgs, seen := d.byID(walk)
+	d.countAbsence = d.judgeAbsences(seen, len(msgs), cov)
+	d.next = nextState(prev, convID, cov, len(msgs))
+	d.merge(msgs)
+	sortEvents(d.res.Events)
+	res := d.res
+	res.Changed = len(res.Events) > 0 || !sameState(prev, d.next)
+	if res.Changed {
+		d.next.UpdatedAt = now
+	}
+	res.Next = d.next
+	return res
+}
 
-	// The walk, by id, without unknown senders.
+// differ is one Diff in progress.
+type differ struct {
+	prev, next   *State
+	convID       int64
+	now          time.Time
+	opt          Options
+	snapshot     bool           // the conversation has had no complete walk yet
+	unreadable   map[int64]bool // opt.Unreadable (nil when none)
+	countAbsence bool           // this walk's absences count towards a Vanished deletion
+	res          Result
+}
+
+// byID returns the walk's messages sorted by id, without duplicates (the last copy wins) and
+// without those of an unknown sender or of another conversation (counted as Ignored), and the
+// set of their ids.
+func (d *differ) byID(walk []model.Message) ([]model.Message, map[int64]int) {
 	seen := make(map[int64]int, len(walk))
-	msgs := make([]partoo.Message, 0, len(walk))
+	msgs := make([]model.Message, 0, len(walk))
 	for _, m := range walk {
-		if !m.SenderType.Known() || m.ConversationID != convID {
-			res.Ignored++
+		if !m.SenderType.Known() || m.ConversationID != d.convID {
+			d.res.Ignored++
 			continue
 		}
 		if i, dup := seen[m.ID]; dup {
@@ -155,150 +128,166 @@ func Diff(prev *State, convID int64, walk []partoo.Message, cov Coverage, now ti
 		seen[m.ID] = len(msgs)
 		msgs = append(msgs, m)
 	}
-	sort.Slice(msgs, func(i, j int) bool { return msgs[i].ID < msgs[j].ID })
+	slices.SortFunc(msgs, func(a, b model.Message) int { return cmp.Compare(a.ID, b.ID) }) // ids are unique
+	return msgs, seen
+}
 
-	// How many recorded, live messages this walk misses. A complete walk that misses most or
-	// all of them (an empty page, a truncated listing) is not believed unless Partoo's count
-	// vouches for it: its absences are not counted.
-	unreadable := make(map[int64]bool, len(opt.Unreadable))
-	for _, id := range opt.Unreadable {
-		unreadable[id] = true
-	}
+// judgeAbsences counts the recorded, live messages this walk misses (Result.Absent) and says
+// whether their absences count towards a Vanished deletion: only in a complete walk, and not
+// in one that misses most or all of them (an empty page, a truncated listing) unless
+// Partoo's count vouches for it — that walk is Suspect.
+func (d *differ) judgeAbsences(seen map[int64]int, walked int, cov Coverage) bool {
 	live := 0
-	for _, ms := range prev.Messages {
+	for _, ms := range d.prev.Messages {
 		if ms.Deleted() {
 			continue
 		}
 		live++
-		if _, ok := seen[ms.ID]; !ok && !unreadable[ms.ID] {
-			res.Absent++
+		if _, ok := seen[ms.ID]; !ok && !d.unreadable[ms.ID] {
+			d.res.Absent++
 		}
 	}
-	countAbsence := cov == Complete
-	if countAbsence && res.Absent > 0 && !opt.Counted && (len(msgs) == 0 || 2*res.Absent > live) {
-		res.Suspect, countAbsence = true, false
+	count := cov == Complete
+	if count && d.res.Absent > 0 && !d.opt.Counted && (walked == 0 || 2*d.res.Absent > live) {
+		d.res.Suspect, count = true, false
 	}
+	return count
+}
 
+// nextState starts the state that follows prev: the snapshot is over once a walk saw every
+// page; the messages are added by the merge; of prev's raw strings only the generations
+// carry over, as they outlive the messages they count.
+func nextState(prev *State, convID int64, cov Coverage, walked int) *State {
 	next := &State{
 		ConversationID: convID,
 		SnapshotDone:   prev.SnapshotDone || cov >= AllPages,
 		UpdatedAt:      prev.UpdatedAt,
-		Messages:       make([]MessageState, 0, max(len(prev.Messages), len(msgs))),
+		Messages:       make([]MessageState, 0, max(len(prev.Messages), walked)),
 		Raw:            map[string]string{},
 	}
 	for k, v := range prev.Raw {
 		if len(k) > 2 && k[0] == 'x' && k[1] == ':' {
-			next.Raw[k] = v // generations outlive the messages they count
+			next.Raw[k] = v
 		}
 	}
-	emit := func(e Event) {
-		e.ConversationID, e.DetectedAt = convID, now
-		res.Events = append(res.Events, e)
-	}
-
-	// Merge the two id-sorted lists.
-	i, j := 0, 0
-	for i < len(prev.Messages) || j < len(msgs) {
-		switch {
-		case j >= len(msgs) || (i < len(prev.Messages) && prev.Messages[i].ID < msgs[j].ID):
-			// Recorded, absent from this walk.
-			ms := prev.Messages[i]
-			i++
-			copyRaw(next.Raw, prev.Raw, ms.ID)
-			if countAbsence && !unreadable[ms.ID] {
-				since := prev.absentSince(ms.ID)
-				if ms.Missed() == 0 || since.IsZero() {
-					since = now // the first complete walk that misses it (or one recorded before this was kept)
-				}
-				ms.setMissed(ms.Missed() + 1)
-				if ms.Missed() >= opt.VanishAfterWalks && now.Sub(since) >= opt.VanishConfirmAfter {
-					gen := prev.generation(ms.ID)
-					if !ms.Deleted() {
-						last := prev.MessageFromState(ms)
-						emit(Event{Type: MessageDeleted, ID: eventID(convID, ms.ID, genSuffix("deleted", gen)), MessageID: ms.ID,
-							Date: last.Date.Time, Message: last, Reason: Vanished, AbsentWalks: ms.Missed(), AbsentSince: since})
-						// Should it come back, its events get new ids (generation gen+1).
-						next.Raw[rawKey('x', ms.ID)] = strconv.Itoa(gen + 1)
-					}
-					dropRaw(next.Raw, ms.ID)
-					continue // it leaves the state
-				}
-				next.Raw[rawKey('m', ms.ID)] = strconv.FormatInt(since.UnixMicro(), 10)
-			}
-			next.Messages = append(next.Messages, ms)
-
-		case i >= len(prev.Messages) || msgs[j].ID < prev.Messages[i].ID:
-			// New message.
-			m := msgs[j]
-			j++
-			ms := encodeMessage(m, next.Raw)
-			// A message that comes back after a Vanished deletion is created again, with a new
-			// event id (its generation), so consumers that deduplicate on event_id see it.
-			gen := prev.generation(m.ID)
-			emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
-				Date: m.Date.Time, Message: m, Snapshot: snapshot})
-			if m.IsDeleted {
-				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
-					Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
-			}
-			next.Messages = append(next.Messages, ms)
-
-		default:
-			// Known message, seen again.
-			old := prev.Messages[i]
-			m := msgs[j]
-			i++
-			j++
-			ms := encodeMessage(m, next.Raw)
-			ms.StatusSeq = old.StatusSeq
-			gen := prev.generation(m.ID)
-			if before := prev.StatusOf(old); before != m.Status {
-				ms.StatusSeq++
-				emit(Event{Type: StatusChanged, MessageID: m.ID, Date: m.Date.Time, Message: m,
-					PreviousStatus: before, Status: m.Status,
-					ID: eventID(convID, m.ID, genSuffix(fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status), gen))})
-			}
-			if opt.Resnapshot != "" {
-				emit(Event{Type: MessageCreated, ID: eventID(convID, m.ID, genSuffix("resnapshot:"+opt.Resnapshot, gen)), MessageID: m.ID,
-					Date: m.Date.Time, Message: m, Snapshot: true})
-			}
-			switch {
-			case m.IsDeleted && !old.Deleted():
-				emit(Event{Type: MessageDeleted, ID: eventID(convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
-					Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
-			case old.Deleted():
-				ms.Flags |= flagDeleted // deletion is final: an undelete never re-emits
-			}
-			next.Messages = append(next.Messages, ms)
-		}
-	}
-
-	sort.SliceStable(res.Events, func(a, b int) bool {
-		ea, eb := res.Events[a], res.Events[b]
-		if !ea.Date.Equal(eb.Date) {
-			return ea.Date.Before(eb.Date)
-		}
-		if ea.MessageID != eb.MessageID {
-			return ea.MessageID < eb.MessageID
-		}
-		return ea.Type < eb.Type
-	})
-	res.Changed = len(res.Events) > 0 || !sameState(prev, next)
-	if res.Changed {
-		next.UpdatedAt = now
-	}
-	res.Next = next
-	return res
+	return next
 }
 
-// genSuffix names the change of a message's generation gen: the change itself for the first
-// (so ids stay what they always were), "<change>#<gen>" after the message came back from a
-// Vanished deletion.
-func genSuffix(change string, gen int) string {
-	if gen == 0 {
-		return change
+// merge walks the recorded messages and the walk's, both sorted by id, side by side.
+func (d *differ) merge(msgs []model.Message) {
+	recorded := d.prev.Messages
+	i, j := 0, 0
+	for i < len(recorded) || j < len(msgs) {
+		switch {
+		case j >= len(msgs) || (i < len(recorded) && recorded[i].ID < msgs[j].ID):
+			d.absent(recorded[i])
+			i++
+		case i >= len(recorded) || msgs[j].ID < recorded[i].ID:
+			d.created(msgs[j])
+			j++
+		default:
+			d.seenAgain(recorded[i], msgs[j])
+			i++
+			j++
+		}
 	}
-	return change + "#" + strconv.Itoa(gen)
+}
+
+// absent handles a recorded message absent from this walk: when the absence counts, one more
+// walk missed it, and after enough of them, long enough, it is deleted as Vanished and leaves
+// the state.
+func (d *differ) absent(ms MessageState) {
+	copyRaw(d.next.Raw, d.prev.Raw, ms.ID)
+	if d.countAbsence && !d.unreadable[ms.ID] {
+		since := d.prev.absentSince(ms.ID)
+		if ms.Missed() == 0 || since.IsZero() {
+			since = d.now // the first complete walk that misses it (or one recorded before this was kept)
+		}
+		ms.setMissed(ms.Missed() + 1)
+		if ms.Missed() >= d.opt.VanishAfterWalks && d.now.Sub(since) >= d.opt.VanishConfirmAfter {
+			d.vanished(ms, since)
+			return // it leaves the state
+		}
+		d.next.Raw[rawKey('m', ms.ID)] = strconv.FormatInt(since.UnixMicro(), 10)
+	}
+	d.next.Messages = append(d.next.Messages, ms)
+}
+
+// vanished emits the Vanished deletion of ms (unless it was deleted already) and forgets it
+// but for its generation: should it come back, its events get new ids (generation gen+1).
+func (d *differ) vanished(ms MessageState, since time.Time) {
+	gen := d.prev.generation(ms.ID)
+	if !ms.Deleted() {
+		last := d.prev.MessageFromState(ms)
+		d.emit(Event{Type: MessageDeleted, ID: eventID(d.convID, ms.ID, genSuffix("deleted", gen)), MessageID: ms.ID,
+			Date: last.Date.Time, Message: last, Reason: Vanished, AbsentWalks: ms.Missed(), AbsentSince: since})
+		d.next.Raw[rawKey('x', ms.ID)] = strconv.Itoa(gen + 1)
+	}
+	dropRaw(d.next.Raw, ms.ID)
+}
+
+// created handles a message the state does not hold. A message that comes back after a
+// Vanished deletion is created again, with a new event id (its generation), so consumers that
+// deduplicate on event_id see it.
+func (d *differ) created(m model.Message) {
+	ms := encodeMessage(m, d.next.Raw)
+	gen := d.prev.generation(m.ID)
+	d.emit(Event{Type: MessageCreated, ID: eventID(d.convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
+		Date: m.Date.Time, Message: m, Snapshot: d.snapshot})
+	if m.IsDeleted {
+		d.consumerDeleted(m, gen)
+	}
+	d.next.Messages = append(d.next.Messages, ms)
+}
+
+// seenAgain handles a recorded message the walk saw again: a status change, a resnapshot, a
+// deletion by the consumer.
+func (d *differ) seenAgain(old MessageState, m model.Message) {
+	ms := encodeMessage(m, d.next.Raw)
+	ms.StatusSeq = old.StatusSeq
+	gen := d.prev.generation(m.ID)
+	if before := d.prev.StatusOf(old); before != m.Status {
+		ms.StatusSeq++
+		d.emit(Event{Type: StatusChanged, MessageID: m.ID, Date: m.Date.Time, Message: m,
+			PreviousStatus: before, Status: m.Status,
+			ID: eventID(d.convID, m.ID, genSuffix(fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status), gen))})
+	}
+	if d.opt.Resnapshot != "" {
+		d.emit(Event{Type: MessageCreated, ID: eventID(d.convID, m.ID, genSuffix("resnapshot:"+d.opt.Resnapshot, gen)), MessageID: m.ID,
+			Date: m.Date.Time, Message: m, Snapshot: true})
+	}
+	switch {
+	case m.IsDeleted && !old.Deleted():
+		d.consumerDeleted(m, gen)
+	case old.Deleted():
+		ms.Flags |= flagDeleted // deletion is final: an undelete never re-emits
+	}
+	d.next.Messages = append(d.next.Messages, ms)
+}
+
+// consumerDeleted emits the deletion of m by the consumer (is_deleted became true).
+func (d *differ) consumerDeleted(m model.Message, gen int) {
+	d.emit(Event{Type: MessageDeleted, ID: eventID(d.convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
+		Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
+}
+
+func (d *differ) emit(e Event) {
+	e.ConversationID, e.DetectedAt = d.convID, d.now
+	d.res.Events = append(d.res.Events, e)
+}
+
+// sortEvents orders a conversation's events by message date, then message id, then type
+// (created < status changed < deleted), keeping the order of equal ones.
+func sortEvents(evs []Event) {
+	slices.SortStableFunc(evs, func(a, b Event) int {
+		if c := a.Date.Compare(b.Date); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.MessageID, b.MessageID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Type, b.Type)
+	})
 }
 
 // dropRaw forgets the raw strings of a message that leaves the state (not its generation).
@@ -335,19 +324,4 @@ func sameState(a, b *State) bool {
 		}
 	}
 	return true
-}
-
-// eventNamespace is the UUID namespace of event ids (a random v4 UUID fixed forever).
-var eventNamespace = [16]byte{0x6f, 0x1c, 0x3a, 0x52, 0x9d, 0x0e, 0x4b, 0x7a, 0x8f, 0x21, 0x5c, 0x44, 0x0b, 0xe3, 0x97, 0x16}
-
-// eventID is a UUID v5 (RFC 9562) of "partoo:<conversation>:<message>:<change>".
-func eventID(conv, msg int64, change string) string {
-	h := sha1.New()
-	h.Write(eventNamespace[:])
-	fmt.Fprintf(h, "partoo:%d:%d:%s", conv, msg, change)
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }

@@ -8,23 +8,23 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 const conv = 42
 
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
-func msg(id int64, status partoo.Status, opts ...func(*partoo.Message)) partoo.Message {
-	m := partoo.Message{ID: id, ConversationID: conv, Date: partoo.Time{Time: t0.Add(time.Duration(id) * time.Second)},
-		ContentType: partoo.ContentText, SenderType: partoo.SenderUser, Status: status, Content: fmt.Sprint("m", id)}
+func msg(id int64, status model.Status, opts ...func(*model.Message)) model.Message {
+	m := model.Message{ID: id, ConversationID: conv, Date: model.Time{Time: t0.Add(time.Duration(id) * time.Second)},
+		ContentType: model.ContentText, SenderType: model.SenderUser, Status: status, Content: fmt.Sprint("m", id)}
 	for _, o := range opts {
 		o(&m)
 	}
 	return m
 }
 
-func deleted(m *partoo.Message) { m.IsDeleted = true }
+func deleted(m *model.Message) { m.IsDeleted = true }
 
 func kinds(evs []diff.Event) string {
 	s := ""
@@ -49,7 +49,7 @@ func kinds(evs []diff.Event) string {
 
 // run applies walks in sequence and returns the events of each step.
 type step struct {
-	walk     []partoo.Message
+	walk     []model.Message
 	complete bool
 	want     string
 }
@@ -70,57 +70,57 @@ func runSteps(t *testing.T, steps []step) *diff.State {
 func TestRules(t *testing.T) {
 	cases := map[string][]step{
 		"first walk is a snapshot; deleted at first sight gives created then deleted": {
-			{[]partoo.Message{msg(2, "Success", deleted), msg(1, "Success")}, true,
+			{[]model.Message{msg(2, "Success", deleted), msg(1, "Success")}, true,
 				"1:MessageCreated(snapshot) 2:MessageCreated(snapshot) 2:MessageDeleted(ConsumerDeleted)"},
-			{[]partoo.Message{msg(1, "Success"), msg(2, "Success", deleted), msg(3, "Sending")}, true, "3:MessageCreated"},
+			{[]model.Message{msg(1, "Success"), msg(2, "Success", deleted), msg(3, "Sending")}, true, "3:MessageCreated"},
 		},
 		"same walk twice gives nothing": {
-			{[]partoo.Message{msg(1, "Success"), msg(2, "Sending")}, true, "1:MessageCreated(snapshot) 2:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Success"), msg(2, "Sending")}, true, ""},
-			{[]partoo.Message{msg(2, "Sending"), msg(1, "Success")}, false, ""},
+			{[]model.Message{msg(1, "Success"), msg(2, "Sending")}, true, "1:MessageCreated(snapshot) 2:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Success"), msg(2, "Sending")}, true, ""},
+			{[]model.Message{msg(2, "Sending"), msg(1, "Success")}, false, ""},
 		},
 		"every observed status step": {
-			{[]partoo.Message{msg(1, "Sending")}, true, "1:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Failed")}, true, "1:StatusChanged(Sending>Failed)"},
-			{[]partoo.Message{msg(1, "Sending")}, true, "1:StatusChanged(Failed>Sending)"},
-			{[]partoo.Message{msg(1, "Success")}, true, "1:StatusChanged(Sending>Success)"},
+			{[]model.Message{msg(1, "Sending")}, true, "1:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Failed")}, true, "1:StatusChanged(Sending>Failed)"},
+			{[]model.Message{msg(1, "Sending")}, true, "1:StatusChanged(Failed>Sending)"},
+			{[]model.Message{msg(1, "Success")}, true, "1:StatusChanged(Sending>Success)"},
 		},
 		"status change and deletion in one walk: status first": {
-			{[]partoo.Message{msg(1, "Sending")}, true, "1:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Success", deleted)}, true, "1:StatusChanged(Sending>Success) 1:MessageDeleted(ConsumerDeleted)"},
-			{[]partoo.Message{msg(1, "Success")}, true, ""}, // an undelete does not re-emit
-			{[]partoo.Message{msg(1, "Success", deleted)}, true, ""},
+			{[]model.Message{msg(1, "Sending")}, true, "1:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Success", deleted)}, true, "1:StatusChanged(Sending>Success) 1:MessageDeleted(ConsumerDeleted)"},
+			{[]model.Message{msg(1, "Success")}, true, ""}, // an undelete does not re-emit
+			{[]model.Message{msg(1, "Success", deleted)}, true, ""},
 		},
 		"vanished only after two consecutive complete walks; partial walks never delete": {
-			{[]partoo.Message{msg(1, "Success"), msg(2, "Success")}, true, "1:MessageCreated(snapshot) 2:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Success")}, false, ""},
-			{[]partoo.Message{msg(1, "Success")}, false, ""},
-			{[]partoo.Message{msg(1, "Success")}, true, ""},
-			{[]partoo.Message{msg(1, "Success"), msg(2, "Success")}, true, ""}, // back: counter resets
-			{[]partoo.Message{msg(1, "Success")}, true, ""},
-			{[]partoo.Message{msg(1, "Success")}, false, ""},
-			{[]partoo.Message{msg(1, "Success")}, true, "2:MessageDeleted(Vanished)"},
-			{[]partoo.Message{msg(1, "Success")}, true, ""},
+			{[]model.Message{msg(1, "Success"), msg(2, "Success")}, true, "1:MessageCreated(snapshot) 2:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Success")}, false, ""},
+			{[]model.Message{msg(1, "Success")}, false, ""},
+			{[]model.Message{msg(1, "Success")}, true, ""},
+			{[]model.Message{msg(1, "Success"), msg(2, "Success")}, true, ""}, // back: counter resets
+			{[]model.Message{msg(1, "Success")}, true, ""},
+			{[]model.Message{msg(1, "Success")}, false, ""},
+			{[]model.Message{msg(1, "Success")}, true, "2:MessageDeleted(Vanished)"},
+			{[]model.Message{msg(1, "Success")}, true, ""},
 		},
 		"a consumer-deleted message that vanishes is not deleted twice": {
-			{[]partoo.Message{msg(1, "Success", deleted)}, true, "1:MessageCreated(snapshot) 1:MessageDeleted(ConsumerDeleted)"},
+			{[]model.Message{msg(1, "Success", deleted)}, true, "1:MessageCreated(snapshot) 1:MessageDeleted(ConsumerDeleted)"},
 			{nil, true, ""},
 			{nil, true, ""},
 		},
 		"unknown sender types are ignored": {
-			{[]partoo.Message{msg(1, "Success", func(m *partoo.Message) { m.SenderType = "Bot" }), msg(2, "Success")}, true, "2:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Failed", func(m *partoo.Message) { m.SenderType = "Bot" }), msg(2, "Success")}, true, ""},
+			{[]model.Message{msg(1, "Success", func(m *model.Message) { m.SenderType = "Bot" }), msg(2, "Success")}, true, "2:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Failed", func(m *model.Message) { m.SenderType = "Bot" }), msg(2, "Success")}, true, ""},
 		},
 		"a partial first walk keeps the snapshot open": {
-			{[]partoo.Message{msg(1, "Success")}, false, "1:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Success"), msg(2, "Success")}, true, "2:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Success"), msg(2, "Success"), msg(3, "Success")}, true, "3:MessageCreated"},
+			{[]model.Message{msg(1, "Success")}, false, "1:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Success"), msg(2, "Success")}, true, "2:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Success"), msg(2, "Success"), msg(3, "Success")}, true, "3:MessageCreated"},
 		},
 		"unknown status values are tracked raw": {
-			{[]partoo.Message{msg(1, "Queued")}, true, "1:MessageCreated(snapshot)"},
-			{[]partoo.Message{msg(1, "Queued")}, true, ""},
-			{[]partoo.Message{msg(1, "Success")}, true, "1:StatusChanged(Queued>Success)"},
-			{[]partoo.Message{msg(1, "Delivered")}, true, "1:StatusChanged(Success>Delivered)"},
+			{[]model.Message{msg(1, "Queued")}, true, "1:MessageCreated(snapshot)"},
+			{[]model.Message{msg(1, "Queued")}, true, ""},
+			{[]model.Message{msg(1, "Success")}, true, "1:StatusChanged(Queued>Success)"},
+			{[]model.Message{msg(1, "Delivered")}, true, "1:StatusChanged(Success>Delivered)"},
 		},
 	}
 	for name, steps := range cases {
@@ -129,15 +129,15 @@ func TestRules(t *testing.T) {
 }
 
 func TestIgnoredAreCounted(t *testing.T) {
-	walk := []partoo.Message{msg(1, "Success", func(m *partoo.Message) { m.SenderType = "Bot" }), msg(2, "Success"),
-		msg(3, "Success", func(m *partoo.Message) { m.SenderType = "System" })}
+	walk := []model.Message{msg(1, "Success", func(m *model.Message) { m.SenderType = "Bot" }), msg(2, "Success"),
+		msg(3, "Success", func(m *model.Message) { m.SenderType = "System" })}
 	if r := diff.Diff(nil, conv, walk, diff.Complete, t0, diff.Options{}); r.Ignored != 2 || len(r.Events) != 1 {
 		t.Fatalf("ignored=%d events=%d, want 2 and 1", r.Ignored, len(r.Events))
 	}
 }
 
 func TestSameWalkTwiceChangesNothing(t *testing.T) {
-	walk := []partoo.Message{msg(1, "Success"), msg(2, "Failed"), msg(3, "Sending", deleted)}
+	walk := []model.Message{msg(1, "Success"), msg(2, "Failed"), msg(3, "Sending", deleted)}
 	r1 := diff.Diff(nil, conv, walk, diff.Complete, t0, diff.Options{})
 	r2 := diff.Diff(r1.Next, conv, walk, diff.Complete, t0.Add(time.Hour), diff.Options{})
 	if len(r2.Events) != 0 || r2.Changed {
@@ -149,7 +149,7 @@ func TestSameWalkTwiceChangesNothing(t *testing.T) {
 }
 
 func TestEventIDsAreDeterministicAndDistinct(t *testing.T) {
-	walks := [][]partoo.Message{
+	walks := [][]model.Message{
 		{msg(1, "Sending")}, {msg(1, "Failed")}, {msg(1, "Sending")}, {msg(1, "Failed")}, {msg(1, "Sending", deleted)},
 	}
 	collect := func(detected time.Duration) []string {
@@ -187,19 +187,19 @@ func TestEventIDsAreDeterministicAndDistinct(t *testing.T) {
 // ordered by (date, id) with created < status < deleted per message, a partial walk must never
 // delete, and replaying the events must rebuild exactly the statuses of the last complete walk.
 func TestPropertyOrderAndReconstruction(t *testing.T) {
-	statuses := []partoo.Status{"Sending", "Success", "Failed"}
+	statuses := []model.Status{"Sending", "Success", "Failed"}
 	for seed := uint64(0); seed < 300; seed++ {
 		rnd := rand.New(rand.NewPCG(seed, 1))
-		truth := map[int64]partoo.Message{}
+		truth := map[int64]model.Message{}
 		nextID := int64(1)
 		var st *diff.State
-		seen := map[int64]partoo.Status{} // reconstructed from events
+		seen := map[int64]model.Status{} // reconstructed from events
 		gone := map[int64]bool{}
 		for round := 0; round < 30; round++ {
 			// Mutate the truth.
 			for k := rnd.IntN(4); k > 0; k-- {
 				m := msg(nextID, statuses[rnd.IntN(3)])
-				m.Date = partoo.Time{Time: t0.Add(time.Duration(rnd.IntN(1000)) * time.Second)}
+				m.Date = model.Time{Time: t0.Add(time.Duration(rnd.IntN(1000)) * time.Second)}
 				truth[nextID] = m
 				nextID++
 			}
@@ -216,7 +216,7 @@ func TestPropertyOrderAndReconstruction(t *testing.T) {
 				truth[id] = m
 			}
 			// Walk it, maybe partially.
-			walk := make([]partoo.Message, 0, len(truth))
+			walk := make([]model.Message, 0, len(truth))
 			for _, m := range truth {
 				walk = append(walk, m)
 			}
@@ -276,14 +276,14 @@ func coverage(complete bool) diff.Coverage {
 // messages out ends the snapshot (later messages are live), yet never infers a deletion: the
 // message it misses may be one it could not read.
 func TestWalkWithUndecodableMessages(t *testing.T) {
-	r1 := diff.Diff(nil, conv, []partoo.Message{msg(1, partoo.StatusSuccess), msg(2, partoo.StatusSuccess)}, diff.AllPages, t0, diff.Options{})
+	r1 := diff.Diff(nil, conv, []model.Message{msg(1, model.StatusSuccess), msg(2, model.StatusSuccess)}, diff.AllPages, t0, diff.Options{})
 	if got := kinds(r1.Events); got != "1:MessageCreated(snapshot) 2:MessageCreated(snapshot)" || !r1.Next.SnapshotDone {
 		t.Fatalf("first walk: %s, snapshot done %v", got, r1.Next.SnapshotDone)
 	}
 	// Message 2 now fails to decode (left out) in three walks in a row: no deletion.
 	st := r1.Next
 	for i := 0; i < 3; i++ {
-		r := diff.Diff(st, conv, []partoo.Message{msg(1, partoo.StatusSuccess), msg(3, partoo.StatusSending)}, diff.AllPages, t0, diff.Options{})
+		r := diff.Diff(st, conv, []model.Message{msg(1, model.StatusSuccess), msg(3, model.StatusSending)}, diff.AllPages, t0, diff.Options{})
 		if i == 0 && kinds(r.Events) != "3:MessageCreated" {
 			t.Fatalf("walk %d: %s, want a live MessageCreated for 3", i, kinds(r.Events))
 		}
@@ -294,5 +294,19 @@ func TestWalkWithUndecodableMessages(t *testing.T) {
 	}
 	if st.Find(2) < 0 {
 		t.Fatal("message 2 left the state")
+	}
+}
+
+// A delete reason's name parses back to it; "Unknown" (no reason) does not parse.
+func TestDeleteReasonNamesRoundTrip(t *testing.T) {
+	for _, r := range []diff.DeleteReason{diff.ConsumerDeleted, diff.Vanished} {
+		if got, ok := diff.ParseDeleteReason(r.String()); !ok || got != r {
+			t.Errorf("ParseDeleteReason(%q) = %v, %v", r.String(), got, ok)
+		}
+	}
+	for _, s := range []string{"Unknown", "", "vanished"} {
+		if _, ok := diff.ParseDeleteReason(s); ok {
+			t.Errorf("ParseDeleteReason(%q) parsed", s)
+		}
 	}
 }

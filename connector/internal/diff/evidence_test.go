@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // walkAt is one walk of the evidence tests: when, what it saw, and what the diff may know.
 type walkAt struct {
 	at      time.Duration // after t0
-	walk    []partoo.Message
+	walk    []model.Message
 	cov     diff.Coverage
 	counted bool
 	want    string
@@ -33,7 +33,7 @@ func applyWalks(t *testing.T, st *diff.State, opt diff.Options, walks []walkAt) 
 	return st, out
 }
 
-var three = []partoo.Message{msg(1, "Success"), msg(2, "Success"), msg(3, "Sending")}
+var three = []model.Message{msg(1, "Success"), msg(2, "Success"), msg(3, "Sending")}
 
 const snap3 = "1:MessageCreated(snapshot) 2:MessageCreated(snapshot) 3:MessageCreated(snapshot)"
 
@@ -95,7 +95,7 @@ func TestComebackAfterVanishedGetsNewEventIDs(t *testing.T) {
 		{time.Minute, three[:2], diff.Complete, true, ""},
 		{2 * time.Minute, three[:2], diff.Complete, true, "3:MessageDeleted(Vanished)"},
 		{3 * time.Minute, three, diff.Complete, true, "3:MessageCreated"},
-		{4 * time.Minute, []partoo.Message{three[0], three[1], msg(3, "Success")}, diff.Complete, true, "3:StatusChanged(Sending>Success)"},
+		{4 * time.Minute, []model.Message{three[0], three[1], msg(3, "Success")}, diff.Complete, true, "3:StatusChanged(Sending>Success)"},
 		{5 * time.Minute, three[:2], diff.Complete, true, ""},
 		{6 * time.Minute, three[:2], diff.Complete, true, "3:MessageDeleted(Vanished)"},
 		{7 * time.Minute, three, diff.Complete, true, "3:MessageCreated"},
@@ -137,7 +137,7 @@ func TestComebackAfterVanishedGetsNewEventIDs(t *testing.T) {
 func TestUnreadableMessagesArePresent(t *testing.T) {
 	opt := diff.Options{}
 	st, _ := applyWalks(t, nil, opt, []walkAt{{0, three, diff.Complete, true, snap3}})
-	walk := func(at time.Duration, msgs []partoo.Message, unreadable []int64, want string) *diff.State {
+	walk := func(at time.Duration, msgs []model.Message, unreadable []int64, want string) *diff.State {
 		t.Helper()
 		o := opt
 		o.Counted, o.Unreadable = true, unreadable

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // Replay rebuilds the states Diff recorded from the events it emitted, read back in order
@@ -19,7 +19,7 @@ type Replay struct {
 }
 
 type replayed struct {
-	msgs    map[int64]partoo.Message
+	msgs    map[int64]model.Message
 	seq     map[int64]uint8
 	deleted map[int64]bool
 	gens    map[int64]int // Vanished deletions per message
@@ -33,7 +33,7 @@ func NewReplay() *Replay { return &Replay{convs: map[int64]*replayed{}} }
 func (r *Replay) Apply(e Event) {
 	c := r.convs[e.ConversationID]
 	if c == nil {
-		c = &replayed{msgs: map[int64]partoo.Message{}, seq: map[int64]uint8{}, deleted: map[int64]bool{}, gens: map[int64]int{}}
+		c = &replayed{msgs: map[int64]model.Message{}, seq: map[int64]uint8{}, deleted: map[int64]bool{}, gens: map[int64]int{}}
 		r.convs[e.ConversationID] = c
 	}
 	switch e.Type {

@@ -4,22 +4,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // Replaying the events of a history of walks gives back the state the diff recorded, so the
 // next walk emits nothing.
 func TestReplayRebuildsTheRecordedState(t *testing.T) {
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	msg := func(id int64, st partoo.Status, del bool) partoo.Message {
-		return partoo.Message{ID: id, ConversationID: 9, Date: partoo.Time{Time: now.Add(time.Duration(id) * time.Second)},
-			SenderType: partoo.SenderUser, ContentType: "Carousel", Status: st, IsDeleted: del}
+	msg := func(id int64, st model.Status, del bool) model.Message {
+		return model.Message{ID: id, ConversationID: 9, Date: model.Time{Time: now.Add(time.Duration(id) * time.Second)},
+			SenderType: model.SenderUser, ContentType: "Carousel", Status: st, IsDeleted: del}
 	}
-	walks := [][]partoo.Message{
-		{msg(1, partoo.StatusSending, false), msg(2, "Delivered", false), msg(3, partoo.StatusSuccess, true)},
-		{msg(1, partoo.StatusSuccess, false), msg(2, "Delivered", true), msg(3, partoo.StatusSuccess, true), msg(4, partoo.StatusFailed, false)},
-		{msg(1, partoo.StatusFailed, false), msg(4, partoo.StatusFailed, false)}, // 2 and 3 absent
-		{msg(1, partoo.StatusFailed, false), msg(4, partoo.StatusSending, false)},
+	walks := [][]model.Message{
+		{msg(1, model.StatusSending, false), msg(2, "Delivered", false), msg(3, model.StatusSuccess, true)},
+		{msg(1, model.StatusSuccess, false), msg(2, "Delivered", true), msg(3, model.StatusSuccess, true), msg(4, model.StatusFailed, false)},
+		{msg(1, model.StatusFailed, false), msg(4, model.StatusFailed, false)}, // 2 and 3 absent
+		{msg(1, model.StatusFailed, false), msg(4, model.StatusSending, false)},
 	}
 	var prev *State
 	replay := NewReplay()
@@ -71,9 +71,9 @@ func TestReplayRebuildsTheRecordedState(t *testing.T) {
 // the request: the same for the same request, new for another, never the original's.
 func TestResnapshotReemitsWithRequestIDs(t *testing.T) {
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	walk := []partoo.Message{
-		{ID: 1, ConversationID: 3, SenderType: partoo.SenderUser, Status: partoo.StatusSuccess},
-		{ID: 2, ConversationID: 3, SenderType: partoo.SenderConsumer, Status: partoo.StatusSuccess, IsDeleted: true},
+	walk := []model.Message{
+		{ID: 1, ConversationID: 3, SenderType: model.SenderUser, Status: model.StatusSuccess},
+		{ID: 2, ConversationID: 3, SenderType: model.SenderConsumer, Status: model.StatusSuccess, IsDeleted: true},
 	}
 	first := Diff(nil, 3, walk, Complete, now, Options{})
 	ids := func(res Result) map[string]bool {

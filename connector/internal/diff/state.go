@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // Status codes kept in MessageState (0: not a documented value, raw string in RawStatus).
@@ -16,12 +16,12 @@ const (
 	StatusFailed  uint8 = 3
 )
 
-var statusCodes = map[partoo.Status]uint8{partoo.StatusSending: StatusSending, partoo.StatusSuccess: StatusSuccess, partoo.StatusFailed: StatusFailed}
-var statusNames = [...]partoo.Status{"", partoo.StatusSending, partoo.StatusSuccess, partoo.StatusFailed}
+var statusCodes = map[model.Status]uint8{model.StatusSending: StatusSending, model.StatusSuccess: StatusSuccess, model.StatusFailed: StatusFailed}
+var statusNames = [...]model.Status{"", model.StatusSending, model.StatusSuccess, model.StatusFailed}
 
-var contentTypes = []partoo.ContentType{"", partoo.ContentText, partoo.ContentImage, partoo.ContentVideo, partoo.ContentAudio,
-	partoo.ContentDocument, partoo.ContentIgStoryReply, partoo.ContentIgStoryMention, partoo.ContentUnsupported}
-var senderTypes = []partoo.SenderType{"", partoo.SenderUser, partoo.SenderConsumer, partoo.SenderMetadata}
+var contentTypes = []model.ContentType{"", model.ContentText, model.ContentImage, model.ContentVideo, model.ContentAudio,
+	model.ContentDocument, model.ContentIgStoryReply, model.ContentIgStoryMention, model.ContentUnsupported}
+var senderTypes = []model.SenderType{"", model.SenderUser, model.SenderConsumer, model.SenderMetadata}
 
 // MessageState is what the diff remembers of one message: 24 bytes, plus a map entry for
 // the rare undocumented value.
@@ -90,27 +90,27 @@ func (s *State) Find(id int64) int {
 }
 
 // StatusOf returns the recorded status of a message, as Partoo's string.
-func (s *State) StatusOf(m MessageState) partoo.Status {
+func (s *State) StatusOf(m MessageState) model.Status {
 	if m.Status != StatusOther && int(m.Status) < len(statusNames) {
 		return statusNames[m.Status]
 	}
-	return partoo.Status(s.Raw[rawKey('s', m.ID)])
+	return model.Status(s.Raw[rawKey('s', m.ID)])
 }
 
 // ContentTypeOf returns the recorded content type of a message.
-func (s *State) ContentTypeOf(m MessageState) partoo.ContentType {
+func (s *State) ContentTypeOf(m MessageState) model.ContentType {
 	if c := int(m.Kind & 0x0f); c != 0 && c < len(contentTypes) {
 		return contentTypes[c]
 	}
-	return partoo.ContentType(s.Raw[rawKey('c', m.ID)])
+	return model.ContentType(s.Raw[rawKey('c', m.ID)])
 }
 
 // SenderTypeOf returns the recorded sender type of a message.
-func (s *State) SenderTypeOf(m MessageState) partoo.SenderType {
+func (s *State) SenderTypeOf(m MessageState) model.SenderType {
 	if c := int(m.Kind >> 4); c != 0 && c < len(senderTypes) {
 		return senderTypes[c]
 	}
-	return partoo.SenderType(s.Raw[rawKey('t', m.ID)])
+	return model.SenderType(s.Raw[rawKey('t', m.ID)])
 }
 
 func rawKey(kind byte, id int64) string {
@@ -139,7 +139,7 @@ func appendInt(b []byte, v int64) []byte {
 
 // encodeMessage returns the MessageState for a walked message and records raw strings of
 // undocumented values in raw.
-func encodeMessage(m partoo.Message, raw map[string]string) MessageState {
+func encodeMessage(m model.Message, raw map[string]string) MessageState {
 	ms := MessageState{ID: m.ID, DateMicros: m.Date.UnixMicro()}
 	ms.Status = statusCodes[m.Status]
 	if ms.Status == StatusOther {
@@ -173,11 +173,11 @@ func indexOf[T comparable](xs []T, x T) int {
 
 // MessageFromState rebuilds the last known message from the state (for Vanished deletions):
 // content, sender label, user id and custom channel are not recorded and come back empty.
-func (s *State) MessageFromState(m MessageState) partoo.Message {
-	return partoo.Message{
+func (s *State) MessageFromState(m MessageState) model.Message {
+	return model.Message{
 		ID:             m.ID,
 		ConversationID: s.ConversationID,
-		Date:           partoo.Time{Time: time.UnixMicro(m.DateMicros).UTC()},
+		Date:           model.Time{Time: time.UnixMicro(m.DateMicros).UTC()},
 		ContentType:    s.ContentTypeOf(m),
 		SenderType:     s.SenderTypeOf(m),
 		Status:         s.StatusOf(m),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
@@ -19,8 +20,8 @@ import (
 // TestEndToEnd: simulator → connector → events topic, every event type, decoded back.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t)
-	ig := e.sim.CreateConversation(partoosim.ConversationSpec{Partner: partoo.PartnerInstagram})
-	wa := e.sim.CreateConversation(partoosim.ConversationSpec{Partner: partoo.PartnerWhatsapp})
+	ig := e.sim.CreateConversation(partoosim.ConversationSpec{Partner: model.PartnerInstagram})
+	wa := e.sim.CreateConversation(partoosim.ConversationSpec{Partner: model.PartnerWhatsapp})
 	uid := "user-9"
 	m1, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: ig.ID, SenderType: "Consumer", Content: "hello"})
 	m2, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: ig.ID, SenderType: "User", Status: "Sending", Content: "hi!", UserID: &uid})

@@ -15,7 +15,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry/registrytest"
@@ -137,18 +137,18 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 
 	ids := e.sim.ConversationIDs()
 	vanished := map[int64]int64{} // message → conversation
-	firstKnown := func(conv int64, deleted bool) (partoo.Message, bool) {
+	firstKnown := func(conv int64, deleted bool) (model.Message, bool) {
 		for _, m := range e.sim.Messages(conv) {
 			if m.SenderType.Known() && m.IsDeleted == deleted {
 				return m, true
 			}
 		}
-		return partoo.Message{}, false
+		return model.Message{}, false
 	}
 	if m, ok := firstKnown(ids[0], false); ok {
-		next := partoo.StatusFailed
+		next := model.StatusFailed
 		if m.Status == next {
-			next = partoo.StatusSuccess
+			next = model.StatusSuccess
 		}
 		if err := e.sim.SetStatus(m.ID, next); err != nil {
 			t.Fatal(err)
@@ -173,7 +173,7 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 		t.Fatal(err)
 	}
 	r.waitWalks(t, int64(len(ids)))
-	if err := e.sim.SetStatus(sent.ID, partoo.StatusSuccess); err != nil {
+	if err := e.sim.SetStatus(sent.ID, model.StatusSuccess); err != nil {
 		t.Fatal(err)
 	}
 

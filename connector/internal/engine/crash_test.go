@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 )
 
@@ -105,12 +105,12 @@ func checkExactlyOnce(t *testing.T, e *env, evs []event, truth []partoosim.Chang
 // must have no event. broken lists what can never heal (a duplicate, a broken status chain, an
 // event for a message that must not have one); pending lists what may still be on its way (a
 // message not yet published, or not yet in its final status).
-func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect func(conv int64, m partoo.Message) bool) (broken, pending []string, checked int) {
+func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect func(conv int64, m model.Message) bool) (broken, pending []string, checked int) {
 	if expect == nil {
-		expect = func(_ int64, m partoo.Message) bool { return m.SenderType.Known() }
+		expect = func(_ int64, m model.Message) bool { return m.SenderType.Known() }
 	}
 	// Ground truth per message: the sequence of statuses it went through.
-	history := map[int64][]partoo.Status{}
+	history := map[int64][]model.Status{}
 	vanished := map[int64]bool{}
 	for _, c := range truth {
 		switch c.Type {
@@ -125,7 +125,7 @@ func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect f
 		created  int
 		deleted  int
 		reason   string
-		statuses []partoo.Status
+		statuses []model.Status
 		conv     string
 	}
 	per := map[int64]*seen{}
@@ -149,17 +149,17 @@ func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect f
 		switch ev.Type {
 		case "MessageCreated":
 			s.created++
-			s.statuses = append(s.statuses, partoo.Status(ev.Body["message"].(map[string]any)["status_raw"].(string)))
+			s.statuses = append(s.statuses, model.Status(ev.Body["message"].(map[string]any)["status_raw"].(string)))
 		case "StatusChanged":
 			if s.created == 0 {
 				broken = append(broken, fmt.Sprintf("message %d: StatusChanged before MessageCreated", m))
 				continue
 			}
 			last := s.statuses[len(s.statuses)-1]
-			if prev := partoo.Status(ev.Body["previous_status_raw"].(string)); prev != last {
+			if prev := model.Status(ev.Body["previous_status_raw"].(string)); prev != last {
 				broken = append(broken, fmt.Sprintf("message %d: status chain broken: recorded %s, event says previous %s (a lost or duplicated event)", m, last, prev))
 			}
-			s.statuses = append(s.statuses, partoo.Status(ev.Body["status_raw"].(string)))
+			s.statuses = append(s.statuses, model.Status(ev.Body["status_raw"].(string)))
 		case "MessageDeleted":
 			if s.created == 0 {
 				broken = append(broken, fmt.Sprintf("message %d: MessageDeleted before MessageCreated", m))
@@ -211,7 +211,7 @@ func exactlyOnceProblems(e *env, evs []event, truth []partoosim.Change, expect f
 	return broken, pending, checked
 }
 
-func isSubsequence(sub, seq []partoo.Status) bool {
+func isSubsequence(sub, seq []model.Status) bool {
 	j := 0
 	for _, s := range seq {
 		if j < len(sub) && sub[j] == s {

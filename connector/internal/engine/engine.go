@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
@@ -300,7 +301,7 @@ func (c *Engine) Ping(ctx context.Context) error { return c.pub.Ping(ctx) }
 func (c *Engine) Index() *state.Index { return c.idx.Load() }
 
 // Budget returns the Partoo request budget.
-func (c *Engine) Budget() *partoo.Budget { return c.client.Budget() }
+func (c *Engine) Budget() *budget.Budget { return c.client.Budget() }
 
 // Walks returns how many conversation walks have been settled (read, and committed when they
 // changed something) since the start.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/status"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 )
 
@@ -25,7 +25,7 @@ type variantCase struct {
 	order   partoosim.Order
 	env     []string // extra settings of the connector
 	// expect says which messages must be published (nil: known sender_type, decodable date).
-	expect func(sim *partoosim.Sim, conv int64, m partoo.Message) bool
+	expect func(sim *partoosim.Sim, conv int64, m model.Message) bool
 	silent bool // nothing can be published (the API never answers)
 	// loud are lines the connector must log within 2 minutes; metrics are series (a name and
 	// label fragments) that must count above 0; degraded: /status must say so.
@@ -57,7 +57,7 @@ func TestVariantsOfTheAPI(t *testing.T) {
 		{name: "string-ids", variant: partoosim.Variant{StringIDs: true}},
 		{name: "hex-business-ids filtered", variant: partoosim.Variant{HexBusinessIDs: true},
 			env: []string{"PARTOO_BUSINESS_IDS=" + hex(1) + ", " + hex(2)},
-			expect: func(sim *partoosim.Sim, conv int64, m partoo.Message) bool {
+			expect: func(sim *partoosim.Sim, conv int64, m model.Message) bool {
 				c, _ := sim.Conversation(conv)
 				return m.SenderType.Known() && (c.BusinessID == 1 || c.BusinessID == 2)
 			}},
@@ -151,7 +151,7 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 		vanishTwo(t, e)
 	}
 	if !tc.silent {
-		expect := func(conv int64, m partoo.Message) bool {
+		expect := func(conv int64, m model.Message) bool {
 			if tc.expect != nil {
 				return tc.expect(e.sim, conv, m) && !e.sim.Undecodable(m.ID)
 			}
@@ -278,7 +278,7 @@ func tail(s string, n int) string {
 
 // waitExactlyOnce waits until every expected message is published exactly once with its
 // final status, failing at once on anything that cannot heal (a duplicate, a broken chain).
-func waitExactlyOnce(t *testing.T, e *env, expect func(int64, partoo.Message) bool, timeout time.Duration, alive func() error) {
+func waitExactlyOnce(t *testing.T, e *env, expect func(int64, model.Message) bool, timeout time.Duration, alive func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -327,7 +327,7 @@ func vanishTwo(t *testing.T, e *env) {
 // and flagged with its original size.
 func requireTrueContent(t *testing.T, e *env) (cut int) {
 	t.Helper()
-	truth := map[int64]partoo.Message{}
+	truth := map[int64]model.Message{}
 	for _, cid := range e.sim.ConversationIDs() {
 		for _, m := range e.sim.Messages(cid) {
 			truth[m.ID] = m

@@ -2,18 +2,20 @@ package events_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
+	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
-func sampleMessage() partoo.Message {
+func sampleMessage() model.Message {
 	uid := "user-1"
-	return partoo.Message{ID: 7, ConversationID: 42, Date: partoo.Time{Time: time.Date(2023, 1, 31, 16, 22, 17, 327878000, time.UTC)},
-		ContentType: "Carousel", SenderType: partoo.SenderUser, SenderLabel: "Agent", Status: partoo.StatusSending,
+	return model.Message{ID: 7, ConversationID: 42, Date: model.Time{Time: time.Date(2023, 1, 31, 16, 22, 17, 327878000, time.UTC)},
+		ContentType: "Carousel", SenderType: model.SenderUser, SenderLabel: "Agent", Status: model.StatusSending,
 		Content: "hi", UserID: &uid, CustomChannel: json.RawMessage(`{"a":1}`)}
 }
 
@@ -78,5 +80,37 @@ func TestRoundTripEveryEventType(t *testing.T) {
 	}
 	if _, _, err := c.Decode([]byte("not avro")); err == nil {
 		t.Fatal("decoding garbage must fail")
+	}
+}
+
+// Each event type is one entry of the codec's table: its schema is named after it in the
+// events namespace, and a type without an entry is refused, not encoded with a default.
+func TestEveryEventTypeHasItsSchema(t *testing.T) {
+	c, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.Schemas() {
+		if s.FullName != schemas.Namespace+"."+s.Type.String() || c.Schema(s.Type) == nil || c.Schema(s.Type).Name != s.FullName {
+			t.Errorf("event type %s has schema %s", s.Type, s.FullName)
+		}
+	}
+	if _, err := c.Encode(diff.Event{Type: diff.EventType(99), ID: "x", ConversationID: 1}); err == nil {
+		t.Fatal("an event type with no entry must be refused")
+	}
+}
+
+// A delete reason the connector does not write decodes as an error, never as another reason.
+func TestDecodeEventRefusesAReasonItDoesNotWrite(t *testing.T) {
+	c, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Encode(diff.Event{Type: diff.MessageDeleted, ID: "x", ConversationID: 42, MessageID: 7, Message: sampleMessage()}) // no reason: "Unknown"
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DecodeEvent(enc.Value, ""); err == nil || !strings.Contains(err.Error(), `"Unknown"`) {
+		t.Fatalf("err = %v, want the unknown reason named", err)
 	}
 }

@@ -14,12 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 )
-
-// DefaultAPIURL is Partoo's production API.
-const DefaultAPIURL = "https://api.partoo.co/v2"
 
 // Endpoint labels, used in errors and by Observer.
 const (
@@ -28,137 +27,39 @@ const (
 	EndpointMessages      = "/messages"
 )
 
-// Config configures a Client. Zero values take the documented defaults.
-type Config struct {
-	// APIURL is the base URL of the API, up to and including /v2. Default DefaultAPIURL.
-	APIURL string
-	// APIKey is sent in the x-APIKey header. Required.
-	APIKey secret.Secret
-	// Budget every request passes through. Default: a new Budget at RequestsPerMinute. Share
-	// one Budget between all clients of the same organisation.
-	Budget *Budget
-	// RequestsPerMinute for the default Budget. Default 300.
-	RequestsPerMinute int
-	// BudgetReserve for the default Budget: the share of RequestsPerMinute left unused for
-	// the organisation's other integrations. Default 0.
-	BudgetReserve float64
-	// PerPage is the page size of walks, 1..100. Default 100.
-	PerPage int
-	// HTTPClient sends the requests. Default: a client with no overall timeout (each attempt
-	// is bounded by RequestTimeout).
-	HTTPClient *http.Client
-	// RequestTimeout bounds one attempt, from sending to the end of the body. Default 30 s.
-	RequestTimeout time.Duration
-	// RequestAttempts bounds the attempts of one call (first try included). Default 6. A call
-	// can ask for fewer (ListConversationsParams.MaxAttempts).
-	RequestAttempts int
-	// MaxRetryTime bounds the time one call may spend retrying. Default 5 min.
-	MaxRetryTime time.Duration
-	// BackoffBase and BackoffMax shape the exponential backoff (full jitter). Defaults 500 ms
-	// and 30 s.
-	BackoffBase, BackoffMax time.Duration
-	// MaxPages bounds one walk. Default 10,000 (a million messages at 100 per page).
-	MaxPages int
-	// MaxBodyBytes bounds one response body. Default 32 MiB.
-	MaxBodyBytes int64
-	// Clock for the budget and backoff sleeps. Default RealClock.
-	Clock clock.Clock
-	// Observer hears every attempt, skipped item and 429. Default: none.
-	Observer Observer
-	// Logger, at debug level, gets one line per attempt: method, path and query (never the
-	// key), status, duration, bytes. Default: none.
-	Logger *slog.Logger
-	// UserAgent header. Default "partoo-connector".
-	UserAgent string
+// Client reads Partoo's API. It is safe for concurrent use.
+//
+// Its requests wait at the budget with the client's ticket: none for a Client from New (each
+// request then waits on its own at budget.PriorityNormal); WithTicket and WithPriority return
+// a Client whose requests all wait with one ticket, sharing everything else.
+type Client struct {
+	*conn
+	ticket *budget.Ticket // the place at the budget of every request of this Client; nil: each its own
 }
 
-type nopObserver struct{}
-
-func (nopObserver) Attempt(Attempt)            {}
-func (nopObserver) Skipped(SkippedItem)        {}
-func (nopObserver) RateLimited(time.Duration)  {}
-func (nopObserver) BudgetWaited(time.Duration) {}
-
-// Client reads Partoo's API. It is safe for concurrent use.
-type Client struct {
+// conn is what every Client derived from one New shares.
+type conn struct {
 	cfg  Config
 	base *url.URL
-}
-
-// New validates cfg and returns a Client.
-func New(cfg Config) (*Client, error) {
-	var errs []error
-	if cfg.APIURL == "" {
-		cfg.APIURL = DefaultAPIURL
-	}
-	base, err := url.Parse(strings.TrimRight(cfg.APIURL, "/"))
-	switch {
-	case err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "":
-		errs = append(errs, errors.New("partoo: the base URL must be an absolute http(s) URL"))
-	case base.User != nil:
-		errs = append(errs, errors.New("partoo: the base URL must not hold credentials (the key goes in APIKey)"))
-	}
-	if cfg.APIKey.IsZero() {
-		errs = append(errs, errors.New("partoo: the API key is empty"))
-	}
-	if cfg.PerPage == 0 {
-		cfg.PerPage = 100
-	}
-	if cfg.PerPage < 1 || cfg.PerPage > 100 {
-		errs = append(errs, fmt.Errorf("partoo: per_page %d is outside 1..100", cfg.PerPage))
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real{}
-	}
-	if cfg.Budget == nil {
-		b, err := NewBudget(BudgetConfig{RequestsPerMinute: cfg.RequestsPerMinute, Reserve: cfg.BudgetReserve, Clock: cfg.Clock})
-		if err != nil {
-			errs = append(errs, err)
-		}
-		cfg.Budget = b
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
-	}
-	setDefault(&cfg.RequestTimeout, 30*time.Second)
-	setDefault(&cfg.MaxRetryTime, 5*time.Minute)
-	setDefault(&cfg.BackoffBase, 500*time.Millisecond)
-	setDefault(&cfg.BackoffMax, 30*time.Second)
-	if cfg.RequestAttempts <= 0 {
-		cfg.RequestAttempts = 6
-	}
-	if cfg.MaxPages <= 0 {
-		cfg.MaxPages = 10_000
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 32 << 20
-	}
-	if cfg.Observer == nil {
-		cfg.Observer = nopObserver{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = "partoo-connector"
-	}
-	return &Client{cfg: cfg, base: base}, nil
-}
-
-func setDefault(d *time.Duration, v time.Duration) {
-	if *d <= 0 {
-		*d = v
-	}
 }
 
 // BaseURL is the API's base URL the client sends requests to (it holds no credentials).
 func (c *Client) BaseURL() string { return c.base.String() }
 
 // Budget returns the budget the client spends.
-func (c *Client) Budget() *Budget { return c.cfg.Budget }
+func (c *Client) Budget() *budget.Budget { return c.cfg.Budget }
+
+// WithTicket returns a Client whose requests wait at the budget with t: the place of one unit
+// of work (a walk), whose priority the caller may raise while the requests wait, and which
+// records whether one of them has started. It shares everything else with c. A nil t gives
+// each request a place of its own at budget.PriorityNormal, as a Client from New does.
+func (c *Client) WithTicket(t *budget.Ticket) *Client { return &Client{conn: c.conn, ticket: t} }
+
+// WithPriority returns a Client whose requests wait at the budget with priority p, all with
+// one new ticket (WithTicket).
+func (c *Client) WithPriority(p budget.Priority) *Client {
+	return c.WithTicket(budget.NewTicket(p))
+}
 
 // ListConversationsParams are the query of GET /conversations.
 type ListConversationsParams struct {
@@ -193,8 +94,8 @@ func (c *Client) ListConversations(ctx context.Context, p ListConversationsParam
 
 // GetConversation fetches one conversation. A conversation that is gone (404) gives an
 // error matching ErrNotFound.
-func (c *Client) GetConversation(ctx context.Context, id int64) (*Conversation, error) {
-	var conv Conversation
+func (c *Client) GetConversation(ctx context.Context, id int64) (*model.Conversation, error) {
+	var conv model.Conversation
 	if err := c.get(ctx, EndpointConversation, "/conversations/"+strconv.FormatInt(id, 10), nil, 0, func(b []byte) ([]SkippedItem, error) {
 		if !looksLikeJSONObject(b) {
 			return nil, errors.New("the body is not a JSON object")
@@ -263,7 +164,7 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		waitStart := clk.Now()
-		if err := c.cfg.Budget.Wait(ctx); err != nil {
+		if err := c.cfg.Budget.Wait(ctx, c.ticket); err != nil {
 			return c.stop(err, lastErr)
 		}
 		granted := clk.Now()
@@ -465,7 +366,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		case s < 0 || math.IsNaN(s):
 			return 0
 		case s >= 1e9: // an epoch timestamp, not a delay (1e9 s is 31 years)
-			t, err := parseEpoch(v)
+			t, err := model.ParseEpoch(v)
 			if err != nil {
 				return 0
 			}

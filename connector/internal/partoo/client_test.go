@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
@@ -66,7 +68,7 @@ func TestWalkSameMessagesWhateverThePageSize(t *testing.T) {
 		t.Run(fmt.Sprint("per_page=", per), func(t *testing.T) {
 			cl := newClient(t, url, func(cfg *partoo.Config) { cfg.PerPage = per })
 			pages := 0
-			var got []partoo.Message
+			var got []model.Message
 			err := cl.WalkMessages(context.Background(), c.ID, func(p *partoo.MessagePage) error {
 				pages++
 				if len(p.Messages) > per {
@@ -176,10 +178,10 @@ func TestRetryAfterPausesTheWholeClient(t *testing.T) {
 		t.Fatal("a 429 must pause the shared budget")
 	}
 	// Every later request, from any caller, waits for the pause.
-	b, _ := partoo.NewBudget(partoo.BudgetConfig{RequestsPerMinute: 1000, Clock: clock})
+	b, _ := budget.New(budget.Config{RequestsPerMinute: 1000, Clock: clock})
 	b.Pause(clock.Now().Add(30 * time.Second))
 	before := clock.Now()
-	if err := b.Wait(context.Background()); err != nil {
+	if err := b.Wait(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if d := clock.Now().Sub(before); d < 30*time.Second {
@@ -445,5 +447,29 @@ func TestBudgetHoldsUnderFiftyGoroutines(t *testing.T) {
 				t.Fatalf("only %d requests in %d minutes, want at least %d: the budget is not being used", cnt.Total, tc.minutes, tc.minRequests)
 			}
 		})
+	}
+}
+
+// TestWithTicketBindsTheWalksPlace: the requests of a Client bound to a ticket wait at the
+// budget with it, so the ticket tells once one has started; the Client it came from keeps
+// giving each request a place of its own.
+func TestWithTicketBindsTheWalksPlace(t *testing.T) {
+	sim, url := newSim(t, partoosim.Config{})
+	c := sim.CreateConversation(partoosim.ConversationSpec{})
+	_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
+	cl := newClient(t, url, nil)
+	tk := budget.NewTicket(budget.PriorityLow)
+	if _, err := cl.Messages(context.Background(), c.ID); err != nil || tk.Started() {
+		t.Fatalf("a request of the unbound client: err %v, ticket started %v", err, tk.Started())
+	}
+	walk, err := cl.WithTicket(tk).Messages(context.Background(), c.ID)
+	if err != nil || len(walk.Messages) != 1 {
+		t.Fatalf("walk = %+v, %v", walk, err)
+	}
+	if !tk.Started() {
+		t.Fatal("the bound client's requests did not wait with its ticket")
+	}
+	if cl.WithTicket(tk).Budget() != cl.Budget() {
+		t.Fatal("a bound client must spend the same budget")
 	}
 }

@@ -1,15 +1,13 @@
 package partoo
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // Decoding follows one rule: read only the fields the connector uses, and accept every JSON
@@ -134,7 +132,7 @@ func decodeMessagePage(b []byte, convID int64, p *MessagePage) error {
 	if err != nil {
 		return err
 	}
-	*p = MessagePage{Messages: make([]Message, 0, len(items)), Count: count, HasCount: hasCount, NextCursor: next}
+	*p = MessagePage{Messages: make([]model.Message, 0, len(items)), Count: count, HasCount: hasCount, NextCursor: next}
 	for i, raw := range items {
 		m, reason, err := decodeMessage(raw, convID)
 		if err != nil {
@@ -151,7 +149,7 @@ func decodeConversationPage(b []byte, p *ConversationPage) error {
 	if err != nil {
 		return err
 	}
-	*p = ConversationPage{Conversations: make([]Conversation, 0, len(items)), Count: count, HasCount: hasCount, NextCursor: next}
+	*p = ConversationPage{Conversations: make([]model.Conversation, 0, len(items)), Count: count, HasCount: hasCount, NextCursor: next}
 	for i, raw := range items {
 		c, skip := decodeConversation(raw)
 		if skip != nil {
@@ -166,57 +164,6 @@ func decodeConversationPage(b []byte, p *ConversationPage) error {
 	return nil
 }
 
-// Lenient field types: their UnmarshalJSON never fails, so a field of an unexpected type
-// cannot fail its item; the conversion result (or error) is kept for the caller to judge.
-type (
-	jsonID struct {
-		v   int64
-		err error // errMissing when absent or null
-	}
-	jsonString string
-	jsonBool   bool
-	jsonTime   struct {
-		v   time.Time
-		err error
-	}
-	jsonRaw     json.RawMessage
-	jsonMessage struct {
-		m      Message
-		reason string // a Skip* reason when err is set
-		err    error
-		set    bool // present and not null
-	}
-)
-
-func (x *jsonID) UnmarshalJSON(b []byte) error     { x.v, x.err = parseInt(b); return nil }
-func (x *jsonString) UnmarshalJSON(b []byte) error { *x = jsonString(parseString(b)); return nil }
-func (x *jsonBool) UnmarshalJSON(b []byte) error   { *x = jsonBool(parseBool(b)); return nil }
-func (x *jsonTime) UnmarshalJSON(b []byte) error   { x.v, x.err = parseTimeJSON(b); return nil }
-
-// BusinessID is a business id read leniently: from an object with an "id" (string or
-// number) or from the id itself; "" when there is none. Never an error.
-type BusinessID string
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (x *BusinessID) UnmarshalJSON(b []byte) error {
-	*x = BusinessID(parseBusinessID(b))
-	return nil
-}
-func (x *jsonRaw) UnmarshalJSON(b []byte) error {
-	if !isNull(b) {
-		*x = append(jsonRaw(nil), b...)
-	}
-	return nil
-}
-func (x *jsonMessage) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil
-	}
-	x.set = true
-	x.m, x.reason, x.err = decodeMessage(b, 0)
-	return nil
-}
-
 // wireConversation is the part of a listed conversation the connector reads.
 type wireConversation struct {
 	ID               jsonID      `json:"id"`
@@ -228,16 +175,16 @@ type wireConversation struct {
 // decodeConversation returns the conversation and, when something was wrong, a skip: with
 // SkipBadLastMessage the conversation is usable without its last message; with any other
 // reason it is not.
-func decodeConversation(raw json.RawMessage) (Conversation, *SkippedItem) {
+func decodeConversation(raw json.RawMessage) (model.Conversation, *SkippedItem) {
 	w := wireConversation{ID: jsonID{err: errMissing}}
 	if !looksLikeJSONObject(raw) || json.Unmarshal(raw, &w) != nil {
-		return Conversation{}, &SkippedItem{Reason: SkipNotObject, Err: errors.New("not a JSON object")}
+		return model.Conversation{}, &SkippedItem{Reason: SkipNotObject, Err: errors.New("not a JSON object")}
 	}
 	id, err := positive(w.ID)
 	if err != nil {
-		return Conversation{}, &SkippedItem{Reason: SkipBadID, Err: fmt.Errorf("id: %w", err)}
+		return model.Conversation{}, &SkippedItem{Reason: SkipBadID, Err: fmt.Errorf("id: %w", err)}
 	}
-	c := Conversation{ID: id, MessagingPartner: Partner(w.MessagingPartner), BusinessID: string(w.Business)}
+	c := model.Conversation{ID: id, MessagingPartner: model.Partner(w.MessagingPartner), BusinessID: string(w.Business)}
 	if lm := w.LastMessage; lm.set {
 		if lm.err != nil {
 			return c, &SkippedItem{ID: id, Reason: SkipBadLastMessage, Err: fmt.Errorf("last_message: %s: %w", lm.reason, lm.err)}
@@ -269,32 +216,32 @@ type wireMessage struct {
 // decodeMessage decodes one message. convID, when not 0, is the conversation being walked: a
 // message without a conversation_id belongs to it. On failure the returned message carries
 // the id if it was readable, and reason says what was wrong.
-func decodeMessage(raw json.RawMessage, convID int64) (Message, string, error) {
+func decodeMessage(raw json.RawMessage, convID int64) (model.Message, string, error) {
 	w := wireMessage{ID: jsonID{err: errMissing}, ConversationID: jsonID{err: errMissing}, Date: jsonTime{err: errMissing}}
 	if !looksLikeJSONObject(raw) || json.Unmarshal(raw, &w) != nil {
-		return Message{}, SkipNotObject, errors.New("not a JSON object")
+		return model.Message{}, SkipNotObject, errors.New("not a JSON object")
 	}
 	id, err := positive(w.ID)
 	if err != nil {
-		return Message{}, SkipBadID, fmt.Errorf("id: %w", err)
+		return model.Message{}, SkipBadID, fmt.Errorf("id: %w", err)
 	}
-	m := Message{ID: id, ConversationID: convID}
+	m := model.Message{ID: id, ConversationID: convID}
 	switch n, err := w.ConversationID.v, w.ConversationID.err; {
 	case err == nil && n > 0:
 		m.ConversationID = n
 	case err == errMissing || (err == nil && n == 0):
 		// absent: the walked conversation's
 	default:
-		return Message{ID: id}, SkipBadConversation, errors.New("conversation_id is not an id")
+		return model.Message{ID: id}, SkipBadConversation, errors.New("conversation_id is not an id")
 	}
 	if w.Date.err != nil {
-		return Message{ID: id}, SkipBadDate, fmt.Errorf("date: %w", w.Date.err)
+		return model.Message{ID: id}, SkipBadDate, fmt.Errorf("date: %w", w.Date.err)
 	}
-	m.Date = Time{Time: w.Date.v}
-	m.ContentType = ContentType(w.ContentType)
-	m.SenderType = SenderType(w.SenderType)
+	m.Date = model.Time{Time: w.Date.v}
+	m.ContentType = model.ContentType(w.ContentType)
+	m.SenderType = model.SenderType(w.SenderType)
 	m.SenderLabel = string(w.SenderLabel)
-	m.Status = Status(w.Status)
+	m.Status = model.Status(w.Status)
 	m.IsDeleted = bool(w.IsDeleted)
 	m.Content = string(w.Content)
 	if len(w.UserID) > 0 {
@@ -305,183 +252,6 @@ func decodeMessage(raw json.RawMessage, convID int64) (Message, string, error) {
 		m.CustomChannel = json.RawMessage(w.CustomChannel)
 	}
 	return m, "", nil
-}
-
-func positive(x jsonID) (int64, error) {
-	if x.err != nil {
-		return 0, x.err
-	}
-	if x.v <= 0 {
-		return 0, fmt.Errorf("%d is not a positive id", x.v)
-	}
-	return x.v, nil
-}
-
-var errMissing = errors.New("missing")
-
-func isNull(r json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(r), []byte("null")) }
-
-func looksLikeJSONObject(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '{'
-}
-
-// parseID reads a positive integer id from a JSON number or a numeric string.
-func parseID(r json.RawMessage) (int64, error) {
-	n, err := parseInt(r)
-	if err != nil {
-		return 0, err
-	}
-	if n <= 0 {
-		return 0, fmt.Errorf("%d is not a positive id", n)
-	}
-	return n, nil
-}
-
-// parseInt reads an integer from a JSON number (integral floats included) or a numeric string.
-func parseInt(r json.RawMessage) (int64, error) {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 || isNull(r) {
-		return 0, errMissing
-	}
-	s := string(r)
-	if r[0] == '"' {
-		s = strings.TrimSpace(parseString(r))
-	} else if r[0] != '-' && (r[0] < '0' || r[0] > '9') {
-		return 0, fmt.Errorf("%s is not a number", truncate(r, 40))
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return 0, fmt.Errorf("%s is not an integer", truncate(r, 40))
-	}
-	return int64(f), nil
-}
-
-// parseString reads any JSON value as a string: null → "", a string → itself, anything else
-// → its compact JSON text.
-func parseString(r json.RawMessage) string {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 || isNull(r) {
-		return ""
-	}
-	if r[0] == '"' {
-		if len(r) >= 2 && r[len(r)-1] == '"' && bytes.IndexByte(r, '\\') < 0 && utf8.Valid(r) {
-			return string(r[1 : len(r)-1]) // no escapes: the common case
-		}
-		var s string
-		if json.Unmarshal(r, &s) == nil {
-			return s
-		}
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, r) == nil {
-		return buf.String()
-	}
-	return string(r)
-}
-
-// parseBool reads true/false, "true"/"false" (any case), numbers (non-zero is true); anything
-// else, null included, is false.
-func parseBool(r json.RawMessage) bool {
-	r = bytes.TrimSpace(r)
-	switch {
-	case len(r) == 0:
-		return false
-	case r[0] == 't':
-		return string(r) == "true"
-	case r[0] == '"':
-		b, err := strconv.ParseBool(strings.TrimSpace(parseString(r)))
-		return err == nil && b
-	case r[0] == '-' || (r[0] >= '0' && r[0] <= '9'):
-		f, err := strconv.ParseFloat(string(r), 64)
-		return err == nil && f != 0
-	}
-	return false
-}
-
-// parseBusinessID reads a conversation's business: an object with an id (string or number),
-// or the id itself. It returns "" when there is none.
-func parseBusinessID(r json.RawMessage) string {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 || isNull(r) {
-		return ""
-	}
-	if r[0] == '{' {
-		var b struct {
-			ID json.RawMessage `json:"id"`
-		}
-		if json.Unmarshal(r, &b) != nil {
-			return ""
-		}
-		r = b.ID
-	}
-	return parseString(r)
-}
-
-// parseCursor reads next_cursor: absent, null and "" mean the last page; a number is kept as
-// its text.
-func parseCursor(r json.RawMessage) (*string, error) {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 || isNull(r) {
-		return nil, nil
-	}
-	if r[0] == '{' || r[0] == '[' || r[0] == 't' || r[0] == 'f' {
-		return nil, fmt.Errorf("next_cursor %s is neither a string nor null", truncate(r, 40))
-	}
-	s := parseString(r)
-	if s == "" {
-		return nil, nil
-	}
-	return &s, nil
-}
-
-func parseTimeJSON(r json.RawMessage) (time.Time, error) {
-	r = bytes.TrimSpace(r)
-	if len(r) == 0 || isNull(r) {
-		return time.Time{}, errMissing
-	}
-	if r[0] == '"' {
-		return ParseTime(parseString(r))
-	}
-	return parseEpoch(string(r))
-}
-
-// parseEpoch reads an epoch number, telling its unit by its size: seconds (below 1e11, i.e.
-// before year 5138), milliseconds (below 1e14), microseconds (below 1e17), else nanoseconds.
-// Integers are read exactly; fractions of a second are kept to the microsecond.
-func parseEpoch(s string) (time.Time, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		switch {
-		case n <= 0:
-		case n >= 1e17:
-			return time.UnixMicro(n / 1e3).UTC(), nil
-		case n >= 1e14:
-			return time.UnixMicro(n).UTC(), nil
-		case n >= 1e11:
-			return time.UnixMicro(n * 1e3).UTC(), nil
-		default:
-			return time.Unix(n, 0).UTC(), nil
-		}
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 || math.IsInf(f, 0) || f >= 1e19 {
-		return time.Time{}, fmt.Errorf("%s is neither a date string nor an epoch number", truncate([]byte(s), 40))
-	}
-	var t time.Time
-	switch {
-	case f >= 1e17: // nanoseconds
-		t = time.UnixMicro(int64(f / 1e3))
-	case f >= 1e14: // microseconds
-		t = time.UnixMicro(int64(f))
-	case f >= 1e11: // milliseconds
-		t = time.UnixMicro(int64(f * 1e3))
-	default: // seconds
-		t = time.UnixMicro(int64(math.Round(f * 1e6)))
-	}
-	return t.UTC(), nil
 }
 
 // EarliestDate is the earliest message date the connector believes: Partoo's messaging did
@@ -507,52 +277,4 @@ func implausibleDates(p *MessagePage, now time.Time) {
 		kept = append(kept, m)
 	}
 	p.Messages = kept
-}
-
-// dateLayouts are tried in order. Fractions are optional in every one (".999999999").
-var dateLayouts = []string{
-	"2006-01-02 15:04:05.999999999-07:00", // Partoo's form
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999-0700",
-	"2006-01-02 15:04:05.999999999-0700",
-	"2006-01-02T15:04:05.999999999-07",
-	"2006-01-02 15:04:05.999999999-07",
-}
-
-// zoneless layouts are read as UTC.
-var zonelessLayouts = []string{
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999",
-}
-
-// ParseTime parses a date in Partoo's form ("2023-01-31 16:22:17.327878+00:00"), RFC 3339,
-// either without a zone (UTC) or with a "+0000" or "+00" offset, to the microsecond.
-func ParseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.Truncate(time.Microsecond), nil
-		}
-	}
-	for _, l := range zonelessLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return t.Truncate(time.Microsecond), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a date we read (Partoo's \"2006-01-02 15:04:05.999999+00:00\", RFC 3339, or epoch)", truncate([]byte(s), 60))
-}
-
-// ID is an id read from a JSON number or a numeric string; anything else reads as 0 (no id),
-// never as an error. For bodies where one id is all the reader needs (webhooks).
-type ID int64
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (i *ID) UnmarshalJSON(b []byte) error {
-	n, err := parseID(b)
-	if err != nil {
-		n = 0
-	}
-	*i = ID(n)
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 )
 
@@ -15,13 +16,13 @@ func messagePageBody(b *testing.B, n int) []byte {
 	uid := "user-7"
 	base := time.Date(2026, 11, 24, 10, 0, 0, 123456000, time.UTC)
 	for i := 0; i < n; i++ {
-		m := partoo.Message{
-			ID: int64(1000 + i), ConversationID: 42, Date: partoo.Time{Time: base.Add(time.Duration(i) * time.Second)},
-			ContentType: partoo.ContentText, SenderType: partoo.SenderConsumer, SenderLabel: "Ann Example",
-			Status: partoo.StatusSuccess, Content: "Hello, is the shop open on Sunday morning?",
+		m := model.Message{
+			ID: int64(1000 + i), ConversationID: 42, Date: model.Time{Time: base.Add(time.Duration(i) * time.Second)},
+			ContentType: model.ContentText, SenderType: model.SenderConsumer, SenderLabel: "Ann Example",
+			Status: model.StatusSuccess, Content: "Hello, is the shop open on Sunday morning?",
 		}
 		if i%3 == 0 {
-			m.SenderType, m.UserID = partoo.SenderUser, &uid
+			m.SenderType, m.UserID = model.SenderUser, &uid
 		}
 		page.Messages = append(page.Messages, m)
 	}

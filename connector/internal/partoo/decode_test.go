@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 )
 
@@ -15,19 +16,19 @@ func TestDecodeOnlyWhatIsUsed(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		conv string // one listed conversation
-		want partoo.Conversation
+		want model.Conversation
 	}{
 		{"classic", `{"id": 5, "business": {"id": 3}, "messaging_partner": "Whatsapp", "last_message": null}`,
-			partoo.Conversation{ID: 5, BusinessID: "3", MessagingPartner: "Whatsapp"}},
+			model.Conversation{ID: 5, BusinessID: "3", MessagingPartner: "Whatsapp"}},
 		{"string ids and a hex business", `{"id": "5", "business": {"id": "5409c35a97bbc544d8e26737"}, "messaging_partner": "Instagram"}`,
-			partoo.Conversation{ID: 5, BusinessID: "5409c35a97bbc544d8e26737", MessagingPartner: "Instagram"}},
+			model.Conversation{ID: 5, BusinessID: "5409c35a97bbc544d8e26737", MessagingPartner: "Instagram"}},
 		{"float id, business as a bare id", `{"id": 5.0, "business": "b-1"}`,
-			partoo.Conversation{ID: 5, BusinessID: "b-1"}},
+			model.Conversation{ID: 5, BusinessID: "b-1"}},
 		{"ignored fields of every type", `{"id": 5, "business": {"id": {"oid": 3}, "name": 7}, "created_at": 1675182137,
 			"status": {"value": "Open"}, "issues": "late", "is_read": "no", "consumer_name": ["a"], "custom_channel": {"x": [1, null]},
 			"first_message_date": false, "assigned_user_id": 42, "unknown": {"deep": [{"er": null}]}}`,
-			partoo.Conversation{ID: 5, BusinessID: `{"oid":3}`}},
-		{"missing optional keys", `{"id": 5}`, partoo.Conversation{ID: 5}},
+			model.Conversation{ID: 5, BusinessID: `{"oid":3}`}},
+		{"missing optional keys", `{"id": 5}`, model.Conversation{ID: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := partoo.DecodeConversationPage([]byte(`{"conversations": [` + tc.conv + `], "count": "1"}`))
@@ -133,5 +134,49 @@ func TestPagesThatAreNotPagesFail(t *testing.T) {
 	}
 	if !strings.Contains(partoo.SkippedItem{Endpoint: "/messages", Index: 2, ID: 7, Reason: partoo.SkipBadDate}.Error(), "id 7") {
 		t.Error("a skipped item names its id")
+	}
+}
+
+func TestDecodeNullablesAndCustomChannel(t *testing.T) {
+	body := `{"messages": [
+	  {"id": 1, "conversation_id": 9, "date": "2023-01-31 16:22:17.327878+00:00", "content_type": "Text",
+	   "sender_type": "Consumer", "sender_label": "Ann", "status": "Success", "is_deleted": false,
+	   "content": "hi", "user_id": null, "custom_channel": null, "extra_field": {"x": 1}},
+	  {"id": 2, "conversation_id": 9, "date": "2023-01-31T16:22:18Z", "content_type": "Image",
+	   "sender_type": "User", "sender_label": "Bob", "status": "Sending", "is_deleted": true,
+	   "content": "", "user_id": "u-1", "custom_channel": {"name": "shop", "ids": [1, 2]}}
+	], "count": 2, "next_cursor": null}`
+	p, err := partoo.DecodeMessagePage([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.NextCursor != nil || p.Count != 2 || len(p.Messages) != 2 {
+		t.Fatalf("page = %+v", p)
+	}
+	a, b := p.Messages[0], p.Messages[1]
+	if a.UserID != nil || a.CustomChannel != nil {
+		t.Errorf("nulls must decode to nil: user_id=%v custom_channel=%s", a.UserID, a.CustomChannel)
+	}
+	if b.UserID == nil || *b.UserID != "u-1" || !b.IsDeleted {
+		t.Errorf("second message = %+v", b)
+	}
+	if got := string(b.CustomChannel); got != `{"name": "shop", "ids": [1, 2]}` {
+		t.Errorf("custom_channel kept as %s, want the raw JSON", got)
+	}
+
+	conv := `{"conversations": [{"id": 5, "consumer_img": null, "consumer_name": null,
+	  "consumer_phone_number": null, "last_message": null, "is_read": true, "status": "Closed",
+	  "created_at": "2023-01-31 16:22:17.327878+00:00", "has_one_user_message": false,
+	  "business": {"id": 3, "name": "B", "city": null, "zipcode": null, "country": null, "formatted_address": null},
+	  "messaging_partner": "Whatsapp", "issues": ["late"], "first_message_date": null,
+	  "is_expired": false, "is_solved": false, "assigned_user_id": null, "custom_channel": null}],
+	  "count": 1, "next_cursor": "abc"}`
+	cp, err := partoo.DecodeConversationPage([]byte(conv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cp.Conversations[0]
+	if c.ID != 5 || c.LastMessage != nil || c.BusinessID != "3" || c.MessagingPartner != "Whatsapp" || *cp.NextCursor != "abc" {
+		t.Fatalf("conversation = %+v", c)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // WalkMessages reads every page of a conversation's messages, in the order Partoo serves them,
@@ -32,8 +34,8 @@ func (c *Client) WalkMessages(ctx context.Context, conversationID int64, fn func
 
 // Walk is what a walk of one conversation's messages read.
 type Walk struct {
-	Messages []Message     // every decoded message, in the order Partoo served them
-	Skipped  []SkippedItem // the messages that could not be decoded
+	Messages []model.Message // every decoded message, in the order Partoo served them
+	Skipped  []SkippedItem   // the messages that could not be decoded
 	Pages    int
 	// Count is the largest count the pages gave (Partoo's "total number of results"), when
 	// HasCount; Distinct is the number of distinct message ids the walk received, decoded or

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // AdminPrefix is where the admin endpoints live; the real API has nothing there.
@@ -53,7 +53,7 @@ func (s *Sim) adminRoutes(mux *http.ServeMux) {
 		switch r.PathValue("action") {
 		case "status":
 			var body struct {
-				Status partoo.Status `json:"status"`
+				Status model.Status `json:"status"`
 			}
 			if !readJSON(w, r, &body) {
 				return

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // Activity shapes what a Generator does. Zero values take the defaults in brackets.
@@ -59,7 +59,7 @@ func (a *Activity) defaults() {
 }
 
 // Partners are the channels new conversations are opened on, Instagram among them.
-var Partners = []partoo.Partner{partoo.PartnerWhatsapp, partoo.PartnerInstagram, partoo.PartnerFacebook, partoo.PartnerGoogle, partoo.PartnerSMS}
+var Partners = []model.Partner{model.PartnerWhatsapp, model.PartnerInstagram, model.PartnerFacebook, model.PartnerGoogle, model.PartnerSMS}
 
 type actionKind int
 
@@ -126,14 +126,14 @@ func (g *Generator) Populate(n, perConversation int, span time.Duration) {
 		for j := 0; j < k; j++ {
 			spec := g.messageSpec(c.ID)
 			spec.Date = created.Add(step * time.Duration(j+1))
-			if spec.Status == partoo.StatusSending {
-				spec.Status = partoo.StatusSuccess
+			if spec.Status == model.StatusSending {
+				spec.Status = model.StatusSuccess
 				if g.rnd.Float64() < g.act.FailureRatio {
-					spec.Status = partoo.StatusFailed
+					spec.Status = model.StatusFailed
 				}
 			}
 			m, err := g.sim.AddMessage(spec)
-			if err == nil && partner == partoo.PartnerInstagram && m.SenderType == partoo.SenderConsumer && g.rnd.Float64() < g.act.DeleteRatio {
+			if err == nil && partner == model.PartnerInstagram && m.SenderType == model.SenderConsumer && g.rnd.Float64() < g.act.DeleteRatio {
 				g.sim.mu.Lock()
 				_ = g.sim.deleteMessageAt(m.ID, spec.Date)
 				g.sim.mu.Unlock()
@@ -219,15 +219,15 @@ func (g *Generator) arrive() {
 	}
 	g.touch(cid)
 	now := g.sim.clock.Now()
-	if m.Status == partoo.StatusSending {
+	if m.Status == model.StatusSending {
 		heap.Push(&g.pending, action{at: now.Add(g.uniform(g.act.StatusDelayMin, g.act.StatusDelayMax)), kind: actSettle, msg: m.ID})
 	}
-	if m.SenderType == partoo.SenderConsumer && g.partner(cid) == partoo.PartnerInstagram && g.rnd.Float64() < g.act.DeleteRatio {
+	if m.SenderType == model.SenderConsumer && g.partner(cid) == model.PartnerInstagram && g.rnd.Float64() < g.act.DeleteRatio {
 		heap.Push(&g.pending, action{at: now.Add(g.uniform(time.Second, g.act.DeleteDelayMax)), kind: actDelete, msg: m.ID})
 	}
 }
 
-func (g *Generator) partner(cid int64) partoo.Partner {
+func (g *Generator) partner(cid int64) model.Partner {
 	g.sim.mu.Lock()
 	defer g.sim.mu.Unlock()
 	if c, ok := g.sim.convs[cid]; ok {
@@ -240,9 +240,9 @@ func (g *Generator) perform(a action) int {
 	now := g.sim.clock.Now()
 	switch a.kind {
 	case actSettle:
-		st := partoo.StatusSuccess
+		st := model.StatusSuccess
 		if g.rnd.Float64() < g.act.FailureRatio {
-			st = partoo.StatusFailed
+			st = model.StatusFailed
 			if g.rnd.Float64() < g.act.RetryRatio {
 				heap.Push(&g.pending, action{at: now.Add(g.uniform(5*time.Second, g.act.RetryDelayMax)), kind: actRetry, msg: a.msg})
 			}
@@ -251,7 +251,7 @@ func (g *Generator) perform(a action) int {
 			return 0
 		}
 	case actRetry:
-		if g.sim.SetStatus(a.msg, partoo.StatusSending) != nil {
+		if g.sim.SetStatus(a.msg, model.StatusSending) != nil {
 			return 0
 		}
 		heap.Push(&g.pending, action{at: now.Add(g.uniform(g.act.StatusDelayMin, g.act.StatusDelayMax)), kind: actSettle, msg: a.msg})
@@ -280,28 +280,28 @@ func (g *Generator) touch(cid int64) {
 }
 
 var (
-	unknownContentTypes = []partoo.ContentType{"Carousel", "Sticker", "Location"}
-	unknownSenderTypes  = []partoo.SenderType{"Bot", "System"}
+	unknownContentTypes = []model.ContentType{"Carousel", "Sticker", "Location"}
+	unknownSenderTypes  = []model.SenderType{"Bot", "System"}
 	texts               = []string{"Hello, are you open on Sunday?", "Thanks!", "Your order is ready.", "Can I book a table for 4?", "We will call you back shortly.", "👍", "Is parking available?", "See you tomorrow"}
 )
 
 // messageSpec draws a new message for a conversation: sender, content type and status.
 func (g *Generator) messageSpec(cid int64) MessageSpec {
 	g.seq++
-	spec := MessageSpec{ConversationID: cid, ContentType: partoo.ContentText, Status: partoo.StatusSuccess}
+	spec := MessageSpec{ConversationID: cid, ContentType: model.ContentText, Status: model.StatusSuccess}
 	r := g.rnd.Float64()
 	switch {
 	case r < g.act.UserShare:
-		spec.SenderType = partoo.SenderUser
-		spec.Status = partoo.StatusSending
+		spec.SenderType = model.SenderUser
+		spec.Status = model.StatusSending
 		uid := fmt.Sprintf("user-%d", 1+g.rnd.IntN(20))
 		spec.UserID = &uid
 	case r < g.act.UserShare+g.act.MetadataShare:
-		spec.SenderType = partoo.SenderMetadata
+		spec.SenderType = model.SenderMetadata
 	default:
-		spec.SenderType = partoo.SenderConsumer
+		spec.SenderType = model.SenderConsumer
 		if g.rnd.Float64() < 0.1 {
-			spec.ContentType = []partoo.ContentType{partoo.ContentImage, partoo.ContentVideo, partoo.ContentAudio, partoo.ContentDocument}[g.rnd.IntN(4)]
+			spec.ContentType = []model.ContentType{model.ContentImage, model.ContentVideo, model.ContentAudio, model.ContentDocument}[g.rnd.IntN(4)]
 		}
 	}
 	spec.Content = texts[g.rnd.IntN(len(texts))]
@@ -310,7 +310,7 @@ func (g *Generator) messageSpec(cid int64) MessageSpec {
 			spec.ContentType = unknownContentTypes[g.rnd.IntN(len(unknownContentTypes))]
 		} else {
 			spec.SenderType = unknownSenderTypes[g.rnd.IntN(len(unknownSenderTypes))]
-			spec.Status = partoo.StatusSuccess
+			spec.Status = model.StatusSuccess
 			spec.UserID = nil
 		}
 	}

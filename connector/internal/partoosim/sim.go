@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 )
 
 // Order is how GET /conversations orders conversations.
@@ -87,7 +87,7 @@ func New(cfg Config) *Sim {
 		cfg.APIKey = "test-key"
 	}
 	if cfg.RequestsPerMinute == 0 {
-		cfg.RequestsPerMinute = partoo.DefaultRequestsPerMinute
+		cfg.RequestsPerMinute = budget.DefaultRequestsPerMinute
 	}
 	if cfg.Window == 0 {
 		cfg.Window = time.Minute

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
@@ -169,7 +170,7 @@ func TestAdminEndpointsScriptAScenario(t *testing.T) {
 		t.Fatalf("create conversation: %d %s", r.status, r.body)
 	}
 	r = post(t, root+"/_sim/messages", map[string]any{"conversation_id": conv.ID, "sender_type": "User", "status": "Sending", "content": "hi"})
-	var msg partoo.Message
+	var msg model.Message
 	if r.status != 201 || json.Unmarshal(r.body, &msg) != nil || msg.Status != "Sending" {
 		t.Fatalf("add message: %d %s", r.status, r.body)
 	}
@@ -245,7 +246,7 @@ func TestGeneratorIsLifelikeAndSeeded(t *testing.T) {
 		if !c.ContentType.Known() {
 			seen["unknown content"]++
 		}
-		if c.Type == partoosim.ChangeDeleted && c.Partner != partoo.PartnerInstagram {
+		if c.Type == partoosim.ChangeDeleted && c.Partner != model.PartnerInstagram {
 			t.Fatalf("deleted a %s message; only Instagram messages can be deleted", c.Partner)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // ChangeType names a ground-truth change.
@@ -22,16 +22,16 @@ const (
 
 // Change is one entry of the ground-truth log.
 type Change struct {
-	Seq            int64              `json:"seq"`
-	Time           time.Time          `json:"time"`
-	Type           ChangeType         `json:"type"`
-	ConversationID int64              `json:"conversation_id"`
-	MessageID      int64              `json:"message_id"`
-	SenderType     partoo.SenderType  `json:"sender_type"`
-	Status         partoo.Status      `json:"status,omitempty"`
-	PreviousStatus partoo.Status      `json:"previous_status,omitempty"`
-	Partner        partoo.Partner     `json:"messaging_partner"`
-	ContentType    partoo.ContentType `json:"content_type"`
+	Seq            int64             `json:"seq"`
+	Time           time.Time         `json:"time"`
+	Type           ChangeType        `json:"type"`
+	ConversationID int64             `json:"conversation_id"`
+	MessageID      int64             `json:"message_id"`
+	SenderType     model.SenderType  `json:"sender_type"`
+	Status         model.Status      `json:"status,omitempty"`
+	PreviousStatus model.Status      `json:"previous_status,omitempty"`
+	Partner        model.Partner     `json:"messaging_partner"`
+	ContentType    model.ContentType `json:"content_type"`
 }
 
 // Errors of the mutation methods.
@@ -42,15 +42,15 @@ var (
 
 // Conversation is a simulated conversation's fixed attributes.
 type Conversation struct {
-	ID           int64          `json:"id"`
-	Partner      partoo.Partner `json:"messaging_partner"`
-	BusinessID   int64          `json:"business_id"`
-	ConsumerName string         `json:"consumer_name"`
-	CreatedAt    time.Time      `json:"created_at"`
+	ID           int64         `json:"id"`
+	Partner      model.Partner `json:"messaging_partner"`
+	BusinessID   int64         `json:"business_id"`
+	ConsumerName string        `json:"consumer_name"`
+	CreatedAt    time.Time     `json:"created_at"`
 }
 
 // storedMessage is a message as the simulator keeps it; the Variant decides how it is sent.
-type storedMessage = partoo.Message
+type storedMessage = model.Message
 
 type conv struct {
 	Conversation
@@ -61,22 +61,22 @@ type conv struct {
 
 // ConversationSpec describes a conversation to create. Zero values get defaults.
 type ConversationSpec struct {
-	Partner      partoo.Partner `json:"messaging_partner"`
-	BusinessID   int64          `json:"business_id"`
-	ConsumerName string         `json:"consumer_name"`
-	CreatedAt    time.Time      `json:"created_at"`
+	Partner      model.Partner `json:"messaging_partner"`
+	BusinessID   int64         `json:"business_id"`
+	ConsumerName string        `json:"consumer_name"`
+	CreatedAt    time.Time     `json:"created_at"`
 }
 
 // MessageSpec describes a message to add. Zero values get defaults: Consumer, Text, Success,
 // the simulator's current time.
 type MessageSpec struct {
-	ConversationID int64              `json:"conversation_id"`
-	SenderType     partoo.SenderType  `json:"sender_type"`
-	ContentType    partoo.ContentType `json:"content_type"`
-	Status         partoo.Status      `json:"status"`
-	Content        string             `json:"content"`
-	UserID         *string            `json:"user_id"`
-	Date           time.Time          `json:"date"`
+	ConversationID int64             `json:"conversation_id"`
+	SenderType     model.SenderType  `json:"sender_type"`
+	ContentType    model.ContentType `json:"content_type"`
+	Status         model.Status      `json:"status"`
+	Content        string            `json:"content"`
+	UserID         *string           `json:"user_id"`
+	Date           time.Time         `json:"date"`
 }
 
 // CreateConversation adds a conversation and returns it.
@@ -90,7 +90,7 @@ func (s *Sim) createConversation(spec ConversationSpec) Conversation {
 	s.nextConvID++
 	id := s.nextConvID
 	if spec.Partner == "" {
-		spec.Partner = partoo.PartnerWhatsapp
+		spec.Partner = model.PartnerWhatsapp
 	}
 	if spec.BusinessID == 0 {
 		spec.BusinessID = 1
@@ -111,35 +111,35 @@ func (s *Sim) createConversation(spec ConversationSpec) Conversation {
 }
 
 // AddMessage appends a message to a conversation and logs it as created.
-func (s *Sim) AddMessage(spec MessageSpec) (partoo.Message, error) {
+func (s *Sim) AddMessage(spec MessageSpec) (model.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addMessage(spec)
 }
 
-func (s *Sim) addMessage(spec MessageSpec) (partoo.Message, error) {
+func (s *Sim) addMessage(spec MessageSpec) (model.Message, error) {
 	c, ok := s.convs[spec.ConversationID]
 	if !ok {
-		return partoo.Message{}, ErrNoConversation
+		return model.Message{}, ErrNoConversation
 	}
 	if spec.SenderType == "" {
-		spec.SenderType = partoo.SenderConsumer
+		spec.SenderType = model.SenderConsumer
 	}
 	if spec.ContentType == "" {
-		spec.ContentType = partoo.ContentText
+		spec.ContentType = model.ContentText
 	}
 	if spec.Status == "" {
-		spec.Status = partoo.StatusSuccess
+		spec.Status = model.StatusSuccess
 	}
 	if spec.Date.IsZero() {
 		spec.Date = s.clock.Now()
 	}
 	spec.Date = spec.Date.UTC().Truncate(time.Microsecond)
 	s.nextMsgID++
-	m := &partoo.Message{
+	m := &model.Message{
 		ID:             s.nextMsgID,
 		ConversationID: c.ID,
-		Date:           partoo.Time{Time: spec.Date},
+		Date:           model.Time{Time: spec.Date},
 		ContentType:    spec.ContentType,
 		SenderType:     spec.SenderType,
 		SenderLabel:    senderLabel(spec.SenderType, c),
@@ -152,18 +152,18 @@ func (s *Sim) addMessage(spec MessageSpec) (partoo.Message, error) {
 	if spec.Date.After(c.activity) {
 		c.activity = spec.Date
 	}
-	if spec.SenderType == partoo.SenderUser {
+	if spec.SenderType == model.SenderUser {
 		c.HasOneUserMessage = true
 	}
 	s.log(spec.Date, ChangeCreated, c, m, "")
 	return *m, nil
 }
 
-func senderLabel(t partoo.SenderType, c *conv) string {
+func senderLabel(t model.SenderType, c *conv) string {
 	switch t {
-	case partoo.SenderConsumer:
+	case model.SenderConsumer:
 		return c.ConsumerName
-	case partoo.SenderUser:
+	case model.SenderUser:
 		return "Agent"
 	default:
 		return string(t)
@@ -172,13 +172,13 @@ func senderLabel(t partoo.SenderType, c *conv) string {
 
 // SetStatus changes a message's status and logs the change; setting the current status is a
 // no-op.
-func (s *Sim) SetStatus(messageID int64, status partoo.Status) error {
+func (s *Sim) SetStatus(messageID int64, status model.Status) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.setStatus(messageID, status)
 }
 
-func (s *Sim) setStatus(messageID int64, status partoo.Status) error {
+func (s *Sim) setStatus(messageID int64, status model.Status) error {
 	c, m := s.find(messageID)
 	if m == nil {
 		return ErrNoMessage
@@ -239,7 +239,7 @@ func (s *Sim) VanishMessage(messageID int64) error {
 	return nil
 }
 
-func (s *Sim) find(messageID int64) (*conv, *partoo.Message) {
+func (s *Sim) find(messageID int64) (*conv, *model.Message) {
 	c, ok := s.msgs[messageID]
 	if !ok {
 		return nil, nil
@@ -252,17 +252,17 @@ func (s *Sim) find(messageID int64) (*conv, *partoo.Message) {
 }
 
 // Message returns a copy of a message as the API would serve it.
-func (s *Sim) Message(messageID int64) (partoo.Message, bool) {
+func (s *Sim) Message(messageID int64) (model.Message, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, m := s.find(messageID)
 	if m == nil {
-		return partoo.Message{}, false
+		return model.Message{}, false
 	}
 	return *m, true
 }
 
-func (s *Sim) log(t time.Time, typ ChangeType, c *conv, m *partoo.Message, prev partoo.Status) {
+func (s *Sim) log(t time.Time, typ ChangeType, c *conv, m *model.Message, prev model.Status) {
 	defer func() {
 		if s.onChange != nil {
 			s.onChange(s.changes[len(s.changes)-1])
@@ -301,14 +301,14 @@ func (s *Sim) ConversationIDs() []int64 {
 }
 
 // Messages returns a copy of a conversation's messages, as GET /messages would walk them.
-func (s *Sim) Messages(conversationID int64) []partoo.Message {
+func (s *Sim) Messages(conversationID int64) []model.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.convs[conversationID]
 	if !ok {
 		return nil
 	}
-	out := make([]partoo.Message, len(c.msgs))
+	out := make([]model.Message, len(c.msgs))
 	for i, m := range c.msgs {
 		out[i] = *m
 	}

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // Hooks hear what a Step does, for metrics, health, logs and benchmarks. Walked may be called
@@ -70,7 +70,7 @@ type Report struct {
 	Foreign        []int64
 }
 
-func (r *Report) noteIgnored(msgs []partoo.Message) {
+func (r *Report) noteIgnored(msgs []model.Message) {
 	for _, m := range msgs {
 		switch {
 		case m.ConversationID != r.ConversationID:

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
 )
 
@@ -17,7 +17,7 @@ import (
 type RunnerConfig struct {
 	Step      *Step              // required
 	Scheduler schedule.Scheduler // required: the Step's
-	Budget    *partoo.Budget     // required: the rate and latency the in-flight limit follows
+	Budget    *budget.Budget     // required: the rate and latency the in-flight limit follows
 	Clock     clock.Clock        // [the wall clock]
 	// Go starts the runner's goroutines [go f()]. Simulations pass clock.Event's Go.
 	Go func(f func())
@@ -142,7 +142,7 @@ func (r *Runner) stop(cancel context.CancelFunc, err error) {
 // flight is a walk in flight: its pick, and its place at the budget.
 type flight struct {
 	pick   schedule.Pick
-	ticket *partoo.Ticket
+	ticket *budget.Ticket
 }
 
 // boundedKind says whether a pick is of a kind held to Limit walks in flight, and which:
@@ -216,7 +216,7 @@ func (r *Runner) dispatchLoop(ctx context.Context, cancel context.CancelFunc, ru
 			r.mu.Unlock()
 			continue
 		}
-		t := partoo.NewTicket(pick.Priority())
+		t := budget.NewTicket(pick.Priority())
 		r.inflight[pick.ID] = flight{pick, t}
 		r.active++
 		if k, ok := boundedKind(pick); ok {
@@ -226,7 +226,7 @@ func (r *Runner) dispatchLoop(ctx context.Context, cancel context.CancelFunc, ru
 		running.Add(1)
 		r.cfg.Go(func() {
 			defer running.Add(-1)
-			r.walk(partoo.WithTicket(ctx, t), cancel, pick)
+			r.walk(ctx, cancel, pick, t)
 		})
 	}
 }
@@ -236,7 +236,7 @@ func (r *Runner) dispatchLoop(ctx context.Context, cancel context.CancelFunc, ru
 // the budget). If the walk has not read anything yet, it will read after whatever made the
 // scheduler pick the conversation: nothing more to do. Otherwise the conversation is walked
 // again once this walk is settled. Call with mu held.
-func (r *Runner) pickedInFlight(pick schedule.Pick, t *partoo.Ticket) {
+func (r *Runner) pickedInFlight(pick schedule.Pick, t *budget.Ticket) {
 	t.Raise(pick.Priority())
 	if !t.Started() {
 		return
@@ -257,9 +257,10 @@ func (r *Runner) takeRedo() (schedule.Pick, bool) {
 	return p, true
 }
 
-// walk reads one conversation and hands it to the committer.
-func (r *Runner) walk(ctx context.Context, cancel context.CancelFunc, pick schedule.Pick) {
-	p, err := r.cfg.Step.Read(ctx, pick.ID)
+// walk reads one conversation, its requests waiting at the budget with t, and hands it to the
+// committer.
+func (r *Runner) walk(ctx context.Context, cancel context.CancelFunc, pick schedule.Pick, t *budget.Ticket) {
+	p, err := r.cfg.Step.Read(ctx, pick.ID, t)
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {

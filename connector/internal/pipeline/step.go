@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
@@ -89,7 +90,7 @@ type Prepared struct {
 
 // Walk reads one conversation and commits the result on its own.
 func (s *Step) Walk(ctx context.Context, id int64) error {
-	p, err := s.Read(ctx, id)
+	p, err := s.Read(ctx, id, nil)
 	if err != nil || p == nil {
 		return err
 	}
@@ -97,11 +98,32 @@ func (s *Step) Walk(ctx context.Context, id int64) error {
 }
 
 // Read walks every page of a conversation's messages, diffs them against its recorded state
-// and encodes the change. It returns nil (and has told the hooks and the scheduler) when the
+// and encodes the change. The walk's requests wait at the budget with t (nil: each at
+// budget.PriorityNormal). It returns nil (and has told the hooks and the scheduler) when the
 // conversation cannot be read (404, 403).
-func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
+func (s *Step) Read(ctx context.Context, id int64, t *budget.Ticket) (*Prepared, error) {
+	w, r := s.readWalk(ctx, id, t)
+	cov, unreadable, ok, err := s.coverage(ctx, w, &r)
+	if !ok {
+		return nil, err
+	}
+	idx := s.cfg.Index()
+	prev := idx.Get(id)
+	res := s.diffWalk(prev, w, cov, unreadable, &r)
+	p := &Prepared{Report: r, Result: res, prev: prev, idx: idx}
+	if !res.Changed {
+		return p, nil
+	}
+	if err := s.encode(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// readWalk walks a conversation's messages and starts the walk's report.
+func (s *Step) readWalk(ctx context.Context, id int64, t *budget.Ticket) (partoo.Walk, Report) {
 	started := s.cfg.Clock.Now()
-	w, werr := s.cfg.Partoo.Messages(ctx, id)
+	w, werr := s.cfg.Partoo.WithTicket(t).Messages(ctx, id)
 	r := Report{ConversationID: id, Started: started, Duration: s.cfg.Clock.Now().Sub(started),
 		Pages: w.Pages, Messages: len(w.Messages), Skipped: len(w.Skipped), Err: werr}
 	if s.cfg.Resnapshot != nil {
@@ -111,8 +133,16 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 	r.PreviousWalk = s.lastWalk[id]
 	s.lastWalk[id] = started
 	s.mu.Unlock()
-	cov := diff.Complete
-	var unreadable []int64
+	return w, r
+}
+
+// coverage says how much of the conversation the walk saw (its error is r.Err), and which
+// messages it received without being able to decode them. ok is false when there is nothing
+// to diff: the walk must stop the connector (err), or the conversation is gone or no longer
+// visible to the key (the hooks and the scheduler are told; err is nil).
+func (s *Step) coverage(ctx context.Context, w partoo.Walk, r *Report) (cov diff.Coverage, unreadable []int64, ok bool, err error) {
+	werr := r.Err
+	cov = diff.Complete
 	switch {
 	case werr == nil && w.Short():
 		// Every page read, yet fewer messages than Partoo's own count: what was read is
@@ -130,64 +160,70 @@ func (s *Step) Read(ctx context.Context, id int64) (*Prepared, error) {
 		}
 	case werr == nil:
 	case ctx.Err() != nil:
-		return nil, ctx.Err()
+		return 0, nil, false, ctx.Err()
 	case errors.Is(werr, partoo.ErrUnauthorized):
-		return nil, werr
+		return 0, nil, false, werr
 	case errors.Is(werr, partoo.ErrNotFound), errors.Is(werr, partoo.ErrForbidden):
 		// Gone or no longer visible to this key: never a reason to report mass deletions.
 		r.Result = ResultSkipped
-		s.cfg.Hooks.Walked(r)
-		s.cfg.Scheduler.Walked(id, s.cfg.Index().Get(id), schedule.Outcome{Gone: true})
-		return nil, nil
+		s.cfg.Hooks.Walked(*r)
+		s.cfg.Scheduler.Walked(r.ConversationID, s.cfg.Index().Get(r.ConversationID), schedule.Outcome{Gone: true})
+		return 0, nil, false, nil
 	default:
 		cov = diff.Partial
 	}
-	idx := s.cfg.Index()
-	prev := idx.Get(id)
+	return cov, unreadable, true, nil
+}
+
+// diffWalk diffs the walk against the recorded state prev and completes the report.
+func (s *Step) diffWalk(prev *diff.State, w partoo.Walk, cov diff.Coverage, unreadable []int64, r *Report) diff.Result {
 	opts := s.cfg.Diff
 	opts.Resnapshot = r.Resnapshot
 	opts.Counted = w.HasCount && w.Distinct == w.Count
 	opts.Unreadable = unreadable
-	res := diff.Diff(prev, id, w.Messages, cov, s.cfg.Clock.Now(), opts)
+	res := diff.Diff(prev, r.ConversationID, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
 	if cov == diff.Complete && len(w.Skipped) > 0 {
 		r.Result = diff.AllPages.String() // every message accounted for, some not publishable
 	}
 	r.Count, r.HasCount, r.Distinct, r.Absent, r.Suspect = w.Count, w.HasCount, w.Distinct, res.Absent, res.Suspect
 	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
-	r.OK = werr == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)
+	r.OK = r.Err == nil && !(len(w.Skipped) > 0 && len(w.Messages) == 0)
 	if res.Ignored > 0 {
 		r.noteIgnored(w.Messages)
 	}
-	p := &Prepared{Report: r, Result: res, prev: prev, idx: idx}
-	if !res.Changed {
-		return p, nil
-	}
-	p.Change = publish.Change{ConversationID: id, Events: make([]events.Encoded, 0, len(res.Events))}
+	return res
+}
+
+// encode encodes a changed conversation's events and next state into p.Change. An event that
+// does not fit the events topic even with its content cut is left out and named in the
+// report: one item never blocks its conversation.
+func (s *Step) encode(p *Prepared) error {
+	id := p.Report.ConversationID
+	p.Change = publish.Change{ConversationID: id, Events: make([]events.Encoded, 0, len(p.Result.Events))}
 	maxBytes := 0
 	if s.cfg.EventMaxBytes != nil {
 		maxBytes = s.cfg.EventMaxBytes()
 	}
-	for _, e := range res.Events {
+	for _, e := range p.Result.Events {
 		enc, from, err := s.cfg.Events.EncodeFit(e, maxBytes)
 		switch {
 		case errors.Is(err, events.ErrTooLarge):
-			// One item never blocks its conversation: it is named and left out.
 			p.Report.Dropped = append(p.Report.Dropped, Dropped{MessageID: e.MessageID, Type: e.Type, Err: err})
 			continue
 		case err != nil:
-			return nil, fmt.Errorf("encode event of conversation %d: %w", id, err)
+			return fmt.Errorf("encode event of conversation %d: %w", id, err)
 		case from > 0:
 			p.Report.Truncated = append(p.Report.Truncated, Truncated{MessageID: e.MessageID, Type: e.Type, From: from, Size: events.RecordSize(enc)})
 		}
 		p.Change.Events = append(p.Change.Events, enc)
 	}
-	sv, err := s.cfg.State.Encode(res.Next)
+	sv, err := s.cfg.State.Encode(p.Result.Next)
 	if err != nil {
-		return nil, fmt.Errorf("encode state of conversation %d: %w", id, err)
+		return fmt.Errorf("encode state of conversation %d: %w", id, err)
 	}
 	p.Change.State = sv
-	return p, nil
+	return nil
 }
 
 // Commit writes the changed conversations of a batch in one transaction and, once it has

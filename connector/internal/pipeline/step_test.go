@@ -151,7 +151,7 @@ func TestBatchCommitsInOneTransaction(t *testing.T) {
 	}
 	var batch []*pipeline.Prepared
 	for _, id := range []int64{a, b, quiet} {
-		p, err := w.step.Read(ctx, id)
+		p, err := w.step.Read(ctx, id, nil)
 		if err != nil || p == nil {
 			t.Fatalf("read %d: %v", id, err)
 		}
@@ -214,7 +214,7 @@ func TestRefusedConversationLeavesItsBatch(t *testing.T) {
 	ctx := context.Background()
 	var batch []*pipeline.Prepared
 	for _, id := range []int64{a, bad, b} {
-		p, err := step.Read(ctx, id)
+		p, err := step.Read(ctx, id, nil)
 		if err != nil || p == nil {
 			t.Fatalf("read %d: %v", id, err)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
@@ -50,11 +50,11 @@ func BenchmarkBackfill(b *testing.B) {
 				var batch []publish.Change
 				for c := 1; c <= tc.convs; c++ {
 					id := int64(c)
-					walk := make([]partoo.Message, 100)
+					walk := make([]model.Message, 100)
 					for i := range walk {
-						walk[i] = partoo.Message{ID: id*1000 + int64(i), ConversationID: id, Date: partoo.Time{Time: t0.Add(time.Duration(i) * time.Minute)},
-							ContentType: partoo.ContentText, SenderType: partoo.SenderConsumer, SenderLabel: "Ann Example",
-							Status: partoo.StatusSuccess, Content: "Hello, is the shop open on Sunday morning?"}
+						walk[i] = model.Message{ID: id*1000 + int64(i), ConversationID: id, Date: model.Time{Time: t0.Add(time.Duration(i) * time.Minute)},
+							ContentType: model.ContentText, SenderType: model.SenderConsumer, SenderLabel: "Ann Example",
+							Status: model.StatusSuccess, Content: "Hello, is the shop open on Sunday morning?"}
 					}
 					r := diff.Diff(nil, id, walk, diff.Complete, t0, diff.Options{})
 					ch := publish.Change{ConversationID: id}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 )
 
@@ -129,7 +130,7 @@ func (s *Smart) discover(ctx context.Context, cursor string) {
 // retry may have seen it first). With ranks (page 1 in recency order) a conversation that
 // moved ahead of one it was behind, or entered page 1, had activity even if its last message
 // looks the same.
-func (s *Smart) compare(convs []partoo.Conversation, ranks bool) int {
+func (s *Smart) compare(convs []model.Conversation, ranks bool) int {
 	changed := 0
 	moved := make([]bool, len(convs))
 	if ranks && len(s.rank) > 0 {
@@ -177,7 +178,7 @@ func (s *Smart) compare(convs []partoo.Conversation, ranks bool) int {
 // news reports whether a listed last message tells something the recorded state does not. A
 // conversation never walked is news when its last message is live (LiveWindow); older ones are
 // the reconciliation's snapshot walks.
-func (s *Smart) news(id int64, lm *partoo.Message) bool {
+func (s *Smart) news(id int64, lm *model.Message) bool {
 	st := s.cfg.State(id)
 	if st == nil {
 		return !lm.Date.Before(s.started.Add(-s.cfg.LiveWindow))
@@ -191,7 +192,7 @@ func (s *Smart) news(id int64, lm *partoo.Message) bool {
 	return st.StatusOf(m) != lm.Status || (lm.IsDeleted && !m.Deleted())
 }
 
-func withoutLastMessage(convs []partoo.Conversation) bool {
+func withoutLastMessage(convs []model.Conversation) bool {
 	for _, c := range convs {
 		if c.LastMessage != nil {
 			return false
@@ -210,9 +211,9 @@ type Recency struct {
 // RecencyOf reads page 1 of the listing: in recency order the last messages' dates descend
 // down the page, give or take tolerance (a status change or deletion moves a conversation up
 // without changing its last message's date); in id order they are as likely to rise as to fall.
-func RecencyOf(convs []partoo.Conversation, tolerance time.Duration) Recency {
+func RecencyOf(convs []model.Conversation, tolerance time.Duration) Recency {
 	var r Recency
-	var prev *partoo.Message
+	var prev *model.Message
 	for i := range convs {
 		lm := convs[i].LastMessage
 		if lm == nil {
@@ -243,7 +244,7 @@ const (
 
 // checkRecency decides from page 1 whether the listing is ordered by recent activity: for at
 // least RecencyThreshold of adjacent pairs the dates descend (RecencyOf).
-func (s *Smart) checkRecency(convs []partoo.Conversation) {
+func (s *Smart) checkRecency(convs []model.Conversation) {
 	ev := RecencyOf(convs, s.cfg.RecencyTolerance)
 	var ordered bool
 	order := "recent"

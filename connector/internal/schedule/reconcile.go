@@ -148,8 +148,7 @@ func later(a, b time.Time) time.Time {
 // of reconciliation needs it. When the listing fails, the pass goes on with the tracked
 // conversations it has not covered yet.
 func (s *Smart) fetchListing(ctx context.Context, cursor string) {
-	lctx := partoo.WithPriority(ctx, PrioritySending)
-	page, err := s.cfg.Partoo.ListConversations(lctx, partoo.ListConversationsParams{
+	page, err := s.cfg.Partoo.WithPriority(PrioritySending).ListConversations(ctx, partoo.ListConversationsParams{
 		Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 2})
 	defer s.wake.Signal()
 	s.mu.Lock()

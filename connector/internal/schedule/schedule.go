@@ -53,8 +53,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/ratelog"
 )
@@ -211,27 +213,27 @@ type Pick struct {
 	Background bool
 }
 
-// Priority is the pick's place in the budget's queue (partoo.WithPriority: how long its
+// Priority is the pick's place in the budget's queue (partoo.Client.WithPriority: how long its
 // requests let later ones go first). Fresh changes (webhook hints, discovery) 0 — a flood of
 // hints cannot fill the queue, as the runner holds them to a few walks in flight;
 // reconciliation's guaranteed share 1 s; Sending re-walks 3 s; Instagram checks and retries
 // 6 s; background work a minute.
-func (p Pick) Priority() partoo.Priority {
+func (p Pick) Priority() budget.Priority {
 	switch {
 	case p.Background:
-		return partoo.PriorityLow
+		return budget.PriorityLow
 	case p.Reason == ReasonHint || p.Reason == ReasonDiscovery:
-		return partoo.PriorityNormal
+		return budget.PriorityNormal
 	case p.Reason == ReasonSending:
 		return PrioritySending
 	case p.Reason == ReasonDeletable || p.Reason == ReasonRetry:
-		return partoo.Priority(6 * time.Second)
+		return budget.Priority(6 * time.Second)
 	}
-	return partoo.Priority(time.Second) // reconciliation's share
+	return budget.Priority(time.Second) // reconciliation's share
 }
 
 // PrioritySending is the priority of Sending re-walks, and of the reconciliation's listing.
-const PrioritySending = partoo.Priority(3 * time.Second)
+const PrioritySending = budget.Priority(3 * time.Second)
 
 // Stats are cumulative counts for metrics and benchmarks.
 type Stats struct {
@@ -244,7 +246,7 @@ type Stats struct {
 // lmSig is what the listing says of a conversation's last message.
 type lmSig struct {
 	id      int64
-	status  partoo.Status
+	status  model.Status
 	deleted bool
 }
 
@@ -289,14 +291,14 @@ type Smart struct {
 	urgent      []int64
 	urgentSet   map[int64]bool
 	queue       dueHeap
-	queued      map[int64]due            // conversation → its pending entry (older heap entries are stale)
-	sig         map[int64]lmSig          // last listed last_message per conversation
-	rank        map[int64]int            // position in the previous page-1 listing
-	partner     map[int64]partoo.Partner // channel, from listings
-	backoff     map[int64]time.Duration  // Sending re-walk delay
-	retry       retries                  // conversations whose walks failed, held back for a growing delay
-	checks      map[int64]int            // next deletable check index
-	reconCredit float64                  // walks owed to reconciliation (accrueReconCredit)
+	queued      map[int64]due           // conversation → its pending entry (older heap entries are stale)
+	sig         map[int64]lmSig         // last listed last_message per conversation
+	rank        map[int64]int           // position in the previous page-1 listing
+	partner     map[int64]model.Partner // channel, from listings
+	backoff     map[int64]time.Duration // Sending re-walk delay
+	retry       retries                 // conversations whose walks failed, held back for a growing delay
+	checks      map[int64]int           // next deletable check index
+	reconCredit float64                 // walks owed to reconciliation (accrueReconCredit)
 	creditAt    time.Time
 	pass        reconPass
 	discovering bool
@@ -329,7 +331,7 @@ func NewSmart(cfg Config) *Smart {
 		hinted: map[int64]bool{}, goneUntil: map[int64]time.Time{},
 		checkSet: map[int64]bool{}, inScope: map[int64]bool{}, outside: map[int64]time.Time{},
 		urgentSet: map[int64]bool{}, queued: map[int64]due{},
-		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]partoo.Partner{},
+		sig: map[int64]lmSig{}, rank: map[int64]int{}, partner: map[int64]model.Partner{},
 		backoff: map[int64]time.Duration{}, retry: newRetries(cfg.RetryMin, cfg.RetryMax), checks: map[int64]int{},
 	}
 }
@@ -608,7 +610,7 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	}
 	// Deletable channel: check again a few times after activity — live activity, not the
 	// history a snapshot walk reads for the first time.
-	if s.partner[id] == partoo.PartnerInstagram && len(s.cfg.InstagramChecks) > 0 {
+	if s.partner[id] == model.PartnerInstagram && len(s.cfg.InstagramChecks) > 0 {
 		if o.Changed && st != nil && now.Sub(newest(st)) <= s.cfg.InstagramChecks[len(s.cfg.InstagramChecks)-1] {
 			s.checks[id] = 0
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
@@ -234,7 +235,7 @@ func TestSendingIsRewalkedWithBackoff(t *testing.T) {
 			h.walk(id)
 		}
 		c := h.sim.ConversationIDs()[2]
-		if _, err := h.sim.AddMessage(partoosim.MessageSpec{ConversationID: c, SenderType: partoo.SenderUser, Status: partoo.StatusSending}); err != nil {
+		if _, err := h.sim.AddMessage(partoosim.MessageSpec{ConversationID: c, SenderType: model.SenderUser, Status: model.StatusSending}); err != nil {
 			t.Fatal(err)
 		}
 		h.walk(c) // recorded in Sending

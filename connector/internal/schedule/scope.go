@@ -5,7 +5,9 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 )
 
@@ -53,7 +55,7 @@ func (s *Smart) checkScope(ctx context.Context) {
 		s.toCheck = s.toCheck[1:]
 		delete(s.checkSet, id)
 		s.hintMu.Unlock()
-		conv, err := s.cfg.Partoo.GetConversation(partoo.WithPriority(ctx, partoo.PriorityNormal), id)
+		conv, err := s.cfg.Partoo.WithPriority(budget.PriorityNormal).GetConversation(ctx, id)
 		s.scoped(ctx, id, conv, err)
 	}
 }
@@ -62,7 +64,7 @@ func (s *Smart) checkScope(ctx context.Context) {
 // walk; outside, it is remembered for OutsideFor; gone (404, 403), it takes no hint for
 // GoneFor; on another error the hint is dropped (discovery and reconciliation still cover
 // every conversation in scope).
-func (s *Smart) scoped(ctx context.Context, id int64, conv *partoo.Conversation, err error) {
+func (s *Smart) scoped(ctx context.Context, id int64, conv *model.Conversation, err error) {
 	now := s.cfg.Clock.Now()
 	switch {
 	case err == nil && slices.Contains(s.cfg.BusinessIDs, conv.BusinessID):

@@ -19,6 +19,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/pipeline"
@@ -375,7 +376,7 @@ type Score struct {
 // MessageCreated), and when its transaction committed.
 type Detection struct {
 	Type   diff.EventType
-	Status partoo.Status
+	Status model.Status
 	At     time.Time
 }
 
@@ -475,8 +476,8 @@ func Percentile(xs []time.Duration, p float64) time.Duration {
 }
 
 // seenBefore returns the message's last observed status before t.
-func seenBefore(ds []Detection, t time.Time) partoo.Status {
-	var st partoo.Status
+func seenBefore(ds []Detection, t time.Time) model.Status {
+	var st model.Status
 	for _, d := range ds {
 		if d.At.Before(t) && d.Type != diff.MessageDeleted {
 			st = d.Status

@@ -24,7 +24,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/bench/freshness"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
-	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 )
 
@@ -210,10 +210,10 @@ func detection(codec *events.Codec, value []byte, at time.Time) (freshness.Detec
 	case "MessageCreated":
 		d.Type = diff.MessageCreated
 		if msg, ok := m["message"].(map[string]any); ok {
-			d.Status = partoo.Status(fmt.Sprint(msg["status"]))
+			d.Status = model.Status(fmt.Sprint(msg["status"]))
 		}
 	case "StatusChanged":
-		d.Type, d.Status = diff.StatusChanged, partoo.Status(fmt.Sprint(m["status"]))
+		d.Type, d.Status = diff.StatusChanged, model.Status(fmt.Sprint(m["status"]))
 	case "MessageDeleted":
 		d.Type = diff.MessageDeleted
 	default:

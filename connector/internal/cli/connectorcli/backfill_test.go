@@ -17,6 +17,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim/simtest"
@@ -144,7 +145,7 @@ func TestRebuildState(t *testing.T) {
 	// Changes the events must carry into the rebuilt state.
 	ids := b.sim.ConversationIDs()
 	msgs := b.sim.Messages(ids[0])
-	_ = b.sim.SetStatus(msgs[0].ID, partoo.StatusFailed)
+	_ = b.sim.SetStatus(msgs[0].ID, model.StatusFailed)
 	_ = b.sim.DeleteMessage(msgs[len(msgs)-1].ID)
 	if m := b.sim.Messages(ids[1]); len(m) > 1 {
 		_ = b.sim.VanishMessage(m[0].ID)

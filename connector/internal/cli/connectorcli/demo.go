@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
@@ -155,15 +156,15 @@ func storyline(ctx context.Context, sim *partoosim.Sim) {
 	if !wait(3 * time.Second) {
 		return
 	}
-	c := sim.CreateConversation(partoosim.ConversationSpec{Partner: partoo.PartnerInstagram, ConsumerName: "Léa (Instagram)"})
-	m, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderConsumer, Content: "Do you deliver on Sundays?"})
+	c := sim.CreateConversation(partoosim.ConversationSpec{Partner: model.PartnerInstagram, ConsumerName: "Léa (Instagram)"})
+	m, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: model.SenderConsumer, Content: "Do you deliver on Sundays?"})
 	uid := "agent-1"
-	r, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: partoo.SenderUser, Status: partoo.StatusSending,
+	r, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID, SenderType: model.SenderUser, Status: model.StatusSending,
 		Content: "Yes, from 9 to 12!", UserID: &uid})
 	if !wait(4 * time.Second) {
 		return
 	}
-	_ = sim.SetStatus(r.ID, partoo.StatusSuccess)
+	_ = sim.SetStatus(r.ID, model.StatusSuccess)
 	if !wait(6 * time.Second) {
 		return
 	}

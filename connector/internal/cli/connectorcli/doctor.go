@@ -22,6 +22,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
@@ -162,7 +163,7 @@ func (d *doctor) partoo(ctx context.Context, cfg *config.Config) {
 	d.pass("Partoo API key", "accepted by "+cfg.PartooAPIURL)
 
 	// Listing order, judged as the scheduler judges it: recency lets discovery read page 1 only.
-	var sample *partoo.Conversation
+	var sample *model.Conversation
 	for i := range page.Conversations {
 		if page.Conversations[i].LastMessage != nil {
 			sample = &page.Conversations[i]
