@@ -123,7 +123,9 @@ type FetchError struct {
 	Err       error
 }
 
-func (e *FetchError) Error() string { return fmt.Sprintf("fetch %s[%d]: %v", e.Topic, e.Partition, e.Err) }
+func (e *FetchError) Error() string {
+	return fmt.Sprintf("fetch %s[%d]: %v", e.Topic, e.Partition, e.Err)
+}
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // RecordError is the error the caller's function returned for one record.

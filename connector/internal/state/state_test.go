@@ -21,6 +21,11 @@ var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 // conversation returns the state of a conversation of n messages, as the diff builds it.
 func conversation(id int64, n int) *diff.State {
+	return diff.Diff(nil, id, walkOf(id, n), diff.Complete, t0, diff.Options{}).Next
+}
+
+// walkOf returns a walk of a conversation of n messages.
+func walkOf(id int64, n int) []partoo.Message {
 	walk := make([]partoo.Message, n)
 	// Mostly terminal statuses; 1 % undocumented ("Queued"), kept raw.
 	statuses := []partoo.Status{partoo.StatusSuccess, partoo.StatusFailed, partoo.StatusSending}
@@ -32,7 +37,7 @@ func conversation(id int64, n int) *diff.State {
 			walk[i].Status = "Queued"
 		}
 	}
-	return diff.Diff(nil, id, walk, diff.Complete, t0, diff.Options{}).Next
+	return walk
 }
 
 func TestCodecRoundTrip(t *testing.T) {

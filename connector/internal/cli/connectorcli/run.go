@@ -59,7 +59,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(h)
 	for _, u := range config.UnknownVars(os.Environ()) {
-		log.Warn(unknownVarText(u), "variable", u.Name, "did_you_mean", u.Suggest)
+		log.Warn(u.Warning(), "variable", u.Name, "did_you_mean", u.Suggest)
 	}
 
 	kopts, err := cfg.KafkaOpts()
@@ -305,14 +305,6 @@ func probesFirst(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// unknownVarText is the warning for a variable with our prefixes that no setting reads.
-func unknownVarText(u config.Unknown) string {
-	if u.Suggest != "" {
-		return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored: did you mean %s?", u.Name, u.Suggest)
-	}
-	return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored", u.Name)
 }
 
 // durationsInSeconds writes durations in JSON logs as seconds (a number), not Go's nanoseconds.
