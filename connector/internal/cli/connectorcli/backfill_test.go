@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,32 +67,6 @@ func (b *backfillEnv) startConnector(scheduler string) (*service.Connector, func
 			b.t.Fatal(err)
 		}
 	}
-}
-
-// testLogger keeps the connector's log and prints it only if the test fails, so a failure
-// seen once in CI can be read afterwards.
-func testLogger(t *testing.T) *slog.Logger {
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("connector log:\n%s", buf.String())
-			mu.Unlock()
-		}
-	})
-	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil)) // INFO and up: each request at DEBUG would be megabytes
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // runConnector runs the connector in-process until it has done walks walks.
@@ -308,16 +279,5 @@ func TestResnapshot(t *testing.T) {
 	}
 	if rc := run([]string{"resnapshot"}, &out, &errs); rc != 2 {
 		t.Fatalf("resnapshot without ids: rc %d", rc)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
