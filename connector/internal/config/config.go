@@ -13,17 +13,19 @@ import (
 )
 
 // Config is the service's configuration, read from the environment. The `desc` tags are the
-// configuration table of docs/configuration.md (a test keeps the two in sync).
+// configuration table of docs/configuration.md (a test keeps the two in sync). A default is
+// the field's default tag, or for the settings in sharedDefaults the constant of the package
+// that applies it.
 type Config struct {
-	PartooAPIURL            string        `envconfig:"PARTOO_API_URL" default:"https://api.partoo.co/v2" desc:"Partoo API base URL, up to /v2"`
+	PartooAPIURL            string        `envconfig:"PARTOO_API_URL" desc:"Partoo API base URL, up to /v2"`
 	PartooAPIKey            secret.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`
 	PartooAPIKeyFile        string        `envconfig:"PARTOO_API_KEY_FILE" desc:"file holding the API key, e.g. a mounted Kubernetes Secret"`
-	PartooRequestsPerMinute int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" default:"300" desc:"the organisation's rate limit; the connector never exceeds it"`
+	PartooRequestsPerMinute int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" desc:"the organisation's rate limit; the connector never exceeds it"`
 	PartooBudgetReserve     float64       `envconfig:"PARTOO_BUDGET_RESERVE" default:"0.1" desc:"share of the rate left unused for the organisation's other integrations, 0 to 0.9; the rate also drops by 30 % on each unexpected 429 and recovers by 5 % every 30 s"`
 	PartooStartupTimeout    time.Duration `envconfig:"PARTOO_STARTUP_TIMEOUT" default:"2m" desc:"how long the start waits for PARTOO_API_URL's host to be reachable before it exits naming the variable (a 404 or non-JSON answer exits at once)"`
 	PartooRequestTimeout    time.Duration `envconfig:"PARTOO_REQUEST_TIMEOUT" default:"30s" desc:"longest wait for one answer (then the attempt fails as a timeout and is retried)"`
 	PartooRequestAttempts   int           `envconfig:"PARTOO_REQUEST_ATTEMPTS" default:"6" desc:"attempts of one request before its walk counts as failed (429, 5xx, timeouts, unusable bodies); every failed attempt is logged and counted"`
-	PartooMaxInFlight       int           `envconfig:"PARTOO_MAX_IN_FLIGHT" default:"16" desc:"most walks in flight at once; background work is held to about what the budget can use at the observed latency (rate × latency), walks for fresh changes may use the rest"`
+	PartooMaxInFlight       int           `envconfig:"PARTOO_MAX_IN_FLIGHT" desc:"most walks in flight at once; background work is held to about what the budget can use at the observed latency (rate × latency), walks for fresh changes may use the rest"`
 	PartooPerPage           int           `envconfig:"PARTOO_PER_PAGE" default:"100" desc:"page size of walks, 1..100"`
 	PartooBusinessIDs       []string      `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in), sent verbatim, e.g. 5409c35a97bbc544d8e26737"`
 	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
@@ -62,7 +64,7 @@ type KafkaConfig struct {
 	KafkaEventsTopic         string        `envconfig:"KAFKA_EVENTS_TOPIC" default:"partoo.messages.events" desc:"events topic; created if absent (cleanup.policy=delete, retention.ms=-1)"`
 	KafkaStateTopic          string        `envconfig:"KAFKA_STATE_TOPIC" default:"partoo.messages.state" desc:"state topic; created if absent (cleanup.policy=compact); refused if not compacted"`
 	KafkaTransactionalID     string        `envconfig:"KAFKA_TRANSACTIONAL_ID" desc:"transactional.id; a second instance with the same id fences the first. Default: partoo-connector-<KAFKA_STATE_TOPIC>, so deployments with their own state topics (two organisations, staging and production) never fence each other"`
-	KafkaTransactionTimeout  time.Duration `envconfig:"KAFKA_TRANSACTION_TIMEOUT" default:"60s" desc:"transaction.timeout.ms: how long the broker keeps a stalled transaction open before aborting it; at most the broker's transaction.max.timeout.ms (15m by default)"`
+	KafkaTransactionTimeout  time.Duration `envconfig:"KAFKA_TRANSACTION_TIMEOUT" desc:"transaction.timeout.ms: how long the broker keeps a stalled transaction open before aborting it; at most the broker's transaction.max.timeout.ms (15m by default)"`
 	KafkaStartupTimeout      time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"5m" desc:"how long the start waits for Kafka (creating or checking the topics, registering the transactional id) while it does not answer or answers with retriable errors, as a fresh broker's transaction coordinator does while it loads; retried with back-off and logged once a minute, then the connector exits"`
 	KafkaOnMissingState      string        `envconfig:"KAFKA_ON_MISSING_STATE" default:"exit" desc:"when a topic disappears while running (deleted, or the cluster came back empty): exit (non-zero, naming it) or recreate (recreate the topics and re-snapshot every conversation)"`
 	KafkaLeaderElection      bool          `envconfig:"KAFKA_LEADER_ELECTION" default:"false" desc:"run several replicas safely: one active writer, elected through a consumer group (<transactional id>.lease) on a one-partition topic (<state topic>.lease); the others are hot standbys that take over when it dies or stops"`

@@ -5,10 +5,37 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/pipeline"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 )
+
+// sharedDefaults are the defaults of the settings whose default the package that applies it
+// defines: the environment reads the same constant, so each is written once. Their fields
+// have no default tag.
+var sharedDefaults = map[string]string{
+	"PARTOO_API_URL":             partoo.DefaultAPIURL,
+	"PARTOO_REQUESTS_PER_MINUTE": strconv.Itoa(partoo.DefaultRequestsPerMinute),
+	"PARTOO_MAX_IN_FLIGHT":       strconv.Itoa(pipeline.DefaultMaxInFlight),
+	"KAFKA_TRANSACTION_TIMEOUT":  seconds(publish.DefaultTransactionTimeout),
+}
+
+// defaultOf is a field's default: its shared default, or its default tag.
+func defaultOf(f reflect.StructField) string {
+	if d, ok := sharedDefaults[f.Tag.Get("envconfig")]; ok {
+		return d
+	}
+	return f.Tag.Get("default")
+}
+
+// seconds writes a duration of whole seconds as the variables are documented: 60s, not 1m0s.
+func seconds(d time.Duration) string { return strconv.Itoa(int(d/time.Second)) + "s" }
 
 // unsetKey is a variable name nobody sets: parsing a field under it yields its default.
 const unsetKey = "PARTOO_CONNECTOR_CONFIG_UNSET__"
@@ -21,7 +48,7 @@ func parse(spec any) Errors {
 		name := f.Tag.Get("envconfig")
 		tag := f.Tag
 		if raw, ok := os.LookupEnv(name); !ok || strings.TrimSpace(raw) == "" {
-			tag = reflect.StructTag(fmt.Sprintf(`envconfig:%q default:%q`, unsetKey, f.Tag.Get("default")))
+			tag = reflect.StructTag(fmt.Sprintf(`envconfig:%q default:%q`, unsetKey, defaultOf(f)))
 		}
 		one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: "V", Type: f.Type, Tag: tag}}))
 		if err := envconfig.Process("", one.Interface()); err != nil {
@@ -105,7 +132,7 @@ func vars(t reflect.Type) []Var {
 			out = append(out, vars(f.Type)...)
 			continue
 		}
-		out = append(out, Var{Name: f.Tag.Get("envconfig"), Default: f.Tag.Get("default"), Desc: f.Tag.Get("desc")})
+		out = append(out, Var{Name: f.Tag.Get("envconfig"), Default: defaultOf(f), Desc: f.Tag.Get("desc")})
 	}
 	return out
 }

@@ -64,6 +64,16 @@ var (
 	ErrCommitUncertain = errors.New("the commit's outcome is unknown (it was sent, and not clearly refused)")
 )
 
+// Defaults of Config, defined here once: the connector's options, the state topic and the
+// environment (KAFKA_TRANSACTION_TIMEOUT) read them.
+const (
+	// DefaultTransactionTimeout is the producer's transaction.timeout.ms: 60 s.
+	DefaultTransactionTimeout = time.Minute
+	// DefaultStateMaxBytes bounds a state record, and is the state topic's max.message.bytes:
+	// 16 MiB (a conversation of 1,000,000 messages takes about 10 MB).
+	DefaultStateMaxBytes = 16 << 20
+)
+
 // Config configures a Publisher.
 type Config struct {
 	// Base are the connection options (seed brokers, TLS, SASL).
@@ -75,14 +85,15 @@ type Config struct {
 	StateTopic      string
 	// TransactionTimeout is how long the broker lets a transaction stay open before it aborts
 	// it (transaction.timeout.ms). It must not exceed the broker's
-	// transaction.max.timeout.ms (15 minutes by default). Default 60 s.
+	// transaction.max.timeout.ms (15 minutes by default). Default DefaultTransactionTimeout.
 	TransactionTimeout time.Duration
 	// ProduceTimeout bounds the wait for every record of a transaction to be acknowledged.
 	// Default: half the transaction timeout, at most 30 s.
 	ProduceTimeout time.Duration
 	// EndTimeout bounds a commit or an abort. Default: the same as ProduceTimeout.
 	EndTimeout time.Duration
-	// StateMaxBytes bounds one state record (the state topic's max.message.bytes). Default 16 MiB.
+	// StateMaxBytes bounds one state record (the state topic's max.message.bytes). Default
+	// DefaultStateMaxBytes.
 	StateMaxBytes int32
 	// EventsMaxBytes returns the most a batch of event records may take: the events topic's
 	// max.message.bytes (or the producer's limit if lower). It is read when a producer first
@@ -138,7 +149,7 @@ func New(cfg Config) (*Publisher, error) {
 		return nil, errors.New("publish: transactional id, events topic and state topic are required")
 	}
 	if cfg.TransactionTimeout <= 0 {
-		cfg.TransactionTimeout = time.Minute
+		cfg.TransactionTimeout = DefaultTransactionTimeout
 	}
 	if cfg.ProduceTimeout <= 0 {
 		cfg.ProduceTimeout = min(cfg.TransactionTimeout/2, 30*time.Second)
@@ -147,7 +158,7 @@ func New(cfg Config) (*Publisher, error) {
 		cfg.EndTimeout = cfg.ProduceTimeout
 	}
 	if cfg.StateMaxBytes <= 0 {
-		cfg.StateMaxBytes = 16 << 20
+		cfg.StateMaxBytes = DefaultStateMaxBytes
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

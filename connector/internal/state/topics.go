@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 )
 
 // Topics describes the two topics the connector writes.
@@ -29,8 +30,9 @@ type Topics struct {
 	ReadyTimeout time.Duration
 }
 
-// DefaultStateMaxMessageBytes is the state topic's default max.message.bytes.
-const DefaultStateMaxMessageBytes = 16 << 20
+// DefaultStateMaxMessageBytes is the state topic's default max.message.bytes: the largest state
+// record the publisher writes (publish.DefaultStateMaxBytes, 16 MiB).
+const DefaultStateMaxMessageBytes = publish.DefaultStateMaxBytes
 
 func (t *Topics) defaults() {
 	if t.EventsPartitions == 0 {
