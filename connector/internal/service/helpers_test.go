@@ -252,3 +252,15 @@ func (r *running) alive() error {
 		return nil
 	}
 }
+
+func kafkaCtx(t *testing.T) context.Context { return contextWithTimeout(t, 2*time.Minute) }
+
+func contextWithTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func kafkaCtxCancel(t *testing.T) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*time.Minute)
+}
