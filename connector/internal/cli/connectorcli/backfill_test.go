@@ -222,8 +222,8 @@ func TestResnapshot(t *testing.T) {
 	}
 	conn, stop := b.startConnector(service.SchedulerSmart)
 	defer stop()
-	waitUntil(t, "the connector to be ready", conn.Ready)
-	waitUntil(t, "the snapshot", func() bool { return len(b.events()) >= want })
+	kafkatest.WaitFor(t, "the connector to be ready", 60*time.Second, conn.Ready)
+	kafkatest.WaitFor(t, "the snapshot", 60*time.Second, func() bool { return len(b.events()) >= want })
 	before := b.events()
 	seen := map[string]bool{}
 	at := map[[2]int64]bool{}
@@ -247,9 +247,9 @@ func TestResnapshot(t *testing.T) {
 		t.Fatalf("resnapshot: rc %d: %s", rc, errs.String())
 	}
 	expect := chosen[strconv.FormatInt(ids[2], 10)] + chosen[strconv.FormatInt(ids[5], 10)]
-	waitUntil(t, "the re-emitted snapshots", func() bool { return len(b.events()) >= len(before)+expect })
+	kafkatest.WaitFor(t, "the re-emitted snapshots", 60*time.Second, func() bool { return len(b.events()) >= len(before)+expect })
 	// The request is done: its signal's offset is committed.
-	waitUntil(t, "the signal's offset to be committed", func() bool {
+	kafkatest.WaitFor(t, "the signal's offset to be committed", 60*time.Second, func() bool {
 		offs, err := b.cluster.Admin(t).FetchOffsets(context.Background(), b.txn+".signals")
 		if err != nil {
 			return false
