@@ -111,13 +111,3 @@ func publishEvents(ctx context.Context, t *testing.T, kopts []kgo.Opt, topics st
 	}
 	return want
 }
-
-func mustClient(t *testing.T, kopts []kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(kopts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
