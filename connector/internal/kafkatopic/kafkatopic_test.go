@@ -27,6 +27,11 @@ func TestEnsure(t *testing.T) {
 			t.Fatalf("call %d: created %v, %v; want %v", i+1, created, err, want)
 		}
 	}
+	// A topic just created is not at once in every broker's metadata.
+	kafkatest.WaitFor(t, "the new topic's two partitions", 30*time.Second, func() bool {
+		listed, err := adm.ListTopics(ctx, spec.Name)
+		return err == nil && listed[spec.Name].Err == nil && len(listed[spec.Name].Partitions) == 2
+	})
 	cfgs, err := adm.DescribeTopicConfigs(ctx, spec.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +48,6 @@ func TestEnsure(t *testing.T) {
 	}
 	if got != "3600000" {
 		t.Fatalf("retention.ms=%q, want 3600000", got)
-	}
-	listed, err := adm.ListTopics(ctx, spec.Name)
-	if err != nil || len(listed[spec.Name].Partitions) != 2 {
-		t.Fatalf("partitions %d, %v; want 2", len(listed[spec.Name].Partitions), err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -66,6 +67,11 @@ func TestReadToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)}
+	// A topic just created is not at once in every broker's metadata.
+	kafkatest.WaitFor(t, "the new topic to answer offset requests", 30*time.Second, func() bool {
+		offs, err := cluster.Admin(t).ListStartOffsets(ctx, topic)
+		return err == nil && offs.Error() == nil
+	})
 	txn := func(commit bool, keys ...string) {
 		t.Helper()
 		cl := cluster.Client(t, kgo.TransactionalID(topic+".txn"+fmt.Sprint(commit)), kgo.DefaultProduceTopic(topic))
