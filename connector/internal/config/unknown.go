@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -25,6 +26,14 @@ var kubernetesService = regexp.MustCompile(`_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9
 type Unknown struct {
 	Name    string
 	Suggest string // the closest known name, "" when none is close
+}
+
+// Warning is the sentence that reports the variable, with the name it most likely meant.
+func (u Unknown) Warning() string {
+	if u.Suggest != "" {
+		return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored: did you mean %s?", u.Name, u.Suggest)
+	}
+	return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored", u.Name)
 }
 
 // UnknownVars lists the variables of environ ("NAME=value" entries, as os.Environ gives them)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 )
 
@@ -81,11 +82,11 @@ func TestFailoverToStandby(t *testing.T) {
 
 	watch := watchRecords(t, e)
 	a := start()
-	waitFor(t, "the first instance to publish", 60*time.Second, func() bool { return watch.count() > 50 })
+	kafkatest.WaitFor(t, "the first instance to publish", 60*time.Second, func() bool { return watch.count() > 50 })
 	b := start()
 	standbyStarted := time.Now()
 	// The standby joins the group and waits; the active instance goes on publishing.
-	waitFor(t, "the active instance to keep publishing beside the standby", 30*time.Second, func() bool {
+	kafkatest.WaitFor(t, "the active instance to keep publishing beside the standby", 30*time.Second, func() bool {
 		_, ok := watch.producedAfter(standbyStarted.Add(5 * time.Second))
 		return ok
 	})
@@ -98,7 +99,7 @@ func TestFailoverToStandby(t *testing.T) {
 	killed := time.Now()
 	_ = a.Wait()
 	var firstB time.Time
-	waitFor(t, "the standby to publish", 60*time.Second, func() bool {
+	kafkatest.WaitFor(t, "the standby to publish", 60*time.Second, func() bool {
 		var ok bool
 		firstB, ok = watch.producedAfter(killed)
 		return ok
@@ -132,16 +133,4 @@ func TestFailoverToStandby(t *testing.T) {
 		}
 	}
 	checkExactlyOnce(t, e, e.readEvents(t), e.sim.Changes(0))
-}
-
-// waitFor polls cond until it holds or fails t after d.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

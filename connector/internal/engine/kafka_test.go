@@ -1,11 +1,9 @@
 package engine_test
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -151,56 +149,6 @@ func TestStallLongerThanTheTransactionTimeout(t *testing.T) {
 		t.Fatalf("a stall was reported as fencing:\n%s", tail(p.logs.String(), 10))
 	}
 	p.stop(t)
-}
-
-// busyOnPrivateBroker runs the connector binary (KAFKA_TRANSACTION_TIMEOUT txnTimeout) on a
-// private real broker, with the simulator generating activity over conversations, and returns
-// once 100 records are in the topics. stopGen stops the activity and waits for it (also at
-// cleanup).
-func busyOnPrivateBroker(t *testing.T, a partoosim.Activity, seed uint64, conversations int, txnTimeout string) (*kafkatest.Private, *env, *proc, func()) {
-	t.Helper()
-	b := kafkatest.NewPrivate(t)
-	e := newEnvOn(t, &b.Cluster)
-	gen := partoosim.NewGenerator(e.sim, a, seed)
-	gen.Populate(conversations, 3, time.Hour)
-	p := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_TRANSACTION_TIMEOUT="+txnTimeout))
-	ctx, cancel := context.WithCancel(context.Background())
-	genDone := make(chan struct{})
-	go func() { defer close(genDone); _ = gen.Run(ctx, 20*time.Millisecond) }()
-	var once sync.Once
-	stopGen := func() { once.Do(func() { cancel(); <-genDone }) }
-	t.Cleanup(stopGen)
-	for began := time.Now(); e.endOffsets(t) < 100; time.Sleep(100 * time.Millisecond) {
-		if time.Since(began) > time.Minute {
-			t.Fatal("fewer than 100 records in the topics after a minute")
-		}
-	}
-	return b, e, p, stopGen
-}
-
-// populate creates n conversations with a few messages each.
-func populate(e *env, n int) {
-	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{}, 7)
-	gen.Populate(n, 4, time.Hour)
-}
-
-// newEnvOn is newEnv on a given cluster.
-func newEnvOn(t *testing.T, c *kafkatest.Cluster) *env {
-	e := newEnv(t)
-	e.cluster = c
-	return e
-}
-
-// waitExit waits for the process to end by itself.
-func (p *proc) waitExit(t *testing.T, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !p.exited() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still running after %v; log:\n%s", within, tail(p.logs.String(), 8))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // endOffsets sums the end offsets of the env's events topic: a cheap "how much was written".

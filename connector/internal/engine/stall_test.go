@@ -1,13 +1,11 @@
 package engine_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
@@ -62,32 +60,6 @@ func TestTenStallsOverTheTransactionTimeout(t *testing.T) {
 	t.Logf("markers the broker skipped: %d times; partitions on which the connector closed a hanging transaction: %d",
 		skipped, strings.Count(logs, "hanging transaction"))
 	p.stop(t)
-}
-
-// waitOpenTransaction waits until the transaction coordinator (the private broker, asked
-// directly and often) says a transaction of txnID that began after since is open.
-func waitOpenTransaction(t *testing.T, b *kafkatest.Private, txnID string, since time.Time, within time.Duration, alive func() error) {
-	t.Helper()
-	broker := b.Client(t).Broker(1)
-	req := kmsg.NewPtrDescribeTransactionsRequest()
-	req.TransactionalIDs = []string{txnID}
-	began := time.Now()
-	for polls := 1; ; polls++ {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		resp, err := broker.Request(dctx, req)
-		cancel()
-		if err == nil {
-			if ts := resp.(*kmsg.DescribeTransactionsResponse).TransactionStates; len(ts) == 1 && ts[0].State == "Ongoing" && ts[0].StartTimestamp > since.UnixMilli() {
-				return
-			}
-		}
-		if err := alive(); err != nil {
-			t.Fatal(err)
-		}
-		if time.Since(began) > within {
-			t.Fatalf("no open transaction seen in %d polls over %v", polls, within)
-		}
-	}
 }
 
 // committedEnd sums the last stable offsets of the env's events topic: how much is committed.

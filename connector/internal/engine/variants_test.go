@@ -4,18 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/status"
-
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/internal/status"
 )
 
 // variantCase is one shape of a Partoo-like API, and what the connector must do against it.
@@ -135,7 +132,7 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 	}, seed)
 	gen.Populate(10, 5, time.Hour)
 
-	addr := freeAddr(t)
+	addr := kafkatest.FreeAddr(t)
 	extra := append([]string{"HTTP_ADDR=" + addr, "LOG_LEVEL=info", "LOG_SUMMARY_INTERVAL=5s"}, tc.env...)
 	began := time.Now()
 	p := startProc(t, e.processStarter(t, extra...))
@@ -189,116 +186,6 @@ func runVariant(t *testing.T, tc variantCase, seed uint64) {
 		t.Logf("/status: doubts.last = %q", st.Doubts.Last)
 	}
 	p.stop(t)
-}
-
-// proc is a connector process started by a test.
-type proc struct {
-	cmd  *exec.Cmd
-	logs *prefixWriter
-	done chan error // receives the exit status once
-	err  error
-	gone bool
-}
-
-func startProc(t *testing.T, start func() *exec.Cmd) *proc {
-	t.Helper()
-	cmd := start()
-	p := &proc{cmd: cmd, logs: cmd.Stderr.(*prefixWriter), done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// exited reports whether the process has ended (without waiting).
-func (p *proc) exited() bool {
-	if p.gone {
-		return true
-	}
-	select {
-	case p.err = <-p.done:
-		p.gone = true
-	default:
-	}
-	return p.gone
-}
-
-// alive returns an error once the process has ended.
-func (p *proc) alive() error {
-	if p.exited() {
-		return fmt.Errorf("the connector exited (%v); its last lines:\n%s", p.err, tail(p.logs.String(), 5))
-	}
-	return nil
-}
-
-// stop sends SIGTERM and requires a clean exit within 25 s.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	if p.exited() {
-		t.Fatalf("the connector had already exited: %v", p.err)
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case p.err = <-p.done:
-		p.gone = true
-		if p.err != nil {
-			t.Fatalf("exit after SIGTERM: %v", p.err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("no exit within 25 s of SIGTERM")
-	}
-}
-
-// waitLog waits until the connector's log contains want.
-func (p *proc) waitLog(t *testing.T, want string, began time.Time, within time.Duration) {
-	t.Helper()
-	for !strings.Contains(p.logs.String(), want) {
-		if err := p.alive(); err != nil {
-			t.Fatal(err)
-		}
-		if time.Since(began) > within {
-			t.Fatalf("no log line with %q within %v", want, within)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Logf("logged %q %v after the start", want, time.Since(began).Round(100*time.Millisecond))
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// waitExactlyOnce waits until every expected message is published exactly once with its
-// final status, failing at once on anything that cannot heal (a duplicate, a broken chain).
-func waitExactlyOnce(t *testing.T, e *env, expect func(int64, model.Message) bool, timeout time.Duration, alive func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if err := alive(); err != nil {
-			t.Fatal(err)
-		}
-		evs := e.readEvents(t)
-		broken, pending, checked := exactlyOnceProblems(e, evs, e.sim.Changes(0), expect)
-		if len(broken) > 0 {
-			t.Fatalf("exactly-once broken:\n%s", strings.Join(broken, "\n"))
-		}
-		if len(pending) == 0 && checked > 0 {
-			t.Logf("%d events; %d messages published exactly once, as Partoo has them", len(evs), checked)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v, %d of %d messages not (fully) published:\n%s", timeout, len(pending), checked, strings.Join(pending, "\n"))
-		}
-		time.Sleep(time.Second)
-	}
 }
 
 // vanishTwo makes two published-worthy messages disappear from the API, as a deletion Partoo
@@ -439,15 +326,4 @@ func waitDegraded(t *testing.T, addr string, began time.Time, within time.Durati
 		}
 		time.Sleep(time.Second)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

@@ -181,32 +181,6 @@ func TestWebhookBurstDoesNotStarveTheScheduler(t *testing.T) {
 	}
 }
 
-// counterValue reads one counter from a metrics registry: the series with a label of that
-// value, or the unlabelled one for "".
-func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 {
-	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, mt := range f.GetMetric() {
-			if label == "" && len(mt.GetLabel()) == 0 {
-				return mt.GetCounter().GetValue()
-			}
-			for _, l := range mt.GetLabel() {
-				if l.GetValue() == label {
-					return mt.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}
-
 // TestWebhookCannotWidenTheScope: with PARTOO_BUSINESS_IDS=1, a webhook that claims business
 // 1 for a conversation of business 3 is a hint, not proof: the connector asks Partoo the
 // conversation's business before any walk, publishes nothing of it, ever, and reconciliation

@@ -27,7 +27,7 @@ func TestEncodeFitCutsTheContentAndFlagsIt(t *testing.T) {
 			if from != len(m.Content) || events.RecordSize(enc) > limit || events.RecordSize(enc) < limit-4096 {
 				t.Fatalf("%s: truncated from %d (want %d), record %d bytes (limit %d)", typ, from, len(m.Content), events.RecordSize(enc), limit)
 			}
-			_, n, err := c.DecodeWithFingerprint(enc.Value, string(enc.Headers[3].Value))
+			_, n, err := c.DecodeWithFingerprint(enc.Value, headerValue(enc, events.HeaderFingerprint))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +43,7 @@ func TestEncodeFitCutsTheContentAndFlagsIt(t *testing.T) {
 		if err != nil || from != 0 {
 			t.Fatalf("small event: from %d, err %v", from, err)
 		}
-		_, n, _ := c.DecodeWithFingerprint(enc.Value, string(enc.Headers[3].Value))
+		_, n, _ := c.DecodeWithFingerprint(enc.Value, headerValue(enc, events.HeaderFingerprint))
 		if msg := events.Plain(n).(map[string]any)["message"].(map[string]any); msg["content_truncated_from"] != nil || msg["content"] != small.Content {
 			t.Fatalf("small event decoded as %v", msg)
 		}

@@ -2,7 +2,6 @@ package kafkatest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,12 +36,12 @@ func NewPrivate(t testing.TB) *Private {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := FreePort(t)
 	dir := t.TempDir()
 	p := &Private{
 		Cluster: Cluster{Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)}, Kind: KindExternal},
 		t:       t, script: filepath.Join(root, "deploy", "local-kafka", "kafka.sh"),
-		env: append(os.Environ(), "LOCAL_KAFKA_PORT="+strconv.Itoa(port), "LOCAL_KAFKA_CONTROLLER_PORT="+strconv.Itoa(freePort(t)),
+		env: append(os.Environ(), "LOCAL_KAFKA_PORT="+strconv.Itoa(port), "LOCAL_KAFKA_CONTROLLER_PORT="+strconv.Itoa(FreePort(t)),
 			"LOCAL_KAFKA_RUN_DIR="+dir, "LOCAL_KAFKA_HEAP=384m"),
 	}
 	p.run("start")
@@ -96,16 +95,6 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // moduleRoot is the directory holding go.mod, from the test's working directory up.

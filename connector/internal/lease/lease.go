@@ -21,8 +21,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
 )
 
 // ErrLost is the cause of a holder's context once the group took the lease away.
@@ -195,12 +196,11 @@ func ensureTopic(ctx context.Context, cfg Config) error {
 	adm := kadm.NewClient(cl)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := adm.CreateTopic(cctx, 1, cfg.ReplicationFactor, map[string]*string{"retention.ms": kadm.StringPtr("3600000")}, cfg.Topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("lease: create topic %s: %w", cfg.Topic, err)
+	// The lease topic holds no record: one partition, a short retention in case one is written.
+	_, err = kafkatopic.Ensure(cctx, adm, kafkatopic.Spec{Name: cfg.Topic, Partitions: 1, ReplicationFactor: cfg.ReplicationFactor,
+		Configs: map[string]string{"retention.ms": "3600000"}})
+	if err != nil {
+		return fmt.Errorf("lease: %w", err)
 	}
 	return nil
 }

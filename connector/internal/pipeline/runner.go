@@ -71,6 +71,9 @@ type Runner struct {
 	commitWake   *clock.Wake
 }
 
+// DefaultMaxInFlight is RunnerConfig.MaxInFlight's default, and PARTOO_MAX_IN_FLIGHT's.
+const DefaultMaxInFlight = 16
+
 // NewRunner validates cfg and returns a Runner.
 func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if cfg.Step == nil || cfg.Scheduler == nil || cfg.Budget == nil {
@@ -83,7 +86,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		cfg.Go = func(f func()) { go f() }
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 16
+		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 20 * time.Millisecond

@@ -64,6 +64,16 @@ var (
 	ErrCommitUncertain = errors.New("the commit's outcome is unknown (it was sent, and not clearly refused)")
 )
 
+// Defaults of Config, defined here once: the connector's options, the state topic and the
+// environment (KAFKA_TRANSACTION_TIMEOUT) read them.
+const (
+	// DefaultTransactionTimeout is the producer's transaction.timeout.ms: 60 s.
+	DefaultTransactionTimeout = time.Minute
+	// DefaultStateMaxBytes bounds a state record, and is the state topic's max.message.bytes:
+	// 16 MiB (a conversation of 1,000,000 messages takes about 10 MB).
+	DefaultStateMaxBytes = 16 << 20
+)
+
 // Config configures a Publisher.
 type Config struct {
 	// Base are the connection options (seed brokers, TLS, SASL).
@@ -75,14 +85,15 @@ type Config struct {
 	StateTopic      string
 	// TransactionTimeout is how long the broker lets a transaction stay open before it aborts
 	// it (transaction.timeout.ms). It must not exceed the broker's
-	// transaction.max.timeout.ms (15 minutes by default). Default 60 s.
+	// transaction.max.timeout.ms (15 minutes by default). Default DefaultTransactionTimeout.
 	TransactionTimeout time.Duration
 	// ProduceTimeout bounds the wait for every record of a transaction to be acknowledged.
 	// Default: half the transaction timeout, at most 30 s.
 	ProduceTimeout time.Duration
 	// EndTimeout bounds a commit or an abort. Default: the same as ProduceTimeout.
 	EndTimeout time.Duration
-	// StateMaxBytes bounds one state record (the state topic's max.message.bytes). Default 16 MiB.
+	// StateMaxBytes bounds one state record (the state topic's max.message.bytes). Default
+	// DefaultStateMaxBytes.
 	StateMaxBytes int32
 	// EventsMaxBytes returns the most a batch of event records may take: the events topic's
 	// max.message.bytes (or the producer's limit if lower). It is read when a producer first
@@ -138,7 +149,7 @@ func New(cfg Config) (*Publisher, error) {
 		return nil, errors.New("publish: transactional id, events topic and state topic are required")
 	}
 	if cfg.TransactionTimeout <= 0 {
-		cfg.TransactionTimeout = time.Minute
+		cfg.TransactionTimeout = DefaultTransactionTimeout
 	}
 	if cfg.ProduceTimeout <= 0 {
 		cfg.ProduceTimeout = min(cfg.TransactionTimeout/2, 30*time.Second)
@@ -147,7 +158,7 @@ func New(cfg Config) (*Publisher, error) {
 		cfg.EndTimeout = cfg.ProduceTimeout
 	}
 	if cfg.StateMaxBytes <= 0 {
-		cfg.StateMaxBytes = 16 << 20
+		cfg.StateMaxBytes = DefaultStateMaxBytes
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -221,187 +232,6 @@ func (p *Publisher) client() *kgo.Client {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cl
-}
-
-// Publish writes every change in one transaction and commits it. On any error nothing is
-// visible and the caller must not update its memory; errors match ErrFenced or
-// ErrNotAuthorized (stop), or ErrTransactionTimedOut, ErrUnknownTopic, ErrTimeout or another
-// Kafka error (the work can be redone later).
-func (p *Publisher) Publish(ctx context.Context, changes []Change) (err error) {
-	if len(changes) == 0 {
-		return nil
-	}
-	cl := p.client()
-	if cl == nil {
-		return errors.New("publish: not started (Init)")
-	}
-	if err := p.ensureProducer(ctx); err != nil {
-		return err
-	}
-	// The producer id and epoch this transaction writes with, kept in case it fails. The
-	// client may have to register the transactional id again first (franz-go does after some
-	// failures, and once to opt in to KIP-890): bounded like the records' acknowledgements.
-	cl = p.client()
-	ictx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
-	pid, epoch, err := cl.ProducerID(ictx)
-	timedOut := ictx.Err() != nil
-	cancel()
-	if err != nil {
-		p.markRebuild()
-		if timedOut && ctx.Err() == nil {
-			err = fmt.Errorf("%w: no producer id within %s (%v)", ErrTimeout, p.cfg.ProduceTimeout, err)
-		}
-		return p.classify(fmt.Errorf("publish: producer id: %w", err), p.cfg.Now())
-	}
-	sent := false
-	defer func() {
-		if err != nil && sent {
-			p.unsettled = &failedTxn{producerID: pid, epoch: epoch, uncertain: errors.Is(err, ErrCommitUncertain)}
-		}
-	}()
-	started := p.cfg.Now()
-	if err := cl.BeginTransaction(); err != nil {
-		p.markRebuild()
-		return p.classify(fmt.Errorf("publish: begin transaction: %w", err), started)
-	}
-	var (
-		wg      sync.WaitGroup
-		errMu   sync.Mutex
-		prodErr error
-		n       int64
-	)
-	var refused refusals
-	done := func(r *kgo.Record, err error) {
-		if err != nil {
-			errMu.Lock()
-			if prodErr == nil {
-				prodErr = err
-			}
-			refused.note(r, err)
-			errMu.Unlock()
-		}
-		wg.Done()
-	}
-	for _, ch := range changes {
-		if ch.State != nil && len(ch.State) > int(p.cfg.StateMaxBytes) {
-			err := p.abort(cl, started, &wg, fmt.Errorf("publish: state of conversation %d is %d bytes, over the state topic's %d", ch.ConversationID, len(ch.State), p.cfg.StateMaxBytes))
-			return &RefusedError{ConversationIDs: []int64{ch.ConversationID}, Err: err}
-		}
-		for _, e := range ch.Events {
-			r := &kgo.Record{Topic: p.cfg.EventsTopic, Key: e.Key, Value: e.Value, Headers: make([]kgo.RecordHeader, len(e.Headers))}
-			for i, h := range e.Headers {
-				r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-			}
-			wg.Add(1)
-			n++
-			sent = true
-			cl.Produce(ctx, r, done)
-		}
-		if ch.State != nil {
-			wg.Add(1)
-			n++
-			sent = true
-			cl.Produce(ctx, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}, done)
-		}
-	}
-	if !waitTimeout(&wg, p.cfg.ProduceTimeout) {
-		return p.abort(cl, started, &wg, fmt.Errorf("publish: %w: %d records not acknowledged within %s", ErrTimeout, n, p.cfg.ProduceTimeout))
-	}
-	if prodErr != nil {
-		return refused.wrap(p.abort(cl, started, &wg, fmt.Errorf("publish: produce: %w", prodErr)))
-	}
-	// Ending a transaction must not be cut short by the caller's cancellation: an unknown
-	// outcome is worse than a few more seconds.
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.EndTimeout)
-	defer cancel()
-	if err := cl.EndTransaction(ectx, kgo.TryCommit); err != nil {
-		uncertain := commitUnconfirmed(err, ectx.Err() != nil)
-		if ectx.Err() != nil {
-			err = fmt.Errorf("%w: no answer to the commit within %s (%v)", ErrTimeout, p.cfg.EndTimeout, err)
-		}
-		err = p.abort(cl, started, &wg, fmt.Errorf("publish: commit: %w", err))
-		if uncertain && !errors.Is(err, ErrFenced) && !errors.Is(err, ErrNotAuthorized) {
-			p.markRebuild()
-			return fmt.Errorf("%w: %w", ErrCommitUncertain, err)
-		}
-		return err
-	}
-	p.mu.Lock()
-	p.stats.Committed++
-	p.stats.Records += n
-	p.mu.Unlock()
-	return nil
-}
-
-// commitUnconfirmed reports whether a commit that returned err may have happened after all.
-// Only a definitive refusal, received before the commit's deadline, says it did not: the
-// commit was not sent (OPERATION_NOT_ATTEMPTED, or a topic recreated under the transaction:
-// TRANSACTION_ABORTABLE), the transaction was in no state to commit (INVALID_TXN_STATE), or
-// the producer was fenced or is not authorized. Anything else leaves the outcome unknown: no
-// answer in time, a broken connection, UNKNOWN_SERVER_ERROR, a retriable code that outlived
-// the client's retries — NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS, which a coordinator
-// that resigned right after writing the commit answers (seen on a broker fenced by its
-// controller after a stall) — and CONCURRENT_TRANSACTIONS, which is the answer to a commit
-// being completed.
-func commitUnconfirmed(err error, deadlinePassed bool) bool {
-	if deadlinePassed {
-		return true
-	}
-	if isFenceLike(err) {
-		return false
-	}
-	for _, refused := range []*kerr.Error{kerr.OperationNotAttempted, kerr.TransactionAbortable, kerr.InvalidTxnState, kerr.TransactionalIDAuthorizationFailed} {
-		if errors.Is(err, refused) {
-			return false
-		}
-	}
-	return true
-}
-
-// waitTimeout waits for wg, at most d; it reports whether wg finished.
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
-	ch := make(chan struct{})
-	go func() { wg.Wait(); close(ch) }()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
-// abort ends the transaction without committing it, bounded by EndTimeout. If that cannot be
-// done cleanly the producer is rebuilt before the next transaction (its new epoch makes the
-// broker abort whatever is left).
-func (p *Publisher) abort(cl *kgo.Client, started time.Time, wg *sync.WaitGroup, cause error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.EndTimeout)
-	defer cancel()
-	p.mu.Lock()
-	p.stats.Aborted++
-	p.mu.Unlock()
-	clean := true
-	if err := cl.AbortBufferedRecords(ctx); err != nil {
-		cause, clean = errors.Join(cause, fmt.Errorf("abort buffered records: %w", err)), false
-	}
-	if clean && !waitTimeout(wg, time.Until(deadline(ctx))) {
-		clean = false
-	}
-	if clean {
-		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-			cause, clean = errors.Join(cause, fmt.Errorf("abort: %w", err)), false
-		}
-	}
-	if !clean || isFenceLike(cause) || errors.Is(cause, ErrTimeout) {
-		p.markRebuild()
-	}
-	return p.classify(cause, started)
-}
-
-func deadline(ctx context.Context) time.Time {
-	d, _ := ctx.Deadline()
-	return d
 }
 
 func (p *Publisher) markRebuild() {

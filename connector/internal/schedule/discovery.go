@@ -42,86 +42,102 @@ func (s *Smart) discover(ctx context.Context, cursor string) {
 			Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 1})
 		now := s.cfg.Clock.Now()
 		if err != nil {
-			if ctx.Err() != nil {
-				return
+			if ctx.Err() == nil {
+				s.discoveryFailed(now, err)
 			}
-			if partoo.IsAuth(err) {
-				s.setFatal(err)
-				return
-			}
-			// Try again at the next interval; reconciliation keeps walking meanwhile.
-			s.mu.Lock()
-			s.nextDiscovery = now.Add(s.discoveryInterval())
-			s.mu.Unlock()
-			var n int
-			s.setStatus(func(st *Status) {
-				st.DiscoveryFailures++
-				st.LastDiscoveryError = err.Error()
-				n = st.DiscoveryFailures
-			})
-			s.cfg.Log.Warn("discovery:"+partoo.ErrorKind(err), "discovery failed; trying again at the next interval",
-				"err", err, "error_kind", partoo.ErrorKind(err), "failures_in_a_row", n)
 			return
 		}
-		var recovered int
-		s.setStatus(func(st *Status) {
-			recovered = st.DiscoveryFailures
-			st.DiscoveryFailures, st.LastDiscovery = 0, now
-			st.ListingWithoutLastMessage = withoutLastMessage(page.Conversations)
-		})
-		if recovered >= 3 {
-			s.cfg.Log.Warn("discovery:recovered", "discovery works again", "after_failures", recovered)
-		}
-		s.mu.Lock()
-		s.stats.DiscoveryPages++
-		first := cursor == ""
-		if first {
-			s.checkRecency(page.Conversations)
-		}
-		changed := s.compare(page.Conversations, first && s.recency)
-		if first && page.NextCursor == nil {
-			// The whole listing on one page: a reconciliation pass starting now can take it
-			// instead of reading it again.
-			s.whole = s.whole[:0]
-			for _, c := range page.Conversations {
-				s.whole = append(s.whole, c.ID)
-			}
-			s.wholeAt = now
-		}
-		next := page.NextCursor
-		if s.recency {
-			if next != nil && changed == len(page.Conversations) && changed > 0 {
-				cursor = *next // everything on this page moved: look further
-				s.mu.Unlock()
-				s.wake.Signal()
-				continue
-			}
-			s.fallbackCur = ""
-			if changed > 0 {
-				s.quietDiscoveries = 0
-			} else {
-				s.quietDiscoveries++
-			}
-			s.nextDiscovery = began.Add(s.discoveryInterval())
-			s.mu.Unlock()
+		s.discoveryAnswered(now, page.Conversations)
+		next, more := s.discovered(page, cursor, began, now)
+		if !more {
 			return
 		}
-		// Fallback: one page per step, paced; a complete pass restarts from page 1, at most
-		// once per DiscoveryInterval: a listing of one page (a small organisation, whose order
-		// page 1 is too short to tell) costs what discovery in recency order costs.
-		if first {
-			s.fallbackStarted = began
-		}
-		s.nextDiscovery = now.Add(s.cfg.FallbackPageInterval)
-		if next == nil {
-			s.fallbackCur = ""
-			s.nextDiscovery = later(s.nextDiscovery, s.fallbackStarted.Add(s.cfg.DiscoveryInterval))
-		} else {
-			s.fallbackCur = *next
-		}
-		s.mu.Unlock()
+		s.wake.Signal()
+		cursor = next
+	}
+}
+
+// discoveryFailed notes a failed discovery: a refused key stops the scheduler; anything else
+// is tried again at the next interval, and reconciliation keeps walking meanwhile.
+func (s *Smart) discoveryFailed(now time.Time, err error) {
+	if partoo.IsAuth(err) {
+		s.setFatal(err)
 		return
 	}
+	s.mu.Lock()
+	s.nextDiscovery = now.Add(s.discoveryInterval())
+	s.mu.Unlock()
+	var n int
+	s.setStatus(func(st *Status) {
+		st.DiscoveryFailures++
+		st.LastDiscoveryError = err.Error()
+		n = st.DiscoveryFailures
+	})
+	s.cfg.Log.Warn("discovery:"+partoo.ErrorKind(err), "discovery failed; trying again at the next interval",
+		"err", err, "error_kind", partoo.ErrorKind(err), "failures_in_a_row", n)
+}
+
+// discoveryAnswered notes a discovery that worked (and says so after a run of failures).
+func (s *Smart) discoveryAnswered(now time.Time, convs []model.Conversation) {
+	var recovered int
+	s.setStatus(func(st *Status) {
+		recovered = st.DiscoveryFailures
+		st.DiscoveryFailures, st.LastDiscovery = 0, now
+		st.ListingWithoutLastMessage = withoutLastMessage(convs)
+	})
+	if recovered >= 3 {
+		s.cfg.Log.Warn("discovery:recovered", "discovery works again", "after_failures", recovered)
+	}
+}
+
+// discovered marks what a page of the listing (read at cursor) shows changed and sets the
+// next discovery; more says to read the next page at once (in recency order, when everything
+// on the page moved).
+func (s *Smart) discovered(page *partoo.ConversationPage, cursor string, began, now time.Time) (next string, more bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.DiscoveryPages++
+	first := cursor == ""
+	if first {
+		s.checkRecency(page.Conversations)
+	}
+	changed := s.compare(page.Conversations, first && s.recency)
+	if first && page.NextCursor == nil {
+		// The whole listing on one page: a reconciliation pass starting now can take it
+		// instead of reading it again.
+		s.whole = s.whole[:0]
+		for _, c := range page.Conversations {
+			s.whole = append(s.whole, c.ID)
+		}
+		s.wholeAt = now
+	}
+	if s.recency {
+		if page.NextCursor != nil && changed == len(page.Conversations) && changed > 0 {
+			return *page.NextCursor, true // everything on this page moved: look further
+		}
+		s.fallbackCur = ""
+		if changed > 0 {
+			s.quietDiscoveries = 0
+		} else {
+			s.quietDiscoveries++
+		}
+		s.nextDiscovery = began.Add(s.discoveryInterval())
+		return "", false
+	}
+	// Fallback: one page per step, paced; a complete pass restarts from page 1, at most
+	// once per DiscoveryInterval: a listing of one page (a small organisation, whose order
+	// page 1 is too short to tell) costs what discovery in recency order costs.
+	if first {
+		s.fallbackStarted = began
+	}
+	s.nextDiscovery = now.Add(s.cfg.FallbackPageInterval)
+	if page.NextCursor == nil {
+		s.fallbackCur = ""
+		s.nextDiscovery = later(s.nextDiscovery, s.fallbackStarted.Add(s.cfg.DiscoveryInterval))
+	} else {
+		s.fallbackCur = *page.NextCursor
+	}
+	return "", false
 }
 
 // compare marks conversations whose listing shows a change since we last knew them and

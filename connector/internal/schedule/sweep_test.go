@@ -85,11 +85,3 @@ func TestSweepBacksOffFailingConversations(t *testing.T) {
 		}
 	}
 }
-
-func gaps(ts []time.Time) []time.Duration {
-	var d []time.Duration
-	for i := 1; i < len(ts); i++ {
-		d = append(d, ts[i].Sub(ts[i-1]))
-	}
-	return d
-}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
 )
 
 // RestoreStats describe a restore.
@@ -77,125 +78,73 @@ func (e *CorruptStateError) Error() string {
 // unless a later record of the same key supersedes it, or opt.DropCorrupt is set.
 func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec, opt RestoreOptions) (*Index, RestoreStats, error) {
 	start := time.Now()
-	idx := NewIndex()
-	var stats RestoreStats
-
-	admCl, err := kgo.NewClient(base...)
+	r := restorer{idx: NewIndex(), codec: codec, corrupt: map[string]CorruptRecord{}}
+	err := kafkatopic.ReadToEnd(ctx, base, topic, r.apply, kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(32<<20))
 	if err != nil {
-		return nil, stats, err
+		return nil, r.stats, fmt.Errorf("restore: %w", err)
 	}
-	adm := kadm.NewClient(admCl)
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		admCl.Close()
-		return nil, stats, fmt.Errorf("restore: start offsets of %s: %w", topic, err)
-	}
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	admCl.Close()
-	if err != nil {
-		return nil, stats, fmt.Errorf("restore: last stable offsets of %s: %w", topic, err)
-	}
-
-	from := map[int32]kgo.Offset{}
-	end := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		s, _ := starts.Lookup(topic, o.Partition)
-		if o.Offset > s.Offset {
-			from[o.Partition] = kgo.NewOffset().At(s.Offset)
-			end[o.Partition] = o.Offset
-		}
-	})
-	if len(from) == 0 {
-		stats.Duration = time.Since(start)
-		return idx, stats, nil
-	}
-
-	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, base...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Every transaction ends with a control record at the last offset: keeping control
-		// records is how the reader knows it reached the end.
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxBytes(64<<20),
-		kgo.FetchMaxPartitionBytes(32<<20),
-	)...)
-	if err != nil {
-		return nil, stats, err
-	}
-	defer cl.Close()
-
-	corrupt := map[string]CorruptRecord{} // by key: the latest record of the key is bad
-	for len(end) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, stats, fmt.Errorf("restore: %w", err)
-		}
-		var ferr error
-		fs.EachError(func(t string, p int32, err error) {
-			ferr = fmt.Errorf("restore: fetch %s[%d]: %w", t, p, err)
-		})
-		if ferr != nil {
-			return nil, stats, ferr
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if e, ok := end[r.Partition]; ok && r.Offset+1 >= e {
-				delete(end, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			stats.Records++
-			stats.Bytes += int64(len(r.Value))
-			key := string(r.Key)
-			bad := func(err error) {
-				corrupt[key] = CorruptRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: key, Err: err}
-			}
-			id, err := strconv.ParseInt(key, 10, 64)
-			switch {
-			case err != nil && r.Value == nil:
-				delete(corrupt, key) // a tombstone cleans a bad key away
-				return
-			case err != nil:
-				bad(errors.New("the key is not a conversation id"))
-				return
-			}
-			delete(corrupt, key) // a later record supersedes an earlier bad one
-			if r.Value == nil {  // tombstone
-				idx.Delete(id)
-				return
-			}
-			s, err := codec.Decode(r.Value)
-			if err != nil {
-				idx.Delete(id)
-				bad(err)
-				return
-			}
-			idx.Put(s)
-		})
-	}
-	if len(corrupt) > 0 {
-		recs := make([]CorruptRecord, 0, len(corrupt))
-		for _, c := range corrupt {
-			recs = append(recs, c)
-		}
-		sort.Slice(recs, func(i, j int) bool {
-			if recs[i].Partition != recs[j].Partition {
-				return recs[i].Partition < recs[j].Partition
-			}
-			return recs[i].Offset < recs[j].Offset
-		})
+	if recs := r.corruptRecords(); len(recs) > 0 {
 		if !opt.DropCorrupt {
-			return nil, stats, &CorruptStateError{Records: recs}
+			return nil, r.stats, &CorruptStateError{Records: recs}
 		}
-		stats.Dropped = recs
+		r.stats.Dropped = recs
 	}
-	stats.Conversations, stats.Messages = idx.Len()
-	stats.Duration = time.Since(start)
-	return idx, stats, nil
+	r.stats.Conversations, r.stats.Messages = r.idx.Len()
+	r.stats.Duration = time.Since(start)
+	return r.idx, r.stats, nil
+}
+
+// restorer builds the index from the state records, in order.
+type restorer struct {
+	idx     *Index
+	codec   *Codec
+	stats   RestoreStats
+	corrupt map[string]CorruptRecord // by key: the latest record of the key is bad
+}
+
+// apply takes one state record: the latest record of a key wins, a tombstone removes it.
+func (r *restorer) apply(rec *kgo.Record) error {
+	r.stats.Records++
+	r.stats.Bytes += int64(len(rec.Value))
+	key := string(rec.Key)
+	bad := func(err error) {
+		r.corrupt[key] = CorruptRecord{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: key, Err: err}
+	}
+	id, err := strconv.ParseInt(key, 10, 64)
+	switch {
+	case err != nil && rec.Value == nil:
+		delete(r.corrupt, key) // a tombstone cleans a bad key away
+		return nil
+	case err != nil:
+		bad(errors.New("the key is not a conversation id"))
+		return nil
+	}
+	delete(r.corrupt, key) // a later record supersedes an earlier bad one
+	if rec.Value == nil {  // tombstone
+		r.idx.Delete(id)
+		return nil
+	}
+	s, err := r.codec.Decode(rec.Value)
+	if err != nil {
+		r.idx.Delete(id)
+		bad(err)
+		return nil
+	}
+	r.idx.Put(s)
+	return nil
+}
+
+// corruptRecords are the keys whose latest record is bad, by partition and offset.
+func (r *restorer) corruptRecords() []CorruptRecord {
+	recs := make([]CorruptRecord, 0, len(r.corrupt))
+	for _, c := range r.corrupt {
+		recs = append(recs, c)
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		if recs[i].Partition != recs[j].Partition {
+			return recs[i].Partition < recs[j].Partition
+		}
+		return recs[i].Offset < recs[j].Offset
+	})
+	return recs
 }

@@ -13,27 +13,8 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
-	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
-
-var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-
-// conversation returns the state of a conversation of n messages, as the diff builds it.
-func conversation(id int64, n int) *diff.State {
-	walk := make([]model.Message, n)
-	// Mostly terminal statuses; 1 % undocumented ("Queued"), kept raw.
-	statuses := []model.Status{model.StatusSuccess, model.StatusFailed, model.StatusSending}
-	for i := range walk {
-		walk[i] = model.Message{ID: id*1_000_000 + int64(i)*3 + 1, ConversationID: id,
-			Date:        model.Time{Time: t0.Add(time.Duration(i) * 37 * time.Second).Add(time.Duration(i%1000) * time.Microsecond)},
-			ContentType: model.ContentText, SenderType: model.SenderConsumer, Status: statuses[i%3], IsDeleted: i%50 == 0}
-		if i%100 == 7 {
-			walk[i].Status = "Queued"
-		}
-	}
-	return diff.Diff(nil, id, walk, diff.Complete, t0, diff.Options{}).Next
-}
 
 func TestCodecRoundTrip(t *testing.T) {
 	c, err := state.NewCodec()

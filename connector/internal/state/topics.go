@@ -10,6 +10,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 )
 
 // Topics describes the two topics the connector writes.
@@ -27,8 +30,9 @@ type Topics struct {
 	ReadyTimeout time.Duration
 }
 
-// DefaultStateMaxMessageBytes is the state topic's default max.message.bytes.
-const DefaultStateMaxMessageBytes = 16 << 20
+// DefaultStateMaxMessageBytes is the state topic's default max.message.bytes: the largest state
+// record the publisher writes (publish.DefaultStateMaxBytes, 16 MiB).
+const DefaultStateMaxMessageBytes = publish.DefaultStateMaxBytes
 
 func (t *Topics) defaults() {
 	if t.EventsPartitions == 0 {
@@ -81,35 +85,29 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 		return fmt.Errorf("events topic %q and state topic %q must be set and different", t.Events, t.State)
 	}
 	specs := []struct {
-		name    string
-		parts   int32
-		configs map[string]*string
-		check   func(policy string) error
+		spec  kafkatopic.Spec
+		check func(policy string) error
 	}{
-		{t.Events, t.EventsPartitions, map[string]*string{
-			"cleanup.policy": kadm.StringPtr("delete"),
-			"retention.ms":   kadm.StringPtr("-1"),
-		}, func(p string) error { return CheckEventsPolicy(t.Events, p) }},
-		{t.State, t.StatePartitions, map[string]*string{
-			"cleanup.policy":    kadm.StringPtr("compact"),
-			"max.message.bytes": kadm.StringPtr(strconv.Itoa(t.StateMaxMessageBytes)),
+		{kafkatopic.Spec{Name: t.Events, Partitions: t.EventsPartitions, ReplicationFactor: t.ReplicationFactor, Configs: map[string]string{
+			"cleanup.policy": "delete",
+			"retention.ms":   "-1",
+		}}, func(p string) error { return CheckEventsPolicy(t.Events, p) }},
+		{kafkatopic.Spec{Name: t.State, Partitions: t.StatePartitions, ReplicationFactor: t.ReplicationFactor, Configs: map[string]string{
+			"cleanup.policy":    "compact",
+			"max.message.bytes": strconv.Itoa(t.StateMaxMessageBytes),
 			// A tombstone must stay long enough for a restoring reader to see it.
-			"delete.retention.ms": kadm.StringPtr("86400000"),
-		}, func(p string) error { return CheckStatePolicy(t.State, p) }},
+			"delete.retention.ms": "86400000",
+		}}, func(p string) error { return CheckStatePolicy(t.State, p) }},
 	}
 	for _, s := range specs {
-		resp, err := adm.CreateTopic(ctx, s.parts, t.ReplicationFactor, s.configs, s.name)
-		if err == nil {
-			err = resp.Err
-		}
-		switch {
-		case err == nil:
+		switch created, err := kafkatopic.Ensure(ctx, adm, s.spec); {
+		case err != nil:
+			return err
+		case created:
 			continue
-		case errors.Is(err, kerr.TopicAlreadyExists):
-		default:
-			return fmt.Errorf("create topic %s: %w", s.name, err)
 		}
-		policy, err := describePolicy(ctx, adm, s.name, t.ReadyTimeout)
+		// It exists: refuse a configuration that would lose data.
+		policy, err := describePolicy(ctx, adm, s.spec.Name, t.ReadyTimeout)
 		if err != nil {
 			return err
 		}

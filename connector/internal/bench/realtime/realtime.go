@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/bench/freshness"
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
@@ -94,7 +96,7 @@ func Run(ctx context.Context, setup Setup) (Result, error) {
 	if setup.Connector == "" || len(setup.Brokers) == 0 {
 		return Result{}, errors.New("realtime: the connector binary and a Kafka broker are required")
 	}
-	sim := partoosim.New(partoosim.Config{APIKey: "bench", RequestsPerMinute: 300, Seed: setup.Seed,
+	sim := partoosim.New(partoosim.Config{APIKey: "bench", RequestsPerMinute: budget.DefaultRequestsPerMinute, Seed: setup.Seed,
 		Faults: partoosim.Faults{Latency: setup.Latency, LatencyP99: setup.Latency * 5 / 2}})
 	gen := partoosim.NewGenerator(sim, partoosim.Activity{MessagesPerSecond: setup.Activity}, setup.Seed)
 	gen.Populate(setup.Conversations, setup.MessagesPerConv, 30*24*time.Hour)
@@ -109,74 +111,22 @@ func Run(ctx context.Context, setup Setup) (Result, error) {
 	defer srv.Close()
 
 	run := fmt.Sprintf("partoo-bench-rt-%d", time.Now().UnixNano())
-	topic := run + ".events"
-	codec, err := events.NewCodec()
+	col, err := newCollector(setup.Brokers, run+".events")
 	if err != nil {
 		return Result{}, err
 	}
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(setup.Brokers...), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(20*time.Millisecond), kgo.MetadataMinAge(250*time.Millisecond))
-	if err != nil {
-		return Result{}, err
-	}
-	defer consumer.Close()
-
+	defer col.consumer.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var mu sync.Mutex
-	detections := map[int64][]freshness.Detection{}
-	nEvents := 0
-	var decodeErr error
 	consumed := make(chan struct{})
-	go func() {
-		defer close(consumed)
-		for rctx.Err() == nil {
-			fs := consumer.PollFetches(rctx)
-			now := time.Now()
-			fs.EachRecord(func(r *kgo.Record) {
-				d, id, err := detection(codec, r.Value, now)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					decodeErr = err
-					return
-				}
-				nEvents++
-				detections[id] = append(detections[id], d)
-			})
-		}
-	}()
-
+	go func() { defer close(consumed); col.consume(rctx) }()
 	genDone := make(chan struct{})
 	go func() { defer close(genDone); _ = gen.Run(rctx, 20*time.Millisecond) }()
 
 	start := time.Now()
-	cmd := exec.CommandContext(rctx, setup.Connector, "run")
-	cmd.Env = append(os.Environ(),
-		"PARTOO_API_URL=http://"+ln.Addr().String()+"/v2", "PARTOO_API_KEY=bench", "PARTOO_REQUESTS_PER_MINUTE=300",
-		"KAFKA_BROKERS="+strings.Join(setup.Brokers, ","), "KAFKA_EVENTS_TOPIC="+topic, "KAFKA_STATE_TOPIC="+run+".state",
-		"KAFKA_TRANSACTIONAL_ID="+run, "KAFKA_EVENTS_PARTITIONS=3", "KAFKA_STATE_PARTITIONS=3",
-		"LOG_LEVEL=warn", "HTTP_ADDR=127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = setup.Log, setup.Log
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	if err := cmd.Start(); err != nil {
+	if err := runConnector(ctx, rctx, setup, "http://"+ln.Addr().String()+"/v2", run); err != nil {
+		cancel()
 		return Result{}, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		cancel()
-		return Result{}, fmt.Errorf("realtime: the connector exited early: %v", err)
-	case <-time.After(setup.Duration):
-	case <-ctx.Done():
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-exited; err != nil {
-		cancel()
-		return Result{}, fmt.Errorf("realtime: the connector did not stop cleanly: %v", err)
 	}
 	// What was committed before the stop is in the topic: let the consumer catch up.
 	time.Sleep(2 * time.Second)
@@ -186,15 +136,87 @@ func Run(ctx context.Context, setup Setup) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if decodeErr != nil {
-		return Result{}, decodeErr
+	if col.decodeErr != nil {
+		return Result{}, col.decodeErr
 	}
 	c := sim.Counters()
-	res := Result{Setup: setup, Requests: c.Total, Throttled: c.Throttled, Events: nEvents}
-	res.Score = freshness.NewScore(sim.Changes(baseline), detections, start.Add(setup.Warmup), start.Add(setup.Duration-setup.Tail), nil)
+	res := Result{Setup: setup, Requests: c.Total, Throttled: c.Throttled, Events: col.events}
+	res.Score = freshness.NewScore(sim.Changes(baseline), col.detections, start.Add(setup.Warmup), start.Add(setup.Duration-setup.Tail), nil)
 	return res, nil
+}
+
+// runConnector runs the connector binary (of run's topics and transactional id) against api
+// for setup.Duration (or until ctx ends), then stops it with SIGTERM; rctx kills it.
+func runConnector(ctx, rctx context.Context, setup Setup, api, run string) error {
+	cmd := exec.CommandContext(rctx, setup.Connector, "run")
+	cmd.Env = append(os.Environ(),
+		"PARTOO_API_URL="+api, "PARTOO_API_KEY=bench", "PARTOO_REQUESTS_PER_MINUTE="+strconv.Itoa(budget.DefaultRequestsPerMinute),
+		"KAFKA_BROKERS="+strings.Join(setup.Brokers, ","), "KAFKA_EVENTS_TOPIC="+run+".events", "KAFKA_STATE_TOPIC="+run+".state",
+		"KAFKA_TRANSACTIONAL_ID="+run, "KAFKA_EVENTS_PARTITIONS=3", "KAFKA_STATE_PARTITIONS=3",
+		"LOG_LEVEL=warn", "HTTP_ADDR=127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = setup.Log, setup.Log
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		return fmt.Errorf("realtime: the connector exited early: %v", err)
+	case <-time.After(setup.Duration):
+	case <-ctx.Done():
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-exited; err != nil {
+		return fmt.Errorf("realtime: the connector did not stop cleanly: %v", err)
+	}
+	return nil
+}
+
+// collector reads the events topic (read_committed) and records when each event is seen.
+type collector struct {
+	consumer *kgo.Client
+	codec    *events.Codec
+
+	mu         sync.Mutex
+	detections map[int64][]freshness.Detection
+	events     int
+	decodeErr  error
+}
+
+func newCollector(brokers []string, topic string) (*collector, error) {
+	codec, err := events.NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(20*time.Millisecond), kgo.MetadataMinAge(250*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	return &collector{consumer: consumer, codec: codec, detections: map[int64][]freshness.Detection{}}, nil
+}
+
+// consume records the events until ctx ends.
+func (c *collector) consume(ctx context.Context) {
+	for ctx.Err() == nil {
+		fs := c.consumer.PollFetches(ctx)
+		now := time.Now()
+		fs.EachRecord(func(r *kgo.Record) {
+			d, id, err := detection(c.codec, r.Value, now)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if err != nil {
+				c.decodeErr = err
+				return
+			}
+			c.events++
+			c.detections[id] = append(c.detections[id], d)
+		})
+	}
 }
 
 // detection reads an event's type, message and status.

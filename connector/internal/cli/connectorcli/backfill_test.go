@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,32 +69,6 @@ func (b *backfillEnv) startConnector(scheduler string) (*engine.Engine, func()) 
 			b.t.Fatal(err)
 		}
 	}
-}
-
-// testLogger keeps the connector's log and prints it only if the test fails, so a failure
-// seen once in CI can be read afterwards.
-func testLogger(t *testing.T) *slog.Logger {
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("connector log:\n%s", buf.String())
-			mu.Unlock()
-		}
-	})
-	return slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil)) // INFO and up: each request at DEBUG would be megabytes
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // runConnector runs the connector in-process until it has done walks walks.
@@ -253,8 +224,8 @@ func TestResnapshot(t *testing.T) {
 	}
 	conn, stop := b.startConnector(engine.SchedulerSmart)
 	defer stop()
-	waitUntil(t, "the connector to be ready", func() bool { return conn.Readiness() == nil })
-	waitUntil(t, "the snapshot", func() bool { return len(b.events()) >= want })
+	kafkatest.WaitFor(t, "the connector to be ready", 60*time.Second, func() bool { return conn.Readiness() == nil })
+	kafkatest.WaitFor(t, "the snapshot", 60*time.Second, func() bool { return len(b.events()) >= want })
 	before := b.events()
 	seen := map[string]bool{}
 	at := map[[2]int64]bool{}
@@ -278,9 +249,9 @@ func TestResnapshot(t *testing.T) {
 		t.Fatalf("resnapshot: rc %d: %s", rc, errs.String())
 	}
 	expect := chosen[strconv.FormatInt(ids[2], 10)] + chosen[strconv.FormatInt(ids[5], 10)]
-	waitUntil(t, "the re-emitted snapshots", func() bool { return len(b.events()) >= len(before)+expect })
+	kafkatest.WaitFor(t, "the re-emitted snapshots", 60*time.Second, func() bool { return len(b.events()) >= len(before)+expect })
 	// The request is done: its signal's offset is committed.
-	waitUntil(t, "the signal's offset to be committed", func() bool {
+	kafkatest.WaitFor(t, "the signal's offset to be committed", 60*time.Second, func() bool {
 		offs, err := b.cluster.Admin(t).FetchOffsets(context.Background(), b.txn+".signals")
 		if err != nil {
 			return false
@@ -310,16 +281,5 @@ func TestResnapshot(t *testing.T) {
 	}
 	if rc := run([]string{"resnapshot"}, &out, &errs); rc != 2 {
 		t.Fatalf("resnapshot without ids: rc %d", rc)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }

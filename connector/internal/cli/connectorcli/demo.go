@@ -63,27 +63,12 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 
-	// Partoo, simulated: history, then live activity with frequent status changes and
-	// Instagram deletions so every event type shows within a minute.
-	const key, rpm = "demo-key", 600
-	sim := partoosim.New(partoosim.Config{APIKey: key, RequestsPerMinute: rpm, Seed: *seed})
-	gen := partoosim.NewGenerator(sim, partoosim.Activity{
-		MessagesPerSecond: 1.5, NewConversationShare: 0.05, HotConversations: 6,
-		StatusDelayMin: time.Second, StatusDelayMax: 8 * time.Second,
-		DeleteRatio: 0.4, DeleteDelayMax: 20 * time.Second, RetryDelayMax: 20 * time.Second,
-	}, *seed)
-	gen.Populate(*convs, 4, 48*time.Hour)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	api, stopSim, err := startDemoPartoo(ctx, *seed, *convs)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
 		return 1
 	}
-	api := "http://" + ln.Addr().String() + "/v2"
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	go func() { _ = gen.Run(ctx, 100*time.Millisecond) }()
-	go storyline(ctx, sim)
+	defer stopSim()
 
 	// Kafka, in process.
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -96,39 +81,84 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	topics := state.Topics{Events: "partoo.messages.events", State: "partoo.messages.state", EventsPartitions: 3, StatePartitions: 3}
 
 	conn, err := service.New(service.Config{Logger: log, Engines: []engine.Options{{
-		Partoo: partoo.Config{APIURL: api, APIKey: secret.New(key), RequestsPerMinute: rpm},
+		Partoo: partoo.Config{APIURL: api, APIKey: secret.New(demoKey), RequestsPerMinute: demoRPM},
 		Kafka:  kopts, Topics: topics, TransactionalID: "partoo-connector-demo", LogSummaryInterval: -1}}})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
 		return 1
 	}
-	log.Info("demo: simulated Partoo organisation", "conversations", *convs, "seed", *seed, "api", api, "budget_per_minute", rpm)
+	log.Info("demo: simulated Partoo organisation", "conversations", *convs, "seed", *seed, "api", api, "budget_per_minute", demoRPM)
 	runErr := make(chan error, 1)
 	go func() { runErr <- conn.Run(ctx) }()
-
-	// Print what a read_committed consumer of the events topic sees.
-	for conn.Readiness() != nil {
-		select {
-		case err := <-runErr:
-			fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
-			return 1
-		case <-ctx.Done():
-			return 0
-		case <-time.After(50 * time.Millisecond):
-		}
+	ready, err := waitReady(ctx, conn, runErr)
+	if err == nil && ready {
+		err = printDemoEvents(ctx, runErr, kopts, topics.Events, p, stderr)
 	}
-	cl, err := kgo.NewClient(append(kopts, kgo.ConsumeTopics(topics.Events), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
 		return 1
 	}
+	if ready {
+		logDemoSummary(log, p)
+	}
+	return 0
+}
+
+// The demo's simulated organisation: its key and its rate limit.
+const demoKey, demoRPM = "demo-key", 600
+
+// startDemoPartoo serves a simulated Partoo organisation — history, then live activity with
+// frequent status changes and Instagram deletions so every event type shows within a minute —
+// until ctx ends or stop is called, and returns its API URL.
+func startDemoPartoo(ctx context.Context, seed uint64, convs int) (api string, stop func(), err error) {
+	sim := partoosim.New(partoosim.Config{APIKey: demoKey, RequestsPerMinute: demoRPM, Seed: seed})
+	gen := partoosim.NewGenerator(sim, partoosim.Activity{
+		MessagesPerSecond: 1.5, NewConversationShare: 0.05, HotConversations: 6,
+		StatusDelayMin: time.Second, StatusDelayMax: 8 * time.Second,
+		DeleteRatio: 0.4, DeleteDelayMax: 20 * time.Second, RetryDelayMax: 20 * time.Second,
+	}, seed)
+	gen.Populate(convs, 4, 48*time.Hour)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = gen.Run(ctx, 100*time.Millisecond) }()
+	go storyline(ctx, sim)
+	return "http://" + ln.Addr().String() + "/v2", func() { srv.Close() }, nil
+}
+
+// waitReady waits until the connector is ready (true), stops (its error), or ctx ends
+// (false).
+func waitReady(ctx context.Context, conn *service.Service, runErr <-chan error) (bool, error) {
+	for conn.Readiness() != nil {
+		select {
+		case err := <-runErr:
+			return false, err
+		case <-ctx.Done():
+			return false, nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return true, nil
+}
+
+// printDemoEvents prints what a read_committed consumer of the events topic sees until ctx
+// ends, then returns the connector's error.
+func printDemoEvents(ctx context.Context, runErr <-chan error, kopts []kgo.Opt, topic string, p *printer, stderr io.Writer) error {
+	cl, err := kgo.NewClient(append(kopts, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		return err
+	}
 	defer cl.Close()
 	consume(ctx, cl, p, consumeOptions{}, stderr)
-	if err := <-runErr; err != nil {
-		fmt.Fprintf(stderr, "partoo-connector: demo: %v\n", err)
-		return 1
-	}
+	return <-runErr
+}
+
+// logDemoSummary logs how many events of each type the demo printed.
+func logDemoSummary(log *slog.Logger, p *printer) {
 	var summary []any
 	types := make([]string, 0, len(p.count))
 	for t := range p.count {
@@ -139,7 +169,6 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		summary = append(summary, t, p.count[t])
 	}
 	log.Info("demo: done", summary...)
-	return 0
 }
 
 // storyline guarantees every event type early whatever the seed: an agent's reply goes

@@ -52,17 +52,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		printConfigErrors(stderr, err)
 		return 2
 	}
-	level, _ := cfg.SlogLevel()
-	hopts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationsInSeconds})
-	if cfg.LogFormat == "text" {
-		h = slog.NewTextHandler(stderr, hopts)
-	}
-	log := slog.New(h)
+	log := newLogger(cfg, stderr)
 	for _, u := range config.UnknownVars(os.Environ()) {
-		log.Warn(unknownVarText(u), "variable", u.Name, "did_you_mean", u.Suggest)
+		log.Warn(u.Warning(), "variable", u.Name, "did_you_mean", u.Suggest)
 	}
-
 	kopts, err := cfg.KafkaOpts()
 	if err != nil {
 		printConfigErrors(stderr, err)
@@ -88,28 +81,53 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
 		"requests_per_minute", cfg.PartooRequestsPerMinute, "budget_reserve", cfg.PartooBudgetReserve,
 		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero(), "schema_registry", cfg.SchemaRegistryURL, "leader_election", cfg.KafkaLeaderElection)
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	shutdown, err := serveHTTP(cfg, httpapi.Handler(conn, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{
+		AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}}), log)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
 		return 1
 	}
-	srv := newHTTPServer(httpapi.Handler(conn, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{
-		AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}}))
+	defer shutdown()
+	return runConnector(ctx, conn, log)
+}
+
+// newLogger is the connector's logger: JSON (durations in seconds) or text, at LOG_LEVEL.
+func newLogger(cfg *config.Config, stderr io.Writer) *slog.Logger {
+	level, _ := cfg.SlogLevel()
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	}
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: durationsInSeconds}))
+}
+
+// serveHTTP serves h on HTTP_ADDR until shutdown is called (which waits up to 2 s for
+// requests in progress).
+func serveHTTP(cfg *config.Config, h http.Handler, log *slog.Logger) (shutdown func(), err error) {
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	srv := newHTTPServer(h)
 	ln = limitListener(ln, maxConnections, maxProbeConnections)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	}()
-	defer func() {
+	log.Info("serving /metrics, /healthz, /readyz, /status", "addr", ln.Addr().String())
+	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("serving /metrics, /healthz, /readyz, /status", "addr", ln.Addr().String())
+	}, nil
+}
 
+// runConnector runs the connector until it stops or ctx ends, then waits for it at most
+// shutdownGrace, and returns the exit status.
+func runConnector(ctx context.Context, conn *service.Service, log *slog.Logger) int {
 	done := make(chan error, 1)
 	go func() { done <- conn.Run(ctx) }()
+	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -266,14 +284,6 @@ func probesFirst(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// unknownVarText is the warning for a variable with our prefixes that no setting reads.
-func unknownVarText(u config.Unknown) string {
-	if u.Suggest != "" {
-		return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored: did you mean %s?", u.Name, u.Suggest)
-	}
-	return fmt.Sprintf("environment variable %s is not one the connector reads, and is ignored", u.Name)
 }
 
 // durationsInSeconds writes durations in JSON logs as seconds (a number), not Go's nanoseconds.

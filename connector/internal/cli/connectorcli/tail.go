@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
 )
 
 // tailReachTimeout bounds the check that Kafka answers and the topic exists.
@@ -52,7 +54,13 @@ func cmdTail(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-
+	opts := consumeOptions{max: *maxEvents, idle: *timeout}
+	if *conversation != 0 {
+		opts.key = strconv.FormatInt(*conversation, 10)
+	}
+	if *untilEnd {
+		return tailToEnd(ctx, kopts, cfg.KafkaBrokers, *topic, *fromBeginning, p, opts, stderr)
+	}
 	start := kgo.NewOffset().AtEnd()
 	if *fromBeginning {
 		start = kgo.NewOffset().AtStart()
@@ -61,94 +69,119 @@ func cmdTail(args []string, stdout, stderr io.Writer) int {
 		kgo.ConsumeTopics(*topic),
 		kgo.ConsumeResetOffset(start),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // to know where the end is: a transaction's last offset is its marker
 	)...)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector tail: %v\n", err)
 		return 1
 	}
 	defer cl.Close()
-	ends, err := reachTopic(ctx, kadm.NewClient(cl), cfg.KafkaBrokers, *topic)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0
-		}
-		fmt.Fprintf(stderr, "partoo-connector tail: %v\n", err)
-		return 1
-	}
-	opts := consumeOptions{max: *maxEvents, idle: *timeout}
-	if *conversation != 0 {
-		opts.key = strconv.FormatInt(*conversation, 10)
-	}
-	if *untilEnd {
-		if !*fromBeginning {
-			return 0 // from the end to the end: nothing to print
-		}
-		opts.ends = ends
+	if rc, ok := tailReach(ctx, cl, cfg.KafkaBrokers, *topic, stderr); !ok {
+		return rc
 	}
 	return consume(ctx, cl, p, opts, stderr)
 }
 
-// reachTopic checks, within tailReachTimeout, that Kafka answers and the topic exists, and
-// returns the topic's committed end offsets (the last stable offset of each partition).
-func reachTopic(ctx context.Context, adm *kadm.Client, brokers []string, topic string) (map[int32]int64, error) {
+// tailToEnd prints the topic from its start to the committed end offsets taken at start
+// (--until-end), or nothing without fromBeginning (from the end to the end).
+func tailToEnd(ctx context.Context, kopts []kgo.Opt, brokers []string, topic string, fromBeginning bool, p *printer, o consumeOptions, stderr io.Writer) int {
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector tail: %v\n", err)
+		return 1
+	}
+	rc, ok := tailReach(ctx, cl, brokers, topic, stderr)
+	cl.Close()
+	if !ok || !fromBeginning {
+		return rc
+	}
+	ictx, matched := idleContext(ctx, o.idle)
+	errEnough, errPrint := errors.New("printed enough"), errors.New("print")
+	err = kafkatopic.ReadToEnd(ictx, kopts, topic, func(r *kgo.Record) error {
+		if o.key != "" && string(r.Key) != o.key {
+			return nil
+		}
+		matched()
+		if p.print(r) != nil {
+			return errPrint
+		}
+		if o.max > 0 && p.printed >= o.max {
+			return errEnough
+		}
+		return nil
+	})
+	switch {
+	case err == nil || errors.Is(err, errEnough) || ictx.Err() != nil:
+		return 0
+	case errors.Is(err, errPrint):
+		return 1
+	}
+	printReadErrors(stderr, "tail", err)
+	return 1
+}
+
+// idleContext returns a context that ends with ctx, or once idle (if positive) passes
+// without a call of matched.
+func idleContext(ctx context.Context, idle time.Duration) (context.Context, func()) {
+	if idle <= 0 {
+		return ctx, func() {}
+	}
+	ictx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(idle, cancel)
+	context.AfterFunc(ictx, func() { timer.Stop() })
+	return ictx, func() { timer.Reset(idle) }
+}
+
+// tailReach checks that Kafka answers and the topic exists; ok false says tail ends with rc.
+func tailReach(ctx context.Context, cl *kgo.Client, brokers []string, topic string, stderr io.Writer) (rc int, ok bool) {
+	if err := reachTopic(ctx, kadm.NewClient(cl), brokers, topic); err != nil {
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		fmt.Fprintf(stderr, "partoo-connector tail: %v\n", err)
+		return 1, false
+	}
+	return 0, true
+}
+
+// reachTopic checks, within tailReachTimeout, that Kafka answers, the topic exists and its
+// partitions answer offset requests.
+func reachTopic(ctx context.Context, adm *kadm.Client, brokers []string, topic string) error {
 	rctx, cancel := context.WithTimeout(ctx, tailReachTimeout)
 	defer cancel()
 	listed, err := adm.ListCommittedOffsets(rctx, topic)
 	if err != nil {
 		if rctx.Err() != nil && ctx.Err() == nil {
-			return nil, fmt.Errorf("Kafka at %s did not answer within %s (check KAFKA_BROKERS and the TLS/SASL settings): %v",
+			return fmt.Errorf("Kafka at %s did not answer within %s (check KAFKA_BROKERS and the TLS/SASL settings): %v",
 				strings.Join(brokers, ","), tailReachTimeout, err)
 		}
-		return nil, fmt.Errorf("Kafka at %s: %v", strings.Join(brokers, ","), err)
+		return fmt.Errorf("Kafka at %s: %v", strings.Join(brokers, ","), err)
 	}
 	if err := listed.Error(); err != nil {
 		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return nil, fmt.Errorf("topic %s does not exist on %s (the connector creates it at its first start; or set KAFKA_EVENTS_TOPIC / --topic)",
+			return fmt.Errorf("topic %s does not exist on %s (the connector creates it at its first start; or set KAFKA_EVENTS_TOPIC / --topic)",
 				topic, strings.Join(brokers, ","))
 		}
-		return nil, fmt.Errorf("topic %s: %v", topic, err)
+		return fmt.Errorf("topic %s: %v", topic, err)
 	}
 	starts, err := adm.ListStartOffsets(rctx, topic)
 	if err == nil {
 		err = starts.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("topic %s: start offsets: %v", topic, err)
+		return fmt.Errorf("topic %s: start offsets: %v", topic, err)
 	}
-	// A partition whose log starts at its end (empty, or emptied by retention) has nothing to read.
-	ends := map[int32]int64{}
-	listed.Each(func(o kadm.ListedOffset) {
-		ends[o.Partition] = o.Offset
-		if s, ok := starts.Lookup(topic, o.Partition); ok && s.Offset >= o.Offset {
-			ends[o.Partition] = 0
-		}
-	})
-	return ends, nil
+	return nil
 }
 
 // consumeOptions say when consume stops and what it prints.
 type consumeOptions struct {
-	max  int             // stop after max printed events (0: no limit)
-	idle time.Duration   // stop when nothing arrives for this long (0: never)
-	ends map[int32]int64 // stop once every partition is read up to its end offset (nil: never)
-	key  string          // print only records with this key ("": all)
-	// handle, when set, receives each record instead of the printer.
-	handle func(*kgo.Record) error
+	max  int           // stop after max printed events (0: no limit)
+	idle time.Duration // stop when nothing arrives for this long (0: never)
+	key  string        // print only records with this key ("": all)
 }
 
-// consume prints records until ctx ends or an option says stop. Control records (transaction
-// markers, kept so the end of a partition is visible) are never printed.
+// consume prints records until ctx ends or an option says stop.
 func consume(ctx context.Context, cl *kgo.Client, p *printer, o consumeOptions, stderr io.Writer) int {
-	remaining := map[int32]int64{} // partitions not yet read to their end
-	for part, end := range o.ends {
-		if end > 0 {
-			remaining[part] = end
-		}
-	}
-	if o.ends != nil && len(remaining) == 0 {
-		return 0
-	}
 	lastMatch := time.Now() // the idle timeout counts from the last record that matched
 	for {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
@@ -177,32 +210,16 @@ func consume(ctx context.Context, cl *kgo.Client, p *printer, o consumeOptions, 
 		}
 		for it := fs.RecordIter(); !it.Done(); {
 			r := it.Next()
-			if end, ok := remaining[r.Partition]; ok && r.Offset >= end-1 {
-				delete(remaining, r.Partition)
-			}
-			if r.Attrs.IsControl() || (o.ends != nil && r.Offset >= o.ends[r.Partition]) {
-				continue
-			}
-			if o.key != "" && string(r.Key) != o.key {
+			if r.Attrs.IsControl() || (o.key != "" && string(r.Key) != o.key) {
 				continue
 			}
 			lastMatch = time.Now()
-			if o.handle != nil {
-				if err := o.handle(r); err != nil {
-					fmt.Fprintf(stderr, "partoo-connector: %s[%d]@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
-					return 1
-				}
-				continue
-			}
 			if err := p.print(r); err != nil {
 				return 1
 			}
 			if o.max > 0 && p.printed >= o.max {
 				return 0
 			}
-		}
-		if o.ends != nil && len(remaining) == 0 {
-			return 0
 		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/config"
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
@@ -21,12 +20,6 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
-
-func clearEnv(t *testing.T) {
-	for _, v := range config.Vars() {
-		t.Setenv(v.Name, "")
-	}
-}
 
 // TestRunWithoutKeyExits2: one line naming the variable, status 2.
 func TestRunWithoutKeyExits2(t *testing.T) {

@@ -1,4 +1,4 @@
-package engine_test
+package publish_test
 
 import (
 	"context"
@@ -12,25 +12,6 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
-
-func kafkaCtx(t *testing.T) context.Context { return contextWithTimeout(t, 2*time.Minute) }
-
-func contextWithTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func newPublisher(t *testing.T, e *env) *publish.Publisher {
-	t.Helper()
-	p, err := publish.New(publish.Config{Base: []kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers...)}, TransactionalID: e.txnID,
-		EventsTopic: e.topics.Events, StateTopic: e.topics.State})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
-}
 
 // TestZombieFencing: a second publisher with the same transactional id fences the first,
 // whose next transaction fails with ErrFenced and leaves nothing visible.
@@ -160,8 +141,4 @@ func TestPartitioningMatchesJava(t *testing.T) {
 			}
 		})
 	}
-}
-
-func kafkaCtxCancel(t *testing.T) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 2*time.Minute)
 }

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// validate checks the Kafka settings and returns one error per wrong variable.
+func (c *KafkaConfig) validate() Errors {
+	var errs Errors
+	bad := func(name, problem string) { errs = append(errs, &Error{Var: name, Problem: problem}) }
+	if len(c.KafkaBrokers) == 0 {
+		bad("KAFKA_BROKERS", "required (comma-separated host:port)")
+	}
+	for _, b := range c.KafkaBrokers {
+		if i := strings.LastIndex(b, "@"); i >= 0 {
+			bad("KAFKA_BROKERS", fmt.Sprintf("%q holds credentials: give host:port, and the user in KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", "…@"+b[i+1:]))
+			break
+		}
+		if strings.Contains(b, "://") {
+			bad("KAFKA_BROKERS", fmt.Sprintf("%q has a scheme: give host:port (the protocol is set by KAFKA_TLS_ENABLED and KAFKA_SASL_MECHANISM)", b))
+			break
+		}
+		if err := checkHostPort(b, false); err != nil {
+			bad("KAFKA_BROKERS", fmt.Sprintf("%q: %v", b, err))
+			break
+		}
+	}
+	if c.KafkaEventsTopic == "" || c.KafkaStateTopic == "" || c.KafkaEventsTopic == c.KafkaStateTopic {
+		bad("KAFKA_STATE_TOPIC", "events and state topics must be set and different")
+	}
+	if c.KafkaTransactionalID == "" {
+		c.KafkaTransactionalID = DefaultTransactionalID(c.KafkaStateTopic)
+	}
+	if c.KafkaTransactionTimeout < time.Second || c.KafkaTransactionTimeout > 15*time.Minute {
+		bad("KAFKA_TRANSACTION_TIMEOUT", "must be between 1s and 15m (the broker's transaction.max.timeout.ms default)")
+	}
+	if c.KafkaStartupTimeout < 10*time.Second || c.KafkaStartupTimeout > time.Hour {
+		bad("KAFKA_STARTUP_TIMEOUT", "must be between 10s and 1h")
+	}
+	if c.KafkaOnMissingState != "exit" && c.KafkaOnMissingState != "recreate" {
+		bad("KAFKA_ON_MISSING_STATE", "must be exit or recreate")
+	}
+	if c.KafkaLeaseSessionTimeout < time.Second || c.KafkaLeaseSessionTimeout > 5*time.Minute {
+		bad("KAFKA_LEASE_SESSION_TIMEOUT", "must be between 1s and 5m")
+	}
+	if c.KafkaEventsPartitions < 1 {
+		bad("KAFKA_EVENTS_PARTITIONS", "must be at least 1")
+	}
+	if c.KafkaStatePartitions < 1 {
+		bad("KAFKA_STATE_PARTITIONS", "must be at least 1")
+	}
+	if (c.KafkaTLSCertFile == "") != (c.KafkaTLSKeyFile == "") {
+		bad("KAFKA_TLS_KEY_FILE", "KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together")
+	}
+	if !c.KafkaTLSEnabled && (c.KafkaTLSCAFile != "" || c.KafkaTLSCertFile != "") {
+		bad("KAFKA_TLS_ENABLED", "TLS files are set but KAFKA_TLS_ENABLED is false")
+	}
+	switch strings.ToUpper(c.KafkaSASLMechanism) {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		c.KafkaSASLMechanism = strings.ToUpper(c.KafkaSASLMechanism)
+		if c.KafkaSASLUsername == "" {
+			bad("KAFKA_SASL_USERNAME", "required with KAFKA_SASL_MECHANISM")
+		}
+		if c.KafkaSASLPassword.IsZero() {
+			bad("KAFKA_SASL_PASSWORD", "required with KAFKA_SASL_MECHANISM")
+		}
+	default:
+		bad("KAFKA_SASL_MECHANISM", fmt.Sprintf("%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism))
+	}
+	return errs
+}
+
+// KafkaOpts returns the connection options (brokers, TLS, SASL) shared by every client.
+func (c *KafkaConfig) KafkaOpts() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.KafkaBrokers...)}
+	if c.KafkaTLSEnabled {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.KafkaTLSCAFile != "" {
+			pool, err := readCAFile("KAFKA_TLS_CA_FILE", c.KafkaTLSCAFile)
+			if err != nil {
+				return nil, err
+			}
+			tc.RootCAs = pool
+		}
+		if c.KafkaTLSCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.KafkaTLSCertFile, c.KafkaTLSKeyFile)
+			if err != nil {
+				return nil, &Error{"KAFKA_TLS_CERT_FILE", "cannot load the certificate and key: " + err.Error()}
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	user, pass := c.KafkaSASLUsername, c.KafkaSASLPassword.Reveal()
+	switch c.KafkaSASLMechanism {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
+	}
+	return opts, nil
+}
