@@ -20,6 +20,7 @@
 //
 //   - connector/cli: the three commands' entry points (cmd/* are three-line mains);
 //   - schemas: the events' Avro schemas (.avsc), embedded;
+//   - connector/events: the consumer-side decoder of the events topic (both framings);
 //   - cmd/partoo-connector, cmd/partoo-sim, cmd/partoo-bench: the commands.
 //
 // docs/how-it-works.md describes the packages and the invariants.

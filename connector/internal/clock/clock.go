@@ -26,7 +26,7 @@ type Wake struct {
 	ch chan struct{} // a pending signal, for clocks that wait on channels
 
 	mu   sync.Mutex
-	hook func() bool // set while an EventClock participant waits; true when it woke it
+	hook func() bool // set while a clock.Event participant waits; true when it woke it
 }
 
 // NewWake returns a Wake with no signal pending.

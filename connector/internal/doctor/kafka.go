@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
-	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
 
@@ -120,7 +120,7 @@ func checkTopic(ctx context.Context, adm *kadm.Client, tp topicRole, listed kadm
 	msg := fmt.Sprintf("%s topic, %d partitions, cleanup.policy=%s", tp.role, len(td.Partitions), conf["cleanup.policy"])
 	if tp.role == "events" {
 		if mb, err := strconv.Atoi(conf["max.message.bytes"]); err == nil {
-			limit := min(mb, engine.ProducerMaxBytes)
+			limit := min(mb, publish.ProducerMaxBytes)
 			msg += fmt.Sprintf(", max.message.bytes=%d (an event over %d bytes is published with its content cut to fit, flagged content_truncated_from)", mb, limit)
 		}
 		if conf["retention.ms"] != "-1" {

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
-	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 )
 
@@ -38,7 +37,7 @@ type Liveness struct {
 func LivenessOf(cfg *config.KafkaConfig, watch, window time.Duration) Liveness {
 	txn := cfg.KafkaTransactionalID
 	return Liveness{TransactionalID: txn, StateTopic: cfg.KafkaStateTopic,
-		Groups: []string{engine.LeaseGroup(txn), engine.PresenceGroup(txn)}, Watch: watch, Window: window}
+		Groups: []string{lease.DefaultGroup(txn), lease.PresenceGroup(txn)}, Watch: watch, Window: window}
 }
 
 // NoLiveConnector returns an error when a connector of l's transactional id may be alive:

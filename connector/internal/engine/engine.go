@@ -209,9 +209,9 @@ func (c *Engine) writeWhileLeased(ctx context.Context) error {
 // id —, restores the state and walks until ctx ends.
 func (c *Engine) write(ctx context.Context) error {
 	if p, err := lease.JoinPresence(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic,
-		Group: PresenceGroup(c.opt.TransactionalID), ReplicationFactor: c.opt.Topics.ReplicationFactor}); err != nil {
+		Group: lease.PresenceGroup(c.opt.TransactionalID), ReplicationFactor: c.opt.Topics.ReplicationFactor}); err != nil {
 		c.log.Warn("cannot join the presence group; tools such as rebuild-state cannot see that this connector runs (grant Read on the group and Create/Describe on the lease topic)",
-			"group", PresenceGroup(c.opt.TransactionalID), "topic", c.opt.Lease.Topic, "err", err)
+			"group", lease.PresenceGroup(c.opt.TransactionalID), "topic", c.opt.Lease.Topic, "err", err)
 	} else {
 		defer p.Close()
 	}

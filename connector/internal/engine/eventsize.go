@@ -4,19 +4,16 @@ import (
 	"context"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
-
-// ProducerMaxBytes is the producer's own cap on a batch of event records (franz-go's
-// ProducerBatchMaxBytes): events never exceed it, whatever the topic allows.
-const ProducerMaxBytes = 1 << 20
 
 // eventMaxBytes is the most one event record may take (events.RecordSize).
 func (c *Engine) eventMaxBytes() int {
 	if n := c.eventsMax.Load(); n > 0 {
 		return int(n)
 	}
-	return ProducerMaxBytes
+	return publish.ProducerMaxBytes
 }
 
 // readEventsMaxBytes learns the events topic's max.message.bytes, so that an event too large
@@ -30,9 +27,9 @@ func (c *Engine) readEventsMaxBytes(ctx context.Context) {
 		c.log.Warn("cannot read the events topic's max.message.bytes; assuming Kafka's default", "topic", c.opt.Topics.Events,
 			"assumed_bytes", n, "err", err)
 	}
-	limit := min(n, ProducerMaxBytes)
+	limit := min(n, publish.ProducerMaxBytes)
 	c.eventsMax.Store(int64(limit))
-	c.log.Info("events topic record limit", "topic", c.opt.Topics.Events, "max_message_bytes", n, "producer_max_bytes", ProducerMaxBytes, "event_max_bytes", limit)
+	c.log.Info("events topic record limit", "topic", c.opt.Topics.Events, "max_message_bytes", n, "producer_max_bytes", publish.ProducerMaxBytes, "event_max_bytes", limit)
 }
 
 // refreshEventsMaxBytes re-reads the events topic's max.message.bytes after Kafka refused a

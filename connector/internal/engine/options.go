@@ -10,6 +10,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
@@ -167,25 +168,13 @@ func (o *Options) validate() error {
 		o.LogSummaryInterval = time.Minute
 	}
 	if o.Lease.Topic == "" {
-		o.Lease.Topic = LeaseTopic(o.Topics.State)
+		o.Lease.Topic = lease.DefaultTopic(o.Topics.State)
 	}
 	if o.Lease.Group == "" {
-		o.Lease.Group = LeaseGroup(o.TransactionalID)
+		o.Lease.Group = lease.DefaultGroup(o.TransactionalID)
 	}
 	if o.Topics.StateMaxMessageBytes == 0 {
 		o.Topics.StateMaxMessageBytes = state.DefaultStateMaxMessageBytes
 	}
 	return errors.Join(errs...)
 }
-
-// LeaseTopic is the default lease topic of a state topic: one partition, no record; the lease
-// and presence groups subscribe to it.
-func LeaseTopic(stateTopic string) string { return stateTopic + ".lease" }
-
-// LeaseGroup is the default consumer group of leader election for a transactional id.
-func LeaseGroup(transactionalID string) string { return transactionalID + ".lease" }
-
-// PresenceGroup is the consumer group the writing connector of a transactional id is a member
-// of while it runs, leader election or not: tools that write with the same transactional id
-// (rebuild-state) refuse while it, or the lease group, has members.
-func PresenceGroup(transactionalID string) string { return transactionalID + ".presence" }

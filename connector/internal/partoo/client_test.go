@@ -384,7 +384,7 @@ func TestContextCancellationStopsWaiting(t *testing.T) {
 // TestBudgetHoldsUnderFiftyGoroutines hammers one client from 50 goroutines for three
 // (virtual) minutes against a simulator limiting at the same 300/min: the simulator must
 // never answer 429, no 60 s window may hold more than 300 requests, and the budget must be
-// used (not starved). Time is an EventClock, so the result does not depend on how busy the
+// used (not starved). Time is a clock.Event, so the result does not depend on how busy the
 // machine is. With jittered latency (the simulator counts a request when it arrives) the
 // budget's margin must grow with the observed latencies.
 func TestBudgetHoldsUnderFiftyGoroutines(t *testing.T) {

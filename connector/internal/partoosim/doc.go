@@ -1,6 +1,7 @@
-// Package partootest is an in-memory Partoo API simulator for tests, the demo and benchmarks.
+// Package partoosim is an in-memory Partoo API simulator for tests, the demo and benchmarks.
 //
-// It serves the contract of ../shared/partoo-api.md under /v2 — x-APIKey auth (401),
+// It serves Partoo's public API contract (summarised in docs/how-it-works.md, "The Partoo API
+// client") under /v2 — x-APIKey auth (401),
 // validation (400), 404 for unknown conversations, opaque cursors, and a per-organisation rate
 // limit answering 429 with Retry-After — plus admin endpoints under /_sim/ that the real API
 // does not have, to script scenarios and read the ground truth.

@@ -38,7 +38,7 @@ type Config struct {
 	Faults            Faults
 	Variant           Variant // how the API's answers are shaped (see Variant); zero: the classic shape
 	Seed              uint64
-	Clock             clock.Clock // default partoo.RealClock
+	Clock             clock.Clock // default clock.Real
 }
 
 // Sim is the simulator. All methods are safe for concurrent use.

@@ -36,8 +36,8 @@ type Change struct {
 
 // Errors of the mutation methods.
 var (
-	ErrNoConversation = errors.New("partootest: no such conversation")
-	ErrNoMessage      = errors.New("partootest: no such message")
+	ErrNoConversation = errors.New("partoosim: no such conversation")
+	ErrNoMessage      = errors.New("partoosim: no such message")
 )
 
 // Conversation is a simulated conversation's fixed attributes.

@@ -7,7 +7,7 @@ import (
 )
 
 // Transport serves requests from the simulator in process, without sockets: with an
-// EventClock, a request then runs entirely on its caller's goroutine.
+// clock.Event, a request then runs entirely on its caller's goroutine.
 func (s *Sim) Transport() http.RoundTripper { return handlerTransport{s.Handler()} }
 
 type handlerTransport struct{ h http.Handler }

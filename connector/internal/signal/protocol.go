@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -81,15 +82,10 @@ func Send(ctx context.Context, kopts []kgo.Opt, stateTopic string, s Signal) (Si
 // EnsureTopic creates the signal topic if missing: one partition (signals are carried out in
 // order), kept a day.
 func EnsureTopic(ctx context.Context, adm *kadm.Client, topic string, replication int16) error {
-	if replication == 0 {
-		replication = -1
-	}
-	resp, err := adm.CreateTopic(ctx, 1, replication, map[string]*string{"retention.ms": kadm.StringPtr("86400000")}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create signal topic %s: %w", topic, err)
+	_, err := kafkatopic.Ensure(ctx, adm, kafkatopic.Spec{Name: topic, Partitions: 1, ReplicationFactor: replication,
+		Configs: map[string]string{"retention.ms": "86400000"}})
+	if err != nil {
+		return fmt.Errorf("signal topic: %w", err)
 	}
 	return nil
 }
