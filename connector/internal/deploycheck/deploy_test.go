@@ -347,9 +347,9 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 	m := metrics.New(metrics.Gauges{Conversations: zero, Messages: zero, BudgetTokens: zero, BudgetRate: zero,
 		PassDone: zero, PassTotal: zero, PassETA: zero})
 	// materialise label-only families
-	m.Attempt(partoo.Attempt{Endpoint: "/messages", Status: 200})
-	m.Attempt(partoo.Attempt{Endpoint: "/messages", Status: 502, Err: &partoo.APIError{Status: 502}})
-	m.Skipped(partoo.SkippedItem{Endpoint: "/messages", Reason: partoo.SkipBadDate})
+	m.OnAttempt(partoo.Attempt{Endpoint: "/messages", Status: 200})
+	m.OnAttempt(partoo.Attempt{Endpoint: "/messages", Status: 502, Err: &partoo.APIError{Status: 502}})
+	m.OnSkipped(partoo.SkippedItem{Endpoint: "/messages", Reason: partoo.SkipBadDate})
 	m.Walked("complete", 0, 0)
 	m.Committed([]string{"MessageCreated"}, []time.Duration{1})
 	m.Picked("discovery")

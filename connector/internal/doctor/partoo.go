@@ -22,14 +22,14 @@ type attempts struct {
 	limited int
 }
 
-func (a *attempts) Attempt(x partoo.Attempt) { a.mu.Lock(); a.list = append(a.list, x); a.mu.Unlock() }
-func (a *attempts) Skipped(s partoo.SkippedItem) {
+func (a *attempts) OnAttempt(x partoo.Attempt) { a.mu.Lock(); a.list = append(a.list, x); a.mu.Unlock() }
+func (a *attempts) OnSkipped(s partoo.SkippedItem) {
 	a.mu.Lock()
 	a.skipped[s.Endpoint+" "+s.Reason]++
 	a.mu.Unlock()
 }
-func (a *attempts) RateLimited(time.Duration)  { a.mu.Lock(); a.limited++; a.mu.Unlock() }
-func (a *attempts) BudgetWaited(time.Duration) {}
+func (a *attempts) OnRateLimited(time.Duration)  { a.mu.Lock(); a.limited++; a.mu.Unlock() }
+func (a *attempts) OnBudgetWaited(time.Duration) {}
 
 // checkPartoo checks the key, the listing and message page orders, the field types of a
 // sample, the latency and the budget, with a few requests.
@@ -37,7 +37,7 @@ func checkPartoo(ctx context.Context, cfg *config.Config, r reporter) {
 	obs := &attempts{skipped: map[string]int{}}
 	client, err := partoo.New(partoo.Config{APIURL: cfg.PartooAPIURL, APIKey: cfg.PartooAPIKey,
 		RequestsPerMinute: cfg.PartooRequestsPerMinute, BudgetReserve: cfg.PartooBudgetReserve,
-		RequestTimeout: 15 * time.Second, RequestAttempts: 1, Observer: obs})
+		RequestTimeout: 15 * time.Second, RequestAttempts: 1, Hooks: []partoo.Hook{obs}})
 	if err != nil {
 		r.fail("Partoo API", err.Error(), "")
 		return

@@ -75,7 +75,7 @@ func New(opt Options) (*Engine, error) {
 	c.client = opt.PartooClient
 	if c.client == nil {
 		pc := opt.Partoo
-		pc.Observer = partoo.Observers(pc.Observer, opt.Metrics, c.health)
+		pc.Hooks = append(append([]partoo.Hook(nil), pc.Hooks...), opt.Metrics, c.health)
 		if pc.Logger == nil {
 			pc.Logger = opt.Logger.With("component", "partoo")
 		}
@@ -129,7 +129,7 @@ func New(opt Options) (*Engine, error) {
 		}
 	}
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
-		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: stepHooks{c}, Diff: opt.Diff,
+		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: []pipeline.Hook{stepHooks{c}}, Diff: opt.Diff,
 		Resnapshot: c.signals.Pending, EventMaxBytes: c.eventMaxBytes})
 	if err != nil {
 		pub.Close()
@@ -233,7 +233,7 @@ func (c *Engine) write(ctx context.Context) error {
 	defer func() { stopWatch(); <-signalsDone; c.health.flushSkips() }()
 
 	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: c.step, Scheduler: c.sched, Budget: c.Budget(),
-		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, BeforePick: c.waitForKafka, Observe: runnerMetrics{c.opt.Metrics}})
+		Clock: c.opt.Clock, MaxInFlight: c.opt.MaxInFlight, BeforeCommit: c.beforeCommit, BeforePick: c.waitForKafka, Hooks: []pipeline.Hook{runnerMetrics{c.opt.Metrics}}})
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ const (
 const skipMemory = 10_000
 
 // health watches the connector for /status, the periodic summary and the failure logs. It is
-// a partoo.Observer, so it hears every API attempt and skipped item. Safe for concurrent use.
+// a partoo.Hook, so it hears every API attempt and skipped item. Safe for concurrent use.
 type health struct {
 	clock   clock.Clock
 	log     *slog.Logger
@@ -112,9 +112,9 @@ func newHealth(clock clock.Clock, log *slog.Logger, m *metrics.Metrics) *health 
 		loggedSkips: map[string]bool{}, period: newTally(), periodStart: now}
 }
 
-// Attempt implements partoo.Observer: every failed attempt is counted and logged (rate-limited
+// OnAttempt implements partoo.HookAttempt: every failed attempt is counted and logged (rate-limited
 // per endpoint and kind); a decoded 2xx is a success.
-func (h *health) Attempt(a partoo.Attempt) {
+func (h *health) OnAttempt(a partoo.Attempt) {
 	now := h.clock.Now()
 	h.mu.Lock()
 	h.period.requests++
@@ -142,9 +142,9 @@ func (h *health) Attempt(a partoo.Attempt) {
 		"duration", a.Duration.Round(time.Millisecond), "err", a.Err.Error())
 }
 
-// Skipped implements partoo.Observer: each undecodable item is logged once (by its id when
+// OnSkipped implements partoo.HookSkipped: each undecodable item is logged once (by its id when
 // readable), rate-limited per endpoint and reason, and counted every time.
-func (h *health) Skipped(s partoo.SkippedItem) {
+func (h *health) OnSkipped(s partoo.SkippedItem) {
 	h.mu.Lock()
 	h.period.skipped[s.Reason]++
 	key := s.Endpoint + ":" + s.Reason + ":" + strconv.FormatInt(s.ID, 10)
@@ -187,14 +187,14 @@ func (h *health) once(key, msg string, args ...any) {
 	}
 }
 
-// RateLimited implements partoo.Observer.
-func (h *health) RateLimited(d time.Duration) {
+// OnRateLimited implements partoo.HookRateLimited.
+func (h *health) OnRateLimited(d time.Duration) {
 	h.rlog.Warn("api:429", "Partoo answered 429: another client of the organisation is using the budget; slowing down",
 		"retry_after", d.String())
 }
 
-// BudgetWaited implements partoo.Observer.
-func (h *health) BudgetWaited(time.Duration) {}
+// OnBudgetWaited implements partoo.HookBudgetWaited.
+func (h *health) OnBudgetWaited(time.Duration) {}
 
 // walked records a walk's outcome: result is a diff coverage ("complete", "all_pages",
 // "partial") or "skipped" (404/403) or "failed" (the commit did not happen).

@@ -27,7 +27,7 @@ func TestStatusSaysDegradedAndWhy(t *testing.T) {
 		t.Fatalf("at start: %+v", r)
 	}
 	// Walks succeed for a while, requests too.
-	h.Attempt(partoo.Attempt{Endpoint: partoo.EndpointMessages, Status: 200})
+	h.OnAttempt(partoo.Attempt{Endpoint: partoo.EndpointMessages, Status: 200})
 	h.walked("complete", true)
 	clock.Advance(4 * time.Minute)
 	h.walked("complete", true)
@@ -39,7 +39,7 @@ func TestStatusSaysDegradedAndWhy(t *testing.T) {
 	timeout := &partoo.DecodeError{Endpoint: partoo.EndpointMessages, Status: 200, NonJSON: true, Reason: "the body is not JSON", Snippet: "<html>"}
 	for i := 0; i < 30; i++ {
 		clock.Advance(5 * time.Second)
-		h.Attempt(partoo.Attempt{Endpoint: partoo.EndpointMessages, Status: 200, Err: timeout, Retrying: true, Duration: 5 * time.Second})
+		h.OnAttempt(partoo.Attempt{Endpoint: partoo.EndpointMessages, Status: 200, Err: timeout, Retrying: true, Duration: 5 * time.Second})
 	}
 	r := h.report(true, sched, 400, 8000, 270)
 	if r.Status != "degraded" || len(r.Reasons) != 1 || !strings.Contains(r.Reasons[0], "every Partoo request has failed for 2m30s") {
@@ -66,7 +66,7 @@ func TestStatusSaysDegradedAndWhy(t *testing.T) {
 		}
 	}
 	// Recovery.
-	h.Attempt(partoo.Attempt{Endpoint: partoo.EndpointMessages, Status: 200})
+	h.OnAttempt(partoo.Attempt{Endpoint: partoo.EndpointMessages, Status: 200})
 	h.walked("complete", true)
 	sched.DiscoveryFailures = 0
 	if r := h.report(true, sched, 400, 8000, 270); r.Status != "ok" {
@@ -82,7 +82,7 @@ func TestUndecodableItemsAreLoggedOncePerID(t *testing.T) {
 	h := newHealth(clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	bad := partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: 77, Reason: partoo.SkipBadDate, Err: errors.New(`"31/01" is not a date`)}
 	for i := 0; i < 5; i++ {
-		h.Skipped(bad)
+		h.OnSkipped(bad)
 		h.rlog.Flush() // a minute passes each time
 	}
 	if n := strings.Count(logs.String(), "id=77"); n != 1 {
@@ -101,7 +101,7 @@ func TestEveryUndecodableItemIsNamedOnce(t *testing.T) {
 	h := newHealth(clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	for round := 0; round < 2; round++ { // the second walk meets the same items again
 		for id := int64(101); id <= 108; id++ {
-			h.Skipped(partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: id, Reason: partoo.SkipBadDate, Err: errors.New("bad")})
+			h.OnSkipped(partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: id, Reason: partoo.SkipBadDate, Err: errors.New("bad")})
 		}
 	}
 	h.flushSkips()
@@ -111,7 +111,7 @@ func TestEveryUndecodableItemIsNamedOnce(t *testing.T) {
 	}
 	logs.Reset()
 	h.flushSkips()
-	h.Skipped(partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: 103, Reason: partoo.SkipBadDate, Err: errors.New("bad")})
+	h.OnSkipped(partoo.SkippedItem{Endpoint: partoo.EndpointMessages, ID: 103, Reason: partoo.SkipBadDate, Err: errors.New("bad")})
 	h.flushSkips()
 	if logs.Len() != 0 {
 		t.Fatalf("named again:\n%s", logs.String())

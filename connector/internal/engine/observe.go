@@ -15,8 +15,8 @@ import (
 // stepHooks turns what the walk step does into metrics, health, logs and Kafka readiness.
 type stepHooks struct{ c *Engine }
 
-// Walked implements pipeline.Hooks.
-func (h stepHooks) Walked(r pipeline.Report) {
+// OnWalked implements pipeline.HookWalked.
+func (h stepHooks) OnWalked(r pipeline.Report) {
 	c := h.c
 	defer c.resnapshotWalked(r)
 	c.opt.Metrics.Walked(r.Result, r.Duration, r.Ignored)
@@ -101,8 +101,8 @@ func countAttr(r pipeline.Report) any {
 	return r.Count
 }
 
-// Transaction implements pipeline.Hooks.
-func (h stepHooks) Transaction(_ int, err error) {
+// OnTransaction implements pipeline.HookTransaction.
+func (h stepHooks) OnTransaction(_ int, err error) {
 	if err == nil {
 		h.c.kafkaCommitted()
 		return
@@ -142,6 +142,6 @@ func (h stepHooks) committed(evs []diff.Event, previousWalk time.Time) {
 // runnerMetrics feeds the metrics from the runner.
 type runnerMetrics struct{ m *metrics.Metrics }
 
-func (r runnerMetrics) Picked(reason schedule.Reason) { r.m.Picked(reason.String()) }
-func (r runnerMetrics) InFlight(walks, limit int)     { r.m.InFlight(walks, limit) }
-func (r runnerMetrics) Batch(conversations int)       { r.m.Batch(conversations) }
+func (r runnerMetrics) OnPicked(reason schedule.Reason) { r.m.Picked(reason.String()) }
+func (r runnerMetrics) OnInFlight(walks, limit int)     { r.m.InFlight(walks, limit) }
+func (r runnerMetrics) OnBatch(conversations int)       { r.m.Batch(conversations) }

@@ -7,8 +7,8 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 )
 
-// Attempt implements partoo.Observer.
-func (m *Metrics) Attempt(a partoo.Attempt) {
+// OnAttempt implements partoo.HookAttempt.
+func (m *Metrics) OnAttempt(a partoo.Attempt) {
 	if m == nil {
 		return
 	}
@@ -21,22 +21,22 @@ func (m *Metrics) Attempt(a partoo.Attempt) {
 	m.apiDuration.WithLabelValues(a.Endpoint).Observe(a.Duration.Seconds())
 }
 
-// Skipped implements partoo.Observer.
-func (m *Metrics) Skipped(s partoo.SkippedItem) {
+// OnSkipped implements partoo.HookSkipped.
+func (m *Metrics) OnSkipped(s partoo.SkippedItem) {
 	if m != nil {
 		m.itemsSkipped.WithLabelValues(s.Endpoint, s.Reason).Inc()
 	}
 }
 
-// RateLimited implements partoo.Observer.
-func (m *Metrics) RateLimited(time.Duration) {
+// OnRateLimited implements partoo.HookRateLimited.
+func (m *Metrics) OnRateLimited(time.Duration) {
 	if m != nil {
 		m.rateLimited.Inc()
 	}
 }
 
-// BudgetWaited implements partoo.Observer.
-func (m *Metrics) BudgetWaited(d time.Duration) {
+// OnBudgetWaited implements partoo.HookBudgetWaited.
+func (m *Metrics) OnBudgetWaited(d time.Duration) {
 	if m != nil && d > 0 {
 		m.budgetWait.Add(d.Seconds())
 	}

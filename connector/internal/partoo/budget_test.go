@@ -102,18 +102,18 @@ type recorder struct {
 	skipped  []partoo.SkippedItem
 }
 
-func (r *recorder) Attempt(a partoo.Attempt) {
+func (r *recorder) OnAttempt(a partoo.Attempt) {
 	r.mu.Lock()
 	r.attempts = append(r.attempts, a)
 	r.mu.Unlock()
 }
-func (r *recorder) Skipped(s partoo.SkippedItem) {
+func (r *recorder) OnSkipped(s partoo.SkippedItem) {
 	r.mu.Lock()
 	r.skipped = append(r.skipped, s)
 	r.mu.Unlock()
 }
-func (r *recorder) RateLimited(time.Duration)  {}
-func (r *recorder) BudgetWaited(time.Duration) {}
+func (r *recorder) OnRateLimited(time.Duration)  {}
+func (r *recorder) OnBudgetWaited(time.Duration) {}
 
 // TestEveryAttemptIsObservedAndLogged: an HTML page with status 200 is an error (never a
 // success) that is retried; a page with a bad item succeeds and reports the item; at debug
@@ -132,9 +132,11 @@ func TestEveryAttemptIsObservedAndLogged(t *testing.T) {
 	}))
 	defer srv.Close()
 	rec := &recorder{}
+	var skips []partoo.SkippedItem
 	var logs bytes.Buffer
 	cl := newClient(t, srv.URL, func(cfg *partoo.Config) {
-		cfg.Observer = rec
+		// A hook may hear only part of what happens: the client calls what it implements.
+		cfg.Hooks = []partoo.Hook{rec, onlySkips{&skips}, "not a hook"}
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	walk, err := cl.Messages(context.Background(), 9)
@@ -146,6 +148,9 @@ func TestEveryAttemptIsObservedAndLogged(t *testing.T) {
 	}
 	if len(rec.attempts) != 2 {
 		t.Fatalf("attempts = %+v", rec.attempts)
+	}
+	if len(skips) != 1 || skips[0].ID != 1 {
+		t.Fatalf("a hook of skipped items only heard %+v", skips)
 	}
 	first, second := rec.attempts[0], rec.attempts[1]
 	if first.Status != 200 || partoo.ErrorKind(first.Err) != partoo.KindNonJSON || !first.Retrying || first.Number != 1 {
@@ -173,7 +178,7 @@ func TestTimeoutIsItsOwnKind(t *testing.T) {
 	defer srv.Close()
 	rec := &recorder{}
 	cl := newClient(t, srv.URL, func(cfg *partoo.Config) {
-		cfg.RequestTimeout, cfg.RequestAttempts, cfg.Observer = 100*time.Millisecond, 2, rec
+		cfg.RequestTimeout, cfg.RequestAttempts, cfg.Hooks = 100*time.Millisecond, 2, []partoo.Hook{rec}
 	})
 	_, err := cl.ListConversations(context.Background(), partoo.ListConversationsParams{})
 	if partoo.ErrorKind(err) != partoo.KindTimeout || !strings.Contains(err.Error(), "no answer within 100ms") || !errors.Is(err, context.DeadlineExceeded) {
@@ -189,3 +194,8 @@ func TestTimeoutIsItsOwnKind(t *testing.T) {
 		t.Fatalf("attempts = %d, want 1", len(rec.attempts))
 	}
 }
+
+// onlySkips hears skipped items and nothing else.
+type onlySkips struct{ got *[]partoo.SkippedItem }
+
+func (o onlySkips) OnSkipped(s partoo.SkippedItem) { *o.got = append(*o.got, s) }

@@ -20,7 +20,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 )
 
-// Endpoint labels, used in errors and by Observer.
+// Endpoint labels, used in errors and by hooks.
 const (
 	EndpointConversations = "/conversations"
 	EndpointConversation  = "/conversations/{id}"
@@ -168,7 +168,7 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 			return c.stop(err, lastErr)
 		}
 		granted := clk.Now()
-		c.cfg.Observer.BudgetWaited(granted.Sub(waitStart))
+		hooks(c.cfg.Hooks).budgetWaited(granted.Sub(waitStart))
 
 		info, skipped := c.attempt(ctx, endpoint, u.String(), decode)
 		c.cfg.Budget.Answered(granted, clk.Now().Sub(granted))
@@ -186,11 +186,11 @@ func (c *Client) get(ctx context.Context, endpoint, path string, query url.Value
 			retry = !clk.Now().Add(sleep).After(deadline)
 		}
 		info.Retrying = retry
-		c.cfg.Observer.Attempt(info)
+		hooks(c.cfg.Hooks).attempt(info)
 		c.logAttempt(ctx, info)
 		if err == nil {
 			for _, s := range skipped {
-				c.cfg.Observer.Skipped(s)
+				hooks(c.cfg.Hooks).skipped(s)
 			}
 			return nil
 		}
@@ -291,7 +291,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 				ae.RetryAfter = c.backoff(1) + c.cfg.BackoffBase
 			}
 			c.cfg.Budget.RateLimited(c.cfg.Clock.Now().Add(ae.RetryAfter))
-			c.cfg.Observer.RateLimited(ae.RetryAfter)
+			hooks(c.cfg.Hooks).rateLimited(ae.RetryAfter)
 		}
 		info.Err = ae
 		return info, nil

@@ -52,21 +52,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// Clock for the budget and backoff sleeps. Default: the wall clock (clock.Real).
 	Clock clock.Clock
-	// Observer hears every attempt, skipped item and 429. Default: none.
-	Observer Observer
+	// Hooks hear every attempt, skipped item, 429 and budget wait (see Hook). Default: none.
+	Hooks []Hook
 	// Logger, at debug level, gets one line per attempt: method, path and query (never the
 	// key), status, duration, bytes. Default: none.
 	Logger *slog.Logger
 	// UserAgent header. Default "partoo-connector".
 	UserAgent string
 }
-
-type nopObserver struct{}
-
-func (nopObserver) Attempt(Attempt)            {}
-func (nopObserver) Skipped(SkippedItem)        {}
-func (nopObserver) RateLimited(time.Duration)  {}
-func (nopObserver) BudgetWaited(time.Duration) {}
 
 // New validates cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
@@ -118,9 +111,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 32 << 20
-	}
-	if cfg.Observer == nil {
-		cfg.Observer = nopObserver{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -2,18 +2,23 @@ package partoo
 
 import "time"
 
-// Observer hears what the client does, for metrics, health and logs. Every method must be
-// fast and safe for concurrent use; the client calls them on the goroutine of the request.
-type Observer interface {
-	// Attempt: one HTTP attempt ended, successfully or not (see Attempt.Err).
-	Attempt(a Attempt)
-	// Skipped: an item of a page could not be decoded and was left out.
-	Skipped(s SkippedItem)
-	// RateLimited: a 429 paused every request of the client for retryAfter.
-	RateLimited(retryAfter time.Duration)
-	// BudgetWaited: a request waited d for the budget.
-	BudgetWaited(d time.Duration)
-}
+// Hook hears what the client does, for metrics, health and logs: any value that implements
+// one or more of the Hook* interfaces below, as franz-go's kgo hooks do; the client calls the
+// ones it implements. Every method must be fast and safe for concurrent use: the client calls
+// them on the goroutine of the request.
+type Hook any
+
+// HookAttempt hears each HTTP attempt that ended, successfully or not (see Attempt.Err).
+type HookAttempt interface{ OnAttempt(a Attempt) }
+
+// HookSkipped hears each item of a page that could not be decoded and was left out.
+type HookSkipped interface{ OnSkipped(s SkippedItem) }
+
+// HookRateLimited hears each 429, which paused every request of the client for retryAfter.
+type HookRateLimited interface{ OnRateLimited(retryAfter time.Duration) }
+
+// HookBudgetWaited hears how long each request waited for the budget.
+type HookBudgetWaited interface{ OnBudgetWaited(d time.Duration) }
 
 // Attempt describes one HTTP attempt.
 type Attempt struct {
@@ -30,39 +35,37 @@ type Attempt struct {
 	Retrying bool
 }
 
-// Observers returns an Observer that forwards to each of obs (nil ones are dropped).
-func Observers(obs ...Observer) Observer {
-	var out multiObserver
-	for _, o := range obs {
-		if o != nil {
-			out = append(out, o)
+// hooks calls, for each event, the hooks that hear it.
+type hooks []Hook
+
+func (hs hooks) attempt(a Attempt) {
+	for _, h := range hs {
+		if h, ok := h.(HookAttempt); ok {
+			h.OnAttempt(a)
 		}
 	}
-	return out
 }
 
-type multiObserver []Observer
-
-func (m multiObserver) Attempt(a Attempt) {
-	for _, o := range m {
-		o.Attempt(a)
+func (hs hooks) skipped(s SkippedItem) {
+	for _, h := range hs {
+		if h, ok := h.(HookSkipped); ok {
+			h.OnSkipped(s)
+		}
 	}
 }
 
-func (m multiObserver) Skipped(s SkippedItem) {
-	for _, o := range m {
-		o.Skipped(s)
+func (hs hooks) rateLimited(d time.Duration) {
+	for _, h := range hs {
+		if h, ok := h.(HookRateLimited); ok {
+			h.OnRateLimited(d)
+		}
 	}
 }
 
-func (m multiObserver) RateLimited(d time.Duration) {
-	for _, o := range m {
-		o.RateLimited(d)
-	}
-}
-
-func (m multiObserver) BudgetWaited(d time.Duration) {
-	for _, o := range m {
-		o.BudgetWaited(d)
+func (hs hooks) budgetWaited(d time.Duration) {
+	for _, h := range hs {
+		if h, ok := h.(HookBudgetWaited); ok {
+			h.OnBudgetWaited(d)
+		}
 	}
 }

@@ -5,17 +5,73 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
 )
 
-// Hooks hear what a Step does, for metrics, health, logs and benchmarks. Walked may be called
-// from several goroutines at once; implementations must be safe for that.
-type Hooks interface {
-	// Walked: a conversation's walk is settled — skipped, failed, or read and (when it
-	// changed) committed. Report.Events are the committed events.
-	Walked(r Report)
-	// Transaction: a transaction of n conversations' changes ended; err is nil when it
-	// committed.
-	Transaction(n int, err error)
+// Hook hears what a Step and a Runner do, for metrics, health, logs and benchmarks: any value
+// that implements one or more of the Hook* interfaces below, as franz-go's kgo hooks do (and
+// package partoo's); they call the ones it implements. Walks settle on several goroutines at
+// once: implementations must be safe for that.
+type Hook any
+
+// HookWalked hears each conversation's walk once it is settled — skipped, failed, or read and
+// (when it changed) committed. Report.Events are the committed events.
+type HookWalked interface{ OnWalked(r Report) }
+
+// HookTransaction hears each transaction of n conversations' changes; err is nil when it
+// committed.
+type HookTransaction interface{ OnTransaction(n int, err error) }
+
+// HookPicked hears each conversation the runner takes from the scheduler, with the reason.
+type HookPicked interface{ OnPicked(reason schedule.Reason) }
+
+// HookInFlight hears the walks in flight and the runner's current limit.
+type HookInFlight interface{ OnInFlight(walks, limit int) }
+
+// HookBatch hears how many conversations each commit carries.
+type HookBatch interface{ OnBatch(conversations int) }
+
+// hooks calls, for each event, the hooks that hear it.
+type hooks []Hook
+
+func (hs hooks) walked(r Report) {
+	for _, h := range hs {
+		if h, ok := h.(HookWalked); ok {
+			h.OnWalked(r)
+		}
+	}
+}
+
+func (hs hooks) transaction(n int, err error) {
+	for _, h := range hs {
+		if h, ok := h.(HookTransaction); ok {
+			h.OnTransaction(n, err)
+		}
+	}
+}
+
+func (hs hooks) picked(reason schedule.Reason) {
+	for _, h := range hs {
+		if h, ok := h.(HookPicked); ok {
+			h.OnPicked(reason)
+		}
+	}
+}
+
+func (hs hooks) inFlight(walks, limit int) {
+	for _, h := range hs {
+		if h, ok := h.(HookInFlight); ok {
+			h.OnInFlight(walks, limit)
+		}
+	}
+}
+
+func (hs hooks) batch(n int) {
+	for _, h := range hs {
+		if h, ok := h.(HookBatch); ok {
+			h.OnBatch(n)
+		}
+	}
 }
 
 // Results of a walk (Report.Result).
@@ -98,8 +154,3 @@ type Dropped struct {
 	Type      diff.EventType
 	Err       error
 }
-
-type nopHooks struct{}
-
-func (nopHooks) Walked(Report)          {}
-func (nopHooks) Transaction(int, error) {}

@@ -38,15 +38,9 @@ type RunnerConfig struct {
 	// conversation, and may block: the service holds the walks there while Kafka does not
 	// answer. An error (its context ending) stops the dispatching.
 	BeforePick func(ctx context.Context) error
-	// Observe, if set, hears the in-flight limit, the walks in flight and each batch's size.
-	Observe RunnerObserver
-}
-
-// RunnerObserver hears how the runner works, for metrics.
-type RunnerObserver interface {
-	Picked(reason schedule.Reason)
-	InFlight(walks, limit int)
-	Batch(conversations int)
+	// Hooks hear each pick, the walks in flight with the limit, and each batch's size
+	// (HookPicked, HookInFlight, HookBatch).
+	Hooks []Hook
 }
 
 // Runner runs the pipeline concurrently: one dispatcher (the goroutine that calls Run) asks
@@ -184,9 +178,7 @@ func (r *Runner) dispatchLoop(ctx context.Context, cancel context.CancelFunc, ru
 			r.mu.Lock()
 			active := r.active
 			r.mu.Unlock()
-			if r.cfg.Observe != nil {
-				r.cfg.Observe.InFlight(active, r.Limit())
-			}
+			hooks(r.cfg.Hooks).inFlight(active, r.Limit())
 			if active < r.cfg.MaxInFlight {
 				break
 			}
@@ -210,9 +202,7 @@ func (r *Runner) dispatchLoop(ctx context.Context, cancel context.CancelFunc, ru
 				return err // a rejected key
 			}
 		}
-		if r.cfg.Observe != nil {
-			r.cfg.Observe.Picked(pick.Reason)
-		}
+		hooks(r.cfg.Hooks).picked(pick.Reason)
 		r.mu.Lock()
 		if w, ok := r.inflight[pick.ID]; ok {
 			r.pickedInFlight(pick, w.ticket)
@@ -330,9 +320,7 @@ func (r *Runner) commitLoop(ctx context.Context, cancel context.CancelFunc) {
 		batch := append([]*Prepared(nil), r.ready[:k]...)
 		r.ready = r.ready[k:]
 		r.mu.Unlock()
-		if r.cfg.Observe != nil {
-			r.cfg.Observe.Batch(len(batch))
-		}
+		hooks(r.cfg.Hooks).batch(len(batch))
 		err := r.cfg.Step.Commit(ctx, batch)
 		for _, p := range batch {
 			rep := p.Report

@@ -33,7 +33,7 @@ type Config struct {
 	Events    *events.Codec       // default: a new codec
 	State     *state.Codec        // default: a new codec
 	Clock     clock.Clock         // default: the wall clock
-	Hooks     Hooks               // default: none
+	Hooks     []Hook              // hear each walk and transaction (HookWalked, HookTransaction)
 	Diff      diff.Options        // VanishAfterWalks
 	// EventMaxBytes returns the most an event record may take (events.RecordSize): the events
 	// topic's max.message.bytes, or the producer's limit if lower. An event over it is
@@ -72,9 +72,6 @@ func New(cfg Config) (*Step, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
-	}
-	if cfg.Hooks == nil {
-		cfg.Hooks = nopHooks{}
 	}
 	return &Step{cfg: cfg, lastWalk: map[int64]time.Time{}}, nil
 }
@@ -166,7 +163,7 @@ func (s *Step) coverage(ctx context.Context, w partoo.Walk, r *Report) (cov diff
 	case errors.Is(werr, partoo.ErrNotFound), errors.Is(werr, partoo.ErrForbidden):
 		// Gone or no longer visible to this key: never a reason to report mass deletions.
 		r.Result = ResultSkipped
-		s.cfg.Hooks.Walked(*r)
+		hooks(s.cfg.Hooks).walked(*r)
 		s.cfg.Scheduler.Walked(r.ConversationID, s.cfg.Index().Get(r.ConversationID), schedule.Outcome{Gone: true})
 		return 0, nil, false, nil
 	default:
@@ -247,7 +244,7 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 	refused := map[int64]error{} // conversations Kafka refused records of, left out of the retry
 	for len(changes) > 0 {
 		perr = s.cfg.Committer.Publish(ctx, changes)
-		s.cfg.Hooks.Transaction(len(changes), perr)
+		hooks(s.cfg.Hooks).transaction(len(changes), perr)
 		if perr != nil && (errors.Is(perr, publish.ErrFenced) || errors.Is(perr, publish.ErrNotAuthorized) || ctx.Err() != nil) {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -278,25 +275,25 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 		switch rerr, isRefused := refused[id]; {
 		case isRefused:
 			r.Result, r.OK, r.Err, r.Refused = ResultFailed, false, rerr, true
-			s.cfg.Hooks.Walked(r)
+			hooks(s.cfg.Hooks).walked(r)
 			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: true})
 		case p.idx != idx:
 			r.Result, r.OK, r.Err = ResultFailed, false, errors.New("the state was re-read since this walk: walked again")
-			s.cfg.Hooks.Walked(r)
+			hooks(s.cfg.Hooks).walked(r)
 			s.cfg.Scheduler.Walked(id, idx.Get(id), schedule.Outcome{Failed: true})
 		case !p.Result.Changed:
-			s.cfg.Hooks.Walked(r)
+			hooks(s.cfg.Hooks).walked(r)
 			// A suspect walk (most of the conversation missing, nothing vouching for it) is
 			// looked at again soon, like a failed one.
 			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: r.Err != nil || r.Suspect})
 		case perr != nil:
 			r.Result, r.OK, r.Err = ResultFailed, false, perr
-			s.cfg.Hooks.Walked(r)
+			hooks(s.cfg.Hooks).walked(r)
 			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: true})
 		default:
 			idx.Put(p.Result.Next) // only after the commit
 			r.Events = p.Result.Events
-			s.cfg.Hooks.Walked(r)
+			hooks(s.cfg.Hooks).walked(r)
 			s.cfg.Scheduler.Walked(id, p.Result.Next, schedule.Outcome{Failed: r.Err != nil || r.Suspect, Changed: len(r.Events) > 0})
 		}
 	}

@@ -52,8 +52,8 @@ type recHooks struct {
 	txns    []error
 }
 
-func (h *recHooks) Walked(r pipeline.Report)     { h.reports = append(h.reports, r) }
-func (h *recHooks) Transaction(_ int, err error) { h.txns = append(h.txns, err) }
+func (h *recHooks) OnWalked(r pipeline.Report)     { h.reports = append(h.reports, r) }
+func (h *recHooks) OnTransaction(_ int, err error) { h.txns = append(h.txns, err) }
 
 type world struct {
 	sim   *partoosim.Sim
@@ -72,7 +72,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w := &world{sim: sim, idx: state.NewIndex(), com: &memCommitter{}, sched: &recScheduler{outcomes: map[int64][]schedule.Outcome{}}, hooks: &recHooks{}}
 	w.step, err = pipeline.New(pipeline.Config{Partoo: cl, Index: func() *state.Index { return w.idx }, Committer: w.com,
-		Scheduler: w.sched, Hooks: w.hooks, Clock: clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
+		Scheduler: w.sched, Hooks: []pipeline.Hook{w.hooks}, Clock: clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestRefusedConversationLeavesItsBatch(t *testing.T) {
 	a, bad, b := w.conversation(1), w.conversation(2), w.conversation(3)
 	com := &refusingCommitter{bad: bad}
 	step, err := pipeline.New(pipeline.Config{Partoo: mustClient(t, w), Index: func() *state.Index { return w.idx }, Committer: com,
-		Scheduler: w.sched, Hooks: w.hooks})
+		Scheduler: w.sched, Hooks: []pipeline.Hook{w.hooks}})
 	if err != nil {
 		t.Fatal(err)
 	}

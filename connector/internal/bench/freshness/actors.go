@@ -37,7 +37,7 @@ type recorder struct {
 	end        time.Time // the end of the run (the final reconciliation does not count)
 }
 
-func (r *recorder) Walked(rep pipeline.Report) {
+func (r *recorder) OnWalked(rep pipeline.Report) {
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -53,7 +53,7 @@ func (r *recorder) Walked(rep pipeline.Report) {
 	}
 }
 
-func (r *recorder) Transaction(int, error) {}
+func (r *recorder) OnTransaction(int, error) {}
 
 // oracle walks exactly the conversation of each change, at the moment of the change.
 type oracle struct {
@@ -102,6 +102,6 @@ type picks struct {
 	limit int
 }
 
-func (p *picks) Picked(r schedule.Reason) { p.mu.Lock(); p.n[r]++; p.mu.Unlock() }
-func (p *picks) InFlight(_, limit int)    { p.mu.Lock(); p.limit = limit; p.mu.Unlock() }
-func (p *picks) Batch(int)                {}
+func (p *picks) OnPicked(r schedule.Reason) { p.mu.Lock(); p.n[r]++; p.mu.Unlock() }
+func (p *picks) OnInFlight(_, limit int)    { p.mu.Lock(); p.limit = limit; p.mu.Unlock() }
+func (p *picks) OnBatch(int)                {}

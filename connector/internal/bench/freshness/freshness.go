@@ -148,13 +148,13 @@ func Run(ctx context.Context, setup Setup, strategy string) (Result, error) {
 	}
 	rec.end = r.start.Add(setup.Active + setup.Cooldown)
 	step, err := pipeline.New(pipeline.Config{Partoo: r.client, Index: func() *state.Index { return r.idx },
-		Committer: committer{r.clk, setup.CommitLatency}, Scheduler: sched, Clock: r.clk, Hooks: rec})
+		Committer: committer{r.clk, setup.CommitLatency}, Scheduler: sched, Clock: r.clk, Hooks: []pipeline.Hook{rec}})
 	if err != nil {
 		return Result{}, err
 	}
 	pk := &picks{n: map[schedule.Reason]int{}}
 	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: step, Scheduler: sched, Budget: r.client.Budget(),
-		Clock: r.clk, Go: r.clk.Go, MaxInFlight: setup.MaxInFlight, Observe: pk})
+		Clock: r.clk, Go: r.clk.Go, MaxInFlight: setup.MaxInFlight, Hooks: []pipeline.Hook{pk}})
 	if err != nil {
 		return Result{}, err
 	}
