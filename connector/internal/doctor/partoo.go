@@ -22,7 +22,11 @@ type attempts struct {
 	limited int
 }
 
-func (a *attempts) OnAttempt(x partoo.Attempt) { a.mu.Lock(); a.list = append(a.list, x); a.mu.Unlock() }
+func (a *attempts) OnAttempt(x partoo.Attempt) {
+	a.mu.Lock()
+	a.list = append(a.list, x)
+	a.mu.Unlock()
+}
 func (a *attempts) OnSkipped(s partoo.SkippedItem) {
 	a.mu.Lock()
 	a.skipped[s.Endpoint+" "+s.Reason]++

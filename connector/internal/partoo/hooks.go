@@ -15,7 +15,9 @@ type HookAttempt interface{ OnAttempt(a Attempt) }
 type HookSkipped interface{ OnSkipped(s SkippedItem) }
 
 // HookRateLimited hears each 429, which paused every request of the client for retryAfter.
-type HookRateLimited interface{ OnRateLimited(retryAfter time.Duration) }
+type HookRateLimited interface {
+	OnRateLimited(retryAfter time.Duration)
+}
 
 // HookBudgetWaited hears how long each request waited for the budget.
 type HookBudgetWaited interface{ OnBudgetWaited(d time.Duration) }
