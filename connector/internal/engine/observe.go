@@ -19,8 +19,8 @@ type stepHooks struct{ c *Engine }
 func (h stepHooks) OnWalked(r pipeline.Report) {
 	c := h.c
 	defer c.resnapshotWalked(r)
-	c.opt.Metrics.Walked(r.Result, r.Duration, r.Ignored)
-	c.health.walked(r.Result, r.OK)
+	c.opt.Metrics.Walked(string(r.Result), r.Duration, r.Ignored)
+	c.health.walked(string(r.Result), r.OK)
 	switch r.Result {
 	case pipeline.ResultSkipped:
 		c.health.rlog.Warn("walk:"+partoo.ErrorKind(r.Err), "conversation not readable; skipped",

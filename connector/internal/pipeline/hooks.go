@@ -74,19 +74,34 @@ func (hs hooks) batch(n int) {
 	}
 }
 
-// Results of a walk (Report.Result).
+// Result is how a walk ended (Report.Result); its value is the result label of the walk
+// metrics.
+type Result string
+
+// Results of a walk.
 const (
-	ResultComplete = "complete"  // every page read, every message decoded
-	ResultAllPages = "all_pages" // every page read, some messages undecodable (skipped)
-	ResultPartial  = "partial"   // the walk failed part-way; what was read was published
-	ResultSkipped  = "skipped"   // the conversation answered 404 or 403
-	ResultFailed   = "failed"    // its transaction did not commit
+	ResultComplete Result = "complete"  // every page read, every message decoded
+	ResultAllPages Result = "all_pages" // every page read, some messages undecodable (skipped)
+	ResultPartial  Result = "partial"   // the walk failed part-way; what was read was published
+	ResultSkipped  Result = "skipped"   // the conversation answered 404 or 403
+	ResultFailed   Result = "failed"    // its transaction did not commit
 )
+
+// resultOf is the result of a walk that ended with coverage c.
+func resultOf(c diff.Coverage) Result {
+	switch c {
+	case diff.Complete:
+		return ResultComplete
+	case diff.AllPages:
+		return ResultAllPages
+	}
+	return ResultPartial
+}
 
 // Report describes one conversation's walk.
 type Report struct {
 	ConversationID int64
-	Result         string // a Result* constant
+	Result         Result
 	Coverage       diff.Coverage
 	Started        time.Time
 	Duration       time.Duration // walking (requests included)

@@ -179,9 +179,9 @@ func (s *Step) diffWalk(prev *diff.State, w partoo.Walk, cov diff.Coverage, unre
 	opts.Counted = w.HasCount && w.Distinct == w.Count
 	opts.Unreadable = unreadable
 	res := diff.Diff(prev, r.ConversationID, w.Messages, cov, s.cfg.Clock.Now(), opts)
-	r.Coverage, r.Result, r.Ignored = cov, cov.String(), res.Ignored
+	r.Coverage, r.Result, r.Ignored = cov, resultOf(cov), res.Ignored
 	if cov == diff.Complete && len(w.Skipped) > 0 {
-		r.Result = diff.AllPages.String() // every message accounted for, some not publishable
+		r.Result = ResultAllPages // every message accounted for, some not publishable
 	}
 	r.Count, r.HasCount, r.Distinct, r.Absent, r.Suspect = w.Count, w.HasCount, w.Distinct, res.Absent, res.Suspect
 	// A walk succeeds when it read every page (and commits), unless nothing it read was usable.
