@@ -1,12 +1,16 @@
 package partoo
 
-import "time"
+import (
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/hook"
+)
 
 // Hook hears what the client does, for metrics, health and logs: any value that implements
 // one or more of the Hook* interfaces below, as franz-go's kgo hooks do; the client calls the
 // ones it implements. Every method must be fast and safe for concurrent use: the client calls
 // them on the goroutine of the request.
-type Hook any
+type Hook = any
 
 // HookAttempt hears each HTTP attempt that ended, successfully or not (see Attempt.Err).
 type HookAttempt interface{ OnAttempt(a Attempt) }
@@ -40,34 +44,14 @@ type Attempt struct {
 // hooks calls, for each event, the hooks that hear it.
 type hooks []Hook
 
-func (hs hooks) attempt(a Attempt) {
-	for _, h := range hs {
-		if h, ok := h.(HookAttempt); ok {
-			h.OnAttempt(a)
-		}
-	}
-}
+func (hs hooks) attempt(a Attempt) { hook.Each(hs, func(h HookAttempt) { h.OnAttempt(a) }) }
 
-func (hs hooks) skipped(s SkippedItem) {
-	for _, h := range hs {
-		if h, ok := h.(HookSkipped); ok {
-			h.OnSkipped(s)
-		}
-	}
-}
+func (hs hooks) skipped(s SkippedItem) { hook.Each(hs, func(h HookSkipped) { h.OnSkipped(s) }) }
 
 func (hs hooks) rateLimited(d time.Duration) {
-	for _, h := range hs {
-		if h, ok := h.(HookRateLimited); ok {
-			h.OnRateLimited(d)
-		}
-	}
+	hook.Each(hs, func(h HookRateLimited) { h.OnRateLimited(d) })
 }
 
 func (hs hooks) budgetWaited(d time.Duration) {
-	for _, h := range hs {
-		if h, ok := h.(HookBudgetWaited); ok {
-			h.OnBudgetWaited(d)
-		}
-	}
+	hook.Each(hs, func(h HookBudgetWaited) { h.OnBudgetWaited(d) })
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/hook"
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
 )
@@ -12,7 +13,7 @@ import (
 // that implements one or more of the Hook* interfaces below, as franz-go's kgo hooks do (and
 // package partoo's); they call the ones it implements. Walks settle on several goroutines at
 // once: implementations must be safe for that.
-type Hook any
+type Hook = any
 
 // HookWalked hears each conversation's walk once it is settled — skipped, failed, or read and
 // (when it changed) committed. Report.Events are the committed events.
@@ -34,45 +35,21 @@ type HookBatch interface{ OnBatch(conversations int) }
 // hooks calls, for each event, the hooks that hear it.
 type hooks []Hook
 
-func (hs hooks) walked(r Report) {
-	for _, h := range hs {
-		if h, ok := h.(HookWalked); ok {
-			h.OnWalked(r)
-		}
-	}
-}
+func (hs hooks) walked(r Report) { hook.Each(hs, func(h HookWalked) { h.OnWalked(r) }) }
 
 func (hs hooks) transaction(n int, err error) {
-	for _, h := range hs {
-		if h, ok := h.(HookTransaction); ok {
-			h.OnTransaction(n, err)
-		}
-	}
+	hook.Each(hs, func(h HookTransaction) { h.OnTransaction(n, err) })
 }
 
 func (hs hooks) picked(reason schedule.Reason) {
-	for _, h := range hs {
-		if h, ok := h.(HookPicked); ok {
-			h.OnPicked(reason)
-		}
-	}
+	hook.Each(hs, func(h HookPicked) { h.OnPicked(reason) })
 }
 
 func (hs hooks) inFlight(walks, limit int) {
-	for _, h := range hs {
-		if h, ok := h.(HookInFlight); ok {
-			h.OnInFlight(walks, limit)
-		}
-	}
+	hook.Each(hs, func(h HookInFlight) { h.OnInFlight(walks, limit) })
 }
 
-func (hs hooks) batch(n int) {
-	for _, h := range hs {
-		if h, ok := h.(HookBatch); ok {
-			h.OnBatch(n)
-		}
-	}
-}
+func (hs hooks) batch(n int) { hook.Each(hs, func(h HookBatch) { h.OnBatch(n) }) }
 
 // Result is how a walk ended (Report.Result); its value is the result label of the walk
 // metrics.
