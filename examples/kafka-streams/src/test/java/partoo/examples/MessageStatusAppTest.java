@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>-Dpartoo.cases=FILE names a JSON list of {brokers, topic, registry (may be empty), truth},
  * where truth is {status: {message id: status}, created_per_conversation: {id: n}}. The
- * connector's Go test (connector/internal/service/consumers_test.go) writes it and runs this test.
+ * connector's Go test (connector/internal/engine/consumers_test.go) writes it and runs this test.
  */
 class MessageStatusAppTest {
   private static final long TIMEOUT_MS = 120_000;
