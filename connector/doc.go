@@ -23,5 +23,6 @@
 //   - connector/events: the consumer-side decoder of the events topic (both framings);
 //   - cmd/partoo-connector, cmd/partoo-sim, cmd/partoo-bench: the commands.
 //
-// docs/how-it-works.md describes the packages and the invariants.
+// docs/architecture.md describes the packages, the public surface and a glossary;
+// docs/how-it-works.md the walks, the diff and its invariants.
 package connector
