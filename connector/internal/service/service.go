@@ -196,8 +196,7 @@ func (s *Service) Covers(id int64, business string) bool {
 func (s *Service) Hint(id int64) schedule.HintResult {
 	best := schedule.HintIgnored
 	for _, e := range s.engines {
-		switch r := e.Hint(id); {
-		case r == schedule.HintAccepted || best == schedule.HintIgnored:
+		if r := e.Hint(id); r == schedule.HintAccepted || best == schedule.HintIgnored {
 			best = r
 		}
 	}
