@@ -70,9 +70,18 @@ func TestCloseHangingAbortsForGood(t *testing.T) {
 	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := c.ReadCommitted(ctx, t, topic)
-	if err != nil {
-		t.Fatal(err)
+	// The commit's markers reach the partitions after EndTransaction returns: on a busy
+	// machine the last stable offset may lag a moment, so read until the commit shows (an
+	// aborted record that became visible fails below whenever it shows).
+	var recs []*kgo.Record
+	for deadline := time.Now().Add(30 * time.Second); len(recs) == 0 && time.Now().Before(deadline); {
+		var err error
+		if recs, err = c.ReadCommitted(ctx, t, topic); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 	for _, r := range recs {
 		if string(r.Value) != "committed" {
