@@ -3,7 +3,7 @@
 // or a Schema Registry can take one .avsc file as it is.
 package schemas
 
-import _ "embed"
+import "embed"
 
 // Event and state schemas, as JSON text.
 var (
@@ -19,3 +19,19 @@ var (
 
 // Namespace of the event schemas.
 const Namespace = "partoo.messages.v1"
+
+// History holds the earlier revisions of the event schemas, as history/<Type>.<revision>.avsc
+// (revision 1: before the conversation context, the millisecond twins, event_type and
+// reason_raw). Records written with them still decode: a reader resolves them to today's
+// schema, whose added fields all have defaults (the registry's BACKWARD rule).
+//
+//go:embed history/*.avsc
+var History embed.FS
+
+// Table schemas: the values of the compacted table topics.
+var (
+	//go:embed MessageRow.avsc
+	MessageRow string
+	//go:embed ConversationRow.avsc
+	ConversationRow string
+)

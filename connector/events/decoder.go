@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +61,27 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 		}
 		k := &kind{typ: s.typ, so: so}
 		d.byType[s.typ], d.byFP[so.Fingerprint] = k, k
+	}
+	// Earlier revisions of the schemas: records written with them still decode (the fields
+	// added since read as their defaults).
+	old, err := fs.Glob(schemas.History, "history/*.avsc")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range old {
+		text, err := fs.ReadFile(schemas.History, name)
+		if err != nil {
+			return nil, err
+		}
+		so, err := avroframe.NewSingleObject(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("events: %s: %w", name, err)
+		}
+		typ := Type(strings.SplitN(path.Base(name), ".", 2)[0])
+		if d.byType[typ] == nil {
+			return nil, fmt.Errorf("events: %s is not the revision of an event schema", name)
+		}
+		d.byFP[so.Fingerprint] = &kind{typ: typ, so: so}
 	}
 	var errs []error
 	for id, t := range cfg.SchemaIDs {
@@ -173,6 +197,11 @@ func eventFrom(t Type, rec map[string]any) Event {
 	e.ConversationID, _ = rec["conversation_id"].(int64)
 	e.MessageID, _ = rec["message_id"].(int64)
 	e.DetectedAt = utc(rec["detected_at"])
+	if org, ok := branch[int64](rec["organization_id"], "long"); ok {
+		e.OrganizationID = org
+	}
+	e.BusinessID, _ = rec["business_id"].(string)
+	e.MessagingPartner, _ = rec["messaging_partner_raw"].(string)
 	e.Date = utc(rec["date"])
 	if m, ok := rec["message"].(map[string]any); ok {
 		e.Message = messageFrom(m)
@@ -182,6 +211,9 @@ func eventFrom(t Type, rec map[string]any) Event {
 	e.PreviousStatus, _ = rec["previous_status_raw"].(string)
 	e.Status, _ = rec["status_raw"].(string)
 	e.Reason, _ = rec["reason"].(string)
+	if e.Reason == "Unknown" {
+		e.Reason, _ = rec["reason_raw"].(string)
+	}
 	return e
 }
 

@@ -28,6 +28,13 @@ type Event struct {
 	ConversationID int64 // also the record key
 	MessageID      int64
 	DetectedAt     time.Time // when the connector observed the change (UTC, microseconds)
+	// OrganizationID is the Partoo organisation the connector read for; 0 when it was not
+	// configured.
+	OrganizationID int64
+	// BusinessID and MessagingPartner are the conversation's business.id and channel as Partoo
+	// sent them ("Google", "Facebook", "Instagram", "SMS", "Whatsapp", or a newer value);
+	// "" in records written before the connector published them.
+	BusinessID, MessagingPartner string
 	// Date is the message's date.
 	Date time.Time
 

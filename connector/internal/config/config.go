@@ -29,6 +29,7 @@ type Config struct {
 	PartooPerPage           int           `envconfig:"PARTOO_PER_PAGE" default:"100" desc:"page size of walks, 1..100"`
 	PartooBusinessIDs       []string      `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in), sent verbatim, e.g. 5409c35a97bbc544d8e26737"`
 	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
+	PartooOrgID             int64         `envconfig:"PARTOO_ORG_ID" desc:"the Partoo organisation id (org_id) read for: published as organization_id in every event and table row, and part of every event_id so that organisations whose conversation ids overlap never share one; empty: organization_id is null and event ids are those of earlier releases"`
 
 	KafkaConfig
 
@@ -72,13 +73,23 @@ type KafkaConfig struct {
 	KafkaEventsPartitions    int32         `envconfig:"KAFKA_EVENTS_PARTITIONS" default:"6" desc:"partitions of the events topic when the connector creates it"`
 	KafkaStatePartitions     int32         `envconfig:"KAFKA_STATE_PARTITIONS" default:"6" desc:"partitions of the state topic when the connector creates it"`
 	KafkaReplicationFactor   int16         `envconfig:"KAFKA_REPLICATION_FACTOR" default:"-1" desc:"replication factor of created topics; -1 takes the broker's default"`
-	KafkaTLSEnabled          bool          `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to Kafka with TLS"`
-	KafkaTLSCAFile           string        `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the brokers (default: system roots)"`
-	KafkaTLSCertFile         string        `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS"`
-	KafkaTLSKeyFile          string        `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
-	KafkaSASLMechanism       string        `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
-	KafkaSASLUsername        string        `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
-	KafkaSASLPassword        secret.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
+
+	KafkaMessagesTable                     bool              `envconfig:"KAFKA_MESSAGES_TABLE" default:"true" desc:"write the messages table topic: key the message id, value its current state (flat MessageRow), a tombstone once deleted; in the transaction of the events"`
+	KafkaMessagesTableTopic                string            `envconfig:"KAFKA_MESSAGES_TABLE_TOPIC" default:"partoo.messages.table" desc:"messages table topic; created if absent (cleanup.policy=compact); refused if not compacted"`
+	KafkaMessagesTablePartitions           int32             `envconfig:"KAFKA_MESSAGES_TABLE_PARTITIONS" default:"6" desc:"partitions of the messages table topic when the connector creates it"`
+	KafkaMessagesTableConfigs              map[string]string `envconfig:"KAFKA_MESSAGES_TABLE_CONFIGS" desc:"more topic configs for the messages table topic when the connector creates it, as key:value pairs, comma-separated (e.g. min.compaction.lag.ms:3600000)"`
+	KafkaConversationsTable                bool              `envconfig:"KAFKA_CONVERSATIONS_TABLE" default:"true" desc:"write the conversations table topic: key the conversation id, value its business, channel and status (flat ConversationRow), written when a listing shows a change; in the transaction of a batch"`
+	KafkaConversationsTableTopic           string            `envconfig:"KAFKA_CONVERSATIONS_TABLE_TOPIC" default:"partoo.conversations.table" desc:"conversations table topic; created if absent (cleanup.policy=compact); refused if not compacted"`
+	KafkaConversationsTablePartitions      int32             `envconfig:"KAFKA_CONVERSATIONS_TABLE_PARTITIONS" default:"6" desc:"partitions of the conversations table topic when the connector creates it"`
+	KafkaConversationsTableConfigs         map[string]string `envconfig:"KAFKA_CONVERSATIONS_TABLE_CONFIGS" desc:"more topic configs for the conversations table topic when the connector creates it, as key:value pairs, comma-separated"`
+	KafkaConversationsTableConsumerContact bool              `envconfig:"KAFKA_CONVERSATIONS_TABLE_CONSUMER_CONTACT" default:"false" desc:"also publish the consumer's name and phone number in the conversations table: personal data, off by default so that no one copies it into every system that reads the topic without deciding to"`
+	KafkaTLSEnabled                        bool              `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to Kafka with TLS"`
+	KafkaTLSCAFile                         string            `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the brokers (default: system roots)"`
+	KafkaTLSCertFile                       string            `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS"`
+	KafkaTLSKeyFile                        string            `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client key for mutual TLS"`
+	KafkaSASLMechanism                     string            `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none"`
+	KafkaSASLUsername                      string            `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	KafkaSASLPassword                      secret.Secret     `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; never logged"`
 }
 
 // Error names the variable at fault. Its message never contains a secret's value.

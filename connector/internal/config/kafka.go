@@ -6,10 +6,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
+
+// Topics are the topics the connector writes, as the settings name them (a table turned off
+// has no name).
+func (c *KafkaConfig) Topics() state.Topics {
+	t := state.Topics{Events: c.KafkaEventsTopic, State: c.KafkaStateTopic,
+		EventsPartitions: c.KafkaEventsPartitions, StatePartitions: c.KafkaStatePartitions,
+		ReplicationFactor: c.KafkaReplicationFactor}
+	if c.KafkaMessagesTable {
+		t.MessagesTable = state.TableTopic{Name: c.KafkaMessagesTableTopic, Partitions: c.KafkaMessagesTablePartitions, Configs: c.KafkaMessagesTableConfigs}
+	}
+	if c.KafkaConversationsTable {
+		t.ConversationsTable = state.TableTopic{Name: c.KafkaConversationsTableTopic, Partitions: c.KafkaConversationsTablePartitions, Configs: c.KafkaConversationsTableConfigs}
+	}
+	return t
+}
 
 // validate checks the Kafka settings and returns one error per wrong variable.
 func (c *KafkaConfig) validate() Errors {
@@ -34,6 +50,25 @@ func (c *KafkaConfig) validate() Errors {
 	}
 	if c.KafkaEventsTopic == "" || c.KafkaStateTopic == "" || c.KafkaEventsTopic == c.KafkaStateTopic {
 		bad("KAFKA_STATE_TOPIC", "events and state topics must be set and different")
+	}
+	topics := map[string]string{c.KafkaEventsTopic: "KAFKA_EVENTS_TOPIC", c.KafkaStateTopic: "KAFKA_STATE_TOPIC"}
+	for _, t := range []struct {
+		on         bool
+		name, v    string
+		partitions int32
+	}{{c.KafkaMessagesTable, c.KafkaMessagesTableTopic, "KAFKA_MESSAGES_TABLE", c.KafkaMessagesTablePartitions},
+		{c.KafkaConversationsTable, c.KafkaConversationsTableTopic, "KAFKA_CONVERSATIONS_TABLE", c.KafkaConversationsTablePartitions}} {
+		switch other, taken := topics[t.name]; {
+		case !t.on:
+		case t.name == "":
+			bad(t.v+"_TOPIC", "must be set while "+t.v+" is true")
+		case taken:
+			bad(t.v+"_TOPIC", fmt.Sprintf("%q is the topic of %s too: every topic needs its own name", t.name, other))
+		case t.partitions < 1:
+			bad(t.v+"_PARTITIONS", "must be at least 1")
+		default:
+			topics[t.name] = t.v + "_TOPIC"
+		}
 	}
 	if c.KafkaTransactionalID == "" {
 		c.KafkaTransactionalID = DefaultTransactionalID(c.KafkaStateTopic)

@@ -71,6 +71,9 @@ func (c *Config) validatePartoo() Errors {
 	if c.PartooPerPage < 1 || c.PartooPerPage > 100 {
 		bad("PARTOO_PER_PAGE", "must be between 1 and 100")
 	}
+	if c.PartooOrgID < 0 {
+		bad("PARTOO_ORG_ID", "must be a positive organisation id (or unset)")
+	}
 	ids := c.PartooBusinessIDs[:0]
 	for _, id := range c.PartooBusinessIDs {
 		if id = strings.TrimSpace(id); id != "" {

@@ -52,6 +52,10 @@ type Options struct {
 	// derived from the request (so that a request processed twice gives the same events, and
 	// consumers deduplicating on event_id still receive it once).
 	Resnapshot string
+	// Organization, when not 0, is the Partoo organisation the connector reads for: it is part
+	// of every event id, so that two organisations whose conversation ids overlap never share
+	// one. 0 keeps the ids of a single organisation what they always were.
+	Organization int64
 }
 
 // Result of a diff.
@@ -219,7 +223,7 @@ func (d *differ) vanished(ms MessageState, since time.Time) {
 	gen := d.prev.generation(ms.ID)
 	if !ms.Deleted() {
 		last := d.prev.MessageFromState(ms)
-		d.emit(Event{Type: MessageDeleted, ID: eventID(d.convID, ms.ID, genSuffix("deleted", gen)), MessageID: ms.ID,
+		d.emit(Event{Type: MessageDeleted, ID: eventID(d.opt.Organization, d.convID, ms.ID, genSuffix("deleted", gen)), MessageID: ms.ID,
 			Date: last.Date.Time, Message: last, Reason: Vanished, AbsentWalks: ms.Missed(), AbsentSince: since})
 		d.next.Raw[rawKey('x', ms.ID)] = strconv.Itoa(gen + 1)
 	}
@@ -232,7 +236,7 @@ func (d *differ) vanished(ms MessageState, since time.Time) {
 func (d *differ) created(m model.Message) {
 	ms := encodeMessage(m, d.next.Raw)
 	gen := d.prev.generation(m.ID)
-	d.emit(Event{Type: MessageCreated, ID: eventID(d.convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
+	d.emit(Event{Type: MessageCreated, ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
 		Date: m.Date.Time, Message: m, Snapshot: d.snapshot})
 	if m.IsDeleted {
 		d.consumerDeleted(m, gen)
@@ -250,10 +254,10 @@ func (d *differ) seenAgain(old MessageState, m model.Message) {
 		ms.StatusSeq++
 		d.emit(Event{Type: StatusChanged, MessageID: m.ID, Date: m.Date.Time, Message: m,
 			PreviousStatus: before, Status: m.Status,
-			ID: eventID(d.convID, m.ID, genSuffix(fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status), gen))})
+			ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix(fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status), gen))})
 	}
 	if d.opt.Resnapshot != "" {
-		d.emit(Event{Type: MessageCreated, ID: eventID(d.convID, m.ID, genSuffix("resnapshot:"+d.opt.Resnapshot, gen)), MessageID: m.ID,
+		d.emit(Event{Type: MessageCreated, ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix("resnapshot:"+d.opt.Resnapshot, gen)), MessageID: m.ID,
 			Date: m.Date.Time, Message: m, Snapshot: true})
 	}
 	switch {
@@ -267,7 +271,7 @@ func (d *differ) seenAgain(old MessageState, m model.Message) {
 
 // consumerDeleted emits the deletion of m by the consumer (is_deleted became true).
 func (d *differ) consumerDeleted(m model.Message, gen int) {
-	d.emit(Event{Type: MessageDeleted, ID: eventID(d.convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
+	d.emit(Event{Type: MessageDeleted, ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
 		Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
 }
 

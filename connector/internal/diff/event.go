@@ -76,6 +76,9 @@ type Event struct {
 	// from, and the time of the first of them.
 	AbsentWalks int
 	AbsentSince time.Time
+	// Context is the conversation's organisation, business and channel: set by the walk step
+	// after the diff (the diff knows messages only).
+	Context model.Context
 }
 
 // genSuffix names the change of a message's generation gen: the change itself for the first
@@ -91,11 +94,17 @@ func genSuffix(change string, gen int) string {
 // eventNamespace is the UUID namespace of event ids (a random v4 UUID fixed forever).
 var eventNamespace = [16]byte{0x6f, 0x1c, 0x3a, 0x52, 0x9d, 0x0e, 0x4b, 0x7a, 0x8f, 0x21, 0x5c, 0x44, 0x0b, 0xe3, 0x97, 0x16}
 
-// eventID is a UUID v5 (RFC 9562) of "partoo:<conversation>:<message>:<change>".
-func eventID(conv, msg int64, change string) string {
+// eventID is a UUID v5 (RFC 9562) of "partoo:<conversation>:<message>:<change>", or of
+// "partoo:org:<organisation>:<conversation>:<message>:<change>" when org is not 0.
+func eventID(org, conv, msg int64, change string) string {
 	h := sha1.New()
 	h.Write(eventNamespace[:])
-	fmt.Fprintf(h, "partoo:%d:%d:%s", conv, msg, change)
+	if org != 0 {
+		fmt.Fprintf(h, "partoo:org:%d:", org)
+	} else {
+		h.Write([]byte("partoo:"))
+	}
+	fmt.Fprintf(h, "%d:%d:%s", conv, msg, change)
 	var u [16]byte
 	copy(u[:], h.Sum(nil))
 	u[6] = u[6]&0x0f | 0x50

@@ -77,15 +77,23 @@ type topicRole struct {
 // checkTopics checks the events and state topics: absent (created at start), or present with
 // a configuration that keeps the data. ok is false when they cannot be listed.
 func checkTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, r reporter) (stateExists, ok bool) {
-	listed, err := adm.ListTopics(ctx, cfg.KafkaEventsTopic, cfg.KafkaStateTopic)
+	topics := cfg.Topics()
+	listed, err := adm.ListTopics(ctx, topics.Names()...)
 	if err != nil {
-		r.fail("topics", err.Error(), "the user needs Describe on both topics")
+		r.fail("topics", err.Error(), "the user needs Describe on every topic")
 		return false, false
 	}
-	for _, tp := range []topicRole{
+	roles := []topicRole{
 		{cfg.KafkaEventsTopic, "events", state.CheckEventsPolicy},
 		{cfg.KafkaStateTopic, "state", state.CheckStatePolicy},
-	} {
+	}
+	if n := topics.MessagesTable.Name; n != "" {
+		roles = append(roles, topicRole{n, "messages table", state.CheckTablePolicy})
+	}
+	if n := topics.ConversationsTable.Name; n != "" {
+		roles = append(roles, topicRole{n, "conversations table", state.CheckTablePolicy})
+	}
+	for _, tp := range roles {
 		if checkTopic(ctx, adm, tp, listed, r) && tp.role == "state" {
 			stateExists = true
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
+	"github.com/partoo-connector/partoo-connector/connector/internal/tables"
 )
 
 // checkRegistry checks, when a schema registry is set, that it accepts the credentials and
@@ -31,8 +32,29 @@ func checkRegistry(ctx context.Context, cfg *config.Config, rcfg registry.Config
 		r.fail("schema registry", err.Error(), "")
 		return
 	}
+	rows, err := tables.NewCodec()
+	if err != nil {
+		r.fail("schema registry", err.Error(), "")
+		return
+	}
+	type subjectSchema struct {
+		topic  string
+		schema events.Schema
+	}
+	var all []subjectSchema
 	for _, s := range codec.Schemas() {
-		subject := reg.Subject(cfg.KafkaEventsTopic, s.FullName)
+		all = append(all, subjectSchema{cfg.KafkaEventsTopic, s})
+	}
+	topics := cfg.Topics()
+	if n := topics.MessagesTable.Name; n != "" {
+		all = append(all, subjectSchema{n, rows.MessageSchema()})
+	}
+	if n := topics.ConversationsTable.Name; n != "" {
+		all = append(all, subjectSchema{n, rows.ConversationSchema()})
+	}
+	for _, ss := range all {
+		s := ss.schema
+		subject := reg.Subject(ss.topic, s.FullName)
 		res, err := reg.Client().CheckCompatibility(ctx, subject, -1, sr.Schema{Schema: s.Text, Type: sr.TypeAvro})
 		var re *sr.ResponseError
 		switch {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,14 +29,50 @@ type truth struct {
 	Created map[string]int    `json:"created_per_conversation"`
 }
 
-// consumerCase is one topic an end-to-end run wrote, with its ground truth.
+// consumerCase is one end-to-end run's topics, with the simulator's ground truth.
 type consumerCase struct {
-	Brokers  string `json:"brokers"`
-	Topic    string `json:"topic"`
-	Registry string `json:"registry"`
-	Truth    truth  `json:"truth"`
-	events   int
+	Brokers            string `json:"brokers"`
+	Topic              string `json:"topic"` // the events topic
+	Registry           string `json:"registry"`
+	MessagesTable      string `json:"messages_table"`
+	ConversationsTable string `json:"conversations_table"`
+	Truth              truth  `json:"truth"`
+	// Messages is the current state of every published message not deleted, by id: what the
+	// messages table must give.
+	Messages map[string]messageTruth `json:"messages"`
+	// Deleted are the ids of messages published and then deleted: absent from the table.
+	Deleted []string `json:"deleted"`
+	// Conversations are the conversations' context, by id.
+	Conversations map[string]conversationTruth `json:"conversations"`
+	// CreatedPerBusinessPartner counts MessageCreated events by "<business_id>|<partner>".
+	CreatedPerBusinessPartner map[string]int `json:"created_per_business_partner"`
+	EventsByType              map[string]int `json:"events_by_type"`
+	events                    int
 }
+
+// messageTruth is a message's current state, as the simulator holds it.
+type messageTruth struct {
+	ConversationID   int64  `json:"conversation_id"`
+	BusinessID       string `json:"business_id"`
+	MessagingPartner string `json:"messaging_partner"`
+	DateMicros       int64  `json:"date_micros"`
+	Status           string `json:"status"`
+	ContentType      string `json:"content_type"`
+	SenderType       string `json:"sender_type"`
+	SenderLabel      string `json:"sender_label"`
+}
+
+// conversationTruth is a conversation's context, as the simulator holds it.
+type conversationTruth struct {
+	BusinessID       string `json:"business_id"`
+	BusinessName     string `json:"business_name"`
+	MessagingPartner string `json:"messaging_partner"`
+	Status           string `json:"status"`
+}
+
+// downstreamRecipes are the engines' recipes (docs/recipes.md) TestDownstreamConsumers runs
+// on its cases, each in its own file; casesFile holds the cases as JSON.
+var downstreamRecipes = map[string]func(t *testing.T, cases []*consumerCase, casesFile string){}
 
 // TestDownstreamConsumers runs the connector end to end against the simulator, once with
 // single-object values and once with the schema registry, then has consumers that share no
@@ -63,6 +100,19 @@ func TestDownstreamConsumers(t *testing.T) {
 	regURL := registrytest.URL(t) // skips without a registry unless SCHEMA_REGISTRY_REQUIRE_REAL=1
 
 	cases := []*consumerCase{runForConsumers(t, cluster, ""), runForConsumers(t, cluster, regURL)}
+	casesFile := filepath.Join(t.TempDir(), "cases.json")
+	raw, _ := json.Marshal(cases)
+	if err := os.WriteFile(casesFile, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(downstreamRecipes))
+	for name := range downstreamRecipes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) { downstreamRecipes[name](t, cases, casesFile) })
+	}
 
 	t.Run("python", func(t *testing.T) {
 		out, err := exec.Command("../../../examples/python/venv.sh").Output()
@@ -98,11 +148,7 @@ func TestDownstreamConsumers(t *testing.T) {
 	})
 
 	t.Run("kafka-streams", func(t *testing.T) {
-		file := filepath.Join(t.TempDir(), "cases.json")
-		raw, _ := json.Marshal(cases)
-		if err := os.WriteFile(file, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		file := casesFile
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "mvn", "-q", "-B", "-f", "../../../examples/kafka-streams/pom.xml", "test", "-Dpartoo.cases="+file)
@@ -176,6 +222,10 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 	if err := e.sim.SetStatus(sent.ID, model.StatusSuccess); err != nil {
 		t.Fatal(err)
 	}
+	// A change only the conversations listing shows: the conversations table follows it.
+	if err := e.sim.CloseConversation(ids[4]); err != nil {
+		t.Fatal(err)
+	}
 
 	var tr truth
 	tr.Status, tr.Created = map[string]string{}, map[string]int{}
@@ -196,8 +246,13 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 		tr.Status[strconv.FormatInt(id, 10)] = "DELETED"
 	}
 	evs := e.waitEvents(t, "the changes", func(evs []event) bool { return reflect.DeepEqual(consumerView(evs), tr) })
+	c := &consumerCase{Brokers: strings.Join(cluster.Brokers, ","), Topic: e.topics.Events, Registry: regURL, Truth: tr, events: len(evs),
+		MessagesTable: e.topics.MessagesTable.Name, ConversationsTable: e.topics.ConversationsTable.Name}
+	tablesTruth(e, c, vanished)
+	checkContext(t, c, evs)
+	e.waitTables(t, regURL, c)
 	r.stop(t)
-	return &consumerCase{Brokers: strings.Join(cluster.Brokers, ","), Topic: e.topics.Events, Registry: regURL, Truth: tr, events: len(evs)}
+	return c
 }
 
 // addOddMessages adds a conversation of messages with odd values: text in many scripts,

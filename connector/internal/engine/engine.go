@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/status"
+	"github.com/partoo-connector/partoo-connector/connector/internal/tables"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -42,6 +43,10 @@ type Engine struct {
 	// events encodes the event records; registry, when set, gives it the schema ids at start.
 	events   *events.Codec
 	registry *registry.Registry
+	// tables encodes the table topics' rows; convs is what the API said of each conversation
+	// (the events' context, the conversations table's rows).
+	tables   *tables.Codec
+	convs    *tables.Conversations
 	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
 	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
 	standby  atomic.Bool                       // waiting for the lease held by another instance
@@ -72,10 +77,11 @@ func New(opt Options) (*Engine, error) {
 	}
 	c := &Engine{opt: opt, log: opt.Logger.With("component", "connector")}
 	c.health = newHealth(opt.Clock, c.log, opt.Metrics)
+	c.convs = tables.NewConversations(opt.OrganizationID, opt.Topics.ConversationsTable.Name != "", opt.Clock.Now)
 	c.client = opt.PartooClient
 	if c.client == nil {
 		pc := opt.Partoo
-		pc.Hooks = append(append([]partoo.Hook(nil), pc.Hooks...), opt.Metrics, c.health)
+		pc.Hooks = append(append([]partoo.Hook(nil), pc.Hooks...), opt.Metrics, c.health, c.convs)
 		if pc.Logger == nil {
 			pc.Logger = opt.Logger.With("component", "partoo")
 		}
@@ -128,9 +134,17 @@ func New(opt Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if c.tables, err = tables.NewCodec(); err != nil {
+		pub.Close()
+		return nil, err
+	}
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
 		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: []pipeline.Hook{stepHooks{c}}, Diff: opt.Diff,
-		Resnapshot: c.signals.Pending, EventMaxBytes: c.eventMaxBytes})
+		Resnapshot: c.signals.Pending, EventMaxBytes: c.eventMaxBytes,
+		Context: c.convs.Context, Organization: opt.OrganizationID,
+		Tables: &pipeline.Tables{Codec: c.tables, MessagesTopic: opt.Topics.MessagesTable.Name,
+			ConversationsTopic: opt.Topics.ConversationsTable.Name, Conversations: c.convs,
+			Organization: opt.OrganizationID, ConsumerContact: opt.ConsumerContact}})
 	if err != nil {
 		pub.Close()
 		return nil, err

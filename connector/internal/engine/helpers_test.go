@@ -60,8 +60,10 @@ func newEnv(t *testing.T) *env {
 	base := kafkatest.Topic(t)
 	return &env{
 		t: t, sim: sim, url: simtest.Serve(t, sim), cluster: kafkatest.New(t),
-		topics: state.Topics{Events: base + ".events", State: base + ".state", EventsPartitions: 3, StatePartitions: 3},
-		txnID:  base + ".txn",
+		topics: state.Topics{Events: base + ".events", State: base + ".state", EventsPartitions: 3, StatePartitions: 3,
+			MessagesTable:      state.TableTopic{Name: base + ".messages-table", Partitions: 3},
+			ConversationsTable: state.TableTopic{Name: base + ".conversations-table", Partitions: 3}},
+		txnID: base + ".txn",
 	}
 }
 
@@ -440,7 +442,8 @@ func (e *env) processStarter(t *testing.T, extra ...string) func() *exec.Cmd {
 		"PARTOO_API_URL="+e.url, "PARTOO_API_KEY=k", "PARTOO_REQUESTS_PER_MINUTE=100000", "PARTOO_PER_PAGE=7",
 		"KAFKA_BROKERS="+strings.Join(e.cluster.Brokers, ","), "KAFKA_EVENTS_TOPIC="+e.topics.Events,
 		"KAFKA_STATE_TOPIC="+e.topics.State, "KAFKA_TRANSACTIONAL_ID="+e.txnID, "KAFKA_EVENTS_PARTITIONS=3",
-		"KAFKA_STATE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0",
+		"KAFKA_STATE_PARTITIONS=3", "KAFKA_MESSAGES_TABLE_TOPIC="+e.topics.MessagesTable.Name, "KAFKA_MESSAGES_TABLE_PARTITIONS=3",
+		"KAFKA_CONVERSATIONS_TABLE_TOPIC="+e.topics.ConversationsTable.Name, "KAFKA_CONVERSATIONS_TABLE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0",
 		// Vanished deletions confirmed over seconds, not the default 5 minutes.
 		"PARTOO_VANISH_CONFIRM_AFTER=2s")
 	envv = append(envv, extra...) // later entries win

@@ -26,6 +26,14 @@ type Options struct {
 	// single-organisation run.
 	Organization string
 
+	// OrganizationID is the Partoo organisation id (org_id) this engine reads for, published
+	// in every event and row and part of every event id; 0: not configured (the ids of a
+	// single organisation stay what they always were).
+	OrganizationID int64
+	// ConsumerContact publishes the consumer's name and phone number (personal data) in the
+	// conversations table [false].
+	ConsumerContact bool
+
 	// Partoo configures the API client (base URL, key, budget, timeouts). New adds the
 	// connector's health watch and Metrics to its Observer. Required: a key.
 	Partoo partoo.Config
@@ -40,7 +48,8 @@ type Options struct {
 
 	// Kafka are the connection options (seed brokers, TLS, SASL) of every client. Required.
 	Kafka []kgo.Opt
-	// Topics names the events and state topics and how to create them. Required: both names.
+	// Topics names the events and state topics, the table topics ("": not written), and how
+	// to create them. Required: the events and state names.
 	Topics state.Topics
 	// TransactionalID identifies the writer: a second process with the same id fences the
 	// first. Required.

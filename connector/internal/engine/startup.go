@@ -11,6 +11,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -126,8 +127,9 @@ func (c *Engine) checkAPI(ctx context.Context) error {
 	}
 }
 
-// registerSchemas registers the event schemas with the schema registry, if one is configured,
-// and switches the events codec to the Confluent wire format with their ids. A registry that
+// registerSchemas registers the event schemas (and the table topics' row schemas) with the
+// schema registry, if one is configured, and switches the codecs to the Confluent wire format
+// with their ids. A registry that
 // does not answer is retried with backoff (1 s doubling to 30 s) while Readiness says why; a
 // refusal (incompatible, invalid, credentials, not a registry) is returned. It returns nil when
 // ctx ends first.
@@ -141,21 +143,38 @@ func (c *Engine) registerSchemas(ctx context.Context) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		regs, err := c.registry.Register(ctx, c.opt.Topics.Events, c.events.Schemas())
+		var tableIDs [2]uint32 // message row, conversation row
+		for i, tt := range []struct {
+			topic  string
+			schema events.Schema
+		}{{c.opt.Topics.MessagesTable.Name, c.tables.MessageSchema()}, {c.opt.Topics.ConversationsTable.Name, c.tables.ConversationSchema()}} {
+			if err != nil || tt.topic == "" {
+				continue
+			}
+			var more []registry.Registered
+			if more, err = c.registry.Register(ctx, tt.topic, []events.Schema{tt.schema}); err == nil {
+				tableIDs[i] = more[0].ID
+				regs = append(regs, more...)
+			}
+		}
 		if err == nil {
 			ids := make(map[diff.EventType]uint32, len(regs))
 			subjects := make(map[string]uint32, len(regs))
 			args := []any{"registry", c.registry.URL()}
 			for _, r := range regs {
-				ids[r.Type] = r.ID
+				if r.Type != 0 {
+					ids[r.Type] = r.ID
+				}
 				subjects[r.Subject] = r.ID
 				args = append(args, r.Subject, r.ID)
 			}
 			if err := c.events.UseSchemaIDs(ids); err != nil {
 				return err
 			}
+			c.tables.UseSchemaIDs(tableIDs[0], tableIDs[1])
 			c.subjects.Store(&subjects)
 			c.opt.Metrics.SchemaRegistration("registered")
-			c.log.Info("event schemas registered; values use the Confluent wire format", args...)
+			c.log.Info("event and table schemas registered; values use the Confluent wire format", args...)
 			return nil
 		}
 		if ctx.Err() != nil {

@@ -3,12 +3,14 @@ package events
 import (
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
 // Codec encodes diff events as Avro values with their headers, and decodes them back. Values
@@ -56,7 +58,41 @@ func NewCodec() (*Codec, error) {
 		c.kinds = append(c.kinds, ck)
 		c.byType[k.typ], c.byFP[so.Fingerprint] = ck, ck
 	}
+	if err := c.addHistory(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// addHistory makes the codec decode records written with earlier revisions of the event
+// schemas (schemas.History): read as today's events, the fields added since at their zero
+// value (an unknown context).
+func (c *Codec) addHistory() error {
+	names, err := fs.Glob(schemas.History, "history/*.avsc")
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		text, err := fs.ReadFile(schemas.History, name)
+		if err != nil {
+			return err
+		}
+		so, err := avroframe.NewSingleObject(string(text))
+		if err != nil {
+			return fmt.Errorf("events: %s: %w", name, err)
+		}
+		var now *compiledKind
+		for _, k := range c.kinds {
+			if k.so.Name == so.Name {
+				now = k
+			}
+		}
+		if now == nil || c.byFP[so.Fingerprint] != nil {
+			return fmt.Errorf("events: %s is not an earlier revision of an event schema", name)
+		}
+		c.byFP[so.Fingerprint] = &compiledKind{eventKind: now.eventKind, so: so}
+	}
+	return nil
 }
 
 // Schemas lists the event schemas, one per event type.

@@ -12,18 +12,67 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden-single-object.txt from the current encoder")
 
 // goldenEvents are fixed events whose encoding must never change without a schema change.
 func goldenEvents() []diff.Event {
+	evs := goldenEvents1()
+	for i := range evs {
+		evs[i].Context = model.Context{OrganizationID: 9001, BusinessID: "5409c35a97bbc544d8e26737", Partner: "Instagram", Known: true}
+	}
+	evs[1].Context = model.Context{BusinessID: "12", Partner: "Telegram", Known: true} // no organisation, a channel Partoo may add
+	return evs
+}
+
+// goldenEvents1 are the events of testdata/golden-single-object-1.txt, written by the first
+// revision of the schemas (schemas/history/*.1.avsc), which had no conversation context.
+func goldenEvents1() []diff.Event {
 	det := time.Date(2026, 11, 24, 10, 0, 0, 123456000, time.UTC)
 	m := sampleMessage()
 	return []diff.Event{
 		{Type: diff.MessageCreated, ID: "id-1", ConversationID: 42, MessageID: 7, DetectedAt: det, Date: m.Date.Time, Message: m, Snapshot: true},
 		{Type: diff.StatusChanged, ID: "id-2", ConversationID: 42, MessageID: 7, DetectedAt: det, Date: m.Date.Time, Message: m, PreviousStatus: "Sending", Status: "Delivered"},
 		{Type: diff.MessageDeleted, ID: "id-3", ConversationID: 42, MessageID: 7, DetectedAt: det, Date: m.Date.Time, Message: m, Reason: diff.Vanished},
+	}
+}
+
+// Records written by the first revision of the schemas (the golden file of that encoder)
+// still decode, in both framings' readers, to the events they were written from, with an
+// unknown context.
+func TestRecordsOfTheFirstRevisionDecode(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "golden-single-object-1.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values [][]byte
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "value "); ok {
+			b, err := hex.DecodeString(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			values = append(values, b)
+		}
+	}
+	want := goldenEvents1()
+	if len(values) != len(want) {
+		t.Fatalf("%d records in the golden file, want %d", len(values), len(want))
+	}
+	for _, c := range bothFramings(t) {
+		for i, v := range values {
+			got, err := c.DecodeEvent(v, "")
+			if err != nil {
+				t.Fatalf("record %d of revision 1: %v", i, err)
+			}
+			w := want[i]
+			if got.Type != w.Type || got.ID != w.ID || !got.DetectedAt.Equal(w.DetectedAt) || got.Reason != w.Reason ||
+				got.Status != w.Status || got.Context.Known || got.Context.BusinessID != "" {
+				t.Fatalf("record %d of revision 1 decoded as %+v, want %+v", i, got, w)
+			}
+		}
 	}
 }
 
@@ -150,7 +199,7 @@ func TestDecodeEventRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.Type != e.Type || got.ID != e.ID || got.ConversationID != e.ConversationID || got.MessageID != e.MessageID ||
-				!got.DetectedAt.Equal(e.DetectedAt) || got.Reason != e.Reason {
+				!got.DetectedAt.Equal(e.DetectedAt) || got.Reason != e.Reason || got.Context != e.Context {
 				t.Fatalf("%s: got %+v", e.Type, got)
 			}
 			switch e.Type {

@@ -33,7 +33,10 @@ var eventKinds = [...]eventKind{
 	{typ: diff.StatusChanged, schema: schemas.StatusChanged,
 		toNative: statusToNative, fromNative: statusFromNative},
 	{typ: diff.MessageDeleted, schema: schemas.MessageDeleted, message: true,
-		toNative: func(e diff.Event, m map[string]any) { m["reason"] = e.Reason.String() },
+		toNative: func(e diff.Event, m map[string]any) {
+			m["reason"] = e.Reason.String()
+			m["reason_raw"] = e.Reason.String()
+		},
 		fromNative: func(n map[string]any, e *diff.Event) error {
 			s, _ := n["reason"].(string)
 			r, ok := diff.ParseDeleteReason(s)
@@ -47,6 +50,7 @@ var eventKinds = [...]eventKind{
 
 func statusToNative(e diff.Event, m map[string]any) {
 	m["date"] = e.Date.UTC()
+	m["date_ms"] = e.Date.UTC()
 	m["previous_status"] = symbol(e.PreviousStatus)
 	m["previous_status_raw"] = utf8Text(string(e.PreviousStatus))
 	m["status"] = symbol(e.Status)

@@ -14,11 +14,21 @@ import (
 // native is e as a record of k's schema, in goavro's native form; truncatedFrom ≥ 0 sets
 // the message's content_truncated_from.
 func native(k *eventKind, e diff.Event, truncatedFrom int) map[string]any {
+	var org any
+	if e.Context.OrganizationID != 0 {
+		org = goavro.Union("long", e.Context.OrganizationID)
+	}
 	m := map[string]any{
-		"event_id":        e.ID,
-		"conversation_id": e.ConversationID,
-		"message_id":      e.MessageID,
-		"detected_at":     e.DetectedAt.UTC(),
+		"event_id":              e.ID,
+		"event_type":            k.typ.String(),
+		"conversation_id":       e.ConversationID,
+		"message_id":            e.MessageID,
+		"detected_at":           e.DetectedAt.UTC(),
+		"detected_at_ms":        e.DetectedAt.UTC(),
+		"organization_id":       org,
+		"business_id":           utf8Text(e.Context.BusinessID),
+		"messaging_partner":     symbol(e.Context.Partner),
+		"messaging_partner_raw": utf8Text(string(e.Context.Partner)),
 	}
 	if k.message {
 		m["message"] = messageNative(e.Message, truncatedFrom)
@@ -34,6 +44,7 @@ func fromNative(k *eventKind, n map[string]any) (diff.Event, error) {
 	e.ConversationID, _ = n["conversation_id"].(int64)
 	e.MessageID, _ = n["message_id"].(int64)
 	e.DetectedAt, _ = n["detected_at"].(time.Time)
+	e.Context = contextFromNative(n)
 	if k.message {
 		e.Message = messageFromNative(n["message"])
 		e.Date = e.Message.Date.Time
@@ -42,6 +53,20 @@ func fromNative(k *eventKind, n map[string]any) (diff.Event, error) {
 		return diff.Event{}, err
 	}
 	return e, nil
+}
+
+// contextFromNative reads an event's conversation context; a record written before the
+// context fields has none (Known false).
+func contextFromNative(n map[string]any) model.Context {
+	var c model.Context
+	if u, ok := n["organization_id"].(map[string]any); ok {
+		c.OrganizationID, _ = u["long"].(int64)
+	}
+	c.BusinessID, _ = n["business_id"].(string)
+	p, _ := n["messaging_partner_raw"].(string)
+	c.Partner = model.Partner(p)
+	_, c.Known = n["messaging_partner_raw"]
+	return c
 }
 
 func messageNative(msg model.Message, truncatedFrom int) map[string]any {
@@ -59,6 +84,7 @@ func messageNative(msg model.Message, truncatedFrom int) map[string]any {
 		"id":                     msg.ID,
 		"conversation_id":        msg.ConversationID,
 		"date":                   msg.Date.UTC(),
+		"date_ms":                msg.Date.UTC(),
 		"content_type":           symbol(msg.ContentType),
 		"content_type_raw":       utf8Text(string(msg.ContentType)),
 		"sender_type":            symbol(msg.SenderType),

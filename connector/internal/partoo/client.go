@@ -89,6 +89,7 @@ func (c *Client) ListConversations(ctx context.Context, p ListConversationsParam
 	}); err != nil {
 		return nil, err
 	}
+	hooks(c.cfg.Hooks).conversations(page.Conversations)
 	return &page, nil
 }
 
@@ -113,6 +114,7 @@ func (c *Client) GetConversation(ctx context.Context, id int64) (*model.Conversa
 	}); err != nil {
 		return nil, err
 	}
+	hooks(c.cfg.Hooks).conversations([]model.Conversation{conv})
 	return &conv, nil
 }
 

@@ -184,7 +184,8 @@ func decodeConversation(raw json.RawMessage) (model.Conversation, *SkippedItem) 
 	if err != nil {
 		return model.Conversation{}, &SkippedItem{Reason: SkipBadID, Err: fmt.Errorf("id: %w", err)}
 	}
-	c := model.Conversation{ID: id, MessagingPartner: model.Partner(w.MessagingPartner), BusinessID: string(w.Business)}
+	c := model.Conversation{ID: id, MessagingPartner: model.Partner(w.MessagingPartner), BusinessID: string(w.Business),
+		Details: decodeDetails(raw)}
 	if lm := w.LastMessage; lm.set {
 		if lm.err != nil {
 			return c, &SkippedItem{ID: id, Reason: SkipBadLastMessage, Err: fmt.Errorf("last_message: %s: %w", lm.reason, lm.err)}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/hook"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
 // Hook hears what the client does, for metrics, health and logs: any value that implements
@@ -25,6 +26,13 @@ type HookRateLimited interface {
 
 // HookBudgetWaited hears how long each request waited for the budget.
 type HookBudgetWaited interface{ OnBudgetWaited(d time.Duration) }
+
+// HookConversations hears the conversations of every listing page (GET /conversations) and
+// every GET /conversations/{id} that decoded: what Partoo says of each conversation's
+// business, channel and status, whichever part of the connector asked.
+type HookConversations interface {
+	OnConversations(cs []model.Conversation)
+}
 
 // Attempt describes one HTTP attempt.
 type Attempt struct {
@@ -50,6 +58,12 @@ func (hs hooks) skipped(s SkippedItem) { hook.Each(hs, func(h HookSkipped) { h.O
 
 func (hs hooks) rateLimited(d time.Duration) {
 	hook.Each(hs, func(h HookRateLimited) { h.OnRateLimited(d) })
+}
+
+func (hs hooks) conversations(cs []model.Conversation) {
+	if len(cs) > 0 {
+		hook.Each(hs, func(h HookConversations) { h.OnConversations(cs) })
+	}
 }
 
 func (hs hooks) budgetWaited(d time.Duration) {

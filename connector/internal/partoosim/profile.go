@@ -393,14 +393,15 @@ func (s *Sim) renderConversation(c *conv) object {
 		first = c.msgs[0].Date.UTC().Format("2006-01-02 15:04:05.000000-07:00")
 	}
 	created := c.CreatedAt.UTC().Format("2006-01-02 15:04:05.000000-07:00")
-	business := object{{"id", v.businessID(c.BusinessID)}, {"name", fmt.Sprintf("Business %d", c.BusinessID)},
-		{"city", "Paris"}, {"zipcode", nil}, {"country", nil}, {"formatted_address", nil}}
+	business := object{{"id", v.businessID(c.BusinessID)}, {"name", BusinessName(c.BusinessID)},
+		{"city", BusinessCity(c.BusinessID)}, {"zipcode", BusinessZipcode(c.BusinessID)}, {"country", "FR"}, {"formatted_address", nil}}
 	o := object{
-		{"id", v.id(c.ID)}, {"consumer_img", nil}, {"consumer_name", c.ConsumerName}, {"consumer_phone_number", nil},
-		{"last_message", last}, {"is_read", false}, {"status", "Open"}, {"created_at", created},
+		{"id", v.id(c.ID)}, {"consumer_img", nil}, {"consumer_name", c.ConsumerName},
+		{"consumer_phone_number", fmt.Sprintf("+3361%07d", c.ID%10_000_000)},
+		{"last_message", last}, {"is_read", false}, {"status", c.Status}, {"created_at", created},
 		{"has_one_user_message", c.HasOneUserMessage}, {"business", business},
 		{"messaging_partner", string(c.Partner)}, {"issues", []string{}}, {"first_message_date", first},
-		{"is_expired", false}, {"is_solved", false}, {"assigned_user_id", nil},
+		{"is_expired", false}, {"is_solved", c.IsSolved}, {"assigned_user_id", nil},
 		{"custom_channel", v.customChannel("c", c.ID)},
 	}
 	if v.ExtraFields {

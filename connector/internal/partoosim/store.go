@@ -40,13 +40,50 @@ var (
 	ErrNoMessage      = errors.New("partoosim: no such message")
 )
 
-// Conversation is a simulated conversation's fixed attributes.
+// Conversation is a simulated conversation's attributes.
 type Conversation struct {
 	ID           int64         `json:"id"`
 	Partner      model.Partner `json:"messaging_partner"`
 	BusinessID   int64         `json:"business_id"`
 	ConsumerName string        `json:"consumer_name"`
 	CreatedAt    time.Time     `json:"created_at"`
+	Status       string        `json:"status"` // Open [default] or Closed (CloseConversation)
+	IsSolved     bool          `json:"is_solved"`
+}
+
+// BusinessName, BusinessCity and BusinessZipcode are what the simulator says of a business.
+func BusinessName(id int64) string { return fmt.Sprintf("Business %d", id) }
+
+// BusinessCity is the city of a simulated business.
+func BusinessCity(id int64) string {
+	return [...]string{"Paris", "Lyon", "Marseille", "Lille", "Nantes"}[(id%5+5)%5]
+}
+
+// BusinessZipcode is the zipcode of a simulated business.
+func BusinessZipcode(id int64) string { return fmt.Sprintf("%05d", 75000+id%1000) }
+
+// CloseConversation closes a conversation and marks it solved, as an agent does in Partoo:
+// its listing changes, its messages do not.
+func (s *Sim) CloseConversation(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.convs[id]
+	if !ok {
+		return ErrNoConversation
+	}
+	c.Status, c.IsSolved = "Closed", true
+	return nil
+}
+
+// ConversationOf returns a conversation's attributes.
+func (s *Sim) ConversationOf(id int64) (Conversation, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.convs[id]
+	if !ok {
+		return Conversation{}, false
+	}
+	return c.Conversation, true
 }
 
 // storedMessage is a message as the simulator keeps it; the Variant decides how it is sent.
@@ -102,7 +139,7 @@ func (s *Sim) createConversation(spec ConversationSpec) Conversation {
 		spec.CreatedAt = s.clock.Now()
 	}
 	c := &conv{
-		Conversation: Conversation{ID: id, Partner: spec.Partner, BusinessID: spec.BusinessID,
+		Conversation: Conversation{ID: id, Partner: spec.Partner, BusinessID: spec.BusinessID, Status: "Open",
 			ConsumerName: spec.ConsumerName, CreatedAt: spec.CreatedAt.UTC().Truncate(time.Microsecond)},
 		activity: spec.CreatedAt,
 	}

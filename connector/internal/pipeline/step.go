@@ -12,6 +12,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
@@ -43,6 +44,15 @@ type Config struct {
 	// Resnapshot, if set, returns the pending resnapshot request of a conversation ("" for
 	// none): its walk re-emits every recorded message as a snapshot (diff.Options.Resnapshot).
 	Resnapshot func(conversationID int64) string
+	// Context returns a conversation's context (organisation, business, channel) and whether
+	// the API has said it (tables.Conversations.Context); a changed conversation whose
+	// context is unknown is fetched first. Nil: events carry no context.
+	Context func(conversationID int64) (model.Context, bool)
+	// Organization is the Partoo organisation read for (0: not configured): part of every
+	// event id (diff.Options.Organization) and of every event's context.
+	Organization int64
+	// Tables, when set, adds the table topics' records to the transactions.
+	Tables *Tables
 }
 
 // Step is the walk step. Read may be called by several goroutines at once, for different
@@ -107,6 +117,14 @@ func (s *Step) Read(ctx context.Context, id int64, t *budget.Ticket) (*Prepared,
 	idx := s.cfg.Index()
 	prev := idx.Get(id)
 	res := s.diffWalk(prev, w, cov, unreadable, &r)
+	if err := s.withContext(ctx, id, t, &res); err != nil {
+		if ctx.Err() != nil || errors.Is(err, partoo.ErrUnauthorized) {
+			return nil, err
+		}
+		// Nothing is published without its context: the walk fails and is done again.
+		r.Err, r.OK, r.Result = err, false, ResultFailed
+		res = diff.Result{}
+	}
 	p := &Prepared{Report: r, Result: res, prev: prev, idx: idx}
 	if !res.Changed {
 		return p, nil
@@ -178,6 +196,7 @@ func (s *Step) diffWalk(prev *diff.State, w partoo.Walk, cov diff.Coverage, unre
 	opts.Resnapshot = r.Resnapshot
 	opts.Counted = w.HasCount && w.Distinct == w.Count
 	opts.Unreadable = unreadable
+	opts.Organization = s.cfg.Organization
 	res := diff.Diff(prev, r.ConversationID, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, resultOf(cov), res.Ignored
 	if cov == diff.Complete && len(w.Skipped) > 0 {
@@ -215,6 +234,7 @@ func (s *Step) encode(p *Prepared) error {
 		}
 		p.Change.Events = append(p.Change.Events, enc)
 	}
+	p.Change.Records = s.messageRecords(p, maxBytes)
 	sv, err := s.cfg.State.Encode(p.Result.Next)
 	if err != nil {
 		return fmt.Errorf("encode state of conversation %d: %w", id, err)
@@ -240,8 +260,11 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 			changes = append(changes, p.Change)
 		}
 	}
+	convChanges, convRows := s.conversationChanges()
+	changes = append(changes, convChanges...)
 	var perr error
 	refused := map[int64]error{} // conversations Kafka refused records of, left out of the retry
+	defer func() { s.committedConversations(convRows, refused, perr) }()
 	for len(changes) > 0 {
 		perr = s.cfg.Committer.Publish(ctx, changes)
 		hooks(s.cfg.Hooks).transaction(len(changes), perr)

@@ -108,9 +108,17 @@ type Config struct {
 
 // Change is one conversation's contribution to a transaction.
 type Change struct {
-	ConversationID int64
+	ConversationID int64 // 0 for records of no one conversation (the conversations table's)
 	Events         []events.Encoded
-	State          []byte // the new state record value
+	// Records are the table topics' records that follow the events (written after them).
+	Records []Record
+	State   []byte // the new state record value; nil: none
+}
+
+// Record is a keyed record of a table topic; a nil Value is a tombstone.
+type Record struct {
+	Topic      string
+	Key, Value []byte
 }
 
 // Stats are cumulative counts.

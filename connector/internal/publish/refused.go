@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,6 +31,9 @@ func recordRefusal(err error) bool {
 		errors.Is(err, kerr.InvalidRecord) || errors.Is(err, kerr.CorruptMessage)
 }
 
+// conversationKey is the key of a record's conversation id in its Context.
+type conversationKey struct{}
+
 // refusals collects the conversations whose records were refused in one transaction.
 type refusals struct{ ids []int64 }
 
@@ -39,8 +41,8 @@ func (r *refusals) note(rec *kgo.Record, err error) {
 	if rec == nil || !recordRefusal(err) {
 		return
 	}
-	id, perr := strconv.ParseInt(string(rec.Key), 10, 64)
-	if perr != nil || slices.Contains(r.ids, id) {
+	id, _ := rec.Context.Value(conversationKey{}).(int64)
+	if id == 0 || slices.Contains(r.ids, id) {
 		return
 	}
 	r.ids = append(r.ids, id)

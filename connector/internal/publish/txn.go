@@ -103,10 +103,13 @@ func (t *txn) produce(ctx context.Context, changes []Change) error {
 			for i, h := range e.Headers {
 				r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 			}
-			t.send(ctx, r)
+			t.send(ctx, ch.ConversationID, r)
+		}
+		for _, rec := range ch.Records {
+			t.send(ctx, ch.ConversationID, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value})
 		}
 		if ch.State != nil {
-			t.send(ctx, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State})
+			t.send(ctx, ch.ConversationID, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State})
 		}
 	}
 	if !waitTimeout(&t.wg, p.cfg.ProduceTimeout) {
@@ -118,8 +121,9 @@ func (t *txn) produce(ctx context.Context, changes []Change) error {
 	return nil
 }
 
-// send produces one record of the transaction.
-func (t *txn) send(ctx context.Context, r *kgo.Record) {
+// send produces one record of the transaction, for conversation conv (0: none).
+func (t *txn) send(ctx context.Context, conv int64, r *kgo.Record) {
+	r.Context = context.WithValue(context.Background(), conversationKey{}, conv)
 	t.wg.Add(1)
 	t.n++
 	t.sent = true

@@ -28,6 +28,28 @@ type Topics struct {
 	// ReadyTimeout bounds the wait, after creating the topics, for every partition to have a
 	// leader that answers offset requests. Default 30 s.
 	ReadyTimeout time.Duration
+	// MessagesTable and ConversationsTable are the compacted table topics ("": not written).
+	MessagesTable, ConversationsTable TableTopic
+}
+
+// TableTopic is a compacted table topic's name and the settings it is created with.
+type TableTopic struct {
+	Name       string
+	Partitions int32 // default 6
+	// Configs are topic configs set at creation besides cleanup.policy=compact (e.g.
+	// min.compaction.lag.ms, max.message.bytes).
+	Configs map[string]string
+}
+
+// Names lists every topic the connector writes, events and state first.
+func (t Topics) Names() []string {
+	out := []string{t.Events, t.State}
+	for _, tt := range []TableTopic{t.MessagesTable, t.ConversationsTable} {
+		if tt.Name != "" {
+			out = append(out, tt.Name)
+		}
+	}
+	return out
 }
 
 // DefaultStateMaxMessageBytes is the state topic's default max.message.bytes: the largest state
@@ -50,6 +72,23 @@ func (t *Topics) defaults() {
 	if t.ReadyTimeout <= 0 {
 		t.ReadyTimeout = 30 * time.Second
 	}
+	for _, tt := range []*TableTopic{&t.MessagesTable, &t.ConversationsTable} {
+		if tt.Partitions == 0 {
+			tt.Partitions = 6
+		}
+	}
+}
+
+// ErrTableTopicNotCompacted: a table topic exists with a cleanup.policy other than compact.
+var ErrTableTopicNotCompacted = errors.New("table topic must have cleanup.policy=compact")
+
+// CheckTablePolicy refuses a table topic that is not exactly compacted: deletion by time or
+// size would drop rows of messages that still exist.
+func CheckTablePolicy(topic, policy string) error {
+	if policy != "compact" {
+		return fmt.Errorf("topic %s has cleanup.policy=%s; a table topic keeps the current row of every key and needs exactly compact (retention would drop rows): alter it or choose another name: %w", topic, policy, ErrTableTopicNotCompacted)
+	}
+	return nil
 }
 
 // ErrStateTopicNotCompacted: the state topic exists with a cleanup.policy other than compact.
@@ -99,6 +138,25 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 			"delete.retention.ms": "86400000",
 		}}, func(p string) error { return CheckStatePolicy(t.State, p) }},
 	}
+	for _, tt := range []TableTopic{t.MessagesTable, t.ConversationsTable} {
+		if tt.Name == "" {
+			continue
+		}
+		if tt.Name == t.Events || tt.Name == t.State || tt.Name == t.MessagesTable.Name && tt.Name == t.ConversationsTable.Name {
+			return fmt.Errorf("table topic %q must differ from the events, state and other table topic", tt.Name)
+		}
+		cfg := map[string]string{"delete.retention.ms": "86400000"}
+		for k, v := range tt.Configs {
+			cfg[k] = v
+		}
+		cfg["cleanup.policy"] = "compact"
+		name := tt.Name
+		specs = append(specs, struct {
+			spec  kafkatopic.Spec
+			check func(policy string) error
+		}{kafkatopic.Spec{Name: name, Partitions: tt.Partitions, ReplicationFactor: t.ReplicationFactor, Configs: cfg},
+			func(p string) error { return CheckTablePolicy(name, p) }})
+	}
 	for _, s := range specs {
 		switch created, err := kafkatopic.Ensure(ctx, adm, s.spec); {
 		case err != nil:
@@ -115,7 +173,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
 			return err
 		}
 	}
-	return waitReady(ctx, adm, t.ReadyTimeout, t.Events, t.State)
+	return waitReady(ctx, adm, t.ReadyTimeout, t.Names()...)
 }
 
 // DefaultMaxMessageBytes is Kafka's default max.message.bytes (the broker's message.max.bytes),
@@ -264,15 +322,17 @@ func (e *TopicMissingError) Error() string {
 // Is makes errors.Is(err, ErrTopicMissing) match.
 func (e *TopicMissingError) Is(target error) bool { return target == ErrTopicMissing }
 
-// CheckTopics reports whether both topics still exist: nil, an error matching
+// CheckTopics reports whether every topic still exists: nil, an error matching
 // ErrTopicMissing that names the first missing one, or another error when the cluster could
 // not be asked.
 func CheckTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
-	md, err := adm.Metadata(ctx, t.Events, t.State)
+	names := t.Names()
+	md, err := adm.Metadata(ctx, names...)
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{t.State, t.Events} {
+	names[0], names[1] = names[1], names[0] // the state first: its loss matters most
+	for _, name := range names {
 		td, ok := md.Topics[name]
 		if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
 			return &TopicMissingError{Topic: name}

@@ -57,8 +57,7 @@ flags:
 	}
 	stats, err := state.Rebuild(ctx, state.RebuildConfig{Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID,
 		TransactionTimeout: cfg.KafkaTransactionTimeout, Force: *force,
-		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic, EventsPartitions: cfg.KafkaEventsPartitions,
-			StatePartitions: cfg.KafkaStatePartitions, ReplicationFactor: cfg.KafkaReplicationFactor},
+		Topics: cfg.Topics(),
 		Guard: func(ctx context.Context, adm *kadm.Client) error {
 			return doctor.NoLiveConnector(ctx, adm, doctor.LivenessOf(cfg, liveWatch, liveWindow))
 		}})

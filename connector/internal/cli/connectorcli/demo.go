@@ -78,7 +78,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	defer cluster.Close()
 	kopts := []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}
-	topics := state.Topics{Events: "partoo.messages.events", State: "partoo.messages.state", EventsPartitions: 3, StatePartitions: 3}
+	topics := state.Topics{Events: "partoo.messages.events", State: "partoo.messages.state", EventsPartitions: 3, StatePartitions: 3,
+		MessagesTable:      state.TableTopic{Name: "partoo.messages.table", Partitions: 3},
+		ConversationsTable: state.TableTopic{Name: "partoo.conversations.table", Partitions: 3}}
 
 	conn, err := service.New(service.Config{Logger: log, Engines: []engine.Options{{
 		Partoo: partoo.Config{APIURL: api, APIKey: secret.New(demoKey), RequestsPerMinute: demoRPM},

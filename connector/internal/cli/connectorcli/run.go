@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/partoo-connector/partoo-connector/connector/internal/service"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/service"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
@@ -25,7 +26,6 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
-	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 )
 
 // shutdownGrace bounds the time from SIGTERM to exit: below Kubernetes' default 30 s grace.
@@ -159,10 +159,10 @@ func options(cfg *config.Config, kopts []kgo.Opt) engine.Options {
 			RequestTimeout: cfg.PartooRequestTimeout, RequestAttempts: cfg.PartooRequestAttempts, PerPage: cfg.PartooPerPage},
 		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
 		StartupTimeout: cfg.KafkaStartupTimeout, OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
-		Lease: engine.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
-		Topics: state.Topics{Events: cfg.KafkaEventsTopic, State: cfg.KafkaStateTopic,
-			EventsPartitions: cfg.KafkaEventsPartitions, StatePartitions: cfg.KafkaStatePartitions,
-			ReplicationFactor: cfg.KafkaReplicationFactor},
+		Lease:                engine.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
+		Topics:               cfg.Topics(),
+		OrganizationID:       cfg.PartooOrgID,
+		ConsumerContact:      cfg.KafkaConversationsTableConsumerContact,
 		PartooStartupTimeout: cfg.PartooStartupTimeout,
 		ConversationIDs:      cfg.PartooConversationIDs, BusinessIDs: cfg.PartooBusinessIDs,
 		Diff:        diff.Options{VanishAfterWalks: cfg.VanishAfterWalks, VanishConfirmAfter: cfg.PartooVanishConfirmAfter},

@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
+	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
+	"github.com/partoo-connector/partoo-connector/connector/internal/tables"
+)
+
+// Tables configures the table topics' records a Step adds to its transactions.
+type Tables struct {
+	Codec *tables.Codec // required when a topic is set
+	// MessagesTopic receives, for every message an event changed, its row or, once deleted,
+	// a tombstone. "": no messages table.
+	MessagesTopic string
+	// ConversationsTopic receives the rows Conversations collects. "": none.
+	ConversationsTopic string
+	Conversations      *tables.Conversations
+	Organization       int64 // the organisation the rows name (0: not configured)
+	ConsumerContact    bool  // publish the consumer's name and phone number
+}
+
+// maxConversationRows bounds the conversations table's rows one transaction carries.
+const maxConversationRows = 500
+
+// withContext sets the conversation's context on every event of res. A conversation the API
+// has not described since the start is fetched first (GET /conversations/{id}, one request
+// of the walk's budget): no event goes out without its business and channel.
+func (s *Step) withContext(ctx context.Context, id int64, t *budget.Ticket, res *diff.Result) error {
+	if s.cfg.Context == nil || len(res.Events) == 0 {
+		return nil
+	}
+	cx, ok := s.cfg.Context(id)
+	if !ok {
+		conv, err := s.cfg.Partoo.WithTicket(t).GetConversation(ctx, id)
+		if err != nil {
+			return fmt.Errorf("reading the conversation's business and channel (GET /conversations/%d): %w", id, err)
+		}
+		if cx, ok = s.cfg.Context(id); !ok {
+			cx = model.ContextOf(*conv, s.cfg.Organization)
+		}
+	}
+	for i := range res.Events {
+		res.Events[i].Context = cx
+	}
+	return nil
+}
+
+// messageRecords are the messages table's records of a change: for each message its events
+// touched, in the order of its first event, its row as the last event saw it, or a tombstone
+// when its recorded state is deleted.
+func (s *Step) messageRecords(p *Prepared, maxBytes int) []publish.Record {
+	tb := s.cfg.Tables
+	if tb == nil || tb.MessagesTopic == "" {
+		return nil
+	}
+	last := map[int64]int{}
+	var order []int64
+	for i, e := range p.Result.Events {
+		if _, seen := last[e.MessageID]; !seen {
+			order = append(order, e.MessageID)
+		}
+		last[e.MessageID] = i
+	}
+	recs := make([]publish.Record, 0, len(order))
+	for _, id := range order {
+		e := p.Result.Events[last[id]]
+		rec := publish.Record{Topic: tb.MessagesTopic, Key: tables.Key(id)}
+		if !deletedIn(p.Result.Next, e) {
+			v, err := tb.Codec.MessageRow(e, maxBytes)
+			if err != nil {
+				// Named and left out, like an event that cannot fit: the rest goes on.
+				p.Report.Dropped = append(p.Report.Dropped, Dropped{MessageID: id, Type: e.Type, Err: fmt.Errorf("messages table row: %w", err)})
+				continue
+			}
+			rec.Value = v
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// deletedIn says whether e's message is deleted: by e itself, or in the state recorded next.
+func deletedIn(next *diff.State, e diff.Event) bool {
+	if e.Type == diff.MessageDeleted || e.Message.IsDeleted {
+		return true
+	}
+	if next != nil {
+		if i := next.Find(e.MessageID); i >= 0 {
+			return next.Messages[i].Deleted()
+		}
+	}
+	return false
+}
+
+// conversationChanges are the conversations table's pending rows, one change each (so that a
+// row Kafka refuses is left out alone, like a conversation's records).
+func (s *Step) conversationChanges() ([]publish.Change, []tables.ConversationUpdate) {
+	tb := s.cfg.Tables
+	if tb == nil || tb.ConversationsTopic == "" || tb.Conversations == nil {
+		return nil, nil
+	}
+	us := tb.Conversations.Take(maxConversationRows)
+	out := make([]publish.Change, 0, len(us))
+	kept := us[:0]
+	for _, u := range us {
+		v, err := tb.Codec.ConversationRow(u.Conversation, tb.Organization, tb.ConsumerContact, model.Time{Time: u.At})
+		if err != nil {
+			continue // cannot happen with valid UTF-8 text; the row is tried again at the next listing
+		}
+		out = append(out, publish.Change{ConversationID: u.Conversation.ID,
+			Records: []publish.Record{{Topic: tb.ConversationsTopic, Key: tables.Key(u.Conversation.ID), Value: v}}})
+		kept = append(kept, u)
+	}
+	return out, kept
+}
+
+// committedConversations records the conversation rows of the changes that committed.
+func (s *Step) committedConversations(us []tables.ConversationUpdate, refused map[int64]error, perr error) {
+	if len(us) == 0 || perr != nil && !errors.As(perr, new(*publish.RefusedError)) {
+		return
+	}
+	done := us[:0:0]
+	for _, u := range us {
+		if _, no := refused[u.Conversation.ID]; !no {
+			done = append(done, u)
+		}
+	}
+	s.cfg.Tables.Conversations.Committed(done)
+}

@@ -1,0 +1,219 @@
+package tables
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/linkedin/goavro/v2"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
+	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
+	"github.com/partoo-connector/partoo-connector/schemas"
+)
+
+// Codec encodes table rows in Avro single-object encoding, or in the Confluent wire format once
+// UseSchemaIDs gave it the registry's ids. It is safe for concurrent use.
+type Codec struct {
+	msg, conv *avroframe.SingleObject
+	ids       atomic.Pointer[[2]uint32] // message row, conversation row; nil: single-object
+}
+
+// NewCodec compiles the table schemas.
+func NewCodec() (*Codec, error) {
+	msg, err := avroframe.NewSingleObject(schemas.MessageRow)
+	if err != nil {
+		return nil, fmt.Errorf("tables: MessageRow: %w", err)
+	}
+	conv, err := avroframe.NewSingleObject(schemas.ConversationRow)
+	if err != nil {
+		return nil, fmt.Errorf("tables: ConversationRow: %w", err)
+	}
+	return &Codec{msg: msg, conv: conv}, nil
+}
+
+// MessageSchema and ConversationSchema are the row schemas, to register with a registry.
+func (c *Codec) MessageSchema() events.Schema {
+	return events.Schema{FullName: c.msg.Name, Text: schemas.MessageRow}
+}
+
+// ConversationSchema is the conversation row's schema.
+func (c *Codec) ConversationSchema() events.Schema {
+	return events.Schema{FullName: c.conv.Name, Text: schemas.ConversationRow}
+}
+
+// UseSchemaIDs switches the codec to the Confluent wire format with the registry's ids of the
+// message row and conversation row schemas.
+func (c *Codec) UseSchemaIDs(message, conversation uint32) {
+	c.ids.Store(&[2]uint32{message, conversation})
+}
+
+// Key is a table record's key: the id as a decimal string, like the events' keys.
+func Key(id int64) []byte { return strconv.AppendInt(nil, id, 10) }
+
+// ErrTooLarge: a row does not fit the topic's record size even with its content cut.
+var ErrTooLarge = errors.New("table row too large for the topic")
+
+// MessageRow encodes the row of e's message (e.Message as observed, e.Context its
+// conversation's context). A row whose record would exceed maxBytes (> 0; counted like
+// events.RecordSize) has its content cut at a UTF-8 boundary to fit, and
+// content_truncated_from set.
+func (c *Codec) MessageRow(e diff.Event, maxBytes int) ([]byte, error) {
+	content := e.Message.Content
+	size := func(v []byte) int { return events.RecordOverhead + len(Key(e.MessageID)) + len(v) }
+	v, err := c.encodeMessage(e, content, -1)
+	if err != nil || maxBytes <= 0 || size(v) <= maxBytes {
+		return v, err
+	}
+	keep := len(content)
+	for try := 0; try < 4 && keep > 0; try++ {
+		keep -= size(v) - maxBytes + 16 // the length prefix shrinks too: 16 bytes cover it
+		keep = max(keep, 0)
+		for keep > 0 && !utf8.RuneStart(content[keep]) {
+			keep--
+		}
+		if v, err = c.encodeMessage(e, content[:keep], len(content)); err != nil || size(v) <= maxBytes {
+			return v, err
+		}
+	}
+	return nil, fmt.Errorf("%w: message %d of conversation %d takes %d bytes with its content cut, limit %d", ErrTooLarge, e.MessageID, e.ConversationID, size(v), maxBytes)
+}
+
+func (c *Codec) encodeMessage(e diff.Event, content string, truncatedFrom int) ([]byte, error) {
+	m := e.Message
+	var truncated any
+	if truncatedFrom >= 0 {
+		truncated = goavro.Union("long", int64(truncatedFrom))
+	}
+	var userID, custom any
+	if m.UserID != nil {
+		userID = goavro.Union("string", text(*m.UserID))
+	}
+	if len(m.CustomChannel) > 0 {
+		custom = goavro.Union("string", text(string(m.CustomChannel)))
+	}
+	row := map[string]any{
+		"message_id": m.ID, "conversation_id": e.ConversationID,
+		"date": m.Date.UTC(), "date_ms": m.Date.UTC(),
+		"content_type": text(string(m.ContentType)), "sender_type": text(string(m.SenderType)),
+		"sender_label": text(m.SenderLabel), "status": text(string(m.Status)), "content": text(content),
+		"content_truncated_from": truncated, "user_id": userID, "custom_channel": custom,
+		"event_id": e.ID, "updated_at": e.DetectedAt.UTC(), "updated_at_ms": e.DetectedAt.UTC(),
+	}
+	putContext(row, e.Context)
+	return c.frame(c.msg, 0, row)
+}
+
+// ConversationRow encodes a conversation's row, as listed at the time at (UTC). The consumer's
+// name and phone number are published only when contact is set.
+func (c *Codec) ConversationRow(conv model.Conversation, org int64, contact bool, at model.Time) ([]byte, error) {
+	d := conv.Details
+	row := map[string]any{
+		"conversation_id": conv.ID,
+		"business_name":   optString(d.BusinessName), "business_city": optString(d.BusinessCity),
+		"business_zipcode": optString(d.BusinessZipcode), "business_country": optString(d.BusinessCountry),
+		"status": optString(d.Status), "is_solved": optBool(d.IsSolved), "is_expired": optBool(d.IsExpired),
+		"assigned_user_id": optString(d.AssignedUserID),
+		"created_at":       optTime(d.CreatedAt, "timestamp-micros"), "created_at_ms": optTime(d.CreatedAt, "timestamp-millis"),
+		"first_message_date":    optTime(d.FirstMessageDate, "timestamp-micros"),
+		"first_message_date_ms": optTime(d.FirstMessageDate, "timestamp-millis"),
+		"consumer_name":         nil, "consumer_phone_number": nil,
+		"updated_at": at.UTC(), "updated_at_ms": at.UTC(),
+	}
+	if contact {
+		row["consumer_name"], row["consumer_phone_number"] = optString(d.ConsumerName), optString(d.ConsumerPhoneNumber)
+	}
+	putContext(row, model.ContextOf(conv, org))
+	return c.frame(c.conv, 1, row)
+}
+
+// frame encodes a row with the schema so (index i of the registry ids).
+func (c *Codec) frame(so *avroframe.SingleObject, i int, row map[string]any) ([]byte, error) {
+	if ids := c.ids.Load(); ids != nil {
+		return so.AppendConfluent(make([]byte, 0, 256), ids[i], row)
+	}
+	return so.Append(make([]byte, 0, 256), row)
+}
+
+// Decode decodes a row value of either table, in either framing (a Confluent-framed value
+// needs UseSchemaIDs), into goavro's native form.
+func (c *Codec) Decode(value []byte) (string, map[string]any, error) {
+	so, body := c.msg, []byte(nil)
+	if len(value) > 0 && value[0] == 0 {
+		id, b, err := avroframe.SplitConfluent(value)
+		if err != nil {
+			return "", nil, err
+		}
+		ids := c.ids.Load()
+		switch {
+		case ids != nil && id == ids[0]:
+		case ids != nil && id == ids[1]:
+			so = c.conv
+		default:
+			return "", nil, fmt.Errorf("tables: schema id %d is not a table schema's", id)
+		}
+		body = b
+	} else {
+		fp, b, err := avroframe.SplitSingleObject(value)
+		if err != nil {
+			return "", nil, err
+		}
+		switch fp {
+		case c.msg.Fingerprint:
+		case c.conv.Fingerprint:
+			so = c.conv
+		default:
+			return "", nil, fmt.Errorf("tables: unknown schema fingerprint %016x", fp)
+		}
+		body = b
+	}
+	n, err := so.DecodeBody(body)
+	if err != nil {
+		return "", nil, err
+	}
+	m, _ := n.(map[string]any)
+	return so.Name, m, nil
+}
+
+func putContext(row map[string]any, ctx model.Context) {
+	row["organization_id"] = nil
+	if ctx.OrganizationID != 0 {
+		row["organization_id"] = goavro.Union("long", ctx.OrganizationID)
+	}
+	row["business_id"] = text(ctx.BusinessID)
+	row["messaging_partner"] = text(string(ctx.Partner))
+}
+
+func optString(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return goavro.Union("string", text(*s))
+}
+
+func optBool(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return goavro.Union("boolean", *b)
+}
+
+func optTime(t *model.Time, branch string) any {
+	if t == nil {
+		return nil
+	}
+	return goavro.Union("long."+branch, t.UTC())
+}
+
+// text makes s valid UTF-8, as Avro strings must be.
+func text(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

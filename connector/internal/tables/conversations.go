@@ -1,0 +1,113 @@
+package tables
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
+)
+
+// Conversations remembers what the API said of each conversation it listed or fetched: the
+// context every event carries, and, when the conversations table is on, the rows to write
+// (a conversation whose table fields changed since its last committed row). It is a
+// partoo.HookConversations listener; safe for concurrent use.
+type Conversations struct {
+	org   int64
+	table bool // collect rows for the conversations table
+	now   func() time.Time
+
+	mu      sync.Mutex
+	ctx     map[int64]model.Context
+	written map[int64]uint64             // fingerprint of the last committed row
+	pending map[int64]ConversationUpdate // listed with a change, not yet committed
+}
+
+// ConversationUpdate is a conversation as a listing showed it, at a time.
+type ConversationUpdate struct {
+	Conversation model.Conversation
+	At           time.Time
+	sum          uint64
+}
+
+// NewConversations returns an empty store for organisation org (0: not configured). With
+// table set it collects the conversations table's rows; now is the clock (default time.Now).
+func NewConversations(org int64, table bool, now func() time.Time) *Conversations {
+	if now == nil {
+		now = time.Now
+	}
+	return &Conversations{org: org, table: table, now: now, ctx: map[int64]model.Context{},
+		written: map[int64]uint64{}, pending: map[int64]ConversationUpdate{}}
+}
+
+// OnConversations records what a listing or GET /conversations/{id} said of conversations.
+func (s *Conversations) OnConversations(cs []model.Conversation) {
+	at := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cs {
+		s.ctx[c.ID] = model.ContextOf(c, s.org)
+		if !s.table {
+			continue
+		}
+		sum := fingerprint(c)
+		if s.written[c.ID] == sum {
+			delete(s.pending, c.ID)
+			continue
+		}
+		s.pending[c.ID] = ConversationUpdate{Conversation: c, At: at, sum: sum}
+	}
+}
+
+// Context returns a conversation's context, and whether the API has said it since the start.
+func (s *Conversations) Context(id int64) (model.Context, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.ctx[id]
+	return c, ok
+}
+
+// Take returns the pending rows (at most max, > 0), which stay pending until Committed.
+func (s *Conversations) Take(max int) []ConversationUpdate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ConversationUpdate, 0, min(max, len(s.pending)))
+	for _, u := range s.pending {
+		if len(out) == max {
+			break
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// Committed records that the rows of us are in Kafka: each leaves the pending set unless a
+// newer listing changed it again meanwhile.
+func (s *Conversations) Committed(us []ConversationUpdate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range us {
+		id := u.Conversation.ID
+		s.written[id] = u.sum
+		if p, ok := s.pending[id]; ok && p.sum == u.sum {
+			delete(s.pending, id)
+		}
+	}
+}
+
+// Pending is the number of conversations whose row waits for a transaction.
+func (s *Conversations) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
+// fingerprint is a hash of the fields a conversation's row publishes (not its last message).
+func fingerprint(c model.Conversation) uint64 {
+	c.LastMessage = nil
+	b, _ := json.Marshal(c)
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64() | 1 // never 0, the value of a conversation never written
+}
