@@ -86,6 +86,12 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka": "kafka" is not host:port`},
 		{map[string]string{"KAFKA_BROKERS": ":9092"}, `KAFKA_BROKERS: ":9092": ":9092" has no host`},
 		{map[string]string{"KAFKA_BROKERS": "user:s3cret-pw@kafka:9092"}, `KAFKA_BROKERS: "…@kafka:9092" holds credentials`},
+		{map[string]string{"KAFKA_MESSAGES_TABLE_TOPIC": "partoo.messages.events"}, `KAFKA_MESSAGES_TABLE_TOPIC: "partoo.messages.events" is the topic of KAFKA_EVENTS_TOPIC too`},
+		{map[string]string{"KAFKA_CONVERSATIONS_TABLE_TOPIC": "partoo.messages.table"}, `KAFKA_CONVERSATIONS_TABLE_TOPIC: "partoo.messages.table" is the topic of KAFKA_MESSAGES_TABLE_TOPIC too`},
+		{map[string]string{"KAFKA_CONVERSATIONS_TABLE_PARTITIONS": "0"}, "KAFKA_CONVERSATIONS_TABLE_PARTITIONS: must be at least 1"},
+		{map[string]string{"KAFKA_MESSAGES_TABLE_CONFIGS": "retention.ms"}, "KAFKA_MESSAGES_TABLE_CONFIGS:"},
+		{map[string]string{"PARTOO_ORG_ID": "-3"}, "PARTOO_ORG_ID: must be a positive organisation id"},
+		{map[string]string{"PARTOO_ORG_ID": "acme"}, "PARTOO_ORG_ID: cannot parse as an integer"},
 	}
 	for _, tc := range cases {
 		clearConfigEnv(t)
@@ -122,6 +128,10 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	}
 	if rc, err := c.Registry(); err != nil || rc.URL != "" || rc.SubjectStrategy != "topic-record" {
 		t.Fatalf("registry %+v %v", rc, err)
+	}
+	if tp := c.Topics(); tp.MessagesTable.Name != "partoo.messages.table" || tp.ConversationsTable.Name != "partoo.conversations.table" ||
+		c.KafkaConversationsTableConsumerContact || c.PartooOrgID != 0 {
+		t.Fatalf("table defaults %+v (consumer contact %v, org %d)", tp, c.KafkaConversationsTableConsumerContact, c.PartooOrgID)
 	}
 	if c.PartooAPIKey.Reveal() != "from-file" || len(c.PartooConversationIDs) != 2 || c.KafkaEventsTopic != "partoo.messages.events" || c.PartooRequestsPerMinute != 300 {
 		t.Fatalf("config %+v", c)

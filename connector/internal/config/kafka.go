@@ -12,6 +12,32 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
+// validateTables checks the table topics' settings.
+func (c *KafkaConfig) validateTables() Errors {
+	var errs Errors
+	bad := func(name, problem string) { errs = append(errs, &Error{Var: name, Problem: problem}) }
+	topics := map[string]string{c.KafkaEventsTopic: "KAFKA_EVENTS_TOPIC", c.KafkaStateTopic: "KAFKA_STATE_TOPIC"}
+	for _, t := range []struct {
+		on         bool
+		name, v    string
+		partitions int32
+	}{{c.KafkaMessagesTable, c.KafkaMessagesTableTopic, "KAFKA_MESSAGES_TABLE", c.KafkaMessagesTablePartitions},
+		{c.KafkaConversationsTable, c.KafkaConversationsTableTopic, "KAFKA_CONVERSATIONS_TABLE", c.KafkaConversationsTablePartitions}} {
+		switch other, taken := topics[t.name]; {
+		case !t.on:
+		case t.name == "":
+			bad(t.v+"_TOPIC", "must be set while "+t.v+" is true")
+		case taken:
+			bad(t.v+"_TOPIC", fmt.Sprintf("%q is the topic of %s too: every topic needs its own name", t.name, other))
+		case t.partitions < 1:
+			bad(t.v+"_PARTITIONS", "must be at least 1")
+		default:
+			topics[t.name] = t.v + "_TOPIC"
+		}
+	}
+	return errs
+}
+
 // Topics are the topics the connector writes, as the settings name them (a table turned off
 // has no name).
 func (c *KafkaConfig) Topics() state.Topics {
@@ -51,25 +77,7 @@ func (c *KafkaConfig) validate() Errors {
 	if c.KafkaEventsTopic == "" || c.KafkaStateTopic == "" || c.KafkaEventsTopic == c.KafkaStateTopic {
 		bad("KAFKA_STATE_TOPIC", "events and state topics must be set and different")
 	}
-	topics := map[string]string{c.KafkaEventsTopic: "KAFKA_EVENTS_TOPIC", c.KafkaStateTopic: "KAFKA_STATE_TOPIC"}
-	for _, t := range []struct {
-		on         bool
-		name, v    string
-		partitions int32
-	}{{c.KafkaMessagesTable, c.KafkaMessagesTableTopic, "KAFKA_MESSAGES_TABLE", c.KafkaMessagesTablePartitions},
-		{c.KafkaConversationsTable, c.KafkaConversationsTableTopic, "KAFKA_CONVERSATIONS_TABLE", c.KafkaConversationsTablePartitions}} {
-		switch other, taken := topics[t.name]; {
-		case !t.on:
-		case t.name == "":
-			bad(t.v+"_TOPIC", "must be set while "+t.v+" is true")
-		case taken:
-			bad(t.v+"_TOPIC", fmt.Sprintf("%q is the topic of %s too: every topic needs its own name", t.name, other))
-		case t.partitions < 1:
-			bad(t.v+"_PARTITIONS", "must be at least 1")
-		default:
-			topics[t.name] = t.v + "_TOPIC"
-		}
-	}
+	errs = append(errs, c.validateTables()...)
 	if c.KafkaTransactionalID == "" {
 		c.KafkaTransactionalID = DefaultTransactionalID(c.KafkaStateTopic)
 	}

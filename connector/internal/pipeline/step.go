@@ -264,7 +264,7 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 	changes = append(changes, convChanges...)
 	var perr error
 	refused := map[int64]error{} // conversations Kafka refused records of, left out of the retry
-	defer func() { s.committedConversations(convRows, refused, perr) }()
+	defer func() { s.settleConversations(convRows, refused, perr) }()
 	for len(changes) > 0 {
 		perr = s.cfg.Committer.Publish(ctx, changes)
 		hooks(s.cfg.Hooks).transaction(len(changes), perr)

@@ -111,7 +111,8 @@ func (s *Step) conversationChanges() ([]publish.Change, []tables.ConversationUpd
 	for _, u := range us {
 		v, err := tb.Codec.ConversationRow(u.Conversation, tb.Organization, tb.ConsumerContact, model.Time{Time: u.At})
 		if err != nil {
-			continue // cannot happen with valid UTF-8 text; the row is tried again at the next listing
+			tb.Conversations.Failed([]tables.ConversationUpdate{u}) // cannot happen with valid text; tried again
+			continue
 		}
 		out = append(out, publish.Change{ConversationID: u.Conversation.ID,
 			Records: []publish.Record{{Topic: tb.ConversationsTopic, Key: tables.Key(u.Conversation.ID), Value: v}}})
@@ -120,16 +121,25 @@ func (s *Step) conversationChanges() ([]publish.Change, []tables.ConversationUpd
 	return out, kept
 }
 
-// committedConversations records the conversation rows of the changes that committed.
-func (s *Step) committedConversations(us []tables.ConversationUpdate, refused map[int64]error, perr error) {
-	if len(us) == 0 || perr != nil && !errors.As(perr, new(*publish.RefusedError)) {
+// settleConversations records the conversation rows of the changes that committed, and
+// gives the others back.
+func (s *Step) settleConversations(us []tables.ConversationUpdate, refused map[int64]error, perr error) {
+	if len(us) == 0 {
 		return
 	}
-	done := us[:0:0]
+	store := s.cfg.Tables.Conversations
+	if perr != nil && !errors.As(perr, new(*publish.RefusedError)) {
+		store.Failed(us)
+		return
+	}
+	var done, failed []tables.ConversationUpdate
 	for _, u := range us {
-		if _, no := refused[u.Conversation.ID]; !no {
+		if _, no := refused[u.Conversation.ID]; no {
+			failed = append(failed, u)
+		} else {
 			done = append(done, u)
 		}
 	}
-	s.cfg.Tables.Conversations.Committed(done)
+	store.Committed(done)
+	store.Failed(failed)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry/registrytest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
+	schemafiles "github.com/partoo-connector/partoo-connector/schemas"
 )
 
 func schemas(t *testing.T) []events.Schema {
@@ -206,5 +208,58 @@ func TestEchoedCredentialsAreScrubbed(t *testing.T) {
 		if msg := err.Error(); strings.Contains(msg, "s3cr3t") || strings.Contains(msg, b64) || strings.Contains(msg, strings.TrimRight(b64, "=")) || !strings.Contains(msg, secret.Redacted) {
 			t.Fatalf("HTTP %d: the password leaked or was not shown as redacted: %v", status, err)
 		}
+	}
+}
+
+// The event schemas of this release evolve the first revision's (schemas/history) as a
+// schema registry's BACKWARD rule demands: on subjects holding revision 1 with that rule,
+// the registry accepts them as new versions. The control: a field added without a default is
+// refused on the same subjects, so the rule is enforced there.
+func TestEvolvedSchemasAreBackwardCompatible(t *testing.T) {
+	url := registrytest.URL(t)
+	reg, err := registry.New(registry.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := registrytest.Topic("evolve")
+	current := schemas(t)
+	oldIDs := map[string]int{}
+	for _, s := range current {
+		typ := strings.TrimPrefix(s.FullName, "partoo.messages.v1.")
+		old, err := fs.ReadFile(schemafiles.History, "history/"+typ+".1.avsc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject := reg.Subject(topic, s.FullName)
+		id, err := reg.Client().RegisterSchema(ctx(t), subject, sr.Schema{Schema: string(old), Type: sr.TypeAvro}, -1, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldIDs[subject] = id
+		for _, r := range reg.Client().SetCompatibility(ctx(t), sr.SetCompatibility{Level: sr.CompatBackward}, subject) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	}
+	regs, err := reg.Register(ctx(t), topic, current)
+	if err != nil {
+		t.Fatalf("the registry refused this release's schemas over revision 1 under BACKWARD: %v", err)
+	}
+	for _, r := range regs {
+		if int(r.ID) == oldIDs[r.Subject] {
+			t.Fatalf("%s: the registry gave revision 1's id %d: the schema did not change", r.Subject, r.ID)
+		}
+	}
+	// The control: a new field without a default breaks BACKWARD.
+	s := current[0]
+	bad := strings.Replace(s.Text, `"fields": [`, `"fields": [{"name": "no_default", "type": "string"},`, 1)
+	if bad == s.Text {
+		t.Fatal("could not build the control schema")
+	}
+	_, err = reg.Register(ctx(t), topic, []events.Schema{{Type: s.Type, FullName: s.FullName, Text: bad}})
+	var refused *registry.RefusedError
+	if !errors.As(err, &refused) || !refused.Incompatible() {
+		t.Fatalf("a field without a default must be refused under BACKWARD, got %v", err)
 	}
 }

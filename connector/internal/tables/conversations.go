@@ -18,10 +18,11 @@ type Conversations struct {
 	table bool // collect rows for the conversations table
 	now   func() time.Time
 
-	mu      sync.Mutex
-	ctx     map[int64]model.Context
-	written map[int64]uint64             // fingerprint of the last committed row
-	pending map[int64]ConversationUpdate // listed with a change, not yet committed
+	mu       sync.Mutex
+	ctx      map[int64]model.Context
+	written  map[int64]uint64             // fingerprint of the last committed row
+	pending  map[int64]ConversationUpdate // listed with a change, not yet committed
+	inflight map[int64]bool               // taken into a transaction not yet settled
 }
 
 // ConversationUpdate is a conversation as a listing showed it, at a time.
@@ -38,7 +39,7 @@ func NewConversations(org int64, table bool, now func() time.Time) *Conversation
 		now = time.Now
 	}
 	return &Conversations{org: org, table: table, now: now, ctx: map[int64]model.Context{},
-		written: map[int64]uint64{}, pending: map[int64]ConversationUpdate{}}
+		written: map[int64]uint64{}, pending: map[int64]ConversationUpdate{}, inflight: map[int64]bool{}}
 }
 
 // OnConversations records what a listing or GET /conversations/{id} said of conversations.
@@ -47,15 +48,18 @@ func (s *Conversations) OnConversations(cs []model.Conversation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range cs {
+		c.LastMessage = nil // not a field of the row; it may hold a large content
 		s.ctx[c.ID] = model.ContextOf(c, s.org)
 		if !s.table {
 			continue
 		}
 		sum := fingerprint(c)
-		if s.written[c.ID] == sum {
+		if s.written[c.ID] == sum && !s.inflight[c.ID] {
 			delete(s.pending, c.ID)
 			continue
 		}
+		// Back to the committed row while another is in flight: that one will overwrite it,
+		// so this listing's row is written after it.
 		s.pending[c.ID] = ConversationUpdate{Conversation: c, At: at, sum: sum}
 	}
 }
@@ -68,15 +72,20 @@ func (s *Conversations) Context(id int64) (model.Context, bool) {
 	return c, ok
 }
 
-// Take returns the pending rows (at most max, > 0), which stay pending until Committed.
+// Take returns pending rows (at most max, > 0) for a transaction; they stay pending until
+// Committed, and Failed gives them back.
 func (s *Conversations) Take(max int) []ConversationUpdate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]ConversationUpdate, 0, min(max, len(s.pending)))
-	for _, u := range s.pending {
+	for id, u := range s.pending {
 		if len(out) == max {
 			break
 		}
+		if s.inflight[id] {
+			continue
+		}
+		s.inflight[id] = true
 		out = append(out, u)
 	}
 	return out
@@ -90,9 +99,19 @@ func (s *Conversations) Committed(us []ConversationUpdate) {
 	for _, u := range us {
 		id := u.Conversation.ID
 		s.written[id] = u.sum
+		delete(s.inflight, id)
 		if p, ok := s.pending[id]; ok && p.sum == u.sum {
 			delete(s.pending, id)
 		}
+	}
+}
+
+// Failed gives back the rows of a transaction that did not commit: still pending.
+func (s *Conversations) Failed(us []ConversationUpdate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range us {
+		delete(s.inflight, u.Conversation.ID)
 	}
 }
 
