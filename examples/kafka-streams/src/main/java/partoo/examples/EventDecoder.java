@@ -24,7 +24,7 @@ import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.message.BinaryMessageDecoder;
 
 /**
- * Decodes the connector's event values, in either framing.
+ * Decodes the connector's event values and table rows, in either framing.
  *
  * <ul>
  *   <li>Avro single-object encoding (C3 01, the schema's 8-byte CRC-64-AVRO fingerprint, the
@@ -36,6 +36,8 @@ import org.apache.avro.message.BinaryMessageDecoder;
  */
 public final class EventDecoder {
   static final List<String> TYPES = List.of("MessageCreated", "StatusChanged", "MessageDeleted");
+  /** The table topics' row schemas, decoded the same way. */
+  static final List<String> ROWS = List.of("MessageRow", "ConversationRow");
 
   private final Map<Long, BinaryMessageDecoder<GenericRecord>> byFingerprint = new HashMap<>();
   private final Map<String, Schema> localByName = new HashMap<>();
@@ -46,7 +48,7 @@ public final class EventDecoder {
 
   public EventDecoder(String registryUrl) throws IOException {
     this.registryUrl = registryUrl == null || registryUrl.isEmpty() ? null : registryUrl.replaceAll("/+$", "");
-    for (String type : TYPES) {
+    for (String type : concat(TYPES, ROWS)) {
       try (InputStream in = EventDecoder.class.getResourceAsStream("/schemas/" + type + ".avsc")) {
         if (in == null) {
           throw new IOException("schema " + type + ".avsc is not on the classpath");
@@ -59,8 +61,17 @@ public final class EventDecoder {
     }
   }
 
-  /** Decodes one record value. */
+  private static List<String> concat(List<String> a, List<String> b) {
+    List<String> out = new java.util.ArrayList<>(a);
+    out.addAll(b);
+    return out;
+  }
+
+  /** Decodes one record value; a tombstone (null) gives null. */
   public GenericRecord decode(byte[] value) {
+    if (value == null) {
+      return null;
+    }
     try {
       if (value.length >= 5 && value[0] == 0) {
         return decodeConfluent(value);
