@@ -3,7 +3,9 @@ package avroframe_test
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
@@ -30,6 +32,18 @@ func TestFingerprintsMatchFastavro(t *testing.T) {
 	sources := map[string]string{
 		"MessageCreated": schemas.MessageCreated, "StatusChanged": schemas.StatusChanged,
 		"MessageDeleted": schemas.MessageDeleted, "ConversationState": schemas.ConversationState,
+		"MessageRow": schemas.MessageRow, "ConversationRow": schemas.ConversationRow,
+	}
+	for _, typ := range []string{"MessageCreated", "StatusChanged", "MessageDeleted"} {
+		old, err := fs.ReadFile(schemas.History, "history/"+typ+".1.avsc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources["history/"+typ+".1"] = string(old)
+	}
+	doc, err := os.ReadFile("../../../docs/events.md")
+	if err != nil {
+		t.Fatal(err)
 	}
 	n := 0
 	for name, rv := range vectors {
@@ -56,9 +70,14 @@ func TestFingerprintsMatchFastavro(t *testing.T) {
 		if fp := fmt.Sprintf("%x", le[:]); fp != v.CRC {
 			t.Errorf("%s fingerprint %s, fastavro %s", name, fp, v.CRC)
 		}
+		// docs/events.md lists the events' fingerprints, today's and revision 1's.
+		isEvent := strings.Contains(name, "Created") || strings.Contains(name, "StatusChanged") || strings.Contains(name, "Deleted")
+		if isEvent && !strings.Contains(string(doc), "`"+v.CRC+"`") {
+			t.Errorf("docs/events.md does not list %s's fingerprint %s", name, v.CRC)
+		}
 		n++
 	}
-	if n != 6 {
-		t.Fatalf("checked %d vectors, want 6", n)
+	if n != 11 {
+		t.Fatalf("checked %d vectors, want 11", n)
 	}
 }

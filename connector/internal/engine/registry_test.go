@@ -36,7 +36,7 @@ func TestSchemaRegistryWireFormat(t *testing.T) {
 	r := e.start(opt)
 	e.waitEvents(t, "the snapshot", func(evs []event) bool { return count(evs, "MessageCreated") >= want })
 	report := r.c.Status()
-	if report.SchemaRegistry == nil || len(report.SchemaRegistry.Subjects) != 3 {
+	if report.SchemaRegistry == nil || len(report.SchemaRegistry.Subjects) != 5 { // three event types, two tables
 		t.Fatalf("status reports the registry as %+v", report.SchemaRegistry)
 	}
 	r.stop(t)

@@ -15,6 +15,7 @@ const AdminPrefix = "/_sim/"
 // adminRoutes registers the scenario endpoints:
 //
 //	POST /_sim/conversations               ConversationSpec → Conversation
+//	POST /_sim/conversations/{id}/close    status Closed, is_solved true
 //	POST /_sim/messages                    MessageSpec → Message
 //	POST /_sim/messages/{id}/status        {"status": "Success"}
 //	POST /_sim/messages/{id}/delete        consumer deletion (is_deleted=true)
@@ -31,6 +32,18 @@ func (s *Sim) adminRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusCreated, s.CreateConversation(spec))
+	})
+	mux.HandleFunc("POST /_sim/conversations/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "json", "conversation id must be an integer")
+			return
+		}
+		if err := s.CloseConversation(id); err != nil {
+			adminErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /_sim/messages", func(w http.ResponseWriter, r *http.Request) {
 		var spec MessageSpec

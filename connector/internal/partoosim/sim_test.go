@@ -195,6 +195,18 @@ func TestAdminEndpointsScriptAScenario(t *testing.T) {
 	if r := post(t, root+"/_sim/messages/"+id+"/vanish", nil); r.status != 200 {
 		t.Fatalf("vanish: %d %s", r.status, r.body)
 	}
+	// Closing a conversation shows in its listing.
+	cid := strconv.FormatInt(conv.ID, 10)
+	if r := post(t, root+"/_sim/conversations/"+cid+"/close", nil); r.status != 204 {
+		t.Fatalf("close: %d %s", r.status, r.body)
+	}
+	if r := post(t, root+"/_sim/conversations/999/close", nil); r.status != 404 {
+		t.Fatalf("close unknown: %d", r.status)
+	}
+	cp, err := partoo.DecodeConversationPage(get(t, base+"/conversations", "k").body)
+	if err != nil || len(cp.Conversations) != 1 || *cp.Conversations[0].Details.Status != "Closed" || !*cp.Conversations[0].Details.IsSolved {
+		t.Fatalf("conversations after close: %+v %v", cp, err)
+	}
 
 	r = get(t, root+"/_sim/changes?since=0", "")
 	var log struct{ Changes []partoosim.Change }

@@ -48,6 +48,7 @@ func (s *Conversations) OnConversations(cs []model.Conversation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range cs {
+		c.LastMessage = nil // not a field of the row; it may hold a large content
 		s.ctx[c.ID] = model.ContextOf(c, s.org)
 		if !s.table {
 			continue

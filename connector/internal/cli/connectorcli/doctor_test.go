@@ -29,6 +29,8 @@ func doctorEnv(t *testing.T, cluster *kafkatest.Cluster, key string) (events, st
 	t.Setenv("KAFKA_BROKERS", strings.Join(cluster.Brokers, ","))
 	t.Setenv("KAFKA_EVENTS_TOPIC", base+".events")
 	t.Setenv("KAFKA_STATE_TOPIC", base+".state")
+	t.Setenv("KAFKA_MESSAGES_TABLE_TOPIC", base+".messages-table")
+	t.Setenv("KAFKA_CONVERSATIONS_TABLE_TOPIC", base+".conversations-table")
 	return base + ".events", base + ".state"
 }
 
@@ -95,6 +97,20 @@ func TestDoctorBadSetups(t *testing.T) {
 	}
 	if rc, out, _ := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ topic "+st+": topic "+st+" has cleanup.policy=delete") {
 		t.Errorf("non-compacted state topic: rc %d:\n%s", rc, out)
+	}
+
+	// A table topic that would drop rows by retention is refused too, named.
+	events, _ := doctorEnv(t, cluster, "k")
+	table := strings.TrimSuffix(events, ".events") + ".messages-table"
+	resp, err = cluster.Admin(t).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact,delete")}, table)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, out, _ := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ topic "+table+": topic "+table+" has cleanup.policy=compact,delete; a table topic keeps the current row") {
+		t.Errorf("non-compacted messages table topic: rc %d:\n%s", rc, out)
 	}
 
 	clearEnv(t)
