@@ -9,9 +9,9 @@ and reported under "pitfalls" as {"rows": [...]} or {"error": "..."}.
 
 Timestamps are printed as integers: TIMESTAMP_LTZ(6)/TIMESTAMP(6) columns in epoch microseconds,
 TIMESTAMP(3) columns in epoch milliseconds, so that a test compares them exactly. The jobs run
-in streaming mode over bounded sources (upsert-kafka is a changelog source, which batch mode
-does not take): each query's changelog (+I, -U, +U, -D) is applied here as a sink would, and
-what remains is its final result.
+in streaming mode over bounded sources (upsert-kafka is a changelog source): each query's
+changelog (+I, -U, +U, -D) is applied here as a sink would, and what remains is its final
+result.
 
     python recipes.py --brokers HOST:PORT --registry URL --events-topic T \
         --messages-table-topic T --jars "$(./jars.sh)"
