@@ -33,18 +33,7 @@ func (s *Sim) adminRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusCreated, s.CreateConversation(spec))
 	})
-	mux.HandleFunc("POST /_sim/conversations/{id}/close", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, "json", "conversation id must be an integer")
-			return
-		}
-		if err := s.CloseConversation(id); err != nil {
-			adminErr(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	s.closeRoute(mux)
 	mux.HandleFunc("POST /_sim/messages", func(w http.ResponseWriter, r *http.Request) {
 		var spec MessageSpec
 		if !readJSON(w, r, &spec) {
@@ -123,4 +112,20 @@ func adminErr(w http.ResponseWriter, err error) {
 		return
 	}
 	writeErr(w, http.StatusInternalServerError, "server", err.Error())
+}
+
+// closeRoute serves POST /_sim/conversations/{id}/close.
+func (s *Sim) closeRoute(mux *http.ServeMux) {
+	mux.HandleFunc("POST /_sim/conversations/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "json", "conversation id must be an integer")
+			return
+		}
+		if err := s.CloseConversation(id); err != nil {
+			adminErr(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
