@@ -15,6 +15,10 @@ var shownFiles = []string{
 	"examples/flink/messages_table.sql",
 	"examples/flink/queries.sql",
 	"examples/flink/pitfalls.sql",
+	"examples/kafka-connect/worker.properties",
+	"examples/kafka-connect/messages-postgres.properties",
+	"examples/kafka-connect/plugins/partoo-transforms/src/main/java/partoo/connect/ReplaceNul.java",
+	"examples/kafka-streams/src/main/java/partoo/examples/MessagesPerBusinessApp.java",
 }
 
 // TestDocBlocksEqualFiles: in README.md and docs/*.md, a line `<!-- file: PATH -->` (PATH from
