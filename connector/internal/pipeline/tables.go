@@ -78,7 +78,7 @@ func (s *Step) messageRecords(p *Prepared, maxBytes int) []publish.Record {
 				p.Report.Dropped = append(p.Report.Dropped, Dropped{MessageID: id, Type: e.Type, Err: fmt.Errorf("messages table row: %w", err)})
 				continue
 			}
-			rec.Value = v
+			rec.Value, rec.Headers = v, tb.Codec.Headers(false)
 		}
 		recs = append(recs, rec)
 	}
@@ -115,7 +115,7 @@ func (s *Step) conversationChanges() ([]publish.Change, []tables.ConversationUpd
 			continue
 		}
 		out = append(out, publish.Change{ConversationID: u.Conversation.ID,
-			Records: []publish.Record{{Topic: tb.ConversationsTopic, Key: tables.Key(u.Conversation.ID), Value: v}}})
+			Records: []publish.Record{{Topic: tb.ConversationsTopic, Key: tables.Key(u.Conversation.ID), Value: v, Headers: tb.Codec.Headers(true)}}})
 		kept = append(kept, u)
 	}
 	return out, kept

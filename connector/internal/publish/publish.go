@@ -119,6 +119,7 @@ type Change struct {
 type Record struct {
 	Topic      string
 	Key, Value []byte
+	Headers    []events.Header
 }
 
 // Stats are cumulative counts.

@@ -106,7 +106,11 @@ func (t *txn) produce(ctx context.Context, changes []Change) error {
 			t.send(ctx, ch.ConversationID, r)
 		}
 		for _, rec := range ch.Records {
-			t.send(ctx, ch.ConversationID, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value})
+			r := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
+			for _, h := range rec.Headers {
+				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+			}
+			t.send(ctx, ch.ConversationID, r)
 		}
 		if ch.State != nil {
 			t.send(ctx, ch.ConversationID, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State})

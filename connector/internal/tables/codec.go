@@ -53,6 +53,55 @@ func (c *Codec) UseSchemaIDs(message, conversation uint32) {
 	c.ids.Store(&[2]uint32{message, conversation})
 }
 
+// Headers are a row record's headers, as the events carry them: content-type, schema_name,
+// schema_fingerprint and, in the Confluent wire format, schema_id — so that a reader without
+// registry access (tail) knows the schema. A tombstone has none.
+func (c *Codec) Headers(conversation bool) []events.Header {
+	so, i := c.msg, 0
+	if conversation {
+		so, i = c.conv, 1
+	}
+	hs := []events.Header{
+		{Key: events.HeaderContentType, Value: []byte(events.ContentType)},
+		{Key: events.HeaderSchemaName, Value: []byte(so.Name)},
+		{Key: events.HeaderFingerprint, Value: []byte(so.FPHex)},
+	}
+	if ids := c.ids.Load(); ids != nil {
+		hs = append(hs, events.Header{Key: events.HeaderSchemaID, Value: strconv.AppendUint(nil, uint64(ids[i]), 10)})
+	}
+	return hs
+}
+
+// DecodeWithFingerprint decodes a row value of either framing with the schema its
+// schema_fingerprint header names (fingerprintHex), without registry ids: what tail does.
+func (c *Codec) DecodeWithFingerprint(value []byte, fingerprintHex string) (string, map[string]any, error) {
+	var so *avroframe.SingleObject
+	switch fingerprintHex {
+	case c.msg.FPHex:
+		so = c.msg
+	case c.conv.FPHex:
+		so = c.conv
+	default:
+		return c.Decode(value)
+	}
+	body := value
+	var err error
+	if len(value) > 0 && value[0] == 0 {
+		_, body, err = avroframe.SplitConfluent(value)
+	} else {
+		_, body, err = avroframe.SplitSingleObject(value)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	n, err := so.DecodeBody(body)
+	if err != nil {
+		return "", nil, err
+	}
+	m, _ := n.(map[string]any)
+	return so.Name, m, nil
+}
+
 // Key is a table record's key: the id as a decimal string, like the events' keys.
 func Key(id int64) []byte { return strconv.AppendInt(nil, id, 10) }
 
@@ -60,12 +109,14 @@ func Key(id int64) []byte { return strconv.AppendInt(nil, id, 10) }
 var ErrTooLarge = errors.New("table row too large for the topic")
 
 // MessageRow encodes the row of e's message (e.Message as observed, e.Context its
-// conversation's context). A row whose record would exceed maxBytes (> 0; counted like
-// events.RecordSize) has its content cut at a UTF-8 boundary to fit, and
+// conversation's context). A row whose record (with its headers) would exceed maxBytes (> 0;
+// counted by events.RecordSize) has its content cut at a UTF-8 boundary to fit, and
 // content_truncated_from set.
 func (c *Codec) MessageRow(e diff.Event, maxBytes int) ([]byte, error) {
 	content := e.Message.Content
-	size := func(v []byte) int { return events.RecordOverhead + len(Key(e.MessageID)) + len(v) }
+	size := func(v []byte) int {
+		return events.RecordSize(events.Encoded{Key: Key(e.MessageID), Value: v, Headers: c.Headers(false)})
+	}
 	v, err := c.encodeMessage(e, content, -1)
 	if err != nil || maxBytes <= 0 || size(v) <= maxBytes {
 		return v, err

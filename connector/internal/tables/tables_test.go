@@ -85,7 +85,7 @@ func TestMessageRowFitsAndKeepsDates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if size := events.RecordOverhead + len(tables.Key(2)) + len(v); size > 50_000 {
+	if size := events.RecordSize(events.Encoded{Key: tables.Key(2), Value: v, Headers: c.Headers(false)}); size > 50_000 {
 		t.Fatalf("row record of %d bytes, limit 50000", size)
 	}
 	_, row, err := c.Decode(v)

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/tables"
 )
 
 // Output formats of `tail` and `demo`.
@@ -35,6 +36,7 @@ type printer struct {
 	enc     *json.Encoder
 	format  string
 	codec   *events.Codec
+	rows    *tables.Codec // the table topics' rows (tail --topic partoo.messages.table)
 	count   map[string]int
 	printed int
 }
@@ -47,7 +49,11 @@ func newPrinter(w io.Writer, format string) (*printer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &printer{w: w, enc: json.NewEncoder(w), format: format, codec: codec, count: map[string]int{}}, nil
+	rows, err := tables.NewCodec()
+	if err != nil {
+		return nil, err
+	}
+	return &printer{w: w, enc: json.NewEncoder(w), format: format, codec: codec, rows: rows, count: map[string]int{}}, nil
 }
 
 // isTerminal reports whether w is a character device (a terminal), not a pipe or a file.
@@ -69,10 +75,22 @@ func (p *printer) print(r *kgo.Record) error {
 	}
 	line.Type = line.Headers[events.HeaderEventType]
 	// Registry-framed values carry the schema's fingerprint too: no registry call needed.
-	_, native, err := p.codec.DecodeWithFingerprint(r.Value, line.Headers[events.HeaderFingerprint])
-	if err != nil {
+	fp := line.Headers[events.HeaderFingerprint]
+	name, native, err := p.codec.DecodeWithFingerprint(r.Value, fp)
+	switch {
+	case r.Value == nil:
+		line.Type = "tombstone" // a table topic's deleted row
+	case err != nil && line.Type == "":
+		// Not an event: a table topic's row?
+		if name, native, err = p.rows.DecodeWithFingerprint(r.Value, fp); err == nil {
+			line.Type = name[strings.LastIndexByte(name, '.')+1:]
+		}
+	}
+	switch {
+	case r.Value == nil:
+	case err != nil:
 		line.Event = map[string]string{"error": err.Error()}
-	} else {
+	default:
 		line.Event = events.Plain(native)
 	}
 	p.count[line.Type]++
@@ -93,6 +111,9 @@ func textLine(l eventLine) string {
 	}
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 	at := str(ev, "detected_at")
+	if at == "" {
+		at = str(ev, "updated_at") // a table row
+	}
 	if len(at) > len("2006-01-02T15:04:05") {
 		at = at[:len("2006-01-02T15:04:05")] + "Z"
 	}
@@ -109,6 +130,13 @@ func textLine(l eventLine) string {
 		fmt.Fprintf(&b, " %s→%s", str(ev, "previous_status_raw"), str(ev, "status_raw"))
 	case "MessageDeleted":
 		fmt.Fprintf(&b, " %s", str(ev, "reason"))
+	case "MessageRow":
+		fmt.Fprintf(&b, " %s %s %s/%s", str(ev, "sender_type"), str(ev, "status"), str(ev, "messaging_partner"), str(ev, "business_id"))
+		m = ev
+	case "ConversationRow":
+		fmt.Fprintf(&b, " %s %s/%s", str(ev, "status"), str(ev, "messaging_partner"), str(ev, "business_id"))
+	case "tombstone":
+		fmt.Fprintf(&b, " key=%s deleted", l.Key)
 	}
 	if c := str(m, "content"); c != "" {
 		fmt.Fprintf(&b, " %q", shorten(c, 60))

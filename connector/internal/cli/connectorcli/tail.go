@@ -30,7 +30,7 @@ func cmdTail(args []string, stdout, stderr io.Writer) int {
 	untilEnd := fs.Bool("until-end", false, "exit at the end offsets taken at start (with --from-beginning: print everything there is, then exit)")
 	maxEvents := fs.Int("max", 0, "stop after N events (0: no limit)")
 	timeout := fs.Duration("timeout", 0, "stop when no event arrives for this long (0: wait forever)")
-	topic := fs.String("topic", "", "topic to read (default: KAFKA_EVENTS_TOPIC)")
+	topic := fs.String("topic", "", "topic to read: the events (default: KAFKA_EVENTS_TOPIC) or a table topic")
 	conversation := fs.Int64("conversation-id", 0, "print only this conversation's events")
 	format := fs.String("format", formatJSON, "json (one object a line: type, key, partition, offset, headers, event) or text (one readable line an event)")
 	fs.Usage = func() {

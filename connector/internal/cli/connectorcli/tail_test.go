@@ -45,7 +45,8 @@ func TestTailPrintsEvents(t *testing.T) {
 		_, _ = sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
 	}
 	conn, err := engine.New(engine.Options{Partoo: partoo.Config{APIURL: simtest.Serve(t, sim), APIKey: secret.New("k"), RequestsPerMinute: 600_000}, Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)},
-		Topics: state.Topics{Events: topic, State: topic + ".state", EventsPartitions: 2, StatePartitions: 2}, TransactionalID: topic,
+		Topics: state.Topics{Events: topic, State: topic + ".state", EventsPartitions: 2, StatePartitions: 2,
+			MessagesTable: state.TableTopic{Name: topic + ".table", Partitions: 2}}, TransactionalID: topic,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +83,15 @@ func TestTailPrintsEvents(t *testing.T) {
 		if ev.Type != "MessageCreated" || ev.Key != "1" || body["conversation_id"] != float64(1) || ev.Headers["ce_id"] != body["event_id"] {
 			t.Fatalf("line %s", l)
 		}
+	}
+	// The messages table topic reads too: one row a message, with its context.
+	out.Reset()
+	if rc := run([]string{"tail", "--topic", topic + ".table", "--from-beginning", "--max", "3", "--timeout", "20s", "--format", "text"}, &out, &errs); rc != 0 {
+		t.Fatalf("tail of the table: rc %d: %s", rc, errs.String())
+	}
+	if rows := strings.Split(strings.TrimSpace(out.String()), "\n"); len(rows) != 3 || !strings.Contains(rows[0], "MessageRow") ||
+		!strings.Contains(rows[0], "Whatsapp/1") || strings.Contains(out.String(), "undecodable") {
+		t.Fatalf("table rows: %q", out.String())
 	}
 	// With nothing new, --timeout ends it.
 	out.Reset()
