@@ -76,8 +76,19 @@ func headers(e diff.Event, so *avroframe.SingleObject) []Header {
 		{HeaderCESpecVersion, []byte("1.0")},
 		{HeaderCEID, []byte(e.ID)},
 		{HeaderCEType, []byte(so.Name)},
-		{HeaderCESource, []byte("/partoo/conversations/" + strconv.FormatInt(e.ConversationID, 10))},
+		{HeaderCESource, []byte(source(e))},
 		{HeaderCESubject, []byte(strconv.FormatInt(e.MessageID, 10))},
 		{HeaderCETime, []byte(e.DetectedAt.UTC().Format(rfc3339Micro))},
 	}
+}
+
+// source is an event's ce_source: /partoo/conversations/{id}, under
+// /partoo/organizations/{org_id} when the organisation is known, so that two organisations
+// writing one topic are told apart.
+func source(e diff.Event) string {
+	s := "/partoo/conversations/" + strconv.FormatInt(e.ConversationID, 10)
+	if org := e.Context.OrganizationID; org != 0 {
+		s = "/partoo/organizations/" + strconv.FormatInt(org, 10) + s[len("/partoo"):]
+	}
+	return s
 }
