@@ -310,3 +310,19 @@ func TestDeleteReasonNamesRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// With an organisation, the same change in the same conversation id gets another id in each
+// organisation; without one, the id is the one earlier releases gave (pinned here).
+func TestEventIDsAreScopedByOrganization(t *testing.T) {
+	walk := []model.Message{msg(7, "Success")}
+	id := func(org int64) string {
+		return diff.Diff(nil, 42, walk, diff.Complete, t0, diff.Options{Organization: org}).Events[0].ID
+	}
+	if a, b := id(1), id(2); a == b || a == id(0) {
+		t.Fatalf("organisations 1 and 2 share ids: %s %s (none: %s)", a, b, id(0))
+	}
+	// The id the previous release (ef76f95) gives this change: UUID v5 of "partoo:42:7:created".
+	if got, want := id(0), "39009cc4-4009-5413-8f5c-1f96b617704d"; got != want {
+		t.Fatalf("without an organisation the id is %s, earlier releases gave %s", got, want)
+	}
+}
