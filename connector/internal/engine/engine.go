@@ -140,7 +140,7 @@ func New(opt Options) (*Engine, error) {
 	}
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
 		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: []pipeline.Hook{stepHooks{c}}, Diff: opt.Diff,
-		Resnapshot: c.signals.Pending, EventMaxBytes: c.eventMaxBytes,
+		Resnapshot: c.signals.Pending, Fill: c.signals.PendingFill, EventMaxBytes: c.eventMaxBytes,
 		Context: c.convs.Context, Organization: opt.OrganizationID,
 		Tables: &pipeline.Tables{Codec: c.tables, MessagesTopic: opt.Topics.MessagesTable.Name,
 			ConversationsTopic: opt.Topics.ConversationsTable.Name, Conversations: c.convs,
@@ -235,6 +235,7 @@ func (c *Engine) write(ctx context.Context) error {
 	if err := c.restore(ctx); err != nil {
 		return err
 	}
+	c.requestTableFill(ctx)
 	c.kafkaOK.Store(true)
 	c.setReady(true)
 	defer c.setReady(false)

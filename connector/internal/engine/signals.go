@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/partoo-connector/partoo-connector/connector/internal/pipeline"
 	"github.com/partoo-connector/partoo-connector/connector/internal/signal"
 )
@@ -17,15 +21,55 @@ func (c *Engine) newSignals() *signal.Tracker {
 	})
 }
 
-// resnapshotWalked tells the tracker about a walk that served a request: a complete walk
-// committed, or a conversation gone (nothing to re-emit); any other is walked again later.
+// resnapshotWalked tells the tracker about a walk that served a request (a resnapshot or a
+// table fill): a complete walk committed, or a conversation gone (nothing to re-emit); any
+// other is walked again later.
 func (c *Engine) resnapshotWalked(r pipeline.Report) {
+	req := r.Resnapshot
+	if req == "" {
+		req = r.Fill
+	}
 	switch {
-	case r.Resnapshot == "":
+	case req == "":
 		return
 	case r.Result == pipeline.ResultSkipped:
 	case !r.OK || (r.Result != pipeline.ResultComplete && r.Result != pipeline.ResultAllPages):
 		return
 	}
-	c.signals.Done(r.ConversationID, r.Resnapshot)
+	c.signals.Done(r.ConversationID, req)
+}
+
+// requestTableFill asks, through the signal topic, for the rows of every recorded message when
+// the messages table is empty while the state is not: a deployment upgraded from a release
+// without tables (or whose table topic was recreated). The request survives restarts like a
+// resnapshot; the rows are written by the walks the scheduler does anyway, without events.
+func (c *Engine) requestTableFill(ctx context.Context) {
+	table := c.opt.Topics.MessagesTable.Name
+	if table == "" {
+		return
+	}
+	if convs, _ := c.Index().Len(); convs == 0 {
+		return
+	}
+	ends, err := c.adm.ListEndOffsets(ctx, table)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		c.log.Warn("cannot tell whether the messages table needs filling; not filling it", "topic", table, "err", err)
+		return
+	}
+	var records int64
+	ends.Each(func(o kadm.ListedOffset) { records += o.Offset })
+	if records > 0 {
+		return
+	}
+	s, _, err := signal.Send(ctx, c.opt.Kafka, c.opt.Topics.State, signal.Signal{Type: signal.FillTables, All: true})
+	if err != nil {
+		c.log.Warn("the messages table is empty but the state is not, and the fill request could not be sent; run `partoo-connector resnapshot --all` to fill it (with new snapshot events)",
+			"topic", table, "err", err)
+		return
+	}
+	c.log.Info("the messages table is empty but the state is not (an upgrade?): filling it from the walks, without events",
+		"topic", table, "request", s.ID)
 }

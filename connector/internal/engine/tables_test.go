@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
+	"github.com/partoo-connector/partoo-connector/connector/internal/state"
 	"github.com/partoo-connector/partoo-connector/connector/internal/tables"
 )
 
@@ -193,5 +195,43 @@ func TestTableTopicsAndContext(t *testing.T) {
 	c := runForConsumers(t, kafkatest.New(t), "")
 	if len(c.Deleted) < 2 || len(c.Messages) == 0 || c.EventsByType["StatusChanged"] == 0 {
 		t.Fatalf("the run did not exercise the tables: %d live, %d deleted, %v", len(c.Messages), len(c.Deleted), c.EventsByType)
+	}
+}
+
+// An upgrade from a release without tables: the state records every message, the messages
+// table is new and empty. The connector fills it from its walks — every current message gets
+// its row — and publishes no event for it.
+func TestEmptyMessagesTableIsFilledWithoutEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	populate(e, 6)
+	want := e.publishable()
+	opt := e.options()
+	opt.Scheduler = engine.SchedulerSweep
+	table := opt.Topics.MessagesTable
+	opt.Topics.MessagesTable = state.TableTopic{} // the release before: no messages table
+	r := e.start(opt)
+	e.waitEvents(t, "the snapshot", func(evs []event) bool { return count(evs, "MessageCreated") >= want })
+	r.stop(t)
+	before := e.readEvents(t)
+	for _, m := range e.sim.Messages(e.sim.ConversationIDs()[0]) {
+		if m.SenderType.Known() && !m.IsDeleted {
+			if err := e.sim.DeleteMessage(m.ID); err != nil { // a change while it was stopped
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+
+	opt.Topics.MessagesTable = table
+	r = e.start(opt)
+	r.waitWalks(t, int64(len(e.sim.ConversationIDs())))
+	c := &consumerCase{MessagesTable: table.Name, ConversationsTable: e.topics.ConversationsTable.Name}
+	tablesTruth(e, c, nil)
+	e.waitTables(t, "", c)
+	r.stop(t)
+	after := e.readEvents(t)
+	if len(after) != len(before)+1 || count(after, "MessageDeleted") != count(before, "MessageDeleted")+1 {
+		t.Fatalf("the fill published events: %d before, %d after (want one MessageDeleted more)", len(before), len(after))
 	}
 }

@@ -108,8 +108,9 @@ type Report struct {
 	// Refused: Kafka refused records of this conversation (Err says why); the rest of its
 	// batch was published without it, and it is walked again later.
 	Refused bool
-	// Resnapshot is the resnapshot request the walk served ("" for none).
-	Resnapshot string
+	// Resnapshot is the resnapshot request the walk served ("" for none); Fill the table-fill
+	// request (signal.FillTables).
+	Resnapshot, Fill string
 	// Events committed for the conversation (nil if none, or if the commit failed).
 	Events []diff.Event
 	// UnknownSenders maps each undocumented sender_type met to a message id with it, and

@@ -44,6 +44,9 @@ type Config struct {
 	// Resnapshot, if set, returns the pending resnapshot request of a conversation ("" for
 	// none): its walk re-emits every recorded message as a snapshot (diff.Options.Resnapshot).
 	Resnapshot func(conversationID int64) string
+	// Fill, if set, returns the pending table-fill request of a conversation ("" for none):
+	// its complete walk writes the messages table row of every current message, events or not.
+	Fill func(conversationID int64) string
 	// Context returns a conversation's context (organisation, business, channel) and whether
 	// the API has said it (tables.Conversations.Context); a changed conversation whose
 	// context is unknown is fetched first. Nil: events carry no context.
@@ -88,11 +91,13 @@ func New(cfg Config) (*Step, error) {
 
 // Prepared is one conversation walked, diffed and encoded, ready to commit.
 type Prepared struct {
-	Report Report
-	Result diff.Result
-	Change publish.Change // encoded events and state; meaningful when Result.Changed
-	prev   *diff.State
-	idx    *state.Index // the index it was diffed against
+	Report  Report
+	Result  diff.Result
+	Change  publish.Change  // encoded events, rows and state; meaningful when publishes()
+	walk    []model.Message // the walk's messages, kept for a table fill only
+	context model.Context   // the conversation's context, when known
+	prev    *diff.State
+	idx     *state.Index // the index it was diffed against
 }
 
 // Walk reads one conversation and commits the result on its own.
@@ -117,7 +122,10 @@ func (s *Step) Read(ctx context.Context, id int64, t *budget.Ticket) (*Prepared,
 	idx := s.cfg.Index()
 	prev := idx.Get(id)
 	res := s.diffWalk(prev, w, cov, unreadable, &r)
-	if err := s.withContext(ctx, id, t, &res); err != nil {
+	fill := r.Fill != "" && s.cfg.Tables != nil && s.cfg.Tables.MessagesTopic != "" &&
+		(r.Result == ResultComplete || r.Result == ResultAllPages)
+	cx, err := s.withContext(ctx, id, t, &res, fill)
+	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, partoo.ErrUnauthorized) {
 			return nil, err
 		}
@@ -125,8 +133,11 @@ func (s *Step) Read(ctx context.Context, id int64, t *budget.Ticket) (*Prepared,
 		r.Err, r.OK, r.Result = err, false, ResultFailed
 		res = diff.Result{}
 	}
-	p := &Prepared{Report: r, Result: res, prev: prev, idx: idx}
-	if !res.Changed {
+	p := &Prepared{Report: r, Result: res, prev: prev, idx: idx, context: cx}
+	if fill && r.Err == nil {
+		p.walk = w.Messages
+	}
+	if !p.publishes() {
 		return p, nil
 	}
 	if err := s.encode(p); err != nil {
@@ -134,6 +145,9 @@ func (s *Step) Read(ctx context.Context, id int64, t *budget.Ticket) (*Prepared,
 	}
 	return p, nil
 }
+
+// publishes says whether the walk has records to commit: a changed state, or a table fill.
+func (p *Prepared) publishes() bool { return p.Result.Changed || p.walk != nil }
 
 // readWalk walks a conversation's messages and starts the walk's report.
 func (s *Step) readWalk(ctx context.Context, id int64, t *budget.Ticket) (partoo.Walk, Report) {
@@ -143,6 +157,9 @@ func (s *Step) readWalk(ctx context.Context, id int64, t *budget.Ticket) (partoo
 		Pages: w.Pages, Messages: len(w.Messages), Skipped: len(w.Skipped), Err: werr}
 	if s.cfg.Resnapshot != nil {
 		r.Resnapshot = s.cfg.Resnapshot(id) // reported even when the conversation is gone
+	}
+	if s.cfg.Fill != nil {
+		r.Fill = s.cfg.Fill(id)
 	}
 	s.mu.Lock()
 	r.PreviousWalk = s.lastWalk[id]
@@ -235,6 +252,9 @@ func (s *Step) encode(p *Prepared) error {
 		p.Change.Events = append(p.Change.Events, enc)
 	}
 	p.Change.Records = s.messageRecords(p, maxBytes)
+	if !p.Result.Changed {
+		return nil // a table fill of an unchanged conversation: rows only
+	}
 	sv, err := s.cfg.State.Encode(p.Result.Next)
 	if err != nil {
 		return fmt.Errorf("encode state of conversation %d: %w", id, err)
@@ -256,7 +276,7 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 	idx := s.cfg.Index()
 	var changes []publish.Change
 	for _, p := range batch {
-		if p.Result.Changed && p.idx == idx {
+		if p.publishes() && p.idx == idx && (p.Result.Changed || len(p.Change.Records) > 0) {
 			changes = append(changes, p.Change)
 		}
 	}
@@ -304,7 +324,7 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 			r.Result, r.OK, r.Err = ResultFailed, false, errors.New("the state was re-read since this walk: walked again")
 			hooks(s.cfg.Hooks).walked(r)
 			s.cfg.Scheduler.Walked(id, idx.Get(id), schedule.Outcome{Failed: true})
-		case !p.Result.Changed:
+		case !p.publishes():
 			hooks(s.cfg.Hooks).walked(r)
 			// A suspect walk (most of the conversation missing, nothing vouching for it) is
 			// looked at again soon, like a failed one.
@@ -313,6 +333,9 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 			r.Result, r.OK, r.Err = ResultFailed, false, perr
 			hooks(s.cfg.Hooks).walked(r)
 			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: true})
+		case !p.Result.Changed: // a table fill's rows committed
+			hooks(s.cfg.Hooks).walked(r)
+			s.cfg.Scheduler.Walked(id, p.prev, schedule.Outcome{Failed: r.Err != nil || r.Suspect})
 		default:
 			idx.Put(p.Result.Next) // only after the commit
 			r.Events = p.Result.Events

@@ -31,15 +31,15 @@ const maxConversationRows = 500
 // withContext sets the conversation's context on every event of res. A conversation the API
 // has not described since the start is fetched first (GET /conversations/{id}, one request
 // of the walk's budget): no event goes out without its business and channel.
-func (s *Step) withContext(ctx context.Context, id int64, t *budget.Ticket, res *diff.Result) error {
-	if s.cfg.Context == nil || len(res.Events) == 0 {
-		return nil
+func (s *Step) withContext(ctx context.Context, id int64, t *budget.Ticket, res *diff.Result, fill bool) (model.Context, error) {
+	if s.cfg.Context == nil || (len(res.Events) == 0 && !fill) {
+		return model.Context{}, nil
 	}
 	cx, ok := s.cfg.Context(id)
 	if !ok {
 		conv, err := s.cfg.Partoo.WithTicket(t).GetConversation(ctx, id)
 		if err != nil {
-			return fmt.Errorf("reading the conversation's business and channel (GET /conversations/%d): %w", id, err)
+			return model.Context{}, fmt.Errorf("reading the conversation's business and channel (GET /conversations/%d): %w", id, err)
 		}
 		if cx, ok = s.cfg.Context(id); !ok {
 			cx = model.ContextOf(*conv, s.cfg.Organization)
@@ -48,7 +48,7 @@ func (s *Step) withContext(ctx context.Context, id int64, t *budget.Ticket, res 
 	for i := range res.Events {
 		res.Events[i].Context = cx
 	}
-	return nil
+	return cx, nil
 }
 
 // messageRecords are the messages table's records of a change: for each message its events
@@ -81,6 +81,37 @@ func (s *Step) messageRecords(p *Prepared, maxBytes int) []publish.Record {
 			rec.Value, rec.Headers = v, tb.Codec.Headers(false)
 		}
 		recs = append(recs, rec)
+	}
+	return append(recs, s.fillRecords(p, last, maxBytes)...)
+}
+
+// fillRecords are the rows a table fill adds: every current message of the walk that no event
+// of this change touched (known sender, recorded and not deleted), with an empty event_id.
+func (s *Step) fillRecords(p *Prepared, touched map[int64]int, maxBytes int) []publish.Record {
+	if p.walk == nil {
+		return nil
+	}
+	tb, id := s.cfg.Tables, p.Report.ConversationID
+	st := p.Result.Next
+	if st == nil {
+		st = p.prev
+	}
+	now := s.cfg.Clock.Now()
+	var recs []publish.Record
+	for _, m := range p.walk {
+		if _, done := touched[m.ID]; done || m.ConversationID != id || !m.SenderType.Known() || st == nil {
+			continue
+		}
+		if i := st.Find(m.ID); i < 0 || st.Messages[i].Deleted() {
+			continue
+		}
+		e := diff.Event{Type: diff.MessageCreated, ConversationID: id, MessageID: m.ID, DetectedAt: now, Date: m.Date.Time, Message: m, Context: p.context}
+		v, err := tb.Codec.MessageRow(e, maxBytes)
+		if err != nil {
+			p.Report.Dropped = append(p.Report.Dropped, Dropped{MessageID: m.ID, Type: e.Type, Err: fmt.Errorf("messages table row: %w", err)})
+			continue
+		}
+		recs = append(recs, publish.Record{Topic: tb.MessagesTopic, Key: tables.Key(m.ID), Value: v, Headers: tb.Codec.Headers(false)})
 	}
 	return recs
 }

@@ -27,6 +27,12 @@ import (
 // MessageCreated with snapshot=true.
 const Resnapshot = "resnapshot"
 
+// FillTables asks for the messages table rows of every current message of some conversations
+// (or all) to be written, without any event: what a deployment whose messages table is newer
+// than its state needs (an upgrade from a release without tables). The connector sends it
+// itself when it finds the table empty and the state not.
+const FillTables = "fill-tables"
+
 // Signal is one request, a JSON value on the signal topic.
 type Signal struct {
 	ID              string    `json:"id"`

@@ -42,7 +42,8 @@ type Config struct {
 type Tracker struct {
 	cfg     Config
 	mu      sync.Mutex
-	pending map[int64]string // conversation → request id
+	pending map[int64]string  // conversation → request id
+	types   map[string]string // request id → its type (Resnapshot, FillTables)
 	queue   []*request
 	commits chan *kgo.Record // to Serve's committer; nil while the topic is not read
 }
@@ -56,13 +57,25 @@ type request struct {
 }
 
 // NewTracker returns a tracker with nothing pending.
-func NewTracker(cfg Config) *Tracker { return &Tracker{cfg: cfg, pending: map[int64]string{}} }
+func NewTracker(cfg Config) *Tracker {
+	return &Tracker{cfg: cfg, pending: map[int64]string{}, types: map[string]string{}}
+}
 
-// Pending returns the id of the request a conversation owes a snapshot to ("" for none).
-func (t *Tracker) Pending(id int64) string {
+// Pending returns the id of the resnapshot request a conversation owes a snapshot to ("" for
+// none).
+func (t *Tracker) Pending(id int64) string { return t.pendingOf(id, Resnapshot) }
+
+// PendingFill returns the id of the table-fill request a conversation owes its rows to ("" for
+// none).
+func (t *Tracker) PendingFill(id int64) string { return t.pendingOf(id, FillTables) }
+
+func (t *Tracker) pendingOf(id int64, typ string) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.pending[id]
+	if req := t.pending[id]; t.types[req] == typ {
+		return req
+	}
+	return ""
 }
 
 // Done notes that a conversation was walked completely and committed for request (or is gone):
@@ -91,10 +104,15 @@ func (t *Tracker) drain() {
 		q := t.queue[0]
 		t.queue = t.queue[1:]
 		commit = q.record
-		if q.signal.Type == Resnapshot {
+		switch q.signal.Type {
+		case Resnapshot:
 			t.cfg.Log.Info("resnapshot done: every conversation of the request re-emitted", "request", q.signal.ID,
 				"conversations", q.total, "took", t.cfg.Clock.Now().Sub(q.started).Round(time.Millisecond))
+		case FillTables:
+			t.cfg.Log.Info("table fill done: every current message of the request's conversations has its row", "request", q.signal.ID,
+				"conversations", q.total, "took", t.cfg.Clock.Now().Sub(q.started).Round(time.Millisecond))
 		}
+		delete(t.types, q.signal.ID)
 	}
 	if commit != nil && t.commits != nil {
 		// Never block the walks on Kafka: the latest offset supersedes one not yet committed.
@@ -233,7 +251,7 @@ func (t *Tracker) start(ctx context.Context, adm *kadm.Client) (kgo.Offset, bool
 // received starts carrying out one request.
 func (t *Tracker) received(r *kgo.Record) {
 	var s Signal
-	if err := json.Unmarshal(r.Value, &s); err != nil || s.Type != Resnapshot || s.ID == "" {
+	if err := json.Unmarshal(r.Value, &s); err != nil || (s.Type != Resnapshot && s.Type != FillTables) || s.ID == "" {
 		t.cfg.RateLog.Warn("signals:unknown", "ignoring a record of the signal topic that is not a resnapshot request",
 			"offset", r.Offset, "err", err)
 		t.mu.Lock()
@@ -255,8 +273,19 @@ func (t *Tracker) received(r *kgo.Record) {
 	for id := range q.left {
 		t.pending[id] = s.ID
 	}
+	t.types[s.ID] = s.Type
 	t.queue = append(t.queue, q)
 	t.mu.Unlock()
+	if s.Type == FillTables {
+		// No hints: the fill rides on the walks the scheduler does anyway (reconciliation
+		// reaches every conversation), so it never takes the budget from fresh changes.
+		t.cfg.Log.Info("table fill requested: each conversation's next complete walk writes the rows of all its current messages",
+			"request", s.ID, "conversations", q.total)
+		if q.total == 0 {
+			t.drain()
+		}
+		return
+	}
 	for _, id := range ids {
 		t.cfg.Hint(id) // soon; reconciliation covers any the hint queue cannot take
 	}
