@@ -89,7 +89,8 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KAFKA_MESSAGES_TABLE_TOPIC": "partoo.messages.events"}, `KAFKA_MESSAGES_TABLE_TOPIC: "partoo.messages.events" is the topic of KAFKA_EVENTS_TOPIC too`},
 		{map[string]string{"KAFKA_CONVERSATIONS_TABLE_TOPIC": "partoo.messages.table"}, `KAFKA_CONVERSATIONS_TABLE_TOPIC: "partoo.messages.table" is the topic of KAFKA_MESSAGES_TABLE_TOPIC too`},
 		{map[string]string{"KAFKA_CONVERSATIONS_TABLE_PARTITIONS": "0"}, "KAFKA_CONVERSATIONS_TABLE_PARTITIONS: must be at least 1"},
-		{map[string]string{"KAFKA_MESSAGES_TABLE_CONFIGS": "retention.ms"}, "KAFKA_MESSAGES_TABLE_CONFIGS:"},
+		{map[string]string{"KAFKA_MESSAGES_TABLE_CONFIGS": "retention.ms"}, "KAFKA_MESSAGES_TABLE_CONFIGS: cannot parse as key:value pairs, comma-separated"},
+		{map[string]string{"KAFKA_CONVERSATIONS_TABLE_CONFIGS": "cleanup.policy:delete"}, "KAFKA_CONVERSATIONS_TABLE_CONFIGS: cleanup.policy:delete: a table topic is always compact"},
 		{map[string]string{"PARTOO_ORG_ID": "-3"}, "PARTOO_ORG_ID: must be a positive organisation id"},
 		{map[string]string{"PARTOO_ORG_ID": "acme"}, "PARTOO_ORG_ID: cannot parse as an integer"},
 	}

@@ -110,6 +110,8 @@ func describeType(t string) string {
 		return "a comma-separated list"
 	case "[]time.Duration", "[]Duration":
 		return "a comma-separated list of durations such as 1m,5m"
+	case "map[string]string":
+		return "key:value pairs, comma-separated (e.g. min.compaction.lag.ms:3600000,segment.ms:86400000)"
 	}
 	return t
 }

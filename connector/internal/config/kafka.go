@@ -35,6 +35,12 @@ func (c *KafkaConfig) validateTables() Errors {
 			topics[t.name] = t.v + "_TOPIC"
 		}
 	}
+	for v, cfg := range map[string]map[string]string{"KAFKA_MESSAGES_TABLE_CONFIGS": c.KafkaMessagesTableConfigs,
+		"KAFKA_CONVERSATIONS_TABLE_CONFIGS": c.KafkaConversationsTableConfigs} {
+		if p, ok := cfg["cleanup.policy"]; ok && p != "compact" {
+			bad(v, fmt.Sprintf("cleanup.policy:%s: a table topic is always compact (retention would drop rows of messages that still exist)", p))
+		}
+	}
 	return errs
 }
 
