@@ -39,7 +39,8 @@ type Config struct {
 	SchemaRegistryCAFile          string        `envconfig:"SCHEMA_REGISTRY_CA_FILE" desc:"PEM CA bundle to verify an https registry (default: system roots)"`
 	SchemaRegistrySubjectStrategy string        `envconfig:"SCHEMA_REGISTRY_SUBJECT_STRATEGY" default:"topic-record" desc:"subject names: topic-record (<topic>-<record full name>, Confluent's TopicRecordNameStrategy) or record (<record full name>, RecordNameStrategy)"`
 
-	StateOnCorrupt string `envconfig:"STATE_ON_CORRUPT" default:"fail" desc:"a state record that cannot be decoded at start: fail (stop, naming topic, partition, offset and key) or rewalk (forget those conversations; their messages are re-emitted as snapshots with the same event_ids)"`
+	StateOnCorrupt  string `envconfig:"STATE_ON_CORRUPT" default:"fail" desc:"a state record that cannot be decoded at start: fail (stop, naming topic, partition, offset and key) or rewalk (forget those conversations; their messages are re-emitted as snapshots with the same event_ids)"`
+	StateOwnerCheck string `envconfig:"STATE_OWNER_CHECK" default:"fail" desc:"a state record written by another Partoo API key or organisation id (every state record names its owner): fail (stop before publishing anything, naming topic, partition and offset: another organisation's deployment shares the state topic) or adopt (a deliberate key rotation: restore it and rewrite it under this key; set it for one start)"`
 
 	VanishAfterWalks         int           `envconfig:"VANISH_AFTER_WALKS" default:"2" desc:"complete walks a message must be absent from before MessageDeleted(Vanished)"`
 	PartooVanishConfirmAfter time.Duration `envconfig:"PARTOO_VANISH_CONFIRM_AFTER" default:"5m" desc:"least time between the first complete walk that misses a message and the one that reports it MessageDeleted(Vanished): one glitch, however consistent, is never enough; 0: walks only"`

@@ -95,6 +95,9 @@ func (c *Config) validateService() Errors {
 	if c.StateOnCorrupt != "fail" && c.StateOnCorrupt != "rewalk" {
 		bad("STATE_ON_CORRUPT", "must be fail or rewalk")
 	}
+	if c.StateOwnerCheck != "fail" && c.StateOwnerCheck != "adopt" {
+		bad("STATE_OWNER_CHECK", "must be fail or adopt")
+	}
 	if c.VanishAfterWalks < 1 {
 		bad("VANISH_AFTER_WALKS", "must be at least 1")
 	}

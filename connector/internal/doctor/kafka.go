@@ -21,8 +21,8 @@ import (
 // KafkaTimeout bounds each Kafka check: an unreachable broker is reported, not waited on.
 const KafkaTimeout = 8 * time.Second
 
-// checkKafka checks that the brokers answer, both topics, Read on the state topic and the
-// transactional id.
+// checkKafka checks that the brokers answer, both topics, Read on the state topic and whose
+// state it holds, and the transactional id.
 func checkKafka(ctx context.Context, cfg *config.Config, kopts []kgo.Opt, liveWindow time.Duration, r reporter) {
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
@@ -42,6 +42,7 @@ func checkKafka(ctx context.Context, cfg *config.Config, kopts []kgo.Opt, liveWi
 	}
 	if stateExists {
 		checkReadState(ctx, kopts, cfg.KafkaStateTopic, r)
+		checkStateOwner(ctx, kopts, cfg, r)
 	}
 	checkTransactionalID(kctx, adm, &cfg.KafkaConfig, liveWindow, r)
 }

@@ -40,6 +40,8 @@ type Engine struct {
 	step   *pipeline.Step
 	// stateCodec decodes the state topic at restore; the step encodes with the same.
 	stateCodec *state.Codec
+	// owner names this connector's state records (the key's fingerprint, the organisation).
+	owner state.Owner
 	// events encodes the event records; registry, when set, gives it the schema ids at start.
 	events   *events.Codec
 	registry *registry.Registry
@@ -75,7 +77,7 @@ func New(opt Options) (*Engine, error) {
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	c := &Engine{opt: opt, log: opt.Logger.With("component", "connector")}
+	c := &Engine{opt: opt, log: opt.Logger.With("component", "connector"), owner: ownerOf(opt)}
 	c.health = newHealth(opt.Clock, c.log, opt.Metrics)
 	c.convs = tables.NewConversations(opt.OrganizationID, opt.Topics.ConversationsTable.Name != "", opt.Clock.Now)
 	c.client = opt.PartooClient
@@ -110,7 +112,7 @@ func New(opt Options) (*Engine, error) {
 	c.signals = c.newSignals()
 	pub, err := publish.New(publish.Config{
 		Base: opt.Kafka, TransactionalID: opt.TransactionalID,
-		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State,
+		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State, StateHeaders: c.owner.Header(),
 		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
 		EventsMaxBytes: func() int32 { return int32(c.eventMaxBytes()) },
 		Logger:         opt.Logger.With("component", "publish"),

@@ -85,6 +85,14 @@ type Options struct {
 	// those conversations, whose next walk re-emits their messages as snapshots (same event
 	// ids).
 	StateOnCorrupt string
+	// StateOwnerCheck says what to do with a state record written by another owner: another
+	// API key or organisation id (state.Owner; every state record names its owner in a
+	// header). StateOwnerFail [default] stops the start before anything is published, naming
+	// the topic, partition and offset: another organisation's deployment shares the state
+	// topic. StateOwnerAdopt restores them as this connector's and rewrites them under its
+	// owner (a deliberate key rotation: set it for one start). Records that name no owner
+	// (earlier releases) are this connector's either way.
+	StateOwnerCheck string
 
 	// ConversationIDs, when set, is the fixed list of conversations to walk in turn (the
 	// Sweep); nothing is discovered.
@@ -124,7 +132,8 @@ type LeaseOptions struct {
 	SessionTimeout time.Duration
 }
 
-// Values of Options.Scheduler, Options.OnMissingState and Options.StateOnCorrupt.
+// Values of Options.Scheduler, Options.OnMissingState, Options.StateOnCorrupt and
+// Options.StateOwnerCheck.
 const (
 	SchedulerSmart     = "smart"
 	SchedulerSweep     = "sweep"
@@ -132,6 +141,8 @@ const (
 	OnMissingRecreate  = "recreate"
 	StateCorruptFail   = "fail"
 	StateCorruptRewalk = "rewalk"
+	StateOwnerFail     = "fail"
+	StateOwnerAdopt    = "adopt"
 )
 
 // validate fills in the defaults and joins every problem into one error.
@@ -161,6 +172,7 @@ func (o *Options) validate() error {
 	oneOf("Scheduler", &o.Scheduler, SchedulerSmart, SchedulerSmart, SchedulerSweep)
 	oneOf("OnMissingState", &o.OnMissingState, OnMissingExit, OnMissingExit, OnMissingRecreate)
 	oneOf("StateOnCorrupt", &o.StateOnCorrupt, StateCorruptFail, StateCorruptFail, StateCorruptRewalk)
+	oneOf("StateOwnerCheck", &o.StateOwnerCheck, StateOwnerFail, StateOwnerFail, StateOwnerAdopt)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

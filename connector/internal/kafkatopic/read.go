@@ -27,9 +27,23 @@ import (
 // writer's transactional producer is initialised (which fences a previous instance and aborts
 // its open transaction) and the end is final.
 func ReadToEnd(ctx context.Context, base []kgo.Opt, topic string, each func(*kgo.Record) error, opts ...kgo.Opt) error {
+	return ReadTail(ctx, base, topic, 0, each, opts...)
+}
+
+// ReadTail is ReadToEnd over the last n offsets of each partition before its committed end
+// (offsets, not records: transaction markers and compacted records count); n <= 0 reads
+// everything. It shows what a topic's latest records are without reading all of it.
+func ReadTail(ctx context.Context, base []kgo.Opt, topic string, n int64, each func(*kgo.Record) error, opts ...kgo.Opt) error {
 	from, ends, err := bounds(ctx, base, topic)
 	if err != nil || len(from) == 0 {
 		return err
+	}
+	if n > 0 {
+		for p, end := range ends {
+			if end-n > from[p].EpochOffset().Offset {
+				from[p] = kgo.NewOffset().At(end - n)
+			}
+		}
 	}
 	cl, err := kgo.NewClient(append(append(append([]kgo.Opt{}, base...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),

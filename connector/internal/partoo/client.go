@@ -46,6 +46,9 @@ type conn struct {
 // BaseURL is the API's base URL the client sends requests to (it holds no credentials).
 func (c *Client) BaseURL() string { return c.base.String() }
 
+// APIKey returns the key the client sends (a Secret: it never prints).
+func (c *Client) APIKey() secret.Secret { return c.cfg.APIKey }
+
 // Budget returns the budget the client spends.
 func (c *Client) Budget() *budget.Budget { return c.cfg.Budget }
 

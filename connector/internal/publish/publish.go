@@ -83,6 +83,9 @@ type Config struct {
 	TransactionalID string
 	EventsTopic     string
 	StateTopic      string
+	// StateHeaders go on every state record: the owner header (state.Owner), by which a
+	// connector tells its own state from another organisation's at restore.
+	StateHeaders []events.Header
 	// TransactionTimeout is how long the broker lets a transaction stay open before it aborts
 	// it (transaction.timeout.ms). It must not exceed the broker's
 	// transaction.max.timeout.ms (15 minutes by default). Default DefaultTransactionTimeout.

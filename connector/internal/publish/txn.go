@@ -113,7 +113,11 @@ func (t *txn) produce(ctx context.Context, changes []Change) error {
 			t.send(ctx, ch.ConversationID, r)
 		}
 		if ch.State != nil {
-			t.send(ctx, ch.ConversationID, &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State})
+			r := &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}
+			for _, h := range p.cfg.StateHeaders {
+				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+			}
+			t.send(ctx, ch.ConversationID, r)
 		}
 	}
 	if !waitTimeout(&t.wg, p.cfg.ProduceTimeout) {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,9 @@ type RebuildConfig struct {
 	// connector writes them, which fences a connector of that id still running.
 	TransactionalID    string
 	TransactionTimeout time.Duration // [publish.DefaultTransactionTimeout]
+	// Owner is the connector's (NewOwner of its API key and organisation id): every state
+	// written names it, as the connector's own records do. Required.
+	Owner Owner
 	// Force writes even if the state topic still holds records (they are superseded per
 	// conversation); without it Rebuild refuses with a *StateNotEmptyError.
 	Force bool
@@ -82,6 +86,9 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildStats, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Owner.IsZero() {
+		return RebuildStats{}, errors.New("rebuild: the owner of the state (the connector's API key) is required")
 	}
 	if err := rebuildPreconditions(ctx, cfg); err != nil {
 		return RebuildStats{}, err
@@ -188,7 +195,7 @@ func writeStates(ctx context.Context, cfg RebuildConfig, states []*diff.State) e
 		return err
 	}
 	pub, err := publish.New(publish.Config{Base: cfg.Kafka, TransactionalID: cfg.TransactionalID,
-		EventsTopic: cfg.Topics.Events, StateTopic: cfg.Topics.State,
+		EventsTopic: cfg.Topics.Events, StateTopic: cfg.Topics.State, StateHeaders: cfg.Owner.Header(),
 		StateMaxBytes: int32(cfg.Topics.StateMaxMessageBytes), TransactionTimeout: cfg.TransactionTimeout})
 	if err != nil {
 		return err

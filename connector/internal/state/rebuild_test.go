@@ -26,7 +26,8 @@ func TestRebuild(t *testing.T) {
 	kopts := []kgo.Opt{kgo.SeedBrokers(cluster.Brokers...)}
 	want := publishEvents(ctx, t, kopts, topics, 3)
 
-	cfg := state.RebuildConfig{Kafka: kopts, Topics: topics, TransactionalID: base + ".txn", Batch: 2, Now: func() time.Time { return t0 }}
+	cfg := state.RebuildConfig{Kafka: kopts, Topics: topics, TransactionalID: base + ".txn", Batch: 2, Now: func() time.Time { return t0 },
+		Owner: state.NewOwner("k", 0)}
 	refused := errors.New("refused")
 	cfg.Guard = func(context.Context, *kadm.Client) error { return refused }
 	if _, err := state.Rebuild(ctx, cfg); !errors.Is(err, refused) {
@@ -41,9 +42,14 @@ func TestRebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _, err := state.Restore(ctx, kopts, topics.State, codec, state.RestoreOptions{})
+	idx, _, err := state.Restore(ctx, kopts, topics.State, codec, state.RestoreOptions{Owner: state.NewOwner("k", 0)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The rebuilt states name their owner: another key's connector refuses them.
+	var foreign *state.ForeignStateError
+	if _, _, err := state.Restore(ctx, kopts, topics.State, codec, state.RestoreOptions{Owner: state.NewOwner("other", 0)}); !errors.As(err, &foreign) {
+		t.Fatalf("restore of a rebuilt state by another key: %v", err)
 	}
 	messages := 0
 	for id, w := range want {

@@ -24,6 +24,13 @@ type RestoreStats struct {
 	// Dropped are the conversations whose latest state record could not be decoded, left out
 	// of the index (with RestoreOptions.DropCorrupt).
 	Dropped []CorruptRecord
+	// Adopted are the conversations whose latest state record was another owner's, restored
+	// as this connector's (with RestoreOptions.AdoptForeign): the caller rewrites them.
+	Adopted []ForeignRecord
+	// Unowned are the conversations whose latest state record names no owner (written by a
+	// release before the owner header; RestoreOptions.Owner set): restored as this
+	// connector's, and listed so that the caller can rewrite them under its owner.
+	Unowned []ForeignRecord
 }
 
 // RestoreOptions tune Restore.
@@ -32,6 +39,14 @@ type RestoreOptions struct {
 	// the index (its next walk re-emits its messages as snapshots, with the same event ids)
 	// instead of failing the restore.
 	DropCorrupt bool
+	// Owner is this connector's (NewOwner): a conversation whose latest state record names
+	// another owner fails the restore with a *ForeignStateError. A record that names none
+	// (written by a release before the owner header) is taken as this connector's. Zero: no
+	// check.
+	Owner Owner
+	// AdoptForeign restores another owner's records as this connector's instead, and lists
+	// them in RestoreStats.Adopted (a deliberate key rotation).
+	AdoptForeign bool
 }
 
 // CorruptRecord locates a state record that could not be decoded.
@@ -75,14 +90,24 @@ func (e *CorruptStateError) Error() string {
 // (seed brokers, TLS, SASL) for the reading client.
 //
 // A record that cannot be decoded fails the restore with a *CorruptStateError naming it,
-// unless a later record of the same key supersedes it, or opt.DropCorrupt is set.
+// unless a later record of the same key supersedes it, or opt.DropCorrupt is set. Likewise a
+// record of another owner (opt.Owner) fails it with a *ForeignStateError, checked first, unless
+// opt.AdoptForeign is set.
 func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec, opt RestoreOptions) (*Index, RestoreStats, error) {
 	start := time.Now()
-	r := restorer{idx: NewIndex(), codec: codec, corrupt: map[string]CorruptRecord{}}
+	r := restorer{idx: NewIndex(), codec: codec, opt: opt, corrupt: map[string]CorruptRecord{},
+		foreign: map[string]ForeignRecord{}, unowned: map[string]ForeignRecord{}}
 	err := kafkatopic.ReadToEnd(ctx, base, topic, r.apply, kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(32<<20))
 	if err != nil {
 		return nil, r.stats, fmt.Errorf("restore: %w", err)
 	}
+	if recs := r.foreignRecords(); len(recs) > 0 {
+		if !opt.AdoptForeign {
+			return nil, r.stats, &ForeignStateError{Topic: topic, Want: opt.Owner, Records: recs}
+		}
+		r.stats.Adopted = recs
+	}
+	r.stats.Unowned = byOffset(r.unowned)
 	if recs := r.corruptRecords(); len(recs) > 0 {
 		if !opt.DropCorrupt {
 			return nil, r.stats, &CorruptStateError{Records: recs}
@@ -98,8 +123,11 @@ func Restore(ctx context.Context, base []kgo.Opt, topic string, codec *Codec, op
 type restorer struct {
 	idx     *Index
 	codec   *Codec
+	opt     RestoreOptions
 	stats   RestoreStats
 	corrupt map[string]CorruptRecord // by key: the latest record of the key is bad
+	foreign map[string]ForeignRecord // by key: the latest record of the key is another owner's
+	unowned map[string]ForeignRecord // by key: the latest record of the key names no owner
 }
 
 // apply takes one state record: the latest record of a key wins, a tombstone removes it.
@@ -120,9 +148,24 @@ func (r *restorer) apply(rec *kgo.Record) error {
 		return nil
 	}
 	delete(r.corrupt, key) // a later record supersedes an earlier bad one
-	if rec.Value == nil {  // tombstone
+	delete(r.foreign, key) // or another owner's
+	delete(r.unowned, key)
+	if rec.Value == nil { // tombstone: it holds no state, whoever wrote it
 		r.idx.Delete(id)
 		return nil
+	}
+	if owner, named := RecordOwner(rec); !r.opt.Owner.IsZero() {
+		at := ForeignRecord{Partition: rec.Partition, Offset: rec.Offset, Key: key, Owner: owner}
+		switch {
+		case !named:
+			r.unowned[key] = at
+		case r.opt.Owner.Differs(owner) != "":
+			r.foreign[key] = at
+			if !r.opt.AdoptForeign {
+				r.idx.Delete(id)
+				return nil
+			}
+		}
 	}
 	s, err := r.codec.Decode(rec.Value)
 	if err != nil {
@@ -132,6 +175,24 @@ func (r *restorer) apply(rec *kgo.Record) error {
 	}
 	r.idx.Put(s)
 	return nil
+}
+
+// foreignRecords are the keys whose latest record is another owner's, by partition and offset.
+func (r *restorer) foreignRecords() []ForeignRecord { return byOffset(r.foreign) }
+
+// byOffset lists the records by partition and offset.
+func byOffset(m map[string]ForeignRecord) []ForeignRecord {
+	recs := make([]ForeignRecord, 0, len(m))
+	for _, f := range m {
+		recs = append(recs, f)
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		if recs[i].Partition != recs[j].Partition {
+			return recs[i].Partition < recs[j].Partition
+		}
+		return recs[i].Offset < recs[j].Offset
+	})
+	return recs
 }
 
 // corruptRecords are the keys whose latest record is bad, by partition and offset.

@@ -37,7 +37,9 @@ transactions under KAFKA_TRANSACTIONAL_ID. Stop the connector (every replica) fi
 refuses while one may be alive — a member of its lease or presence group, a transaction of the
 id open, started while it watches (5 s), or started in the last 2 minutes — whatever the flags.
 It refuses a state topic that still has records unless --force. After it, the connector's next walks emit only what changed since the last event.
-Kafka settings come from the environment, as for run.
+Kafka settings come from the environment, as for run; so do PARTOO_API_KEY (or
+PARTOO_API_KEY_FILE) and PARTOO_ORG_ID: each state written names its owner (the key's
+fingerprint, the organisation) as the connector's own records do.
 
 flags:
 `)
@@ -50,13 +52,19 @@ flags:
 	if !ok {
 		return 2
 	}
+	key, org, err := config.LoadOwnerKey()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		fmt.Fprintln(stderr, "partoo-connector: rebuild-state writes the state as the connector's own: run it with the connector's PARTOO_API_KEY (or PARTOO_API_KEY_FILE) and PARTOO_ORG_ID")
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := reachEvents(ctx, kopts, cfg); err != nil {
 		return rebuildFailed(stderr, err)
 	}
 	stats, err := state.Rebuild(ctx, state.RebuildConfig{Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID,
-		TransactionTimeout: cfg.KafkaTransactionTimeout, Force: *force,
+		TransactionTimeout: cfg.KafkaTransactionTimeout, Force: *force, Owner: state.NewOwner(key.Reveal(), org),
 		Topics: cfg.Topics(),
 		Guard: func(ctx context.Context, adm *kadm.Client) error {
 			return doctor.NoLiveConnector(ctx, adm, doctor.LivenessOf(cfg, liveWatch, liveWindow))

@@ -48,6 +48,7 @@ func newBackfillEnv(t *testing.T) *backfillEnv {
 	t.Setenv("KAFKA_TRANSACTIONAL_ID", b.txn)
 	t.Setenv("KAFKA_EVENTS_PARTITIONS", "3")
 	t.Setenv("KAFKA_STATE_PARTITIONS", "3")
+	t.Setenv("PARTOO_API_KEY", "k") // rebuild-state names the state's owner by the key
 	return b
 }
 
@@ -127,8 +128,15 @@ func TestRebuildState(t *testing.T) {
 		t.Fatal("no events")
 	}
 
-	// rebuild-state refuses a state topic that still has records.
+	// rebuild-state needs the connector's key: the states it writes name their owner.
 	var out, errs bytes.Buffer
+	os.Unsetenv("PARTOO_API_KEY")
+	if rc := run([]string{"rebuild-state"}, &out, &errs); rc != 2 || !strings.Contains(errs.String(), "PARTOO_API_KEY") {
+		t.Fatalf("without PARTOO_API_KEY: rc %d: %s", rc, errs.String())
+	}
+	t.Setenv("PARTOO_API_KEY", "k")
+	errs.Reset()
+	// rebuild-state refuses a state topic that still has records.
 	if rc := run([]string{"rebuild-state"}, &out, &errs); rc != 1 || !strings.Contains(errs.String(), "still holds") {
 		t.Fatalf("over a live state topic: rc %d: %s", rc, errs.String())
 	}
@@ -152,6 +160,16 @@ func TestRebuildState(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "rebuilt the state of 10 conversations") {
 		t.Fatalf("rebuild-state said %q", out.String())
+	}
+	// Each state written names its owner as the connector's own records do.
+	recs, err := b.cluster.ReadCommitted(ctx, t, b.topics.State)
+	if err != nil || len(recs) != 10 {
+		t.Fatalf("state topic after rebuild-state: %d records, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		if o, ok := state.RecordOwner(r); !ok || o != state.NewOwner("k", 0) {
+			t.Fatalf("state record %s[%d]@%d names owner %v (%v), want %v", r.Topic, r.Partition, r.Offset, o, ok, state.NewOwner("k", 0))
+		}
 	}
 	b.runConnector(30) // three sweeps of the 10 conversations
 	if after := len(b.events()); after != before {

@@ -159,6 +159,7 @@ func options(cfg *config.Config, kopts []kgo.Opt) engine.Options {
 			RequestTimeout: cfg.PartooRequestTimeout, RequestAttempts: cfg.PartooRequestAttempts, PerPage: cfg.PartooPerPage},
 		Kafka: kopts, TransactionalID: cfg.KafkaTransactionalID, TransactionTimeout: cfg.KafkaTransactionTimeout,
 		StartupTimeout: cfg.KafkaStartupTimeout, OnMissingState: cfg.KafkaOnMissingState, StateOnCorrupt: cfg.StateOnCorrupt,
+		StateOwnerCheck:      cfg.StateOwnerCheck,
 		Lease:                engine.LeaseOptions{Enabled: cfg.KafkaLeaderElection, SessionTimeout: cfg.KafkaLeaseSessionTimeout},
 		Topics:               cfg.Topics(),
 		OrganizationID:       cfg.PartooOrgID,
