@@ -14,6 +14,7 @@ const (
 	HeaderCESubject     = "ce_subject"         // the message id, decimal
 	HeaderCETime        = "ce_time"            // when the change was detected, RFC 3339 with microseconds
 	HeaderSchemaID      = "schema_id"          // the registry's schema id, decimal; only in the Confluent wire format
+	HeaderOrganization  = "organization"       // the organisation's name; only when one process runs several (PARTOO_ORGANIZATIONS_FILE)
 )
 
 // ContentType is the content-type header of event values: Avro binary, in single-object

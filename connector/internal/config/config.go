@@ -30,6 +30,10 @@ type Config struct {
 	PartooBusinessIDs       []string      `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in), sent verbatim, e.g. 5409c35a97bbc544d8e26737"`
 	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
 	PartooOrgID             int64         `envconfig:"PARTOO_ORG_ID" desc:"the Partoo organisation id (org_id) read for: published as organization_id in every event and table row, and part of every event_id so that organisations whose conversation ids overlap never share one; empty: organization_id is null and event ids are those of earlier releases"`
+	PartooOrganizationsFile string        `envconfig:"PARTOO_ORGANIZATIONS_FILE" desc:"YAML or JSON file listing several organisations, each with its own key, budget, filters and webhook secret, run side by side with their own state, table topics and transactional id (docs/configuration.md, Several organisations); with it, PARTOO_API_KEY(_FILE), PARTOO_ORG_ID, PARTOO_BUSINESS_IDS, PARTOO_CONVERSATION_IDS and WEBHOOK_SECRET are set per organisation instead"`
+	// Organizations are the organisations of PARTOO_ORGANIZATIONS_FILE, validated (none
+	// without the file: the one-organisation case).
+	Organizations []Organization
 
 	KafkaConfig
 

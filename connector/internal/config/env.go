@@ -69,11 +69,15 @@ func eachField(v reflect.Value, fn func(reflect.StructField, reflect.Value)) {
 			eachField(v.Field(i), fn)
 			continue
 		}
+		if f.Tag.Get("envconfig") == "" {
+			continue // not a variable (Config.Organizations)
+		}
 		fn(f, v.Field(i))
 	}
 }
 
-// sorted orders errors by the variables' declaration order, one per variable.
+// sorted orders errors by the variables' declaration order, one per variable (every problem
+// of the organisations file, which has many fields, is kept).
 func sorted(errs Errors, vars []Var) Errors {
 	pos := map[string]int{}
 	for i, v := range vars {
@@ -82,8 +86,12 @@ func sorted(errs Errors, vars []Var) Errors {
 	seen := map[string]bool{}
 	out := make(Errors, 0, len(errs))
 	for _, e := range errs {
-		if !seen[e.Var] {
-			seen[e.Var] = true
+		key := e.Var
+		if e.Var == OrganizationsFileVar {
+			key = e.Error()
+		}
+		if !seen[key] {
+			seen[key] = true
 			out = append(out, e)
 		}
 	}
@@ -133,6 +141,9 @@ func vars(t reflect.Type) []Var {
 		f := t.Field(i)
 		if f.Anonymous {
 			out = append(out, vars(f.Type)...)
+			continue
+		}
+		if f.Tag.Get("envconfig") == "" {
 			continue
 		}
 		out = append(out, Var{Name: f.Tag.Get("envconfig"), Default: defaultOf(f), Desc: f.Tag.Get("desc")})

@@ -9,6 +9,10 @@ import "github.com/partoo-connector/partoo-connector/connector/internal/secret"
 func LoadOwnerKey() (secret.Secret, int64, error) {
 	var c Config
 	errs := parse(&c)
+	if c.PartooOrganizationsFile != "" {
+		return secret.Secret{}, 0, Errors{{Var: "PARTOO_ORGANIZATIONS_FILE", Problem: "this command acts on one organisation: " +
+			"unset it, and set that organisation's key (PARTOO_API_KEY or PARTOO_API_KEY_FILE), PARTOO_ORG_ID, KAFKA_STATE_TOPIC and KAFKA_TRANSACTIONAL_ID"}}
+	}
 	errs = append(errs, c.validatePartoo()...)
 	var mine Errors
 	for _, e := range errs {

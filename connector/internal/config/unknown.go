@@ -38,9 +38,13 @@ func (u Unknown) Warning() string {
 
 // UnknownVars lists the variables of environ ("NAME=value" entries, as os.Environ gives them)
 // that carry one of our Prefixes but are not ours, each with the known name it is closest
-// to. Kubernetes' service variables and other programs' well-known ones are left out.
-func UnknownVars(environ []string) []Unknown {
+// to. Kubernetes' service variables, other programs' well-known ones and alsoKnown (the
+// variables the organisations file names) are left out.
+func UnknownVars(environ []string, alsoKnown ...string) []Unknown {
 	known := map[string]bool{}
+	for _, n := range alsoKnown {
+		known[n] = true
+	}
 	var names []string
 	for _, v := range Vars() {
 		known[v.Name] = true

@@ -18,6 +18,9 @@ import (
 func (c *Config) validate() Errors {
 	var errs Errors
 	errs = append(errs, c.validateRegistry()...)
+	if c.PartooOrganizationsFile != "" {
+		errs = append(errs, c.refuseOneOrganizationVars()...)
+	}
 	errs = append(errs, c.validatePartoo()...)
 	errs = append(errs, c.KafkaConfig.validate()...)
 	errs = append(errs, c.validateService()...)
@@ -29,7 +32,10 @@ func (c *Config) validate() Errors {
 func (c *Config) validatePartoo() Errors {
 	var errs Errors
 	bad := func(name, problem string) { errs = append(errs, &Error{Var: name, Problem: problem}) }
-	if c.PartooAPIKeyFile != "" {
+	switch {
+	case c.PartooOrganizationsFile != "":
+		errs = append(errs, c.loadOrganizations()...) // the keys are the organisations'
+	case c.PartooAPIKeyFile != "":
 		if !c.PartooAPIKey.IsZero() {
 			bad("PARTOO_API_KEY_FILE", "set together with PARTOO_API_KEY; set only one")
 		} else if b, err := os.ReadFile(c.PartooAPIKeyFile); err != nil {
@@ -39,8 +45,8 @@ func (c *Config) validatePartoo() Errors {
 		} else {
 			c.PartooAPIKey = secret.New(key)
 		}
-	} else if c.PartooAPIKey.IsZero() {
-		bad("PARTOO_API_KEY", "required (or PARTOO_API_KEY_FILE)")
+	case c.PartooAPIKey.IsZero():
+		bad("PARTOO_API_KEY", "required (or PARTOO_API_KEY_FILE, or PARTOO_ORGANIZATIONS_FILE for several organisations)")
 	}
 	switch u, err := url.Parse(c.PartooAPIURL); {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":

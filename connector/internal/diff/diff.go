@@ -56,7 +56,14 @@ type Options struct {
 	// of every event id, so that two organisations whose conversation ids overlap never share
 	// one. 0 keeps the ids of a single organisation what they always were.
 	Organization int64
+	// OrganizationName, when Organization is 0, scopes the event ids instead: the name of an
+	// organisation configured without its id among several. Its ids can meet neither those of
+	// a numeric organisation nor the unscoped ones (see eventID).
+	OrganizationName string
 }
+
+// scope is what scopes the event ids: the organisation's id, else its name, else nothing.
+func (o Options) scope() scope { return scope{o.Organization, o.OrganizationName} }
 
 // Result of a diff.
 type Result struct {
@@ -223,7 +230,7 @@ func (d *differ) vanished(ms MessageState, since time.Time) {
 	gen := d.prev.generation(ms.ID)
 	if !ms.Deleted() {
 		last := d.prev.MessageFromState(ms)
-		d.emit(Event{Type: MessageDeleted, ID: eventID(d.opt.Organization, d.convID, ms.ID, genSuffix("deleted", gen)), MessageID: ms.ID,
+		d.emit(Event{Type: MessageDeleted, ID: eventID(d.opt.scope(), d.convID, ms.ID, genSuffix("deleted", gen)), MessageID: ms.ID,
 			Date: last.Date.Time, Message: last, Reason: Vanished, AbsentWalks: ms.Missed(), AbsentSince: since})
 		d.next.Raw[rawKey('x', ms.ID)] = strconv.Itoa(gen + 1)
 	}
@@ -236,7 +243,7 @@ func (d *differ) vanished(ms MessageState, since time.Time) {
 func (d *differ) created(m model.Message) {
 	ms := encodeMessage(m, d.next.Raw)
 	gen := d.prev.generation(m.ID)
-	d.emit(Event{Type: MessageCreated, ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
+	d.emit(Event{Type: MessageCreated, ID: eventID(d.opt.scope(), d.convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
 		Date: m.Date.Time, Message: m, Snapshot: d.snapshot})
 	if m.IsDeleted {
 		d.consumerDeleted(m, gen)
@@ -254,10 +261,10 @@ func (d *differ) seenAgain(old MessageState, m model.Message) {
 		ms.StatusSeq++
 		d.emit(Event{Type: StatusChanged, MessageID: m.ID, Date: m.Date.Time, Message: m,
 			PreviousStatus: before, Status: m.Status,
-			ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix(fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status), gen))})
+			ID: eventID(d.opt.scope(), d.convID, m.ID, genSuffix(fmt.Sprintf("status:%d:%s:%s", ms.StatusSeq, before, m.Status), gen))})
 	}
 	if d.opt.Resnapshot != "" {
-		d.emit(Event{Type: MessageCreated, ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix("resnapshot:"+d.opt.Resnapshot, gen)), MessageID: m.ID,
+		d.emit(Event{Type: MessageCreated, ID: eventID(d.opt.scope(), d.convID, m.ID, genSuffix("resnapshot:"+d.opt.Resnapshot, gen)), MessageID: m.ID,
 			Date: m.Date.Time, Message: m, Snapshot: true})
 	}
 	switch {
@@ -271,7 +278,7 @@ func (d *differ) seenAgain(old MessageState, m model.Message) {
 
 // consumerDeleted emits the deletion of m by the consumer (is_deleted became true).
 func (d *differ) consumerDeleted(m model.Message, gen int) {
-	d.emit(Event{Type: MessageDeleted, ID: eventID(d.opt.Organization, d.convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
+	d.emit(Event{Type: MessageDeleted, ID: eventID(d.opt.scope(), d.convID, m.ID, genSuffix("deleted", gen)), MessageID: m.ID,
 		Date: m.Date.Time, Message: m, Reason: ConsumerDeleted})
 }
 

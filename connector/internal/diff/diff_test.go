@@ -326,3 +326,30 @@ func TestEventIDsAreScopedByOrganization(t *testing.T) {
 		t.Fatalf("without an organisation the id is %s, earlier releases gave %s", got, want)
 	}
 }
+
+// An organisation without an id among several is scoped by its name: its ids are neither the
+// unscoped ones nor any numeric organisation's, even for a name made of digits.
+func TestEventIDsAreScopedByOrganizationName(t *testing.T) {
+	walk := []model.Message{msg(7, "Success")}
+	id := func(org int64, name string) string {
+		return diff.Diff(nil, 42, walk, diff.Complete, t0, diff.Options{Organization: org, OrganizationName: name}).Events[0].ID
+	}
+	seen := map[string]string{}
+	for _, c := range []struct {
+		org  int64
+		name string
+	}{{0, ""}, {1, ""}, {12, ""}, {0, "acme"}, {0, "globex"}, {0, "1"}, {0, "12"}} {
+		got := id(c.org, c.name)
+		what := fmt.Sprintf("org %d name %q", c.org, c.name)
+		if other, dup := seen[got]; dup {
+			t.Fatalf("%s and %s share the event id %s", what, other, got)
+		}
+		seen[got] = what
+	}
+	if id(5, "acme") != id(5, "") {
+		t.Fatal("with an org_id the name must not change the ids (org_id scopes them)")
+	}
+	if got, want := id(0, ""), "39009cc4-4009-5413-8f5c-1f96b617704d"; got != want {
+		t.Fatalf("without an organisation the id is %s, earlier releases gave %s", got, want)
+	}
+}

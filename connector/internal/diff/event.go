@@ -94,14 +94,25 @@ func genSuffix(change string, gen int) string {
 // eventNamespace is the UUID namespace of event ids (a random v4 UUID fixed forever).
 var eventNamespace = [16]byte{0x6f, 0x1c, 0x3a, 0x52, 0x9d, 0x0e, 0x4b, 0x7a, 0x8f, 0x21, 0x5c, 0x44, 0x0b, 0xe3, 0x97, 0x16}
 
-// eventID is a UUID v5 (RFC 9562) of "partoo:<conversation>:<message>:<change>", or of
-// "partoo:org:<organisation>:<conversation>:<message>:<change>" when org is not 0.
-func eventID(org, conv, msg int64, change string) string {
+// scope is the organisation an event id belongs to: its numeric id, else its name.
+type scope struct {
+	id   int64
+	name string
+}
+
+// eventID is a UUID v5 (RFC 9562) of "partoo:<conversation>:<message>:<change>", of
+// "partoo:org:<organisation id>:<conversation>:<message>:<change>" when the scope has an id,
+// or of "partoo:name:<organisation name>:<conversation>:..." when it has a name only. The
+// three forms never meet: the first goes on with a digit, and a name holds no ':'.
+func eventID(sc scope, conv, msg int64, change string) string {
 	h := sha1.New()
 	h.Write(eventNamespace[:])
-	if org != 0 {
-		fmt.Fprintf(h, "partoo:org:%d:", org)
-	} else {
+	switch {
+	case sc.id != 0:
+		fmt.Fprintf(h, "partoo:org:%d:", sc.id)
+	case sc.name != "":
+		fmt.Fprintf(h, "partoo:name:%s:", sc.name)
+	default:
 		h.Write([]byte("partoo:"))
 	}
 	fmt.Fprintf(h, "%d:%d:%s", conv, msg, change)

@@ -72,10 +72,22 @@ func Run(ctx context.Context, o Options, report func(Check)) {
 	if !ok {
 		return
 	}
-	checkPartoo(ctx, cfg, r)
-	checkKafka(ctx, cfg, kopts, o.LiveWindow, r)
+	if len(cfg.Organizations) == 0 {
+		checkPartoo(ctx, cfg, r)
+		checkKafka(ctx, cfg, kopts, o.LiveWindow, r)
+		checkRegistry(ctx, cfg, rcfg, r)
+		checkWebhooks(cfg, r)
+		return
+	}
+	// PARTOO_ORGANIZATIONS_FILE: each organisation's key, budget, topics and transactional id,
+	// its lines named after it.
+	for _, org := range cfg.Organizations {
+		oc, or := cfg.ForOrganization(org), r.of(org.Name)
+		checkPartoo(ctx, oc, or)
+		checkKafka(ctx, oc, kopts, o.LiveWindow, or)
+		checkWebhooks(oc, or)
+	}
 	checkRegistry(ctx, cfg, rcfg, r)
-	checkWebhooks(cfg, r)
 }
 
 // reporter reports checks.
@@ -85,12 +97,24 @@ func (r reporter) pass(name, msg string)         { r(Check{OK, name, msg, ""}) }
 func (r reporter) warn(name, msg, advice string) { r(Check{Warning, name, msg, advice}) }
 func (r reporter) fail(name, msg, advice string) { r(Check{Blocking, name, msg, advice}) }
 
+// of reports the checks of one organisation of several, their names prefixed with its own.
+func (r reporter) of(org string) reporter {
+	return func(c Check) {
+		c.Name = "[" + org + "] " + c.Name
+		r(c)
+	}
+}
+
 // configuration loads and checks the configuration; ok is false when a problem blocks.
 func configuration(environ []string, r reporter) (cfg *config.Config, kopts []kgo.Opt, rcfg registry.Config, ok bool) {
-	for _, u := range config.UnknownVars(environ) {
+	cfg, err := config.Load()
+	var named []string // the variables the organisations file names are the connector's
+	if cfg != nil {
+		named = cfg.OrganizationEnv()
+	}
+	for _, u := range config.UnknownVars(environ, named...) {
 		r.warn("configuration", u.Warning(), "fix its name, or unset it")
 	}
-	cfg, err := config.Load()
 	if err != nil {
 		var errs config.Errors
 		if errors.As(err, &errs) {
@@ -119,8 +143,12 @@ func configuration(environ []string, r reporter) (cfg *config.Config, kopts []kg
 
 // checkWebhooks says whether webhooks are on.
 func checkWebhooks(cfg *config.Config, r reporter) {
+	unset := "WEBHOOK_SECRET unset"
+	if cfg.PartooOrganizationsFile != "" {
+		unset = "no webhook_secret_file or webhook_secret_env"
+	}
 	if cfg.WebhookSecret.IsZero() {
-		r.warn("webhooks", "off (WEBHOOK_SECRET unset): changes are found by polling only", "Partoo webhooks pointed at POST /webhooks/partoo cut the median detection lag to about a third")
+		r.warn("webhooks", "off ("+unset+"): changes are found by polling only", "Partoo webhooks pointed at POST /webhooks/partoo cut the median detection lag to about a third")
 	} else {
 		r.pass("webhooks", fmt.Sprintf("POST /webhooks/partoo on %s accepts requests with the %s header", cfg.HTTPAddr, cfg.WebhookAuthHeader))
 	}

@@ -49,7 +49,11 @@ func checkPartoo(ctx context.Context, cfg *config.Config, r reporter) {
 	page, err := client.ListConversations(ctx, partoo.ListConversationsParams{PerPage: 20, BusinessIDs: cfg.PartooBusinessIDs, MaxAttempts: 1})
 	switch {
 	case partoo.IsAuth(err):
-		r.fail("Partoo API key", "Partoo refused it: "+err.Error(), "check PARTOO_API_KEY (or the file of PARTOO_API_KEY_FILE) and that the key belongs to the organisation")
+		where := "PARTOO_API_KEY (or the file of PARTOO_API_KEY_FILE)"
+		if cfg.PartooOrganizationsFile != "" {
+			where = "the key its api_key_file or api_key_env gives"
+		}
+		r.fail("Partoo API key", "Partoo refused it: "+err.Error(), "check "+where+" and that the key belongs to the organisation")
 		return
 	case err != nil:
 		r.fail("Partoo API", fmt.Sprintf("GET %s/conversations failed: %v", cfg.PartooAPIURL, err), "check PARTOO_API_URL and the network path to it")
@@ -155,7 +159,11 @@ func checkBudget(cfg *config.Config, obs *attempts, r reporter) {
 		r.warn("budget", fmt.Sprintf("Partoo answered 429 to the doctor's few requests: another client is using the organisation's %d requests/minute", cfg.PartooRequestsPerMinute),
 			"raise PARTOO_BUDGET_RESERVE to leave it room")
 	} else {
-		r.pass("budget", fmt.Sprintf("%.0f requests/minute for the connector (PARTOO_REQUESTS_PER_MINUTE %d less PARTOO_BUDGET_RESERVE %.0f %%)",
-			rate, cfg.PartooRequestsPerMinute, 100*cfg.PartooBudgetReserve))
+		rpm, reserve := "PARTOO_REQUESTS_PER_MINUTE", "PARTOO_BUDGET_RESERVE"
+		if cfg.PartooOrganizationsFile != "" {
+			rpm, reserve = "requests_per_minute", "budget_reserve"
+		}
+		r.pass("budget", fmt.Sprintf("%.0f requests/minute for the connector (%s %d less %s %.0f %%)",
+			rate, rpm, cfg.PartooRequestsPerMinute, reserve, 100*cfg.PartooBudgetReserve))
 	}
 }

@@ -143,7 +143,7 @@ func New(opt Options) (*Engine, error) {
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
 		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: []pipeline.Hook{stepHooks{c}}, Diff: opt.Diff,
 		Resnapshot: c.signals.Pending, Fill: c.signals.PendingFill, EventMaxBytes: c.eventMaxBytes,
-		Context: c.convs.Context, Organization: opt.OrganizationID,
+		Context: c.convs.Context, Organization: opt.OrganizationID, OrganizationName: opt.Organization,
 		Tables: &pipeline.Tables{Codec: c.tables, MessagesTopic: opt.Topics.MessagesTable.Name,
 			ConversationsTopic: opt.Topics.ConversationsTable.Name, Conversations: c.convs,
 			Organization: opt.OrganizationID, ConsumerContact: opt.ConsumerContact}})

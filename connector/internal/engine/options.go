@@ -23,7 +23,8 @@ import (
 type Options struct {
 	// Organization names the organisation this engine serves: the organization label of its
 	// metrics and the organization attribute of its logs (set by package service). "" for the
-	// single-organisation run.
+	// single-organisation run. Without an OrganizationID it also scopes the event ids
+	// (diff.Options.OrganizationName), so that organisations never share one.
 	Organization string
 
 	// OrganizationID is the Partoo organisation id (org_id) this engine reads for, published

@@ -23,6 +23,7 @@ const (
 	HeaderCESubject     = pub.HeaderCESubject
 	HeaderCETime        = pub.HeaderCETime
 	HeaderSchemaID      = pub.HeaderSchemaID
+	HeaderOrganization  = pub.HeaderOrganization
 )
 
 // rfc3339Micro is RFC 3339 with exactly microseconds, the precision of timestamp-micros.
@@ -68,7 +69,7 @@ var ErrTooLarge = errors.New("the event does not fit max.message.bytes even with
 
 // headers are the headers of e's record, so being its schema, in the order they are written.
 func headers(e diff.Event, so *avroframe.SingleObject) []Header {
-	return []Header{
+	hs := []Header{
 		{HeaderEventType, []byte(e.Type.String())},
 		{HeaderContentType, []byte(ContentType)},
 		{HeaderSchemaName, []byte(so.Name)},
@@ -80,6 +81,10 @@ func headers(e diff.Event, so *avroframe.SingleObject) []Header {
 		{HeaderCESubject, []byte(strconv.FormatInt(e.MessageID, 10))},
 		{HeaderCETime, []byte(e.DetectedAt.UTC().Format(rfc3339Micro))},
 	}
+	if e.Context.Organization != "" { // several organisations: each event says whose it is
+		hs = append(hs, Header{HeaderOrganization, []byte(e.Context.Organization)})
+	}
+	return hs
 }
 
 // source is an event's ce_source: /partoo/conversations/{id}, under

@@ -45,10 +45,11 @@ type Config struct {
 //   - GET /status: JSON, "ok" or "degraded" with the reasons, and the progress; always 200 (an
 //     orchestrator should not restart a connector because Partoo is down).
 //   - GET /metrics: the Prometheus exposition of cfg.Metrics.
-//   - POST /webhooks/partoo: Partoo's webhooks, when cfg.Webhook has a secret.
+//   - POST /webhooks/partoo: Partoo's webhooks, when cfg.Webhook has a secret (or an
+//     organisation has one).
 func Handler(svc Service, cfg Config) *http.ServeMux {
 	mux := http.NewServeMux()
-	if !cfg.Webhook.Secret.IsZero() {
+	if cfg.Webhook.enabled() {
 		mux.Handle("POST "+WebhookPath, WebhookHandler(svc, cfg.Webhook, cfg.Metrics))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 )
 
@@ -21,6 +22,64 @@ type WebhookConfig struct {
 	MaxBodyBytes int64         // body limit [1 MiB] (WEBHOOK_MAX_BODY_BYTES)
 	// MaxConcurrent caps the webhooks handled at once; more get 503 (Partoo retries 5xx) [32].
 	MaxConcurrent int
+	// Organizations, when set, are the receivers of several organisations (Secret is then
+	// unused): a request carrying one's secret hints that organisation's engine only.
+	Organizations []WebhookOrganization
+}
+
+// WebhookOrganization is one organisation's receiver among several.
+type WebhookOrganization struct {
+	Name   string
+	Secret secret.Secret // its own; the organisation gets no webhooks when empty
+	Target Hinter        // the organisation's engine
+}
+
+// Hinter is what a webhook asks of the organisation it is for (see Service).
+type Hinter interface {
+	Covers(conversationID int64, business string) bool
+	Hint(conversationID int64) schedule.HintResult
+}
+
+// receiver is a secret and the target of the requests that carry it.
+type receiver struct {
+	secret []byte
+	target Hinter
+}
+
+// receivers are the secrets the handler accepts: WEBHOOK_SECRET for the whole service, or
+// each organisation's own.
+func (cfg WebhookConfig) receivers(svc Service) []receiver {
+	if len(cfg.Organizations) == 0 {
+		return []receiver{{[]byte(cfg.Secret.Reveal()), svc}}
+	}
+	var out []receiver
+	for _, o := range cfg.Organizations {
+		if !o.Secret.IsZero() {
+			out = append(out, receiver{[]byte(o.Secret.Reveal()), o.Target})
+		}
+	}
+	return out
+}
+
+// enabled says whether any request can be accepted.
+func (cfg WebhookConfig) enabled() bool {
+	for _, o := range cfg.Organizations {
+		if !o.Secret.IsZero() {
+			return true
+		}
+	}
+	return !cfg.Secret.IsZero()
+}
+
+// match is the receiver whose secret got is, comparing with every one in constant time.
+func match(receivers []receiver, got []byte) Hinter {
+	var found Hinter
+	for _, r := range receivers {
+		if len(r.secret) > 0 && subtle.ConstantTimeCompare(got, r.secret) == 1 {
+			found = r.target
+		}
+	}
+	return found
 }
 
 // webhookBody is the part of Partoo's webhook the receiver reads.
@@ -37,7 +96,8 @@ type webhookBody struct {
 	} `json:"payload"`
 }
 
-// WebhookHandler receives Partoo's message_created and message_updated webhooks. It only
+// WebhookHandler receives Partoo's message_created and message_updated webhooks (of the one
+// organisation, or of the organisation whose secret the request carries). It only
 // schedules an immediate walk of the conversation: the API stays the source of truth, so a
 // forged or repeated webhook can never create a false or duplicate event. It answers 401
 // without the right header value (compared in constant time), 413 past MaxBodyBytes, 400 for
@@ -54,7 +114,7 @@ func WebhookHandler(svc Service, cfg WebhookConfig, m *metrics.Metrics) http.Han
 		cfg.MaxConcurrent = 32
 	}
 	slots := make(chan struct{}, cfg.MaxConcurrent)
-	secret := []byte(cfg.Secret.Reveal())
+	receivers := cfg.receivers(svc)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case slots <- struct{}{}:
@@ -64,8 +124,8 @@ func WebhookHandler(svc Service, cfg WebhookConfig, m *metrics.Metrics) http.Han
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		got := []byte(r.Header.Get(cfg.AuthHeader))
-		if len(secret) == 0 || subtle.ConstantTimeCompare(got, secret) != 1 {
+		target := match(receivers, []byte(r.Header.Get(cfg.AuthHeader)))
+		if target == nil {
 			m.Webhook("unauthorized")
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
@@ -101,12 +161,12 @@ func WebhookHandler(svc Service, cfg WebhookConfig, m *metrics.Metrics) http.Han
 			return
 		}
 		// Only conversations the configuration covers (PARTOO_BUSINESS_IDS).
-		if !svc.Covers(id, business) {
+		if !target.Covers(id, business) {
 			m.Webhook("filtered")
 			w.WriteHeader(http.StatusOK) // not ours to retry
 			return
 		}
-		m.Webhook(string(svc.Hint(id)))
+		m.Webhook(string(target.Hint(id)))
 		w.WriteHeader(http.StatusOK)
 	})
 }

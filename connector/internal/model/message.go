@@ -55,9 +55,12 @@ type ConversationDetails struct {
 // until a listing or GET /conversations/{id} has said them.
 type Context struct {
 	OrganizationID int64
-	BusinessID     string
-	Partner        Partner
-	Known          bool
+	// Organization is the organisation's name when the connector runs several
+	// (PARTOO_ORGANIZATIONS_FILE); "" for one.
+	Organization string
+	BusinessID   string
+	Partner      Partner
+	Known        bool
 }
 
 // ContextOf is the context a conversation's listing gives, for organisation org.

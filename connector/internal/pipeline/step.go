@@ -54,6 +54,9 @@ type Config struct {
 	// Organization is the Partoo organisation read for (0: not configured): part of every
 	// event id (diff.Options.Organization) and of every event's context.
 	Organization int64
+	// OrganizationName scopes the event ids of an organisation without an id among several
+	// (diff.Options.OrganizationName); "" for a single organisation.
+	OrganizationName string
 	// Tables, when set, adds the table topics' records to the transactions.
 	Tables *Tables
 }
@@ -213,7 +216,7 @@ func (s *Step) diffWalk(prev *diff.State, w partoo.Walk, cov diff.Coverage, unre
 	opts.Resnapshot = r.Resnapshot
 	opts.Counted = w.HasCount && w.Distinct == w.Count
 	opts.Unreadable = unreadable
-	opts.Organization = s.cfg.Organization
+	opts.Organization, opts.OrganizationName = s.cfg.Organization, s.cfg.OrganizationName
 	res := diff.Diff(prev, r.ConversationID, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, resultOf(cov), res.Ignored
 	if cov == diff.Complete && len(w.Skipped) > 0 {

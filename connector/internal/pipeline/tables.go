@@ -45,6 +45,7 @@ func (s *Step) withContext(ctx context.Context, id int64, t *budget.Ticket, res 
 			cx = model.ContextOf(*conv, s.cfg.Organization)
 		}
 	}
+	cx.Organization = s.cfg.OrganizationName
 	for i := range res.Events {
 		res.Events[i].Context = cx
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/httpapi"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
 )
 
@@ -53,7 +54,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	for _, u := range config.UnknownVars(os.Environ()) {
+	for _, u := range config.UnknownVars(os.Environ(), cfg.OrganizationEnv()...) {
 		log.Warn(u.Warning(), "variable", u.Name, "did_you_mean", u.Suggest)
 	}
 	kopts, err := cfg.KafkaOpts()
@@ -67,9 +68,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	m := metrics.New(metrics.Gauges{})
-	opt := options(cfg, kopts)
-	opt.SchemaRegistry = rcfg
-	conn, err := service.New(service.Config{Engines: []engine.Options{opt}, Metrics: m, Logger: log})
+	conn, err := service.New(service.Config{Engines: engineOptions(cfg, kopts, rcfg), Metrics: m, Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
@@ -77,18 +76,58 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	log.Info("starting", "version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
-		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
-		"requests_per_minute", cfg.PartooRequestsPerMinute, "budget_reserve", cfg.PartooBudgetReserve,
-		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero(), "schema_registry", cfg.SchemaRegistryURL, "leader_election", cfg.KafkaLeaderElection)
-	shutdown, err := serveHTTP(cfg, httpapi.Handler(conn, httpapi.Config{Metrics: m, Webhook: httpapi.WebhookConfig{
-		AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}}), log)
+	logStart(cfg, log)
+	shutdown, err := serveHTTP(cfg, httpapi.Handler(conn, httpapi.Config{Metrics: m, Webhook: webhookConfig(cfg, conn)}), log)
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: HTTP_ADDR: cannot listen: %v\n", err)
 		return 1
 	}
 	defer shutdown()
 	return runConnector(ctx, conn, log)
+}
+
+// logStart logs the settings a start is judged by.
+func logStart(cfg *config.Config, log *slog.Logger) {
+	attrs := []any{"version", buildVersion(), "partoo_api_url", cfg.PartooAPIURL, "kafka_brokers", cfg.KafkaBrokers,
+		"events_topic", cfg.KafkaEventsTopic, "state_topic", cfg.KafkaStateTopic, "transactional_id", cfg.KafkaTransactionalID,
+		"requests_per_minute", cfg.PartooRequestsPerMinute, "budget_reserve", cfg.PartooBudgetReserve,
+		"scheduler", cfg.Scheduler, "webhooks", !cfg.WebhookSecret.IsZero(), "schema_registry", cfg.SchemaRegistryURL, "leader_election", cfg.KafkaLeaderElection}
+	if len(cfg.Organizations) > 0 {
+		names := make([]string, len(cfg.Organizations))
+		for i, o := range cfg.Organizations {
+			names[i] = o.Name
+		}
+		attrs = append(attrs, "organizations_file", cfg.PartooOrganizationsFile, "organizations", names)
+	}
+	log.Info("starting", attrs...)
+}
+
+// engineOptions maps the configuration onto one engine's options per organisation: the
+// environment's one organisation, or each of PARTOO_ORGANIZATIONS_FILE under its name, with
+// its own topics and transactional id (config.Config.ForOrganization).
+func engineOptions(cfg *config.Config, kopts []kgo.Opt, rcfg registry.Config) []engine.Options {
+	if len(cfg.Organizations) == 0 {
+		opt := options(cfg, kopts)
+		opt.SchemaRegistry = rcfg
+		return []engine.Options{opt}
+	}
+	out := make([]engine.Options, 0, len(cfg.Organizations))
+	for _, o := range cfg.Organizations {
+		opt := options(cfg.ForOrganization(o), kopts)
+		opt.Organization, opt.SchemaRegistry = o.Name, rcfg
+		out = append(out, opt)
+	}
+	return out
+}
+
+// webhookConfig is the webhook receiver's: WEBHOOK_SECRET for the one organisation, or each
+// organisation's own secret, hinting its engine only.
+func webhookConfig(cfg *config.Config, conn *service.Service) httpapi.WebhookConfig {
+	wc := httpapi.WebhookConfig{AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}
+	for i, o := range cfg.Organizations {
+		wc.Organizations = append(wc.Organizations, httpapi.WebhookOrganization{Name: o.Name, Secret: o.WebhookSecret, Target: conn.Engines()[i]})
+	}
+	return wc
 }
 
 // newLogger is the connector's logger: JSON (durations in seconds) or text, at LOG_LEVEL.
