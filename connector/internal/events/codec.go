@@ -154,37 +154,48 @@ func (c *Codec) Encode(e diff.Event) (Encoded, error) {
 // in bytes, which EncodeFit also returns (0: not cut). maxBytes ≤ 0: no limit. An event that
 // cannot fit at all gives ErrTooLarge.
 func (c *Codec) EncodeFit(e diff.Event, maxBytes int) (enc Encoded, truncatedFrom int, err error) {
-	enc, err = c.encode(e, -1)
-	if err != nil || maxBytes <= 0 || RecordSize(enc) <= maxBytes {
-		return enc, 0, err
+	if k := c.byType[e.Type]; k != nil && !k.message {
+		e.Message.Content = "" // nothing to cut: FitContent then encodes once and says too large
 	}
-	content := e.Message.Content
-	if !c.byType[e.Type].message || content == "" {
-		return Encoded{}, 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, RecordSize(enc), maxBytes)
+	return FitContent(e.Message.Content, maxBytes, RecordSize, func(content string, from int) (Encoded, error) {
+		cut := e
+		cut.Message.Content = content
+		return c.encode(cut, from)
+	})
+}
+
+// FitContent encodes a record whose message content may be cut to fit maxBytes (as size
+// counts a record; maxBytes ≤ 0: no limit). encode is called with the whole content and -1
+// first; when the record is too large, again with the content cut at a UTF-8 boundary and its
+// original length, a few times at most. It returns the record and the original length (0: not
+// cut), or ErrTooLarge. The events and the messages table's rows share it.
+func FitContent[T any](content string, maxBytes int, size func(T) int, encode func(content string, truncatedFrom int) (T, error)) (T, int, error) {
+	rec, err := encode(content, -1)
+	if err != nil || maxBytes <= 0 || size(rec) <= maxBytes {
+		return rec, 0, err
+	}
+	var zero T
+	if content == "" {
+		return zero, 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size(rec), maxBytes)
 	}
 	keep := len(content)
 	for try := 0; try < 4; try++ {
 		// The content's length prefix shrinks with it; 16 bytes more than the excess covers it.
-		keep -= RecordSize(enc) - maxBytes + 16
-		if keep < 0 {
-			keep = 0
-		}
+		keep = max(keep-(size(rec)-maxBytes+16), 0)
 		for keep > 0 && !utf8.RuneStart(content[keep]) {
 			keep--
 		}
-		cut := e
-		cut.Message.Content = content[:keep]
-		if enc, err = c.encode(cut, len(content)); err != nil {
-			return Encoded{}, 0, err
+		if rec, err = encode(content[:keep], len(content)); err != nil {
+			return zero, 0, err
 		}
-		if RecordSize(enc) <= maxBytes {
-			return enc, len(content), nil
+		if size(rec) <= maxBytes {
+			return rec, len(content), nil
 		}
 		if keep == 0 {
 			break
 		}
 	}
-	return Encoded{}, 0, fmt.Errorf("%w: %d bytes with the content cut, limit %d", ErrTooLarge, RecordSize(enc), maxBytes)
+	return zero, 0, fmt.Errorf("%w: %d bytes with the content cut, limit %d", ErrTooLarge, size(rec), maxBytes)
 }
 
 // encode encodes e; truncatedFrom ≥ 0 sets content_truncated_from.

@@ -279,7 +279,7 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 	idx := s.cfg.Index()
 	var changes []publish.Change
 	for _, p := range batch {
-		if p.publishes() && p.idx == idx && (p.Result.Changed || len(p.Change.Records) > 0) {
+		if p.idx == idx && (p.Result.Changed || len(p.Change.Records) > 0) {
 			changes = append(changes, p.Change)
 		}
 	}

@@ -99,18 +99,10 @@ func (t *txn) produce(ctx context.Context, changes []Change) error {
 			return &RefusedError{ConversationIDs: []int64{ch.ConversationID}, Err: err}
 		}
 		for _, e := range ch.Events {
-			r := &kgo.Record{Topic: p.cfg.EventsTopic, Key: e.Key, Value: e.Value, Headers: make([]kgo.RecordHeader, len(e.Headers))}
-			for i, h := range e.Headers {
-				r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-			}
-			t.send(ctx, ch.ConversationID, r)
+			t.send(ctx, ch.ConversationID, &kgo.Record{Topic: p.cfg.EventsTopic, Key: e.Key, Value: e.Value, Headers: recordHeaders(e.Headers)})
 		}
 		for _, rec := range ch.Records {
-			r := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
-			for _, h := range rec.Headers {
-				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-			}
-			t.send(ctx, ch.ConversationID, r)
+			t.send(ctx, ch.ConversationID, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Headers: recordHeaders(rec.Headers)})
 		}
 		if ch.State != nil {
 			r := &kgo.Record{Topic: p.cfg.StateTopic, Key: events.Key(ch.ConversationID), Value: ch.State}
@@ -127,6 +119,15 @@ func (t *txn) produce(ctx context.Context, changes []Change) error {
 		return t.refused.wrap(p.abort(t.cl, t.started, &t.wg, fmt.Errorf("publish: produce: %w", t.prodErr)))
 	}
 	return nil
+}
+
+// recordHeaders are an encoded record's headers as Kafka's.
+func recordHeaders(hs []events.Header) []kgo.RecordHeader {
+	out := make([]kgo.RecordHeader, len(hs))
+	for i, h := range hs {
+		out[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+	}
+	return out
 }
 
 // send produces one record of the transaction, for conversation conv (0: none).

@@ -75,31 +75,7 @@ func (c *Codec) Headers(conversation bool) []events.Header {
 // DecodeWithFingerprint decodes a row value of either framing with the schema its
 // schema_fingerprint header names (fingerprintHex), without registry ids: what tail does.
 func (c *Codec) DecodeWithFingerprint(value []byte, fingerprintHex string) (string, map[string]any, error) {
-	var so *avroframe.SingleObject
-	switch fingerprintHex {
-	case c.msg.FPHex:
-		so = c.msg
-	case c.conv.FPHex:
-		so = c.conv
-	default:
-		return c.Decode(value)
-	}
-	body := value
-	var err error
-	if len(value) > 0 && value[0] == 0 {
-		_, body, err = avroframe.SplitConfluent(value)
-	} else {
-		_, body, err = avroframe.SplitSingleObject(value)
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	n, err := so.DecodeBody(body)
-	if err != nil {
-		return "", nil, err
-	}
-	m, _ := n.(map[string]any)
-	return so.Name, m, nil
+	return c.decode(value, fingerprintHex)
 }
 
 // Key is a table record's key: the id as a decimal string, like the events' keys.
@@ -113,26 +89,16 @@ var ErrTooLarge = errors.New("table row too large for the topic")
 // counted by events.RecordSize) has its content cut at a UTF-8 boundary to fit, and
 // content_truncated_from set.
 func (c *Codec) MessageRow(e diff.Event, maxBytes int) ([]byte, error) {
-	content := e.Message.Content
 	size := func(v []byte) int {
 		return events.RecordSize(events.Encoded{Key: Key(e.MessageID), Value: v, Headers: c.Headers(false)})
 	}
-	v, err := c.encodeMessage(e, content, -1)
-	if err != nil || maxBytes <= 0 || size(v) <= maxBytes {
-		return v, err
+	v, _, err := events.FitContent(e.Message.Content, maxBytes, size, func(content string, from int) ([]byte, error) {
+		return c.encodeMessage(e, content, from)
+	})
+	if errors.Is(err, events.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: message %d of conversation %d: %w", ErrTooLarge, e.MessageID, e.ConversationID, err)
 	}
-	keep := len(content)
-	for try := 0; try < 4 && keep > 0; try++ {
-		keep -= size(v) - maxBytes + 16 // the length prefix shrinks too: 16 bytes cover it
-		keep = max(keep, 0)
-		for keep > 0 && !utf8.RuneStart(content[keep]) {
-			keep--
-		}
-		if v, err = c.encodeMessage(e, content[:keep], len(content)); err != nil || size(v) <= maxBytes {
-			return v, err
-		}
-	}
-	return nil, fmt.Errorf("%w: message %d of conversation %d takes %d bytes with its content cut, limit %d", ErrTooLarge, e.MessageID, e.ConversationID, size(v), maxBytes)
+	return v, err
 }
 
 func (c *Codec) encodeMessage(e diff.Event, content string, truncatedFrom int) ([]byte, error) {
@@ -193,19 +159,24 @@ func (c *Codec) frame(so *avroframe.SingleObject, i int, row map[string]any) ([]
 
 // Decode decodes a row value of either table, in either framing (a Confluent-framed value
 // needs UseSchemaIDs), into goavro's native form.
-func (c *Codec) Decode(value []byte) (string, map[string]any, error) {
-	so, body := c.msg, []byte(nil)
+func (c *Codec) Decode(value []byte) (string, map[string]any, error) { return c.decode(value, "") }
+
+// decode reads a row value: its schema is the one fingerprintHex names, else the one its
+// framing names (registry id or single-object fingerprint).
+func (c *Codec) decode(value []byte, fingerprintHex string) (string, map[string]any, error) {
+	var (
+		so   *avroframe.SingleObject
+		body []byte
+	)
 	if len(value) > 0 && value[0] == 0 {
 		id, b, err := avroframe.SplitConfluent(value)
 		if err != nil {
 			return "", nil, err
 		}
-		ids := c.ids.Load()
-		switch {
-		case ids != nil && id == ids[0]:
-		case ids != nil && id == ids[1]:
-			so = c.conv
-		default:
+		if ids := c.ids.Load(); ids != nil {
+			so = map[uint32]*avroframe.SingleObject{ids[0]: c.msg, ids[1]: c.conv}[id]
+		}
+		if so == nil && fingerprintHex == "" {
 			return "", nil, fmt.Errorf("tables: schema id %d is not a table schema's", id)
 		}
 		body = b
@@ -214,14 +185,20 @@ func (c *Codec) Decode(value []byte) (string, map[string]any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		switch fp {
-		case c.msg.Fingerprint:
-		case c.conv.Fingerprint:
-			so = c.conv
-		default:
+		so = map[uint64]*avroframe.SingleObject{c.msg.Fingerprint: c.msg, c.conv.Fingerprint: c.conv}[fp]
+		if so == nil {
 			return "", nil, fmt.Errorf("tables: unknown schema fingerprint %016x", fp)
 		}
 		body = b
+	}
+	switch fingerprintHex {
+	case c.msg.FPHex:
+		so = c.msg
+	case c.conv.FPHex:
+		so = c.conv
+	}
+	if so == nil {
+		return "", nil, fmt.Errorf("tables: schema_fingerprint %q is not a table schema's", fingerprintHex)
 	}
 	n, err := so.DecodeBody(body)
 	if err != nil {
