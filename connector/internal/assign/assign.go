@@ -1,0 +1,271 @@
+// Package assign spreads organisations over the connector's replicas through Kafka's own
+// group protocol, as Kafka Connect spreads tasks over its workers: every replica joins one
+// consumer group, the group's leader (a replica, elected by the broker's group coordinator)
+// computes who runs which organisation (Plan), and the coordinator hands each replica its
+// share. There is no coordinator of ours.
+//
+// A replica's join metadata says which organisations its file lists and which it runs; the
+// assignment it receives is the organisations it must run. The protocol is cooperative: an
+// organisation that moves is first stopped by its owner, which then rejoins without it, and
+// only the next round gives it to another replica. When a replica dies, its organisations
+// are free once the group expels it (after the session timeout) and the next round gives
+// them away at once. Safety never rests on the group alone: every organisation writes with
+// its own transactional id, and the new owner's InitProducerID fences a replica that has not
+// noticed yet.
+//
+// The group's records are valid consumer-protocol metadata and assignments (their user data
+// carries the names), on a one-partition topic that holds no record, so Kafka's tools
+// (kafka-consumer-groups.sh --describe --members) list the replicas.
+package assign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
+)
+
+// Protocol is the group protocol's name, as kafka-consumer-groups.sh shows it.
+const Protocol = "partoo-organizations"
+
+// Config configures a member.
+type Config struct {
+	Kafka []kgo.Opt // connection options
+	Topic string    // the group's topic, created with one partition if missing; it holds no record
+	Group string    // the consumer group of the replicas
+	// SessionTimeout is how long the group waits for a silent replica before giving its
+	// organisations away [6 s, the broker's group.min.session.timeout.ms by default].
+	SessionTimeout time.Duration
+	// ReplicationFactor of the topic when created [-1: the broker's default].
+	ReplicationFactor int16
+	Logger            *slog.Logger
+}
+
+// Member is one replica's membership. Create it with Join; read Assignments; tell it what
+// the file lists (SetAvailable) and what runs (SetOwned); Close it last.
+type Member struct {
+	cfg         Config
+	cl          *kgo.Client
+	assignments chan []string
+
+	mu        sync.Mutex
+	available []string
+	owned     []string
+	joined    bool
+}
+
+// metadata is the user data of a member's join: what it can run and what it runs.
+type metadata struct {
+	Available []string `json:"available"`
+	Owned     []string `json:"owned"`
+}
+
+// assignment is the user data of a member's assignment.
+type assignment struct {
+	Organizations []string `json:"organizations"`
+}
+
+// Join creates the topic if needed and joins the group with the organisations the file lists.
+func Join(ctx context.Context, cfg Config, available []string) (*Member, error) {
+	if cfg.Topic == "" || cfg.Group == "" {
+		return nil, errors.New("assign: a topic and a group are required")
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 6 * time.Second
+	}
+	if cfg.ReplicationFactor == 0 {
+		cfg.ReplicationFactor = -1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := ensureTopic(ctx, cfg); err != nil {
+		return nil, err
+	}
+	m := &Member{cfg: cfg, assignments: make(chan []string, 1), available: sorted(available), owned: []string{}}
+	heartbeat := max(cfg.SessionTimeout/6, 500*time.Millisecond)
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Kafka...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.Balancers(balancer{m}),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(heartbeat),
+		// A rebalance waits this long at most for members to rejoin (one stopping engines).
+		kgo.RebalanceTimeout(30*time.Second),
+		kgo.DisableAutoCommit(),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("assign: %w", err)
+	}
+	m.cl = cl
+	// Polling keeps the member's group loop going; nothing is ever fetched.
+	go func() {
+		for {
+			if fs := cl.PollFetches(context.Background()); fs.IsClientClosed() {
+				return
+			}
+		}
+	}()
+	return m, nil
+}
+
+// Assignments delivers every assignment the group gives this member: the organisations it
+// must run, sorted. Only the latest is kept when the reader is slow.
+func (m *Member) Assignments() <-chan []string { return m.assignments }
+
+// SetAvailable says which organisations the file lists now; a change makes the member
+// rejoin, so that the group reassigns.
+func (m *Member) SetAvailable(names []string) {
+	m.set(&m.available, names)
+}
+
+// SetOwned says which organisations run here now, engines still stopping included; the
+// member rejoins when this shrank (a cooperative revocation is done).
+func (m *Member) SetOwned(names []string) {
+	m.set(&m.owned, names)
+}
+
+func (m *Member) set(field *[]string, names []string) {
+	names = sorted(names)
+	m.mu.Lock()
+	changed := !slices.Equal(*field, names)
+	*field = names
+	m.mu.Unlock()
+	if changed {
+		m.cl.ForceRebalance()
+	}
+}
+
+// Joined reports whether the member received an assignment since it joined.
+func (m *Member) Joined() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.joined
+}
+
+// Close leaves the group at once, so the others take this member's organisations without
+// waiting for the session timeout. Stop the engines first.
+func (m *Member) Close() { m.cl.Close() }
+
+func (m *Member) deliver(orgs []string) {
+	m.mu.Lock()
+	m.joined = true
+	m.mu.Unlock()
+	for {
+		select {
+		case m.assignments <- orgs:
+			return
+		default:
+			select { // replace an assignment not read yet
+			case <-m.assignments:
+			default:
+			}
+		}
+	}
+}
+
+func sorted(names []string) []string {
+	out := append([]string{}, names...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// balancer is the group protocol: the member's metadata, the leader's Plan, the parsing of
+// an assignment.
+type balancer struct{ m *Member }
+
+func (balancer) ProtocolName() string { return Protocol }
+func (balancer) IsCooperative() bool  { return true }
+
+func (b balancer) JoinGroupMetadata(topics []string, _ map[string][]int32, _ int32) []byte {
+	b.m.mu.Lock()
+	md := metadata{Available: b.m.available, Owned: b.m.owned}
+	b.m.mu.Unlock()
+	user, _ := json.Marshal(md)
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = topics
+	meta.UserData = user
+	return meta.AppendTo(nil)
+}
+
+func (b balancer) ParseSyncAssignment(raw []byte) (map[string][]int32, error) {
+	var a assignment
+	if len(raw) > 0 { // an empty assignment: the member runs nothing
+		var ka kmsg.ConsumerMemberAssignment
+		if err := ka.ReadFrom(raw); err != nil {
+			return nil, fmt.Errorf("assign: unreadable assignment: %w", err)
+		}
+		if err := json.Unmarshal(ka.UserData, &a); err != nil {
+			return nil, fmt.Errorf("assign: unreadable assignment: %w", err)
+		}
+	}
+	b.m.deliver(sorted(a.Organizations))
+	return map[string][]int32{}, nil
+}
+
+func (b balancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
+	claims := make([]Claim, 0, len(members))
+	topics := map[string]struct{}{}
+	for _, jm := range members {
+		var meta kmsg.ConsumerMemberMetadata
+		if err := meta.ReadFrom(jm.ProtocolMetadata); err != nil {
+			return nil, nil, fmt.Errorf("assign: member %s: unreadable metadata: %w", jm.MemberID, err)
+		}
+		var md metadata
+		if err := json.Unmarshal(meta.UserData, &md); err != nil {
+			return nil, nil, fmt.Errorf("assign: member %s: unreadable metadata: %w", jm.MemberID, err)
+		}
+		for _, t := range meta.Topics {
+			topics[t] = struct{}{}
+		}
+		claims = append(claims, Claim{Member: jm.MemberID, Available: md.Available, Owned: md.Owned})
+	}
+	plan := Plan(claims)
+	b.m.cfg.Logger.Info("group leader: organisations assigned", "group", b.m.cfg.Group, "members", len(claims), "plan", plan)
+	return memberBalancer(plan), topics, nil
+}
+
+// memberBalancer hands out a computed plan.
+type memberBalancer map[string][]string
+
+func (p memberBalancer) Balance(map[string]int32) kgo.IntoSyncAssignment { return p }
+
+func (p memberBalancer) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
+	out := make([]kmsg.SyncGroupRequestGroupAssignment, 0, len(p))
+	for member, orgs := range p {
+		user, _ := json.Marshal(assignment{Organizations: orgs})
+		ka := kmsg.NewConsumerMemberAssignment()
+		ka.UserData = user
+		sa := kmsg.NewSyncGroupRequestGroupAssignment()
+		sa.MemberID, sa.MemberAssignment = member, ka.AppendTo(nil)
+		out = append(out, sa)
+	}
+	return out
+}
+
+func ensureTopic(ctx context.Context, cfg Config) error {
+	cl, err := kgo.NewClient(cfg.Kafka...)
+	if err != nil {
+		return fmt.Errorf("assign: %w", err)
+	}
+	defer cl.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = kafkatopic.Ensure(cctx, kadm.NewClient(cl), kafkatopic.Spec{Name: cfg.Topic, Partitions: 1,
+		ReplicationFactor: cfg.ReplicationFactor, Configs: map[string]string{"retention.ms": "3600000"}})
+	if err != nil {
+		return fmt.Errorf("assign: %w", err)
+	}
+	return nil
+}
