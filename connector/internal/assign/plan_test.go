@@ -110,7 +110,7 @@ func TestPlanGivesALeaversOrganisationsAtOnce(t *testing.T) {
 func TestPlanWithholdsDisputedAndUnlisted(t *testing.T) {
 	plan := Plan([]Claim{
 		{Member: "a", Available: []string{"x", "y"}, Owned: []string{"x", "y"}},
-		{Member: "b", Available: []string{"x"}, Owned: []string{"x"}}, // x claimed twice
+		{Member: "b", Available: []string{"x"}, Owned: []string{"x"}},           // x claimed twice
 		{Member: "c", Available: []string{"y", "z"}, Owned: []string{"z", "w"}}, // w: unlisted by all
 	})
 	want := map[string][]string{"a": {"y"}, "b": {}, "c": {"z"}}
