@@ -61,7 +61,8 @@ type Member struct {
 
 	mu        sync.Mutex
 	available []string
-	owned     []string
+	owned     []string // what runs, as SetOwned said
+	assigned  []string // the latest assignment, less what was released
 	joined    bool
 }
 
@@ -127,25 +128,45 @@ func (m *Member) Assignments() <-chan []string { return m.assignments }
 // SetAvailable says which organisations the file lists now; a change makes the member
 // rejoin, so that the group reassigns.
 func (m *Member) SetAvailable(names []string) {
-	m.set(&m.available, names)
-}
-
-// SetOwned says which organisations run here now, engines still stopping included; the
-// member rejoins when this shrank (a cooperative revocation is done).
-func (m *Member) SetOwned(names []string) {
-	m.set(&m.owned, names)
-}
-
-func (m *Member) set(field *[]string, names []string) {
 	names = sorted(names)
 	m.mu.Lock()
-	changed := !slices.Equal(*field, names)
-	*field = names
+	changed := !slices.Equal(m.available, names)
+	m.available = names
 	m.mu.Unlock()
 	if changed {
 		m.cl.ForceRebalance()
 	}
 }
+
+// SetOwned says which organisations run here now, engines still stopping included. The
+// member claims those and its latest assignment (what it is about to start), and rejoins
+// when its claim shrank: a cooperative revocation is done, the group can move them.
+func (m *Member) SetOwned(names []string) {
+	m.update(func() { m.owned = sorted(names) })
+}
+
+// Release gives an assigned organisation back to the group without waiting for the next
+// assignment (another replica fenced it: it runs there now).
+func (m *Member) Release(name string) {
+	m.update(func() { m.assigned = slices.DeleteFunc(m.assigned, func(n string) bool { return n == name }) })
+}
+
+func (m *Member) update(f func()) {
+	m.mu.Lock()
+	before := m.claimLocked()
+	f()
+	after := set(m.claimLocked())
+	m.mu.Unlock()
+	for _, n := range before {
+		if !after[n] {
+			m.cl.ForceRebalance()
+			return
+		}
+	}
+}
+
+// claimLocked is what the member says it runs: what runs and what it is about to start.
+func (m *Member) claimLocked() []string { return sorted(append(append([]string{}, m.owned...), m.assigned...)) }
 
 // Joined reports whether the member received an assignment since it joined.
 func (m *Member) Joined() bool {
@@ -161,6 +182,7 @@ func (m *Member) Close() { m.cl.Close() }
 func (m *Member) deliver(orgs []string) {
 	m.mu.Lock()
 	m.joined = true
+	m.assigned = orgs // claimed from now on, so that a join before they start still says so
 	m.mu.Unlock()
 	for {
 		select {
@@ -190,7 +212,7 @@ func (balancer) IsCooperative() bool  { return true }
 
 func (b balancer) JoinGroupMetadata(topics []string, _ map[string][]int32, _ int32) []byte {
 	b.m.mu.Lock()
-	md := metadata{Available: b.m.available, Owned: b.m.owned}
+	md := metadata{Available: b.m.available, Owned: b.m.claimLocked()}
 	b.m.mu.Unlock()
 	user, _ := json.Marshal(md)
 	meta := kmsg.NewConsumerMemberMetadata()

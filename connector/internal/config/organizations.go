@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -283,4 +285,29 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ReloadOrganizations reads PARTOO_ORGANIZATIONS_FILE (and the key and secret files it
+// names) again: the configuration it returns is c with the file's organisations of now, or
+// the file's problems, one line each, with c unchanged.
+func (c *Config) ReloadOrganizations() (*Config, error) {
+	nc := *c
+	nc.Organizations = nil
+	if errs := nc.loadOrganizations(); len(errs) > 0 {
+		return nil, errs
+	}
+	return &nc, nil
+}
+
+// Version identifies the organisation's configuration, secrets included (by a digest, never
+// their value): it changes when any field of its entry, or the content of a file it names,
+// does.
+func (o Organization) Version() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%d|%q|%v|%d|%g|", o.Name, o.OrgID, o.BusinessIDs, o.ConversationIDs, o.RequestsPerMinute, o.BudgetReserve)
+	for _, s := range []secret.Secret{o.APIKey, o.WebhookSecret} {
+		d := sha256.Sum256([]byte(s.Reveal()))
+		h.Write(d[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/assign"
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
-	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
-	"github.com/partoo-connector/partoo-connector/connector/internal/status"
 )
 
 // Config configures a Service.
@@ -24,12 +27,42 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Logger gets every engine's logs, with an organization attribute when it has a name.
 	Logger *slog.Logger
+	// Group, when its Group is set, spreads the organisations over the replicas that join it
+	// (package assign): this one runs only those assigned to it. Otherwise this process runs
+	// every organisation.
+	Group assign.Config
+	// Versions identify each organisation's configuration (by name): Update restarts an
+	// organisation whose version changed. Unset versions never differ.
+	Versions map[string]string
 }
 
-// Service runs engines side by side. Create it with New and call Run once.
+// Service runs organisations' engines: every one, or its share of a group. Create it with
+// New and call Run once; Update changes the organisations while it runs.
 type Service struct {
-	engines []*engine.Engine
-	names   []string
+	cfg     Config
+	ping    *kgo.Client
+	updates chan update
+	exits   chan exit
+
+	mu       sync.Mutex
+	slots    map[string]*slot
+	holders  map[string]*holder
+	order    []string // names, in the order of the latest configuration
+	member   *assign.Member
+	finished int64 // walks of engines that stopped
+}
+
+// update is a new configuration for Update.
+type update struct {
+	engines  []engine.Options
+	versions map[string]string
+}
+
+// exit is an engine's Run returning.
+type exit struct {
+	s   *slot
+	r   *run
+	err error
 }
 
 // New validates cfg and builds every engine (touching no network until Run).
@@ -40,28 +73,24 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{}
+	ping, err := kgo.NewClient(cfg.Engines[0].Kafka...)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, ping: ping, slots: map[string]*slot{}, updates: make(chan update, 1), exits: make(chan exit)}
 	for _, opt := range cfg.Engines {
-		var e *engine.Engine
-		g := Gauges(func() *engine.Engine { return e })
-		opt.Logger = cfg.Logger
-		if opt.Organization != "" {
-			opt.Logger = cfg.Logger.With("organization", opt.Organization)
-		}
-		opt.Metrics = cfg.Metrics
-		if opt.Organization == "" {
-			cfg.Metrics.AddGauges(g)
-		} else {
-			opt.Metrics = cfg.Metrics.For(opt.Organization, g)
-		}
-		built, err := engine.New(opt)
+		sl := s.newSlot(opt, cfg.Versions[opt.Organization])
+		e, err := engine.New(sl.opt)
 		if err != nil {
 			s.close()
 			return nil, organizationError(opt.Organization, err)
 		}
-		e = built
-		s.engines = append(s.engines, e)
-		s.names = append(s.names, opt.Organization)
+		sl.next = e
+		if !s.distributed() {
+			sl.cur.Store(e) // it will run: /status reports its start-up from now on
+		}
+		s.slots[opt.Organization] = sl
+		s.order = append(s.order, opt.Organization)
 	}
 	return s, nil
 }
@@ -100,105 +129,163 @@ func organizationError(org string, err error) error {
 	return fmt.Errorf("organization %s: %w", org, err)
 }
 
-// close releases engines built before a failed New (their producers).
+// close releases engines built before a failed New or never run.
 func (s *Service) close() {
-	for _, e := range s.engines {
-		e.Close()
+	for _, sl := range s.slots {
+		if sl.next != nil {
+			sl.next.Close()
+			sl.next = nil
+		}
+	}
+	s.ping.Close()
+}
+
+// distributed reports whether the organisations are spread over a group's replicas.
+func (s *Service) distributed() bool { return s.cfg.Group.Group != "" }
+
+// Update replaces the organisations while Run runs: new ones start (or join the group's
+// plan), removed ones stop, and one whose version changed restarts; the others go on
+// untouched. It returns the validation error of a configuration it refuses (nothing changes).
+func (s *Service) Update(engines []engine.Options, versions map[string]string) error {
+	if err := validate(engines); err != nil {
+		return err
+	}
+	for _, o := range engines {
+		if o.Organization == "" {
+			return errors.New("service: only named organisations (a file) can be updated")
+		}
+	}
+	select { // the latest configuration wins
+	case <-s.updates:
+	default:
+	}
+	s.updates <- update{engines: engines, versions: versions}
+	return nil
+}
+
+// Run runs the engines until ctx ends (nil). Without a group, every organisation runs, and
+// when one stops with an error the others are stopped and the error is returned, naming its
+// organisation. With a group, this replica runs what the group assigns it; an organisation
+// that fails is retried after a pause (and one fenced by another replica is released), so
+// one organisation never stops the others.
+func (s *Service) Run(ctx context.Context) error {
+	var assignments <-chan []string
+	if s.distributed() {
+		m, err := assign.Join(ctx, s.cfg.Group, s.names())
+		if err != nil {
+			s.close()
+			return err
+		}
+		s.mu.Lock()
+		s.member = m
+		s.mu.Unlock()
+		defer m.Close() // after the engines stopped (below)
+		assignments = m.Assignments()
+		s.cfg.Logger.Info("joined the organisations' group: this replica runs its share", "group", s.cfg.Group.Group, "topic", s.cfg.Group.Topic)
+	} else {
+		s.apply(ctx, s.names())
+	}
+	defer s.stopAll()
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case want := <-assignments:
+			s.apply(ctx, want)
+		case u := <-s.updates:
+			s.reconfigure(ctx, u)
+		case ex := <-s.exits:
+			if err := s.exited(ex); err != nil {
+				return err
+			}
+		case <-retry.C:
+			s.retryDue(ctx)
+		}
 	}
 }
 
-// Run runs every engine until ctx ends (nil) or one stops with an error: the others are then
-// stopped, and the first error is returned, naming its organisation.
-func (s *Service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	for i, e := range s.engines {
+// names are the organisations of the latest configuration.
+func (s *Service) names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.order...)
+}
+
+// apply makes the running organisations those of want: it stops the others first (each
+// finishes or aborts its transaction), tells the group, then starts the new ones.
+func (s *Service) apply(ctx context.Context, want []string) {
+	wanted := map[string]bool{}
+	for _, n := range want {
+		wanted[n] = true
+	}
+	s.mu.Lock()
+	var stopping []*slot
+	for _, sl := range s.slots {
+		sl.assigned = wanted[sl.name]
+		if !sl.assigned && sl.running != nil {
+			stopping = append(stopping, sl)
+		}
+	}
+	s.mu.Unlock()
+	s.stopEach(stopping, "not assigned to this replica any more")
+	s.mu.Lock()
+	for _, n := range want {
+		if sl := s.slots[n]; sl != nil && sl.running == nil && !sl.failing() {
+			s.start(ctx, sl)
+		}
+	}
+	s.mu.Unlock()
+	s.tellOwned()
+}
+
+// tellOwned tells the group what runs here (a shrink makes the member rejoin).
+func (s *Service) tellOwned() {
+	s.mu.Lock()
+	m := s.member
+	var owned []string
+	for _, sl := range s.slots {
+		if sl.running != nil || sl.assigned && sl.failing() {
+			owned = append(owned, sl.name)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(owned)
+	if m != nil {
+		m.SetOwned(owned)
+	}
+}
+
+// stopEach stops the slots' engines in parallel and waits for them.
+func (s *Service) stopEach(slots []*slot, why string) {
+	var wg sync.WaitGroup
+	for _, sl := range slots {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := e.Run(ctx); err != nil {
-				once.Do(func() { first = organizationError(s.names[i], err) })
-				cancel()
-			}
+			s.cfg.Logger.Info("stopping an organisation: "+why, "organization", sl.name)
+			s.stop(sl)
 		}()
 	}
 	wg.Wait()
-	return first
 }
 
-// Engines returns the engines, in the order of Config.Engines.
-func (s *Service) Engines() []*engine.Engine { return s.engines }
-
-// Walks returns how many walks every engine has settled since the start.
-func (s *Service) Walks() int64 {
-	var n int64
-	for _, e := range s.engines {
-		n += e.Walks()
-	}
-	return n
-}
-
-// Readiness says why the service is not ready (nil when every engine is).
-func (s *Service) Readiness() error {
-	var errs []error
-	for i, e := range s.engines {
-		if err := e.Readiness(); err != nil {
-			errs = append(errs, organizationError(s.names[i], err))
+// stopAll stops every engine (at the end of Run).
+func (s *Service) stopAll() {
+	s.mu.Lock()
+	var running []*slot
+	for _, sl := range s.slots {
+		if sl.running != nil {
+			running = append(running, sl)
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// Ping checks that Kafka answers (the engines share one cluster).
-func (s *Service) Ping(ctx context.Context) error { return s.engines[0].Ping(ctx) }
-
-// Status is the one engine's report; with several, their reports under their organisation
-// names, degraded when one is.
-func (s *Service) Status() status.Report {
-	if len(s.engines) == 1 {
-		return s.engines[0].Status()
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, sl := range running {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.stop(sl) }()
 	}
-	r := status.Report{Status: "ok", Ready: true, Organizations: map[string]*status.Report{}}
-	for i, e := range s.engines {
-		one := e.Status()
-		r.Organizations[s.names[i]] = &one
-		r.Time, r.Uptime = one.Time, one.Uptime
-		r.Ready = r.Ready && one.Ready
-		r.ConversationsTracked += one.ConversationsTracked
-		r.MessagesTracked += one.MessagesTracked
-		for _, why := range one.Reasons {
-			r.Reasons = append(r.Reasons, s.names[i]+": "+why)
-		}
-	}
-	if len(r.Reasons) > 0 {
-		r.Status = "degraded"
-	}
-	return r
-}
-
-// Covers reports whether an engine may cover a conversation a webhook named.
-func (s *Service) Covers(id int64, business string) bool {
-	for _, e := range s.engines {
-		if e.Covers(id, business) {
-			return true
-		}
-	}
-	return false
-}
-
-// Hint hands a webhook's conversation to every engine (each checks the conversation is its
-// own before it walks it: schedule.Smart.Hint) and returns the most useful result.
-func (s *Service) Hint(id int64) schedule.HintResult {
-	best := schedule.HintIgnored
-	for _, e := range s.engines {
-		if r := e.Hint(id); r == schedule.HintAccepted || best == schedule.HintIgnored {
-			best = r
-		}
-	}
-	return best
+	wg.Wait()
+	s.close()
 }

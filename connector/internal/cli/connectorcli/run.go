@@ -68,7 +68,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	m := metrics.New(metrics.Gauges{})
-	conn, err := service.New(service.Config{Engines: engineOptions(cfg, kopts, rcfg), Metrics: m, Logger: log})
+	conn, err := service.New(service.Config{Engines: engineOptions(cfg, kopts, rcfg), Metrics: m, Logger: log,
+		Group: organizationsGroup(cfg, kopts, log), Versions: organizationVersions(cfg)})
 	if err != nil {
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
@@ -83,6 +84,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer shutdown()
+	if cfg.PartooOrganizationsFile != "" && cfg.PartooOrganizationsReload > 0 {
+		go watchOrganizations(ctx, cfg, conn, func(c *config.Config) []engine.Options { return engineOptions(c, kopts, rcfg) }, log)
+	}
 	return runConnector(ctx, conn, log)
 }
 
@@ -124,8 +128,8 @@ func engineOptions(cfg *config.Config, kopts []kgo.Opt, rcfg registry.Config) []
 // organisation's own secret, hinting its engine only.
 func webhookConfig(cfg *config.Config, conn *service.Service) httpapi.WebhookConfig {
 	wc := httpapi.WebhookConfig{AuthHeader: cfg.WebhookAuthHeader, Secret: cfg.WebhookSecret, MaxBodyBytes: cfg.WebhookMaxBodyBytes}
-	for i, o := range cfg.Organizations {
-		wc.Organizations = append(wc.Organizations, httpapi.WebhookOrganization{Name: o.Name, Secret: o.WebhookSecret, Target: conn.Engines()[i]})
+	for _, o := range cfg.Organizations {
+		wc.Organizations = append(wc.Organizations, httpapi.WebhookOrganization{Name: o.Name, Secret: o.WebhookSecret, Target: conn.Target(o.Name)})
 	}
 	return wc
 }
