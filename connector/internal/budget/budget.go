@@ -78,8 +78,8 @@ type Config struct {
 	// Reserve is the share of RequestsPerMinute left unused, for the organisation's other
 	// integrations: 0 (default) to 0.9.
 	Reserve float64
-	// Burst is how many requests may go back to back after an idle spell. Default 5; it never
-	// lets the hard per-window cap be exceeded.
+	// Burst is how many requests may go back to back after an idle spell. Default 5 (or
+	// RequestsPerMinute when less); it never lets the hard per-window cap be exceeded.
 	Burst int
 	// Slack is the least margin added to the 60 s window of the hard cap, so that a request
 	// sent 59.9 s after another cannot reach Partoo inside the same minute. Default 1 s.
@@ -102,7 +102,7 @@ func New(cfg Config) (*Budget, error) {
 		return nil, errors.New("partoo: the budget reserve must be between 0 and 0.9")
 	}
 	if cfg.Burst == 0 {
-		cfg.Burst = 5
+		cfg.Burst = min(5, cfg.RequestsPerMinute) // a limit below 5 (a small share of a shared key) is valid
 	}
 	if cfg.Burst < 0 || cfg.Burst > cfg.RequestsPerMinute {
 		return nil, errors.New("partoo: burst must be between 1 and the requests per minute")

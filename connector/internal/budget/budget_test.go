@@ -35,6 +35,27 @@ func TestReserveLeavesAShareUnused(t *testing.T) {
 	}
 }
 
+// TestLimitBelowTheBurst: a limit below the default burst of 5 (a small organisation's share
+// of a shared key) is valid, and holds: 3 requests a minute.
+func TestLimitBelowTheBurst(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	b, err := budget.New(budget.Config{RequestsPerMinute: 3, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := clk.Now().Add(10 * time.Minute)
+	n := 0
+	for clk.Now().Before(end) {
+		if err := b.Wait(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n < 27 || n > 31 {
+		t.Fatalf("%d requests in 10 minutes, want about 30", n)
+	}
+}
+
 // TestBudgetServesEarliestDeadlineFirst: requests waiting for the budget are served by
 // arrival + priority. A fresh request overtakes a queue of background ones and gets its token
 // at once (background work leaves it one); with more fresh requests coming than the budget

@@ -36,6 +36,8 @@ type Config struct {
 	// without the file: the one-organisation case).
 	Organizations []Organization
 
+	PartooSharedKeyRequestsPerMinute int `envconfig:"PARTOO_SHARED_KEY_REQUESTS_PER_MINUTE" default:"0" desc:"with PARTOO_ORGANIZATIONS_FILE: the limit of one API key that Partoo counts for all the organisations it reaches (a provider key); the organisations of the file using the same key then get at most this ÷ their number each (rounded down), a static split that holds across replicas without coordination (docs/configuration.md, Shared provider keys); 0: off, each organisation's budget is its own, as Partoo documents"`
+
 	KafkaConfig
 
 	SchemaRegistryURL             string        `envconfig:"SCHEMA_REGISTRY_URL" desc:"Confluent-compatible schema registry (Confluent, Confluent Cloud, Apicurio's /apis/ccompat/v7, Redpanda, Karapace); when set, event values use the Confluent wire format (byte 0, 4-byte schema id, Avro body) and the schemas are registered at start; empty: Avro single-object encoding"`

@@ -27,9 +27,14 @@ type Organization struct {
 	OrgID             int64 // 0: not given
 	BusinessIDs       []string
 	ConversationIDs   []int64
-	RequestsPerMinute int     // PARTOO_REQUESTS_PER_MINUTE when not given
+	RequestsPerMinute int     // PARTOO_REQUESTS_PER_MINUTE when not given; lowered by PARTOO_SHARED_KEY_REQUESTS_PER_MINUTE
 	BudgetReserve     float64 // PARTOO_BUDGET_RESERVE when not given
 	WebhookSecret     secret.Secret
+	// OwnRequestsPerMinute is the rate of the entry (or PARTOO_REQUESTS_PER_MINUTE) before
+	// PARTOO_SHARED_KEY_REQUESTS_PER_MINUTE: RequestsPerMinute is at most that ÷ KeySharers.
+	OwnRequestsPerMinute int
+	// KeySharers is how many organisations of the file use the same API key, itself included.
+	KeySharers int
 	// Env are the environment variables the entry names (api_key_env, webhook_secret_env):
 	// ours to read, so not reported as unknown.
 	Env []string

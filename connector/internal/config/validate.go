@@ -35,6 +35,7 @@ func (c *Config) validatePartoo() Errors {
 	switch {
 	case c.PartooOrganizationsFile != "":
 		errs = append(errs, c.loadOrganizations()...) // the keys are the organisations'
+		errs = append(errs, c.splitSharedKeys()...)
 	case c.PartooAPIKeyFile != "":
 		if !c.PartooAPIKey.IsZero() {
 			bad("PARTOO_API_KEY_FILE", "set together with PARTOO_API_KEY; set only one")
@@ -59,6 +60,7 @@ func (c *Config) validatePartoo() Errors {
 	if c.PartooRequestsPerMinute < 1 {
 		bad("PARTOO_REQUESTS_PER_MINUTE", "must be at least 1")
 	}
+	errs = append(errs, c.validateSharedKeyCap()...)
 	if c.PartooBudgetReserve < 0 || c.PartooBudgetReserve > 0.9 {
 		bad("PARTOO_BUDGET_RESERVE", "must be between 0 and 0.9 (a share of the rate)")
 	}

@@ -104,6 +104,7 @@ func logStart(cfg *config.Config, log *slog.Logger) {
 		attrs = append(attrs, "organizations_file", cfg.PartooOrganizationsFile, "organizations", names)
 	}
 	log.Info("starting", attrs...)
+	cfg.LogSharedKeyCaps(log)
 }
 
 // engineOptions maps the configuration onto one engine's options per organisation: the
