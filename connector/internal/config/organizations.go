@@ -284,3 +284,13 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// OneOrganizationVars are the variables of the one-organisation case, which the connector
+// refuses beside PARTOO_ORGANIZATIONS_FILE (for the checks of deployment files).
+func OneOrganizationVars() []string {
+	names := make([]string, len(oneOrganizationVars))
+	for i, v := range oneOrganizationVars {
+		names[i] = v.name
+	}
+	return names
+}
