@@ -166,7 +166,9 @@ func (m *Member) update(f func()) {
 }
 
 // claimLocked is what the member says it runs: what runs and what it is about to start.
-func (m *Member) claimLocked() []string { return sorted(append(append([]string{}, m.owned...), m.assigned...)) }
+func (m *Member) claimLocked() []string {
+	return sorted(append(append([]string{}, m.owned...), m.assigned...))
+}
 
 // Joined reports whether the member received an assignment since it joined.
 func (m *Member) Joined() bool {

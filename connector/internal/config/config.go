@@ -17,20 +17,20 @@ import (
 // the field's default tag, or for the settings in sharedDefaults the constant of the package
 // that applies it.
 type Config struct {
-	PartooAPIURL            string        `envconfig:"PARTOO_API_URL" desc:"Partoo API base URL, up to /v2"`
-	PartooAPIKey            secret.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`
-	PartooAPIKeyFile        string        `envconfig:"PARTOO_API_KEY_FILE" desc:"file holding the API key, e.g. a mounted Kubernetes Secret"`
-	PartooRequestsPerMinute int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" desc:"the organisation's rate limit; the connector never exceeds it"`
-	PartooBudgetReserve     float64       `envconfig:"PARTOO_BUDGET_RESERVE" default:"0.1" desc:"share of the rate left unused for the organisation's other integrations, 0 to 0.9; the rate also drops by 30 % on each unexpected 429 and recovers by 5 % every 30 s"`
-	PartooStartupTimeout    time.Duration `envconfig:"PARTOO_STARTUP_TIMEOUT" default:"2m" desc:"how long the start waits for PARTOO_API_URL's host to be reachable before it exits naming the variable (a 404 or non-JSON answer exits at once)"`
-	PartooRequestTimeout    time.Duration `envconfig:"PARTOO_REQUEST_TIMEOUT" default:"30s" desc:"longest wait for one answer (then the attempt fails as a timeout and is retried)"`
-	PartooRequestAttempts   int           `envconfig:"PARTOO_REQUEST_ATTEMPTS" default:"6" desc:"attempts of one request before its walk counts as failed (429, 5xx, timeouts, unusable bodies); every failed attempt is logged and counted"`
-	PartooMaxInFlight       int           `envconfig:"PARTOO_MAX_IN_FLIGHT" desc:"most walks in flight at once; background work is held to about what the budget can use at the observed latency (rate × latency), walks for fresh changes may use the rest"`
-	PartooPerPage           int           `envconfig:"PARTOO_PER_PAGE" default:"100" desc:"page size of walks, 1..100"`
-	PartooBusinessIDs       []string      `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in), sent verbatim, e.g. 5409c35a97bbc544d8e26737"`
-	PartooConversationIDs   []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
-	PartooOrgID             int64         `envconfig:"PARTOO_ORG_ID" desc:"the Partoo organisation id (org_id) read for: published as organization_id in every event and table row, and part of every event_id so that organisations whose conversation ids overlap never share one; empty: organization_id is null and event ids are those of earlier releases"`
-	PartooOrganizationsFile string        `envconfig:"PARTOO_ORGANIZATIONS_FILE" desc:"YAML or JSON file listing several organisations, each with its own key, budget, filters and webhook secret, run side by side with their own state, table topics and transactional id (docs/configuration.md, Several organisations); with it, PARTOO_API_KEY(_FILE), PARTOO_ORG_ID, PARTOO_BUSINESS_IDS, PARTOO_CONVERSATION_IDS and WEBHOOK_SECRET are set per organisation instead"`
+	PartooAPIURL              string        `envconfig:"PARTOO_API_URL" desc:"Partoo API base URL, up to /v2"`
+	PartooAPIKey              secret.Secret `envconfig:"PARTOO_API_KEY" desc:"Partoo API key (required unless PARTOO_API_KEY_FILE is set); never logged"`
+	PartooAPIKeyFile          string        `envconfig:"PARTOO_API_KEY_FILE" desc:"file holding the API key, e.g. a mounted Kubernetes Secret"`
+	PartooRequestsPerMinute   int           `envconfig:"PARTOO_REQUESTS_PER_MINUTE" desc:"the organisation's rate limit; the connector never exceeds it"`
+	PartooBudgetReserve       float64       `envconfig:"PARTOO_BUDGET_RESERVE" default:"0.1" desc:"share of the rate left unused for the organisation's other integrations, 0 to 0.9; the rate also drops by 30 % on each unexpected 429 and recovers by 5 % every 30 s"`
+	PartooStartupTimeout      time.Duration `envconfig:"PARTOO_STARTUP_TIMEOUT" default:"2m" desc:"how long the start waits for PARTOO_API_URL's host to be reachable before it exits naming the variable (a 404 or non-JSON answer exits at once)"`
+	PartooRequestTimeout      time.Duration `envconfig:"PARTOO_REQUEST_TIMEOUT" default:"30s" desc:"longest wait for one answer (then the attempt fails as a timeout and is retried)"`
+	PartooRequestAttempts     int           `envconfig:"PARTOO_REQUEST_ATTEMPTS" default:"6" desc:"attempts of one request before its walk counts as failed (429, 5xx, timeouts, unusable bodies); every failed attempt is logged and counted"`
+	PartooMaxInFlight         int           `envconfig:"PARTOO_MAX_IN_FLIGHT" desc:"most walks in flight at once; background work is held to about what the budget can use at the observed latency (rate × latency), walks for fresh changes may use the rest"`
+	PartooPerPage             int           `envconfig:"PARTOO_PER_PAGE" default:"100" desc:"page size of walks, 1..100"`
+	PartooBusinessIDs         []string      `envconfig:"PARTOO_BUSINESS_IDS" desc:"comma-separated business ids to limit discovery to (business__in), sent verbatim, e.g. 5409c35a97bbc544d8e26737"`
+	PartooConversationIDs     []int64       `envconfig:"PARTOO_CONVERSATION_IDS" desc:"comma-separated conversation ids to walk instead of discovering them"`
+	PartooOrgID               int64         `envconfig:"PARTOO_ORG_ID" desc:"the Partoo organisation id (org_id) read for: published as organization_id in every event and table row, and part of every event_id so that organisations whose conversation ids overlap never share one; empty: organization_id is null and event ids are those of earlier releases"`
+	PartooOrganizationsFile   string        `envconfig:"PARTOO_ORGANIZATIONS_FILE" desc:"YAML or JSON file listing several organisations, each with its own key, budget, filters and webhook secret, run side by side with their own state, table topics and transactional id (docs/configuration.md, Several organisations); with it, PARTOO_API_KEY(_FILE), PARTOO_ORG_ID, PARTOO_BUSINESS_IDS, PARTOO_CONVERSATION_IDS and WEBHOOK_SECRET are set per organisation instead"`
 	PartooOrganizationsReload time.Duration `envconfig:"PARTOO_ORGANIZATIONS_RELOAD_INTERVAL" default:"10s" desc:"with PARTOO_ORGANIZATIONS_FILE: how often the file (and the key files it names) is read again; an organisation added, removed or changed starts, stops or restarts without touching the others, and a file that does not validate is logged and ignored; 0: read at start only"`
 	// Organizations are the organisations of PARTOO_ORGANIZATIONS_FILE, validated (none
 	// without the file: the one-organisation case).

@@ -294,11 +294,16 @@ func contains(list []string, s string) bool {
 
 // ReloadOrganizations reads PARTOO_ORGANIZATIONS_FILE (and the key and secret files it
 // names) again: the configuration it returns is c with the file's organisations of now, or
-// the file's problems, one line each, with c unchanged.
+// the file's problems, one line each, with c unchanged. Organisations are validated as at
+// the start, and a shared key's limit is split over the organisations that share it now.
 func (c *Config) ReloadOrganizations() (*Config, error) {
 	nc := *c
 	nc.Organizations = nil
-	if errs := nc.loadOrganizations(); len(errs) > 0 {
+	errs := nc.loadOrganizations()
+	if len(errs) == 0 {
+		errs = nc.splitSharedKeys() // PARTOO_SHARED_KEY_REQUESTS_PER_MINUTE, over the file of now
+	}
+	if len(errs) > 0 {
 		return nil, errs
 	}
 	return &nc, nil
@@ -315,4 +320,14 @@ func (o Organization) Version() string {
 		h.Write(d[:])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// OneOrganizationVars are the variables of the one-organisation case, which the connector
+// refuses beside PARTOO_ORGANIZATIONS_FILE (for the checks of deployment files).
+func OneOrganizationVars() []string {
+	names := make([]string, len(oneOrganizationVars))
+	for i, v := range oneOrganizationVars {
+		names[i] = v.name
+	}
+	return names
 }

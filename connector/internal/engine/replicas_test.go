@@ -243,4 +243,3 @@ func (w *orgRecords) orgsAfter(t0 time.Time) []string {
 	}
 	return out
 }
-
