@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -32,42 +33,22 @@ func TestOrganizationsSpreadOverReplicas(t *testing.T) {
 		t.Skip("runs three connector processes for about two minutes")
 	}
 	base := newEnv(t)
-	orgs := make([]*fileOrg, 12)
-	router := map[string]http.Handler{}
-	var gens []*partoosim.Generator
-	for i := range orgs {
-		o := &fileOrg{name: fmt.Sprintf("o%02d", i)}
+	f := newFleet(t, base)
+	for i := range 12 {
+		orgID := int64(0)
 		if i%2 == 0 {
-			o.orgID = int64(9000 + i)
+			orgID = int64(9000 + i)
 		}
-		sim := partoosim.New(partoosim.Config{APIKey: "key-" + o.name, RequestsPerMinute: -1})
-		o.env = &env{t: t, sim: sim, cluster: base.cluster, topics: base.topics, txnID: base.txnID}
-		router["key-"+o.name] = sim.Handler()
-		gen := partoosim.NewGenerator(sim, partoosim.Activity{MessagesPerSecond: 1, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.2}, uint64(100+i))
-		gen.Populate(4, 3, time.Hour)
-		gens = append(gens, gen)
-		orgs[i] = o
+		f.add(fmt.Sprintf("o%02d", i), orgID)
 	}
+	orgs := f.orgs
 	if overlapping(orgs[0].env.sim, orgs[1].env.sim) == 0 {
 		t.Fatal("the simulators share no conversation id: the test would not show isolation")
 	}
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, ok := router[r.Header.Get("x-APIKey")]
-		if !ok {
-			h = orgs[0].env.sim.Handler() // answers 401
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(api.Close)
-	genCtx, stopGen := context.WithCancel(context.Background())
-	var genWG sync.WaitGroup
-	for _, g := range gens {
-		genWG.Add(1)
-		go func() { defer genWG.Done(); _ = g.Run(genCtx, 50*time.Millisecond) }()
-	}
-	defer func() { stopGen(); genWG.Wait() }()
+	stopGen := f.generate()
+	defer stopGen()
 
-	start := base.processStarter(t, "PARTOO_API_URL="+api.URL+"/v2", "PARTOO_API_KEY=",
+	start := base.processStarter(t, "PARTOO_API_URL="+f.api.URL+"/v2", "PARTOO_API_KEY=",
 		"PARTOO_ORGANIZATIONS_FILE="+writeOrganizationsFile(t, orgs), "PARTOO_REQUESTS_PER_MINUTE=3000",
 		"KAFKA_LEADER_ELECTION=true", "KAFKA_LEASE_SESSION_TIMEOUT=6s", "LOG_LEVEL=info")
 	group := base.txnID + ".organizations"
@@ -119,7 +100,6 @@ func TestOrganizationsSpreadOverReplicas(t *testing.T) {
 	})
 
 	stopGen()
-	genWG.Wait()
 	deadline := time.Now().Add(2 * time.Minute)
 	for !organizationsExactlyOnce(t, base, orgs, time.Now().After(deadline)) {
 		for _, p := range replicas {
@@ -243,3 +223,157 @@ func (w *orgRecords) orgsAfter(t0 time.Time) []string {
 	}
 	return out
 }
+
+// fleet is organisations served by one API (one simulator per key, their conversation ids
+// overlapping), each changing while generate runs.
+type fleet struct {
+	t    *testing.T
+	base *env
+	api  *httptest.Server
+	orgs []*fileOrg
+
+	mu     sync.Mutex
+	router map[string]http.Handler
+	gens   []*partoosim.Generator
+}
+
+func newFleet(t *testing.T, base *env) *fleet {
+	f := &fleet{t: t, base: base, router: map[string]http.Handler{}}
+	f.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		h, ok := f.router[r.Header.Get("x-APIKey")]
+		f.mu.Unlock()
+		if !ok {
+			http.Error(w, `{"errors":{"json":"unknown key"}}`, http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(f.api.Close)
+	return f
+}
+
+// add serves a new organisation (a few conversations, the first ids shared with the others).
+func (f *fleet) add(name string, orgID int64) *fileOrg {
+	o := &fileOrg{name: name, orgID: orgID}
+	sim := partoosim.New(partoosim.Config{APIKey: "key-" + name, RequestsPerMinute: -1})
+	o.env = &env{t: f.t, sim: sim, cluster: f.base.cluster, topics: f.base.topics, txnID: f.base.txnID}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	gen := partoosim.NewGenerator(sim, partoosim.Activity{MessagesPerSecond: 1, StatusDelayMax: 2 * time.Second, DeleteRatio: 0.2}, uint64(100+len(f.orgs)))
+	gen.Populate(4, 3, time.Hour)
+	f.router["key-"+name] = sim.Handler()
+	f.gens = append(f.gens, gen)
+	f.orgs = append(f.orgs, o)
+	return o
+}
+
+// generate makes every organisation change until the returned function is called.
+func (f *fleet) generate() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	f.mu.Lock()
+	for _, g := range f.gens {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = g.Run(ctx, 50*time.Millisecond) }()
+	}
+	f.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); wg.Wait() }) }
+}
+
+// TestOrganizationsFileChangesWithoutRestart: two replicas share three organisations; an
+// organisation added to the file starts on one of them, one removed stops, and neither
+// touches the others (no other organisation stops); a file that does not validate is logged
+// and ignored while everything goes on; each remaining organisation is exactly once.
+func TestOrganizationsFileChangesWithoutRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two connector processes for about a minute")
+	}
+	base := newEnv(t)
+	f := newFleet(t, base)
+	a, b, c, d := f.add("a", 0), f.add("b", 21), f.add("c", 0), f.add("d", 0)
+	stopGen := f.generate()
+	defer stopGen()
+	file := writeOrganizationsFile(t, []*fileOrg{a, b, c, d}) // every key variable set for the processes
+	rewriteOrganizationsFile(t, file, []*fileOrg{a, b, c})
+	start := base.processStarter(t, "PARTOO_API_URL="+f.api.URL+"/v2", "PARTOO_API_KEY=",
+		"PARTOO_ORGANIZATIONS_FILE="+file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=500ms", "PARTOO_REQUESTS_PER_MINUTE=3000",
+		"KAFKA_LEADER_ELECTION=true", "LOG_LEVEL=info")
+	group := base.txnID + ".organizations"
+	watch := watchOrganizationRecords(t, base)
+	adm := base.cluster.Admin(t)
+	replicas := []*proc{startProc(t, start), startProc(t, start)}
+	waitSpread(t, adm, group, 2, 3, 60*time.Second)
+	kafkatest.WaitFor(t, "a, b and c to publish", 60*time.Second, func() bool { return len(watch.orgsAfter(time.Time{})) == 3 })
+	stops := func() map[string]int {
+		n := map[string]int{}
+		for _, p := range replicas {
+			for _, m := range stoppedOrg.FindAllStringSubmatch(p.logs.String(), -1) {
+				n[m[1]]++
+			}
+		}
+		return n
+	}
+	before := stops()            // the start moved some: the second replica came later
+	stopped := func() []string { // the organisations stopped since before
+		var out []string
+		for name, n := range stops() {
+			if n > before[name] {
+				out = append(out, name)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+
+	rewriteOrganizationsFile(t, file, []*fileOrg{a, b, c, d})
+	added := time.Now()
+	kafkatest.WaitFor(t, "d, added to the file, to publish", 60*time.Second, func() bool {
+		_, ok := watch.firstAfter("d", added)
+		return ok
+	})
+	waitSpread(t, adm, group, 2, 4, 30*time.Second)
+	// d itself may move once: the replicas read the file at different moments, and the first
+	// to read it may get d before the group can balance.
+	if s := slices.DeleteFunc(stopped(), func(n string) bool { return n == "d" }); len(s) > 0 {
+		t.Fatalf("adding d stopped %v", s)
+	}
+	before = stops()
+
+	rewriteOrganizationsFile(t, file, []*fileOrg{b, c, d})
+	kafkatest.WaitFor(t, "a, removed from the file, to stop", 30*time.Second, func() bool { return len(stopped()) > 0 })
+	waitSpread(t, adm, group, 2, 3, 30*time.Second)
+	if s := stopped(); len(s) != 1 || s[0] != "a" {
+		t.Fatalf("removing a stopped %v, want [a]", s)
+	}
+
+	replaceFile(t, file, "organizations:\n  - name: Not_Valid\n")
+	for _, p := range replicas {
+		p.waitLog(t, "organisations file refused", time.Now(), 30*time.Second)
+	}
+	refused := time.Now()
+	kafkatest.WaitFor(t, "b, c and d to go on publishing beside the refused file", 60*time.Second, func() bool {
+		return len(watch.orgsAfter(refused)) == 3
+	})
+	if s := stopped(); len(s) != 1 {
+		t.Fatalf("a refused file stopped %v", s)
+	}
+	rewriteOrganizationsFile(t, file, []*fileOrg{b, c, d})
+
+	stopGen()
+	deadline := time.Now().Add(90 * time.Second)
+	for !organizationsExactlyOnce(t, base, []*fileOrg{b, c, d}, time.Now().After(deadline), "a") {
+		for _, p := range replicas {
+			if err := p.alive(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	for _, p := range replicas {
+		p.stop(t)
+	}
+}
+
+var stoppedOrg = regexp.MustCompile(`stopping an organisation.* organization=(\S+)`)

@@ -257,10 +257,16 @@ func (s *Service) tellOwned() {
 	}
 }
 
-// stopEach stops the slots' engines in parallel and waits for them.
+// stopEach stops the slots' engines that run, in parallel, and waits for them.
 func (s *Service) stopEach(slots []*slot, why string) {
 	var wg sync.WaitGroup
 	for _, sl := range slots {
+		s.mu.Lock()
+		running := sl.running != nil
+		s.mu.Unlock()
+		if !running {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -13,28 +13,10 @@ import (
 // group (or, without one, this process) run the result.
 func (s *Service) reconfigure(ctx context.Context, u update) {
 	s.mu.Lock()
-	fresh := map[string]*slot{}
-	var errs []error
-	for _, opt := range u.engines {
-		old := s.slots[opt.Organization]
-		if old != nil && old.version == u.versions[opt.Organization] {
-			continue
-		}
-		sl := s.newSlot(opt, u.versions[opt.Organization])
-		e, err := engine.New(sl.opt)
-		if err != nil {
-			errs = append(errs, organizationError(opt.Organization, err))
-			continue
-		}
-		sl.next = e
-		fresh[sl.name] = sl
-	}
-	if len(errs) > 0 {
-		for _, sl := range fresh {
-			sl.next.Close()
-		}
+	fresh, err := s.buildChanged(u)
+	if err != nil {
 		s.mu.Unlock()
-		s.cfg.Logger.Error("the new organisations configuration is refused; the previous one keeps running", "err", errors.Join(errs...))
+		s.cfg.Logger.Error("the new organisations configuration is refused; the previous one keeps running", "err", err)
 		return
 	}
 	keep := map[string]bool{}
@@ -91,4 +73,32 @@ func (s *Service) reconfigure(ctx context.Context, u update) {
 	s.mu.Unlock()
 	s.tellOwned()
 	m.SetAvailable(names)
+}
+
+// buildChanged returns the slots of the organisations that are new or changed in u, their
+// engines built, or the errors of those that cannot be built (and none). Call with s.mu held.
+func (s *Service) buildChanged(u update) (map[string]*slot, error) {
+	fresh := map[string]*slot{}
+	var errs []error
+	for _, opt := range u.engines {
+		old := s.slots[opt.Organization]
+		if old != nil && old.version == u.versions[opt.Organization] {
+			continue
+		}
+		sl := s.newSlot(opt, u.versions[opt.Organization])
+		e, err := engine.New(sl.opt)
+		if err != nil {
+			errs = append(errs, organizationError(opt.Organization, err))
+			continue
+		}
+		sl.next = e
+		fresh[sl.name] = sl
+	}
+	if len(errs) > 0 {
+		for _, sl := range fresh {
+			sl.next.Close()
+		}
+		return nil, errors.Join(errs...)
+	}
+	return fresh, nil
 }
