@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/bench/freshness"
+	"github.com/partoo-connector/partoo-connector/connector/internal/bench/capacity"
 	"github.com/partoo-connector/partoo-connector/connector/internal/bench/realtime"
 	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
@@ -99,8 +100,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&setup.Cooldown, "cooldown", 30*time.Minute, "the strategy keeps running this long after")
 	fs.Uint64Var(&setup.Seed, "seed", 1, "seed of the organisation and activity")
 	rt := fs.Bool("realtime", false, "instead: the real-time cross-check (the connector binary, partoo-sim over HTTP, the Kafka broker of KAFKA_BROKERS), then the same setup simulated")
-	rtConnector := fs.String("connector", "", "with -realtime: the partoo-connector binary to run")
+	rtConnector := fs.String("connector", "", "with -realtime or -capacity: the partoo-connector binary to run")
 	rtDuration := fs.Duration("realtime-duration", 5*time.Minute, "with -realtime: how long the connector runs")
+	capRun := fs.Bool("capacity", false, "instead: organisations per replica (the connector binary with an organisations file of N organisations at full budget each, the Kafka broker of KAFKA_BROKERS); writes capacity.md")
+	capSteps := fs.String("capacity-organizations", "1,10,25,50", "with -capacity: the organisation counts to measure")
+	capMeasure := fs.Duration("capacity-measure", 90*time.Second, "with -capacity: the measured window of each count (after 45 s of warm-up)")
 	only := fs.String("only", "", "run only the jobs whose name (section/strategy/order/latency) matches this regular expression")
 	out := fs.String("out", "", "directory for freshness.md and freshness.png (default: print the report only)")
 	fs.Usage = func() {
@@ -118,8 +122,13 @@ With -realtime: the real-time cross-check instead (the partoo-connector binary g
 -connector, partoo-sim over HTTP, the Kafka broker of KAFKA_BROKERS), then the same setup
 simulated; writes realtime.md.
 
+With -capacity: how many organisations one replica carries at full budget each (the binary
+given by -connector, one simulator per organisation, the broker of KAFKA_BROKERS); writes
+capacity.md.
+
   go run ./cmd/partoo-bench -out cmd/partoo-bench/results   (make bench-freshness)
   make bench-realtime
+  make bench-capacity
 
 flags:
 `)
@@ -134,6 +143,14 @@ flags:
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "partoo-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
+	}
+	if *capRun {
+		steps, err := parseSteps(*capSteps)
+		if err != nil {
+			fmt.Fprintln(stderr, "partoo-bench:", err)
+			return 2
+		}
+		return runCapacity(capacity.Setup{Connector: *rtConnector, Brokers: brokers(), Organizations: steps, Measure: *capMeasure}, *out, stdout, stderr)
 	}
 	if *rt {
 		return runRealtime(realtime.Setup{Connector: *rtConnector, Brokers: brokers(), Duration: *rtDuration, Seed: setup.Seed},
