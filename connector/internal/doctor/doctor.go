@@ -88,6 +88,9 @@ func Run(ctx context.Context, o Options, report func(Check)) {
 		checkWebhooks(oc, or)
 	}
 	checkRegistry(ctx, cfg, rcfg, r)
+	if cfg.KafkaLeaderElection {
+		checkOrganizationsGroup(ctx, cfg, kopts, r)
+	}
 }
 
 // reporter reports checks.

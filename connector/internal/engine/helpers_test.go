@@ -438,15 +438,7 @@ func (e *env) processStarter(t *testing.T, extra ...string) func() *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	envv := append(os.Environ(),
-		"PARTOO_API_URL="+e.url, "PARTOO_API_KEY=k", "PARTOO_REQUESTS_PER_MINUTE=100000", "PARTOO_PER_PAGE=7",
-		"KAFKA_BROKERS="+strings.Join(e.cluster.Brokers, ","), "KAFKA_EVENTS_TOPIC="+e.topics.Events,
-		"KAFKA_STATE_TOPIC="+e.topics.State, "KAFKA_TRANSACTIONAL_ID="+e.txnID, "KAFKA_EVENTS_PARTITIONS=3",
-		"KAFKA_STATE_PARTITIONS=3", "KAFKA_MESSAGES_TABLE_TOPIC="+e.topics.MessagesTable.Name, "KAFKA_MESSAGES_TABLE_PARTITIONS=3",
-		"KAFKA_CONVERSATIONS_TABLE_TOPIC="+e.topics.ConversationsTable.Name, "KAFKA_CONVERSATIONS_TABLE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0",
-		// Vanished deletions confirmed over seconds, not the default 5 minutes.
-		"PARTOO_VANISH_CONFIRM_AFTER=2s")
-	envv = append(envv, extra...) // later entries win
+	envv := e.processEnv(extra...)
 	return func() *exec.Cmd {
 		cmd := exec.Command(bin, "run")
 		cmd.Env = envv
@@ -456,7 +448,20 @@ func (e *env) processStarter(t *testing.T, extra ...string) func() *exec.Cmd {
 		}
 		return cmd
 	}
+}
 
+// processEnv is the environment of a connector process configured for this env; extra
+// variables override the defaults.
+func (e *env) processEnv(extra ...string) []string {
+	envv := append(os.Environ(),
+		"PARTOO_API_URL="+e.url, "PARTOO_API_KEY=k", "PARTOO_REQUESTS_PER_MINUTE=100000", "PARTOO_PER_PAGE=7",
+		"KAFKA_BROKERS="+strings.Join(e.cluster.Brokers, ","), "KAFKA_EVENTS_TOPIC="+e.topics.Events,
+		"KAFKA_STATE_TOPIC="+e.topics.State, "KAFKA_TRANSACTIONAL_ID="+e.txnID, "KAFKA_EVENTS_PARTITIONS=3",
+		"KAFKA_STATE_PARTITIONS=3", "KAFKA_MESSAGES_TABLE_TOPIC="+e.topics.MessagesTable.Name, "KAFKA_MESSAGES_TABLE_PARTITIONS=3",
+		"KAFKA_CONVERSATIONS_TABLE_TOPIC="+e.topics.ConversationsTable.Name, "KAFKA_CONVERSATIONS_TABLE_PARTITIONS=3", "LOG_LEVEL=warn", "LOG_FORMAT=text", "HTTP_ADDR=127.0.0.1:0",
+		// Vanished deletions confirmed over seconds, not the default 5 minutes.
+		"PARTOO_VANISH_CONFIRM_AFTER=2s")
+	return append(envv, extra...) // later entries win
 }
 
 // prefixWriter forwards a child's log lines to the test log, and keeps them.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"regexp"
 	"slices"
 	"sort"
@@ -297,15 +298,24 @@ func TestOrganizationsFileChangesWithoutRestart(t *testing.T) {
 	defer stopGen()
 	file := writeOrganizationsFile(t, []*fileOrg{a, b, c, d}) // every key variable set for the processes
 	rewriteOrganizationsFile(t, file, []*fileOrg{a, b, c})
-	start := base.processStarter(t, "PARTOO_API_URL="+f.api.URL+"/v2", "PARTOO_API_KEY=",
-		"PARTOO_ORGANIZATIONS_FILE="+file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=500ms", "PARTOO_REQUESTS_PER_MINUTE=3000",
-		"KAFKA_LEADER_ELECTION=true", "LOG_LEVEL=info")
+	settings := []string{"PARTOO_API_URL=" + f.api.URL + "/v2", "PARTOO_API_KEY=",
+		"PARTOO_ORGANIZATIONS_FILE=" + file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=500ms", "PARTOO_REQUESTS_PER_MINUTE=3000",
+		"KAFKA_LEADER_ELECTION=true", "LOG_LEVEL=info"}
+	start := base.processStarter(t, settings...)
 	group := base.txnID + ".organizations"
 	watch := watchOrganizationRecords(t, base)
 	adm := base.cluster.Admin(t)
 	replicas := []*proc{startProc(t, start), startProc(t, start)}
 	waitSpread(t, adm, group, 2, 3, 60*time.Second)
 	kafkatest.WaitFor(t, "a, b and c to publish", 60*time.Second, func() bool { return len(watch.orgsAfter(time.Time{})) == 3 })
+	// doctor names the replicas and what each runs.
+	bin, _ := connectorBinary()
+	doctor := exec.Command(bin, "doctor")
+	doctor.Env = base.processEnv(settings...)
+	out, _ := doctor.CombinedOutput()
+	if !regexp.MustCompile(`✓ organisations group: 2 replica\(s\) in \S+: .*: [12] \[[abc ]+\]; .*: [12] \[[abc ]+\]`).Match(out) {
+		t.Errorf("doctor does not show the two replicas and their organisations:\n%s", out)
+	}
 	stops := func() map[string]int {
 		n := map[string]int{}
 		for _, p := range replicas {
