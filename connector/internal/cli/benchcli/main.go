@@ -21,8 +21,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/partoo-connector/partoo-connector/connector/internal/bench/freshness"
 	"github.com/partoo-connector/partoo-connector/connector/internal/bench/capacity"
+	"github.com/partoo-connector/partoo-connector/connector/internal/bench/freshness"
 	"github.com/partoo-connector/partoo-connector/connector/internal/bench/realtime"
 	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
