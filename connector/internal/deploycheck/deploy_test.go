@@ -243,8 +243,11 @@ func TestStrimziOverlay(t *testing.T) {
 		Partitions int
 		Config     map[string]any
 	}
-	byTopic := map[string]string{"partoo-messages-events": cm["KAFKA_EVENTS_TOPIC"], "partoo-messages-state": cm["KAFKA_STATE_TOPIC"]}
-	policy := map[string]string{"partoo-messages-events": "delete", "partoo-messages-state": "compact"}
+	tables := []string{defaultOf(t, "KAFKA_MESSAGES_TABLE_TOPIC"), defaultOf(t, "KAFKA_CONVERSATIONS_TABLE_TOPIC")}
+	byTopic := map[string]string{"partoo-messages-events": cm["KAFKA_EVENTS_TOPIC"], "partoo-messages-state": cm["KAFKA_STATE_TOPIC"],
+		"partoo-messages-table": tables[0], "partoo-conversations-table": tables[1]}
+	policy := map[string]string{"partoo-messages-events": "delete", "partoo-messages-state": "compact",
+		"partoo-messages-table": "compact", "partoo-conversations-table": "compact"}
 	for name, want := range policy {
 		var tp topic
 		if err := json.Unmarshal(objs["KafkaTopic/"+name].Spec, &tp); err != nil {
@@ -289,6 +292,9 @@ func TestStrimziOverlay(t *testing.T) {
 		"topic:" + cm["KAFKA_EVENTS_TOPIC"]:                                         "Create,Describe,DescribeConfigs,Write",
 		"topic:" + cm["KAFKA_STATE_TOPIC"]:                                          "Create,Describe,DescribeConfigs,Read,Write",
 		"transactionalId:" + config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"]): "Describe,Write",
+	}
+	for _, table := range tables { // on by default, written in the events' transactions
+		want["topic:"+table] = "Create,Describe,DescribeConfigs,Write"
 	}
 	want["topic:"+cm["KAFKA_STATE_TOPIC"]+".signals"] = "Create,Describe,Read"
 	want["group:"+config.DefaultTransactionalID(cm["KAFKA_STATE_TOPIC"])+".signals"] = "Describe,Read"
@@ -445,5 +451,16 @@ func argAfter(args []string, flag string) string {
 			return args[i+1]
 		}
 	}
+	return ""
+}
+
+// defaultOf is a variable's default, as the connector documents it.
+func defaultOf(t *testing.T, name string) string {
+	for _, v := range config.Vars() {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	t.Fatalf("no variable %s", name)
 	return ""
 }
