@@ -70,8 +70,8 @@ bench-realtime:
 	$(GO) build -o bin/partoo-bench ./cmd/partoo-bench
 	deploy/local-kafka/with-kafka.sh bin/partoo-bench -realtime -connector bin/partoo-connector -out cmd/partoo-bench/results
 
-# make bench-capacity — organisations per replica (~10 min): the connector binary with an
-# organisations file of 1, 10, 25 and 50 organisations at full budget each, against a real
+# make bench-capacity — organisations per replica (~11 min): the connector binary with an
+# organisations file of 1, 10, 50 and 100 organisations at full budget each, against a real
 # Kafka broker; rewrites cmd/partoo-bench/results/capacity.md (quoted in docs/benchmarks.md).
 .PHONY: bench-capacity
 bench-capacity:

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strings"
 	"sort"
 	"sync"
 	"syscall"
@@ -387,3 +388,38 @@ func TestOrganizationsFileChangesWithoutRestart(t *testing.T) {
 }
 
 var stoppedOrg = regexp.MustCompile(`stopping an organisation.* organization=(\S+)`)
+
+// TestOneProcessSurvivesABadOrganisationAdded: without leader election one process runs the
+// file's organisations; an organisation added later whose key Partoo rejects does not stop the
+// process (as it would at the start): it is logged, named, and retried, and the
+// others go on publishing.
+func TestOneProcessSurvivesABadOrganisationAdded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a connector process for about 20 s")
+	}
+	base := newEnv(t)
+	f := newFleet(t, base)
+	a := f.add("a", 0)
+	bad := &fileOrg{name: "bad", env: a.env} // its key is not one the API knows
+	stopGen := f.generate()
+	defer stopGen()
+	file := writeOrganizationsFile(t, []*fileOrg{a, bad})
+	rewriteOrganizationsFile(t, file, []*fileOrg{a})
+	p := startProc(t, base.processStarter(t, "PARTOO_API_URL="+f.api.URL+"/v2", "PARTOO_API_KEY=",
+		"PARTOO_ORGANIZATIONS_FILE="+file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=500ms", "PARTOO_REQUESTS_PER_MINUTE=3000", "LOG_LEVEL=info"))
+	watch := watchOrganizationRecords(t, base)
+	kafkatest.WaitFor(t, "a to publish", 60*time.Second, func() bool { return len(watch.orgsAfter(time.Time{})) == 1 })
+
+	rewriteOrganizationsFile(t, file, []*fileOrg{a, bad})
+	began := time.Now()
+	p.waitLog(t, "organisation stopped on an error", began, 30*time.Second)
+	after := time.Now()
+	kafkatest.WaitFor(t, "a to go on publishing beside the failing organisation", 30*time.Second, func() bool {
+		_, ok := watch.firstAfter("a", after)
+		return ok && p.alive() == nil
+	})
+	if !strings.Contains(p.logs.String(), "organization=bad") {
+		t.Error("the failing organisation is not named in the log")
+	}
+	p.stop(t)
+}

@@ -88,6 +88,7 @@ func New(cfg Config) (*Service, error) {
 		sl.next = e
 		if !s.distributed() {
 			sl.cur.Store(e) // it will run: /status reports its start-up from now on
+			sl.fatal = true
 		}
 		s.slots[opt.Organization] = sl
 		s.order = append(s.order, opt.Organization)

@@ -22,6 +22,9 @@ type slot struct {
 	next     *engine.Engine // built from opt, not run yet
 	running  *run
 	assigned bool // this replica should run it (always, without a group)
+	// fatal: an error stops the service (an organisation of the start, without a group);
+	// otherwise it is retried after a pause, so a file change never stops the others.
+	fatal    bool
 	failures int
 	retryAt  time.Time // while failing: when to try again
 	lastErr  error
@@ -128,9 +131,10 @@ func (s *Service) stop(sl *slot) {
 	s.mu.Unlock()
 }
 
-// exited handles an engine that returned on its own. Without a group, an error stops the
-// service (returned, naming the organisation). With a group, a fenced organisation is
-// released to the group, and another error is retried after a pause.
+// exited handles an engine that returned on its own. Without a group, an error of an
+// organisation of the start stops the service (returned, naming the organisation). With a
+// group, a fenced organisation is released to the group; any other error (and, without a
+// group, one of an organisation a file change added or changed) is retried after a pause.
 func (s *Service) exited(ex exit) error {
 	s.mu.Lock()
 	sl := ex.s
@@ -146,11 +150,11 @@ func (s *Service) exited(ex exit) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if !s.distributed() {
+	if sl.fatal {
 		s.mu.Unlock()
 		return organizationError(sl.name, ex.err)
 	}
-	if errors.Is(ex.err, publish.ErrFenced) || errors.Is(ex.err, lease.ErrLost) {
+	if s.distributed() && (errors.Is(ex.err, publish.ErrFenced) || errors.Is(ex.err, lease.ErrLost)) {
 		s.cfg.Logger.Warn("organisation fenced: another replica runs it now; released to the group", "organization", sl.name, "err", ex.err)
 		sl.assigned = false
 		m := s.member

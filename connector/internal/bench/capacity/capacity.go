@@ -30,7 +30,7 @@ import (
 type Setup struct {
 	Connector     string        // the connector binary (required)
 	Brokers       []string      // a real Kafka broker (required)
-	Organizations []int         // the steps: organisations in the replica [1, 10, 25, 50]
+	Organizations []int         // the steps: organisations in the replica [1, 10, 50, 100]
 	Conversations int           // per organisation [100]
 	Messages      int           // per conversation [20]
 	Activity      float64       // new messages per second, per organisation [0.2]
@@ -48,7 +48,7 @@ func (s Setup) WithDefaults() Setup {
 
 func (s *Setup) defaults() {
 	if len(s.Organizations) == 0 {
-		s.Organizations = []int{1, 10, 25, 50}
+		s.Organizations = []int{1, 10, 50, 100}
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {

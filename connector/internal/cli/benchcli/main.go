@@ -103,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rtConnector := fs.String("connector", "", "with -realtime or -capacity: the partoo-connector binary to run")
 	rtDuration := fs.Duration("realtime-duration", 5*time.Minute, "with -realtime: how long the connector runs")
 	capRun := fs.Bool("capacity", false, "instead: organisations per replica (the connector binary with an organisations file of N organisations at full budget each, the Kafka broker of KAFKA_BROKERS); writes capacity.md")
-	capSteps := fs.String("capacity-organizations", "1,10,25,50", "with -capacity: the organisation counts to measure")
+	capSteps := fs.String("capacity-organizations", "1,10,50,100", "with -capacity: the organisation counts to measure")
 	capMeasure := fs.Duration("capacity-measure", 90*time.Second, "with -capacity: the measured window of each count (after 45 s of warm-up)")
 	only := fs.String("only", "", "run only the jobs whose name (section/strategy/order/latency) matches this regular expression")
 	out := fs.String("out", "", "directory for freshness.md and freshness.png (default: print the report only)")
