@@ -109,29 +109,11 @@ func Run(ctx context.Context, setup Setup) ([]Step, error) {
 }
 
 func runStep(ctx context.Context, setup Setup, n int) (Step, error) {
-	sims := make(map[string]*partoosim.Sim, n)
-	var gens []*partoosim.Generator
-	for i := range n {
-		key := fmt.Sprintf("key-%03d", i)
-		sim := partoosim.New(partoosim.Config{APIKey: key, RequestsPerMinute: budget.DefaultRequestsPerMinute, Seed: uint64(i + 1),
-			Faults: partoosim.Faults{Latency: setup.Latency, LatencyP99: setup.Latency * 5 / 2}})
-		gen := partoosim.NewGenerator(sim, partoosim.Activity{MessagesPerSecond: setup.Activity}, uint64(i+1))
-		gen.Populate(setup.Conversations, setup.Messages, 30*24*time.Hour)
-		sims[key], gens = sim, append(gens, gen)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sims, gens, server, err := serve(setup, n)
 	if err != nil {
 		return Step{}, err
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sim, ok := sims[r.Header.Get("x-APIKey")]; ok {
-			sim.Handler().ServeHTTP(w, r)
-			return
-		}
-		http.Error(w, `{"errors":{"json":"unknown key"}}`, http.StatusUnauthorized)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer server.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, g := range gens {
@@ -150,7 +132,7 @@ func runStep(ctx context.Context, setup Setup, n int) (Step, error) {
 	}
 	cmd := exec.CommandContext(rctx, setup.Connector, "run")
 	cmd.Env = append(append(os.Environ(), env...),
-		"PARTOO_API_URL=http://"+ln.Addr().String()+"/v2", "PARTOO_ORGANIZATIONS_FILE="+file,
+		"PARTOO_API_URL=http://"+server.Addr+"/v2", "PARTOO_ORGANIZATIONS_FILE="+file,
 		"KAFKA_BROKERS="+strings.Join(setup.Brokers, ","), "KAFKA_EVENTS_TOPIC="+run+".events", "KAFKA_STATE_TOPIC="+run+".state",
 		"KAFKA_MESSAGES_TABLE_TOPIC="+run+".messages", "KAFKA_CONVERSATIONS_TABLE_TOPIC="+run+".conversations",
 		"KAFKA_TRANSACTIONAL_ID="+run, "KAFKA_EVENTS_PARTITIONS=3", "KAFKA_STATE_PARTITIONS=1",
@@ -194,6 +176,41 @@ func runStep(ctx context.Context, setup Setup, n int) (Step, error) {
 	sort.Float64s(rates)
 	return Step{Organizations: n, CPUCores: (cpu1 - cpu0) / elapsed.Seconds(), RSSMiB: rss,
 		MinRequestsPerMinute: rates[0], MedianRequestsPerMinute: rates[len(rates)/2], Throttled: throttled}, nil
+}
+
+// api is the simulators' HTTP server.
+type api struct {
+	Addr string
+	srv  *http.Server
+}
+
+func (a api) Close() { a.srv.Close() }
+
+// serve starts n organisations' simulators behind one HTTP server, told apart by the key.
+func serve(setup Setup, n int) (map[string]*partoosim.Sim, []*partoosim.Generator, api, error) {
+	sims := make(map[string]*partoosim.Sim, n)
+	var gens []*partoosim.Generator
+	for i := range n {
+		key := fmt.Sprintf("key-%03d", i)
+		sim := partoosim.New(partoosim.Config{APIKey: key, RequestsPerMinute: budget.DefaultRequestsPerMinute, Seed: uint64(i + 1),
+			Faults: partoosim.Faults{Latency: setup.Latency, LatencyP99: setup.Latency * 5 / 2}})
+		gen := partoosim.NewGenerator(sim, partoosim.Activity{MessagesPerSecond: setup.Activity}, uint64(i+1))
+		gen.Populate(setup.Conversations, setup.Messages, 30*24*time.Hour)
+		sims[key], gens = sim, append(gens, gen)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, api{}, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sim, ok := sims[r.Header.Get("x-APIKey")]; ok {
+			sim.Handler().ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, `{"errors":{"json":"unknown key"}}`, http.StatusUnauthorized)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return sims, gens, api{Addr: ln.Addr().String(), srv: srv}, nil
 }
 
 // organizationsFile writes a file of n organisations whose keys come from variables, and
