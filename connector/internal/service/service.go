@@ -183,10 +183,11 @@ func (s *Service) Run(ctx context.Context) error {
 		defer m.Close() // after the engines stopped (below)
 		assignments = m.Assignments()
 		s.cfg.Logger.Info("joined the organisations' group: this replica runs its share", "group", s.cfg.Group.Group, "topic", s.cfg.Group.Topic)
-	} else {
-		s.apply(ctx, s.names())
 	}
 	defer s.stopAll()
+	if !s.distributed() {
+		s.apply(ctx, s.names())
+	}
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	for {
@@ -215,7 +216,8 @@ func (s *Service) names() []string {
 }
 
 // apply makes the running organisations those of want: it stops the others first (each
-// finishes or aborts its transaction), tells the group, then starts the new ones.
+// finishes or aborts its transaction), starts the new ones, then tells the group what runs
+// (which, when that shrank, makes the member rejoin: the revocation is done).
 func (s *Service) apply(ctx context.Context, want []string) {
 	wanted := map[string]bool{}
 	for _, n := range want {
