@@ -29,7 +29,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -279,16 +278,7 @@ func (p memberBalancer) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignm
 }
 
 func ensureTopic(ctx context.Context, cfg Config) error {
-	cl, err := kgo.NewClient(cfg.Kafka...)
-	if err != nil {
-		return fmt.Errorf("assign: %w", err)
-	}
-	defer cl.Close()
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	_, err = kafkatopic.Ensure(cctx, kadm.NewClient(cl), kafkatopic.Spec{Name: cfg.Topic, Partitions: 1,
-		ReplicationFactor: cfg.ReplicationFactor, Configs: map[string]string{"retention.ms": "3600000"}})
-	if err != nil {
+	if err := kafkatopic.EnsureGroupTopic(ctx, cfg.Kafka, cfg.Topic, cfg.ReplicationFactor); err != nil {
 		return fmt.Errorf("assign: %w", err)
 	}
 	return nil

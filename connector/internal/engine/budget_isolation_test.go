@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -36,24 +35,7 @@ func TestOneOrganizations429sNeverSlowAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("service stopped with %v", err)
-		}
-	}()
-	alive := func() error {
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("the service stopped: %v", err)
-		default:
-		}
-		return nil
-	}
+	alive := runService(t, svc)
 	for _, e := range []*env{healthy, sick} { // both snapshots published: steady state
 		waitExactlyOnce(t, e, nil, 2*time.Minute, alive)
 	}

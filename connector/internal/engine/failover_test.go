@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,15 +17,19 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 )
 
-// recordWatch reads the events topic as it grows and notes when each record became readable.
-// (Producer epochs cannot tell the writers apart: Kafka 4's transactions bump the epoch at every
-// commit.) A record produced after a moment is known by its timestamp, set by the producer.
+// recordWatch reads the events topic as it grows and notes when each record became readable,
+// and the organisation (header) it is of. (Producer epochs cannot tell the writers apart:
+// Kafka 4's transactions bump the epoch at every commit.) A record produced after a moment is
+// known by its timestamp, set by the producer.
 type recordWatch struct {
 	mu   sync.Mutex
 	seen []seenRecord
 }
 
-type seenRecord struct{ produced, readable time.Time }
+type seenRecord struct {
+	produced, readable time.Time
+	org                string
+}
 
 func watchRecords(t *testing.T, e *env) *recordWatch {
 	w := &recordWatch{}
@@ -38,7 +44,15 @@ func watchRecords(t *testing.T, e *env) *recordWatch {
 			fs := cl.PollFetches(ctx)
 			now := time.Now()
 			w.mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) { w.seen = append(w.seen, seenRecord{r.Timestamp, now}) })
+			fs.EachRecord(func(r *kgo.Record) {
+				seen := seenRecord{produced: r.Timestamp, readable: now}
+				for _, h := range r.Headers {
+					if h.Key == "organization" {
+						seen.org = string(h.Value)
+					}
+				}
+				w.seen = append(w.seen, seen)
+			})
 			w.mu.Unlock()
 		}
 	}()
@@ -52,15 +66,32 @@ func (w *recordWatch) count() int {
 }
 
 // producedAfter returns when the first record produced after t0 became readable.
-func (w *recordWatch) producedAfter(t0 time.Time) (time.Time, bool) {
+func (w *recordWatch) producedAfter(t0 time.Time) (time.Time, bool) { return w.firstAfter("", t0) }
+
+// firstAfter returns when the organisation's first record produced after t0 became readable
+// (any organisation's when org is "").
+func (w *recordWatch) firstAfter(org string, t0 time.Time) (time.Time, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, r := range w.seen {
-		if r.produced.After(t0) {
+		if r.produced.After(t0) && (org == "" || r.org == org) {
 			return r.readable, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// orgsAfter returns the organisations with a record produced after t0.
+func (w *recordWatch) orgsAfter(t0 time.Time) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	orgs := map[string]bool{}
+	for _, r := range w.seen {
+		if r.produced.After(t0) && r.org != "" {
+			orgs[r.org] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(orgs))
 }
 
 // TestFailoverToStandby runs two instances with leader election, as two replicas would: the

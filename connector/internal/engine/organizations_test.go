@@ -42,24 +42,7 @@ func TestTwoOrganizationsInOneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("service stopped with %v", err)
-		}
-	}()
-	alive := func() error {
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("the service stopped: %v", err)
-		default:
-		}
-		return nil
-	}
+	alive := runService(t, svc)
 	// Both organisations change while they run.
 	for i, e := range []*env{acme, globex} {
 		gen := partoosim.NewGenerator(e.sim, partoosim.Activity{MessagesPerSecond: 5, DeleteRatio: 0.3}, uint64(70+i))
@@ -121,5 +104,28 @@ func TestAnOrganizationThatStopsStopsTheProcess(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("the process did not stop within 60 s of one organisation's fatal error")
+	}
+}
+
+// runService runs svc until the test ends (then requires a clean stop), and returns a check
+// for waits that fails the test once the service stopped.
+func runService(t *testing.T, svc *service.Service) (alive func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("service stopped with %v", err)
+		}
+	})
+	return func() error {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("the service stopped: %v", err)
+		default:
+		}
+		return nil
 	}
 }

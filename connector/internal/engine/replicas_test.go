@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/assign"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
@@ -54,7 +53,7 @@ func TestOrganizationsSpreadOverReplicas(t *testing.T) {
 		"PARTOO_ORGANIZATIONS_FILE="+writeOrganizationsFile(t, orgs), "PARTOO_REQUESTS_PER_MINUTE=3000",
 		"KAFKA_LEADER_ELECTION=true", "KAFKA_LEASE_SESSION_TIMEOUT=6s", "LOG_LEVEL=info")
 	group := base.txnID + ".organizations"
-	watch := watchOrganizationRecords(t, base)
+	watch := watchRecords(t, base)
 	adm := base.cluster.Admin(t)
 	replicas := []*proc{startProc(t, start), startProc(t, start), startProc(t, start)}
 	waitSpread(t, adm, group, 3, len(orgs), 90*time.Second)
@@ -102,8 +101,16 @@ func TestOrganizationsSpreadOverReplicas(t *testing.T) {
 	})
 
 	stopGen()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !organizationsExactlyOnce(t, base, orgs, time.Now().After(deadline)) {
+	waitOrganizationsExactlyOnce(t, base, orgs, replicas, 2*time.Minute)
+}
+
+// waitOrganizationsExactlyOnce waits until every organisation's events are exactly once
+// against its own ground truth (organizationsExactlyOnce), the replicas alive all along, then
+// stops them cleanly.
+func waitOrganizationsExactlyOnce(t *testing.T, base *env, orgs []*fileOrg, replicas []*proc, within time.Duration, unchecked ...string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !organizationsExactlyOnce(t, base, orgs, time.Now().After(deadline), unchecked...) {
 		for _, p := range replicas {
 			if err := p.alive(); err != nil {
 				t.Fatal(err)
@@ -162,67 +169,6 @@ func (p *proc) runningOrganizations() []string {
 		}
 	}
 	sort.Strings(out)
-	return out
-}
-
-// orgRecords watches the events topic: when each organisation's records produced after a
-// moment became readable.
-type orgRecords struct {
-	mu   sync.Mutex
-	seen map[string][]seenRecord
-}
-
-func watchOrganizationRecords(t *testing.T, e *env) *orgRecords {
-	w := &orgRecords{seen: map[string][]seenRecord{}}
-	cl := e.cluster.Client(t, kgo.ConsumeTopics(e.topics.Events), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(100*time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			now := time.Now()
-			w.mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) {
-				for _, h := range r.Headers {
-					if h.Key == "organization" {
-						w.seen[string(h.Value)] = append(w.seen[string(h.Value)], seenRecord{r.Timestamp, now})
-					}
-				}
-			})
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-// firstAfter returns when the organisation's first record produced after t0 became readable.
-func (w *orgRecords) firstAfter(org string, t0 time.Time) (time.Time, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, r := range w.seen[org] {
-		if r.produced.After(t0) {
-			return r.readable, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// orgsAfter returns the organisations with a record produced after t0.
-func (w *orgRecords) orgsAfter(t0 time.Time) []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []string
-	for org, rs := range w.seen {
-		for _, r := range rs {
-			if r.produced.After(t0) {
-				out = append(out, org)
-				break
-			}
-		}
-	}
 	return out
 }
 
@@ -304,7 +250,7 @@ func TestOrganizationsFileChangesWithoutRestart(t *testing.T) {
 		"KAFKA_LEADER_ELECTION=true", "LOG_LEVEL=info"}
 	start := base.processStarter(t, settings...)
 	group := base.txnID + ".organizations"
-	watch := watchOrganizationRecords(t, base)
+	watch := watchRecords(t, base)
 	adm := base.cluster.Admin(t)
 	replicas := []*proc{startProc(t, start), startProc(t, start)}
 	waitSpread(t, adm, group, 2, 3, 60*time.Second)
@@ -373,18 +319,7 @@ func TestOrganizationsFileChangesWithoutRestart(t *testing.T) {
 	rewriteOrganizationsFile(t, file, []*fileOrg{b, c, d})
 
 	stopGen()
-	deadline := time.Now().Add(90 * time.Second)
-	for !organizationsExactlyOnce(t, base, []*fileOrg{b, c, d}, time.Now().After(deadline), "a") {
-		for _, p := range replicas {
-			if err := p.alive(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		time.Sleep(time.Second)
-	}
-	for _, p := range replicas {
-		p.stop(t)
-	}
+	waitOrganizationsExactlyOnce(t, base, []*fileOrg{b, c, d}, replicas, 90*time.Second, "a")
 }
 
 var stoppedOrg = regexp.MustCompile(`stopping an organisation.* organization=(\S+)`)
@@ -407,7 +342,7 @@ func TestOneProcessSurvivesABadOrganisationAdded(t *testing.T) {
 	rewriteOrganizationsFile(t, file, []*fileOrg{a})
 	p := startProc(t, base.processStarter(t, "PARTOO_API_URL="+f.api.URL+"/v2", "PARTOO_API_KEY=",
 		"PARTOO_ORGANIZATIONS_FILE="+file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=500ms", "PARTOO_REQUESTS_PER_MINUTE=3000", "LOG_LEVEL=info"))
-	watch := watchOrganizationRecords(t, base)
+	watch := watchRecords(t, base)
 	kafkatest.WaitFor(t, "a to publish", 60*time.Second, func() bool { return len(watch.orgsAfter(time.Time{})) == 1 })
 
 	rewriteOrganizationsFile(t, file, []*fileOrg{a, bad})

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Spec describes a topic to create.
@@ -48,4 +50,20 @@ func Ensure(ctx context.Context, adm *kadm.Client, s Spec) (created bool, err er
 		return false, nil
 	}
 	return false, fmt.Errorf("create topic %s: %w", s.Name, err)
+}
+
+// EnsureGroupTopic creates, if missing, the one-partition topic a consumer group joins only
+// to be a group (a lease, the organisations' group): it holds no record (an hour's retention
+// in case one is written). It connects with opts and gives up after 30 s.
+func EnsureGroupTopic(ctx context.Context, opts []kgo.Opt, name string, replication int16) error {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = Ensure(cctx, kadm.NewClient(cl), Spec{Name: name, Partitions: 1, ReplicationFactor: replication,
+		Configs: map[string]string{"retention.ms": "3600000"}})
+	return err
 }

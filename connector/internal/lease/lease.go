@@ -20,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
@@ -188,18 +187,7 @@ func (l *Lease) Close() {
 }
 
 func ensureTopic(ctx context.Context, cfg Config) error {
-	cl, err := kgo.NewClient(cfg.Kafka...)
-	if err != nil {
-		return fmt.Errorf("lease: %w", err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	// The lease topic holds no record: one partition, a short retention in case one is written.
-	_, err = kafkatopic.Ensure(cctx, adm, kafkatopic.Spec{Name: cfg.Topic, Partitions: 1, ReplicationFactor: cfg.ReplicationFactor,
-		Configs: map[string]string{"retention.ms": "3600000"}})
-	if err != nil {
+	if err := kafkatopic.EnsureGroupTopic(ctx, cfg.Kafka, cfg.Topic, cfg.ReplicationFactor); err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}
 	return nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -42,16 +40,8 @@ func runCapacity(setup capacity.Setup, out string, stdout, stderr io.Writer) int
 		return 1
 	}
 	report := capacityMarkdown(setup, steps)
-	fmt.Fprint(stdout, report)
-	if out != "" {
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			fmt.Fprintln(stderr, "partoo-bench:", err)
-			return 1
-		}
-		if err := os.WriteFile(filepath.Join(out, "capacity.md"), []byte(report), 0o644); err != nil {
-			fmt.Fprintln(stderr, "partoo-bench:", err)
-			return 1
-		}
+	if !printReport(report, out, "capacity.md", stdout, stderr) {
+		return 1
 	}
 	return 0
 }

@@ -45,16 +45,8 @@ func runRealtime(setup realtime.Setup, out string, stdout, stderr io.Writer) int
 		return 1
 	}
 	report := realtimeMarkdown(real, sim)
-	fmt.Fprint(stdout, report)
-	if out != "" {
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			fmt.Fprintln(stderr, "partoo-bench:", err)
-			return 1
-		}
-		if err := os.WriteFile(filepath.Join(out, "realtime.md"), []byte(report), 0o644); err != nil {
-			fmt.Fprintln(stderr, "partoo-bench:", err)
-			return 1
-		}
+	if !printReport(report, out, "realtime.md", stdout, stderr) {
+		return 1
 	}
 	if real.Missed != 0 || real.Throttled != 0 {
 		fmt.Fprintf(stderr, "partoo-bench: real time: %d missed, %d 429s\n", real.Missed, real.Throttled)
@@ -95,4 +87,22 @@ func realtimeMarkdown(real realtime.Result, sim freshness.Result) string {
 	fmt.Fprintf(&b, "\nThe p50 lags differ by %s (%.0f %% of the real-time p50): they %s within 30 %% or 0.5 s.\n",
 		fmtLag(diffp), 100*float64(diffp)/float64(rp), verdict)
 	return b.String()
+}
+
+// printReport prints a report and writes it as out/name when out is set; false (with the
+// error on stderr) when it cannot be written.
+func printReport(report, out, name string, stdout, stderr io.Writer) bool {
+	fmt.Fprint(stdout, report)
+	if out == "" {
+		return true
+	}
+	err := os.MkdirAll(out, 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(out, name), []byte(report), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "partoo-bench:", err)
+		return false
+	}
+	return true
 }
