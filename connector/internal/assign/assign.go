@@ -63,6 +63,7 @@ type Member struct {
 	owned     []string // what runs, as SetOwned said
 	assigned  []string // the latest assignment, less what was released
 	joined    bool
+	groupErr  error // the last error of the group session, until an assignment
 }
 
 // metadata is the user data of a member's join: what it can run and what it runs.
@@ -104,6 +105,7 @@ func Join(ctx context.Context, cfg Config, available []string) (*Member, error) 
 		// A rebalance waits this long at most for members to rejoin (one stopping engines).
 		kgo.RebalanceTimeout(30*time.Second),
 		kgo.DisableAutoCommit(),
+		kgo.WithHooks(groupErrors{m}),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("assign: %w", err)
@@ -180,9 +182,31 @@ func (m *Member) Joined() bool {
 // waiting for the session timeout. Stop the engines first.
 func (m *Member) Close() { m.cl.Close() }
 
+// GroupError is the last error that ended the member's group session while it had no
+// assignment since (nil once it has one): why it is still not a member.
+func (m *Member) GroupError() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.groupErr
+}
+
+// groupErrors logs what ends a group session (a refused join: an ACL, a session timeout the
+// broker refuses), once per distinct error, and keeps it for GroupError.
+type groupErrors struct{ m *Member }
+
+func (h groupErrors) OnGroupManageError(err error) {
+	h.m.mu.Lock()
+	repeated := h.m.groupErr != nil && h.m.groupErr.Error() == err.Error()
+	h.m.groupErr = err
+	h.m.mu.Unlock()
+	if !repeated {
+		h.m.cfg.Logger.Error("the organisations' group: the session failed; retrying", "group", h.m.cfg.Group, "err", err)
+	}
+}
+
 func (m *Member) deliver(orgs []string) {
 	m.mu.Lock()
-	m.joined = true
+	m.joined, m.groupErr = true, nil
 	m.assigned = orgs // claimed from now on, so that a join before they start still says so
 	m.mu.Unlock()
 	for {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +187,25 @@ func TestReplicasShareOrganisations(t *testing.T) {
 	}
 	if len(w.overlaps) > 0 {
 		t.Errorf("organisations ran on two replicas at once: %v", w.overlaps)
+	}
+}
+
+// TestRefusedJoinIsReported: a session timeout the broker refuses (below its
+// group.min.session.timeout.ms) is not a silent wait: the member reports why it is not in the
+// group.
+func TestRefusedJoinIsReported(t *testing.T) {
+	cl := kafkatest.New(t)
+	if !cl.Real() {
+		t.Skip("kfake does not enforce group.min.session.timeout.ms")
+	}
+	m, err := assign.Join(context.Background(), assign.Config{Kafka: []kgo.Opt{kgo.SeedBrokers(cl.Brokers...)},
+		Topic: kafkatest.Topic(t), Group: kafkatest.Topic(t), SessionTimeout: 2 * time.Second}, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	kafkatest.WaitFor(t, "the refused join to be reported", 30*time.Second, func() bool { return m.GroupError() != nil })
+	if m.Joined() || !strings.Contains(m.GroupError().Error(), "INVALID_SESSION_TIMEOUT") {
+		t.Errorf("joined %v, error %v", m.Joined(), m.GroupError())
 	}
 }

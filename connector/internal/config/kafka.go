@@ -96,8 +96,8 @@ func (c *KafkaConfig) validate() Errors {
 	if c.KafkaOnMissingState != "exit" && c.KafkaOnMissingState != "recreate" {
 		bad("KAFKA_ON_MISSING_STATE", "must be exit or recreate")
 	}
-	if c.KafkaLeaseSessionTimeout < time.Second || c.KafkaLeaseSessionTimeout > 5*time.Minute {
-		bad("KAFKA_LEASE_SESSION_TIMEOUT", "must be between 1s and 5m")
+	if c.KafkaLeaseSessionTimeout < 6*time.Second || c.KafkaLeaseSessionTimeout > 5*time.Minute {
+		bad("KAFKA_LEASE_SESSION_TIMEOUT", "must be between 6s and 5m (brokers refuse a shorter session: group.min.session.timeout.ms is 6s by default)")
 	}
 	if c.KafkaEventsPartitions < 1 {
 		bad("KAFKA_EVENTS_PARTITIONS", "must be at least 1")

@@ -43,9 +43,13 @@ type Organization struct {
 // organizationName is what a name may be: a metrics label and a topic suffix.
 var organizationName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 
-// reservedOrganizationName would give an organisation the state topic that is the replicas'
-// group topic (<state topic>.organizations).
-const reservedOrganizationName = "organizations"
+// reservedOrganizationNames would give an organisation (state topic <state topic>.<name>) a
+// topic the connector uses for something else: what, by name.
+var reservedOrganizationNames = map[string]string{
+	"organizations": "the topic of the replicas' group",
+	"signals":       "the signal topic of a one-organisation deployment",
+	"lease":         "the lease topic of a one-organisation deployment",
+}
 
 // envName is what the name of a variable holding a secret may be: upper case, so that a key
 // written there by mistake is never echoed in an error.
@@ -145,8 +149,8 @@ func (v *orgValidator) entry(i int, e map[string]json.RawMessage) (Organization,
 		bad("name", "required (a stable name: the metrics label and the suffix of the organisation's topics)")
 	case !organizationName.MatchString(o.Name):
 		bad("name", "must match [a-z0-9][a-z0-9-]{0,39} (it suffixes topic names and labels metrics)")
-	case o.Name == reservedOrganizationName:
-		bad("name", `"organizations" is reserved: <state topic>.organizations is the topic of the replicas' group`)
+	case reservedOrganizationNames[o.Name] != "":
+		bad("name", fmt.Sprintf("%q is reserved: <state topic>.%s is %s", o.Name, o.Name, reservedOrganizationNames[o.Name]))
 	case taken:
 		bad("name", "the name of "+other+" too: every organisation needs its own")
 	default:

@@ -156,7 +156,7 @@ func TestOrganizationsFileErrors(t *testing.T) {
 		f + `organizations[5] "nokey": api_key_env: must name an environment variable (upper case, digits and _), never hold the secret itself`,
 		f + `organizations[6] "samehook": api_key_file: required: api_key_file (a mounted Secret) or api_key_env (a variable holding it)`,
 		f + `organizations[6] "samehook": webhook_secret: the same as organizations[5] "nokey"'s`,
-		f + `organizations[7] "organizations": name: "organizations" is reserved`,
+		f + `organizations[7] "organizations": name: "organizations" is reserved: <state topic>.organizations is the topic of the replicas' group`,
 		f + `organizations[7] "organizations": api_key_env: PARTOO_KEY_ACME is not set`,
 		"WEBHOOK_SECRET: not read with PARTOO_ORGANIZATIONS_FILE: set it per organisation in the file (webhook_secret_file or webhook_secret_env)",
 	}

@@ -106,8 +106,8 @@ func (c *Config) validateService() Errors {
 	if c.StateOwnerCheck != "fail" && c.StateOwnerCheck != "adopt" {
 		bad("STATE_OWNER_CHECK", "must be fail or adopt")
 	}
-	if c.PartooOrganizationsReload < 0 {
-		bad("PARTOO_ORGANIZATIONS_RELOAD_INTERVAL", "must be 0 (never) or positive, e.g. 10s")
+	if c.PartooOrganizationsReload < 0 || c.PartooOrganizationsReload > 0 && c.PartooOrganizationsReload < time.Second {
+		bad("PARTOO_ORGANIZATIONS_RELOAD_INTERVAL", "must be 0 (never) or at least 1s, e.g. 10s")
 	}
 	if c.VanishAfterWalks < 1 {
 		bad("VANISH_AFTER_WALKS", "must be at least 1")

@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/assign"
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
 	"github.com/partoo-connector/partoo-connector/connector/internal/status"
@@ -40,10 +42,11 @@ func (s *Service) Walks() int64 {
 // Readiness says why the service is not ready (nil when every engine that runs here is; with
 // a group, once it received its first assignment, even an empty one: a standby).
 func (s *Service) Readiness() error {
-	s.mu.Lock()
-	m := s.member
-	s.mu.Unlock()
+	m := s.groupMember()
 	if s.distributed() && (m == nil || !m.Joined()) {
+		if m != nil && m.GroupError() != nil {
+			return fmt.Errorf("joining the organisations' group: %w", m.GroupError())
+		}
 		return errors.New("joining the organisations' group")
 	}
 	var errs []error
@@ -68,9 +71,13 @@ func (s *Service) Status() status.Report {
 			return es[0].Status()
 		}
 	}
-	r := status.Report{Status: "ok", Ready: s.Readiness() == nil, Organizations: map[string]*status.Report{}}
+	ready := s.Readiness()
+	r := status.Report{Status: "ok", Ready: ready == nil, Organizations: map[string]*status.Report{}}
 	if s.distributed() {
 		r.Role = "group member"
+		if m := s.groupMember(); m == nil || !m.Joined() {
+			r.Reasons = append(r.Reasons, ready.Error())
+		}
 	}
 	for _, n := range s.runningNames() {
 		e := s.engine(n)
@@ -97,6 +104,12 @@ func (s *Service) Status() status.Report {
 		r.Status = "degraded"
 	}
 	return r
+}
+
+func (s *Service) groupMember() *assign.Member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.member
 }
 
 // runningNames are the organisations whose engine runs here (or is about to), sorted.
