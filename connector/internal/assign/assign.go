@@ -60,16 +60,19 @@ type Member struct {
 
 	mu        sync.Mutex
 	available []string
+	file      string   // the digest of the file the member read (names and entries)
 	owned     []string // what runs, as SetOwned said
 	assigned  []string // the latest assignment, less what was released
 	joined    bool
 	groupErr  error // the last error of the group session, until an assignment
 }
 
-// metadata is the user data of a member's join: what it can run and what it runs.
+// metadata is the user data of a member's join: what it can run, what it runs, and a digest
+// of its organisations file (replicas that read different files are reported).
 type metadata struct {
 	Available []string `json:"available"`
 	Owned     []string `json:"owned"`
+	File      string   `json:"file,omitempty"`
 }
 
 // assignment is the user data of a member's assignment.
@@ -77,8 +80,9 @@ type assignment struct {
 	Organizations []string `json:"organizations"`
 }
 
-// Join creates the topic if needed and joins the group with the organisations the file lists.
-func Join(ctx context.Context, cfg Config, available []string) (*Member, error) {
+// Join creates the topic if needed and joins the group with the organisations the file lists
+// (file is a digest of it: replicas whose digests differ are reported).
+func Join(ctx context.Context, cfg Config, available []string, file string) (*Member, error) {
 	if cfg.Topic == "" || cfg.Group == "" {
 		return nil, errors.New("assign: a topic and a group are required")
 	}
@@ -94,7 +98,7 @@ func Join(ctx context.Context, cfg Config, available []string) (*Member, error) 
 	if err := ensureTopic(ctx, cfg); err != nil {
 		return nil, err
 	}
-	m := &Member{cfg: cfg, assignments: make(chan []string, 1), available: sorted(available), owned: []string{}}
+	m := &Member{cfg: cfg, assignments: make(chan []string, 1), available: sorted(available), file: file, owned: []string{}}
 	heartbeat := max(cfg.SessionTimeout/6, 500*time.Millisecond)
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Kafka...),
 		kgo.ConsumerGroup(cfg.Group),
@@ -126,13 +130,13 @@ func Join(ctx context.Context, cfg Config, available []string) (*Member, error) 
 // must run, sorted. Only the latest is kept when the reader is slow.
 func (m *Member) Assignments() <-chan []string { return m.assignments }
 
-// SetAvailable says which organisations the file lists now; a change makes the member
-// rejoin, so that the group reassigns.
-func (m *Member) SetAvailable(names []string) {
+// SetAvailable says which organisations the file lists now, and its digest; a change makes
+// the member rejoin, so that the group reassigns.
+func (m *Member) SetAvailable(names []string, file string) {
 	names = sorted(names)
 	m.mu.Lock()
-	changed := !slices.Equal(m.available, names)
-	m.available = names
+	changed := !slices.Equal(m.available, names) || m.file != file
+	m.available, m.file = names, file
 	m.mu.Unlock()
 	if changed {
 		m.cl.ForceRebalance()
@@ -237,7 +241,7 @@ func (balancer) IsCooperative() bool  { return true }
 
 func (b balancer) JoinGroupMetadata(topics []string, _ map[string][]int32, _ int32) []byte {
 	b.m.mu.Lock()
-	md := metadata{Available: b.m.available, Owned: b.m.claimLocked()}
+	md := metadata{Available: b.m.available, Owned: b.m.claimLocked(), File: b.m.file}
 	b.m.mu.Unlock()
 	user, _ := json.Marshal(md)
 	meta := kmsg.NewConsumerMemberMetadata()
@@ -264,6 +268,7 @@ func (b balancer) ParseSyncAssignment(raw []byte) (map[string][]int32, error) {
 func (b balancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
 	claims := make([]Claim, 0, len(members))
 	topics := map[string]struct{}{}
+	files := map[string][]string{} // digest -> members
 	for _, jm := range members {
 		var meta kmsg.ConsumerMemberMetadata
 		if err := meta.ReadFrom(jm.ProtocolMetadata); err != nil {
@@ -277,6 +282,11 @@ func (b balancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.Gr
 			topics[t] = struct{}{}
 		}
 		claims = append(claims, Claim{Member: jm.MemberID, Available: md.Available, Owned: md.Owned})
+		files[md.File] = append(files[md.File], jm.MemberID)
+	}
+	if len(files) > 1 {
+		b.m.cfg.Logger.Warn("the replicas read different organisations files: each runs only what its own file lists, and an organisation's entry is the one of the replica that runs it; normal for a minute while a ConfigMap change reaches every pod",
+			"group", b.m.cfg.Group, "members_by_file", files)
 	}
 	plan := Plan(claims)
 	b.m.cfg.Logger.Info("group leader: organisations assigned", "group", b.m.cfg.Group, "members", len(claims), "plan", plan)

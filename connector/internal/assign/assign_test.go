@@ -65,7 +65,7 @@ func join(t *testing.T, cl *kafkatest.Cluster, w *world, name, topic, group stri
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	m, err := assign.Join(ctx, assign.Config{Kafka: []kgo.Opt{kgo.SeedBrokers(cl.Brokers...)}, Topic: topic, Group: group,
-		SessionTimeout: 6 * time.Second}, available)
+		SessionTimeout: 6 * time.Second}, available, "file-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,12 +169,18 @@ func TestReplicasShareOrganisations(t *testing.T) {
 	waitBalanced(t, w, 3, 12, 60*time.Second)
 
 	more := names(13)
-	for _, r := range reps {
-		r.m.SetAvailable(more)
+	reps[0].m.SetAvailable(more, "file-2") // the first replica to read the new file
+	kafkatest.WaitFor(t, "the group to describe two files", 30*time.Second, func() bool { return len(files(t, cl, group)) == 2 })
+	for _, r := range reps[1:] {
+		r.m.SetAvailable(more, "file-2")
 	}
 	waitBalanced(t, w, 3, 13, 60*time.Second)
+	kafkatest.WaitFor(t, "the group to describe one file", 30*time.Second, func() bool {
+		f := files(t, cl, group)
+		return len(f) == 1 && f["file-2"] == 3
+	})
 	for _, r := range reps {
-		r.m.SetAvailable(orgs)
+		r.m.SetAvailable(orgs, "file-3")
 	}
 	waitBalanced(t, w, 3, 12, 60*time.Second)
 	if c := w.counts(); len(c) != 3 {
@@ -199,7 +205,7 @@ func TestRefusedJoinIsReported(t *testing.T) {
 		t.Skip("kfake does not enforce group.min.session.timeout.ms")
 	}
 	m, err := assign.Join(context.Background(), assign.Config{Kafka: []kgo.Opt{kgo.SeedBrokers(cl.Brokers...)},
-		Topic: kafkatest.Topic(t), Group: kafkatest.Topic(t), SessionTimeout: 2 * time.Second}, []string{"a"})
+		Topic: kafkatest.Topic(t), Group: kafkatest.Topic(t), SessionTimeout: 2 * time.Second}, []string{"a"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,4 +214,19 @@ func TestRefusedJoinIsReported(t *testing.T) {
 	if m.Joined() || !strings.Contains(m.GroupError().Error(), "INVALID_SESSION_TIMEOUT") {
 		t.Errorf("joined %v, error %v", m.Joined(), m.GroupError())
 	}
+}
+
+// files counts the group's members by the digest of the file they read.
+func files(t *testing.T, cl *kafkatest.Cluster, group string) map[string]int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	members, err := assign.Describe(ctx, cl.Admin(t), group)
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, m := range members {
+		out[m.File]++
+	}
+	return out
 }

@@ -2,8 +2,12 @@ package assign
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -13,6 +17,7 @@ import (
 type Described struct {
 	MemberID, ClientHost string
 	Organizations        []string // assigned
+	File                 string   // the digest of its organisations file
 }
 
 // Describe returns the group's members and the organisations assigned to each, sorted by
@@ -32,6 +37,12 @@ func Describe(ctx context.Context, adm *kadm.Client, group string) ([]Described,
 	var out []Described
 	for _, m := range g.Members {
 		d := Described{MemberID: m.MemberID, ClientHost: m.ClientHost}
+		if c, ok := m.Join.AsConsumer(); ok && len(c.UserData) > 0 {
+			var md metadata
+			if err := json.Unmarshal(c.UserData, &md); err == nil {
+				d.File = md.File
+			}
+		}
 		if c, ok := m.Assigned.AsConsumer(); ok && len(c.UserData) > 0 {
 			var a assignment
 			if err := json.Unmarshal(c.UserData, &a); err != nil {
@@ -43,4 +54,14 @@ func Describe(ctx context.Context, adm *kadm.Client, group string) ([]Described,
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].MemberID < out[j].MemberID })
 	return out, nil
+}
+
+// FileDigest identifies an organisations file by its organisations' names and versions (of
+// their entries), so that replicas which read different files can be told apart.
+func FileDigest(versions map[string]string) string {
+	h := sha256.New()
+	for _, n := range slices.Sorted(maps.Keys(versions)) {
+		fmt.Fprintf(h, "%s=%s\n", n, versions[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }

@@ -203,10 +203,14 @@ func checkTransactionalID(ctx context.Context, adm *kadm.Client, cfg *config.Kaf
 	case err != nil || dt.Err != nil:
 		r.warn(name, fmt.Sprintf("cannot describe it: %v %v", err, dt.Err), "")
 	default:
-		if live := NoLiveConnector(ctx, adm, LivenessOf(cfg, 3*time.Second, liveWindow)); live != nil {
+		live := NoLiveConnector(ctx, adm, LivenessOf(cfg, 3*time.Second, liveWindow))
+		switch {
+		case live != nil && cfg.KafkaLeaderElection:
+			r.pass(name, "in use by a running instance (with KAFKA_LEADER_ELECTION, the normal state of a running deployment)")
+		case live != nil:
 			r.warn(name, "in use: "+live.Error(),
 				"if that is not this deployment's running instance, two deployments share the id and will fence each other: set KAFKA_TRANSACTIONAL_ID")
-		} else {
+		default:
 			r.pass(name, "idle ("+dt.State+"): no connector of this id runs")
 		}
 	}

@@ -172,7 +172,7 @@ func (s *Service) Update(engines []engine.Options, versions map[string]string) e
 func (s *Service) Run(ctx context.Context) error {
 	var assignments <-chan []string
 	if s.distributed() {
-		m, err := assign.Join(ctx, s.cfg.Group, s.names())
+		m, err := assign.Join(ctx, s.cfg.Group, s.names(), s.fileDigest())
 		if err != nil {
 			s.close()
 			return err
@@ -206,6 +206,17 @@ func (s *Service) Run(ctx context.Context) error {
 			s.retryDue(ctx)
 		}
 	}
+}
+
+// fileDigest identifies the configuration of the organisations (assign.FileDigest).
+func (s *Service) fileDigest() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	versions := make(map[string]string, len(s.slots))
+	for n, sl := range s.slots {
+		versions[n] = sl.version
+	}
+	return assign.FileDigest(versions)
 }
 
 // names are the organisations of the latest configuration.

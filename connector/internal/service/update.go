@@ -72,7 +72,7 @@ func (s *Service) reconfigure(ctx context.Context, u update) {
 	}
 	s.mu.Unlock()
 	s.tellOwned()
-	m.SetAvailable(names)
+	m.SetAvailable(names, s.fileDigest())
 }
 
 // buildChanged returns the slots of the organisations that are new or changed in u, their
