@@ -136,6 +136,7 @@ func cmdResnapshot(args []string, stdout, stderr io.Writer) int {
 	var ids int64List
 	fs.Var(&ids, "conversation-ids", "comma-separated conversation ids to re-emit")
 	all := fs.Bool("all", false, "re-emit every conversation the connector tracks")
+	orgName := fs.String("organization", "", "with PARTOO_ORGANIZATIONS_FILE (required then): the organisation, by its name in the file, whose conversations to re-emit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: partoo-connector resnapshot --conversation-ids 1,2,3 | --all
 
@@ -145,7 +146,8 @@ needs the current state again. The request goes through the signal topic <KAFKA_
 (created by the connector); the active connector walks those conversations soon and, once they
 are all committed, marks the request done. The re-emitted events have ids derived from the
 request: consumers deduplicating on event_id receive them once. Kafka settings come from the
-environment, as for run.
+environment, as for run; with PARTOO_ORGANIZATIONS_FILE, --organization names the
+organisation (its signal topic is <KAFKA_STATE_TOPIC>.<name>.signals).
 
 flags:
 `)
@@ -162,9 +164,13 @@ flags:
 	if !ok {
 		return 2
 	}
+	stateTopic, ok := organizationStateTopic(cfg.KafkaStateTopic, *orgName, stderr)
+	if !ok {
+		return 2
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	sig, offset, err := resnap.Send(ctx, kopts, cfg.KafkaStateTopic,
+	sig, offset, err := resnap.Send(ctx, kopts, stateTopic,
 		resnap.Signal{Type: resnap.Resnapshot, ConversationIDs: ids, All: *all})
 	if err != nil {
 		switch brokers := strings.Join(cfg.KafkaBrokers, ","); {
@@ -181,7 +187,7 @@ flags:
 		what = "every tracked conversation"
 	}
 	fmt.Fprintf(stdout, "resnapshot %s requested for %s (signal %s@%d); the connector logs \"resnapshot done\" when it is\n",
-		sig.ID, what, resnap.Topic(cfg.KafkaStateTopic), offset)
+		sig.ID, what, resnap.Topic(stateTopic), offset)
 	return 0
 }
 
@@ -201,4 +207,30 @@ func (l *int64List) Set(v string) error {
 		*l = append(*l, id)
 	}
 	return nil
+}
+
+// organizationStateTopic is the state topic a one-organisation command acts on: base without
+// the organisations file; with it, that of the organisation named (required, and listed in
+// the file). Errors go to stderr, one line.
+func organizationStateTopic(base, name string, stderr io.Writer) (string, bool) {
+	if os.Getenv(config.OrganizationsFileVar) == "" {
+		if name != "" {
+			fmt.Fprintf(stderr, "partoo-connector: --organization is for %s, which is not set\n", config.OrganizationsFileVar)
+			return "", false
+		}
+		return base, true
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return "", false
+	}
+	for _, o := range cfg.Organizations {
+		if o.Name == name {
+			return cfg.ForOrganization(o).KafkaStateTopic, true
+		}
+	}
+	fmt.Fprintf(stderr, "partoo-connector: with %s, name the organisation: --organization NAME, one of %s\n",
+		config.OrganizationsFileVar, strings.Join(organizationNames(cfg), ", "))
+	return "", false
 }

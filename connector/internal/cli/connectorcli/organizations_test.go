@@ -139,3 +139,35 @@ func TestDoctorChecksEveryOrganization(t *testing.T) {
 		t.Fatalf("rc %d:\n%s", rc, out)
 	}
 }
+
+// resnapshot with the organisations file acts on the organisation it names: without
+// --organization (or with one the file lacks) it refuses, naming the choices; with it, the
+// request goes to that organisation's signal topic.
+func TestResnapshotNamesTheOrganization(t *testing.T) {
+	writeOrgsFile(t, `organizations:
+  - name: acme
+    api_key_env: ORGS_KEY_ACME
+  - name: globex
+    api_key_env: ORGS_KEY_GLOBEX
+`)
+	t.Setenv("ORGS_KEY_ACME", "ka")
+	t.Setenv("ORGS_KEY_GLOBEX", "kg")
+	c := kafkatest.New(t)
+	t.Setenv("KAFKA_BROKERS", strings.Join(c.Brokers, ","))
+	state := kafkatest.Topic(t)
+	t.Setenv("KAFKA_STATE_TOPIC", state)
+	for _, args := range [][]string{{}, {"--organization", "initech"}} {
+		var out, errs bytes.Buffer
+		if rc := run(append([]string{"resnapshot", "--all"}, args...), &out, &errs); rc != 2 || !strings.Contains(errs.String(), "--organization NAME, one of acme, globex") {
+			t.Fatalf("resnapshot %v: rc %d, %q", args, rc, errs.String())
+		}
+	}
+	ctx := kafkatest.Context(t, time.Minute)
+	if err := signal.EnsureTopic(ctx, c.Admin(t), signal.Topic(state+".globex"), -1); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if rc := run([]string{"resnapshot", "--all", "--organization", "globex"}, &out, &errs); rc != 0 || !strings.Contains(out.String(), signal.Topic(state+".globex")) {
+		t.Fatalf("resnapshot --organization globex: rc %d, %q %q", rc, out.String(), errs.String())
+	}
+}
