@@ -30,6 +30,9 @@ type Organization struct {
 	RequestsPerMinute int     // PARTOO_REQUESTS_PER_MINUTE when not given; lowered by PARTOO_SHARED_KEY_REQUESTS_PER_MINUTE
 	BudgetReserve     float64 // PARTOO_BUDGET_RESERVE when not given
 	WebhookSecret     secret.Secret
+	// StateOwnerCheck is STATE_OWNER_CHECK for this organisation alone (adopt: one key
+	// rotation); "" when not given (STATE_OWNER_CHECK).
+	StateOwnerCheck string
 	// OwnRequestsPerMinute is the rate of the entry (or PARTOO_REQUESTS_PER_MINUTE) before
 	// PARTOO_SHARED_KEY_REQUESTS_PER_MINUTE: RequestsPerMinute is at most that ÷ KeySharers.
 	OwnRequestsPerMinute int
@@ -57,7 +60,8 @@ var envName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 
 // organizationFields are the fields an entry may have, in the order the docs list them.
 var organizationFields = []string{"name", "api_key_file", "api_key_env", "org_id", "business_ids",
-	"conversation_ids", "requests_per_minute", "budget_reserve", "webhook_secret_file", "webhook_secret_env"}
+	"conversation_ids", "requests_per_minute", "budget_reserve", "webhook_secret_file", "webhook_secret_env",
+	"state_owner_check"}
 
 // oneOrganizationVars are the variables of the one-organisation case: with the file, each is
 // set per organisation instead.
@@ -189,6 +193,9 @@ func (v *orgValidator) numbers(e map[string]json.RawMessage, o *Organization, wh
 		}
 		v.orgIDs[o.OrgID] = who
 	}
+	if decode("state_owner_check", &o.StateOwnerCheck, "fail or adopt") && o.StateOwnerCheck != "fail" && o.StateOwnerCheck != "adopt" {
+		bad("state_owner_check", "must be fail or adopt")
+	}
 	if decode("business_ids", &o.BusinessIDs, "a list of strings") {
 		ids := o.BusinessIDs[:0]
 		for _, id := range o.BusinessIDs {
@@ -277,6 +284,9 @@ func (c *Config) ForOrganization(o Organization) *Config {
 	oc.PartooBusinessIDs, oc.PartooConversationIDs = o.BusinessIDs, o.ConversationIDs
 	oc.PartooRequestsPerMinute, oc.PartooBudgetReserve = o.RequestsPerMinute, o.BudgetReserve
 	oc.WebhookSecret = o.WebhookSecret
+	if o.StateOwnerCheck != "" {
+		oc.StateOwnerCheck = o.StateOwnerCheck
+	}
 	oc.KafkaTransactionalID = c.KafkaTransactionalID + "." + o.Name
 	oc.KafkaStateTopic = c.KafkaStateTopic + "." + o.Name
 	oc.KafkaMessagesTableTopic = c.KafkaMessagesTableTopic + "." + o.Name
@@ -324,7 +334,7 @@ func (c *Config) ReloadOrganizations() (*Config, error) {
 // does.
 func (o Organization) Version() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s|%d|%q|%v|%d|%g|", o.Name, o.OrgID, o.BusinessIDs, o.ConversationIDs, o.RequestsPerMinute, o.BudgetReserve)
+	fmt.Fprintf(h, "%s|%d|%q|%v|%d|%g|%s|", o.Name, o.OrgID, o.BusinessIDs, o.ConversationIDs, o.RequestsPerMinute, o.BudgetReserve, o.StateOwnerCheck)
 	for _, s := range []secret.Secret{o.APIKey, o.WebhookSecret} {
 		d := sha256.Sum256([]byte(s.Reveal()))
 		h.Write(d[:])

@@ -126,6 +126,7 @@ func TestOrganizationsFileErrors(t *testing.T) {
     webhook_secret_env: HOOK
   - name: organizations
     api_key_env: PARTOO_KEY_ACME
+    state_owner_check: maybe
 `
 	if err := os.WriteFile(os.Getenv("PARTOO_ORGANIZATIONS_FILE"), []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -158,6 +159,7 @@ func TestOrganizationsFileErrors(t *testing.T) {
 		f + `organizations[6] "samehook": webhook_secret: the same as organizations[5] "nokey"'s`,
 		f + `organizations[7] "organizations": name: "organizations" is reserved: <state topic>.organizations is the topic of the replicas' group`,
 		f + `organizations[7] "organizations": api_key_env: PARTOO_KEY_ACME is not set`,
+		f + `organizations[7] "organizations": state_owner_check: must be fail or adopt`,
 		"WEBHOOK_SECRET: not read with PARTOO_ORGANIZATIONS_FILE: set it per organisation in the file (webhook_secret_file or webhook_secret_env)",
 	}
 	_, err := config.Load()

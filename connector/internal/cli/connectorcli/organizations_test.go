@@ -38,6 +38,7 @@ func TestOrganizationsFileMapsToEngines(t *testing.T) {
     org_id: 5
     conversation_ids: [3]
     requests_per_minute: 100
+    state_owner_check: adopt
   - name: globex
     api_key_env: ORGS_KEY_GLOBEX
     business_ids: [b1]
@@ -72,7 +73,8 @@ func TestOrganizationsFileMapsToEngines(t *testing.T) {
 		}
 	}
 	if a.OrganizationID != 5 || g.OrganizationID != 0 || len(a.ConversationIDs) != 1 || len(g.BusinessIDs) != 1 ||
-		a.Partoo.RequestsPerMinute != 100 || g.Partoo.RequestsPerMinute != 300 || g.Partoo.BudgetReserve != 0.3 || a.Partoo.BudgetReserve != 0.1 {
+		a.Partoo.RequestsPerMinute != 100 || g.Partoo.RequestsPerMinute != 300 || g.Partoo.BudgetReserve != 0.3 || a.Partoo.BudgetReserve != 0.1 ||
+		a.StateOwnerCheck != "adopt" || g.StateOwnerCheck != "fail" {
 		t.Errorf("per-organisation settings: acme %+v, globex %+v", a, g)
 	}
 
