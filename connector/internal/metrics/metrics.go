@@ -31,6 +31,7 @@ type Metrics struct {
 	ignored        prometheus.Counter
 	restoreSeconds prometheus.Gauge
 	ready          prometheus.Gauge
+	running        prometheus.Gauge
 	degraded       prometheus.Gauge
 	lastWalk       prometheus.Gauge
 	picks          *prometheus.CounterVec
@@ -93,6 +94,7 @@ type vecs struct {
 	ignored        *prometheus.CounterVec
 	restoreSeconds *prometheus.GaugeVec
 	ready          *prometheus.GaugeVec
+	running        *prometheus.GaugeVec
 	degraded       *prometheus.GaugeVec
 	lastWalk       *prometheus.GaugeVec
 	picks          *prometheus.CounterVec
@@ -174,6 +176,10 @@ func newVecs() *vecs {
 			Name: "partoo_connector_ready",
 			Help: "1 once the state is restored and the connector is walking.",
 		}, []string{orgLabel}),
+		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "partoo_connector_organization_running",
+			Help: "1 while this process runs the organisation's engine: with several replicas sharing the organisations, on exactly one of them.",
+		}, []string{orgLabel}),
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "partoo_connector_degraded",
 			Help: "1 while /status says degraded (no successful walk, discovery or request for too long).",
@@ -231,7 +237,7 @@ func newVecs() *vecs {
 }
 
 func (v *vecs) collectors() []prometheus.Collector {
-	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
+	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.running, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
 }
 
 // view returns the figures of one organisation: every collector with its organization label
@@ -253,6 +259,7 @@ func (v *vecs) view(reg *prometheus.Registry, org string) *Metrics {
 		ignored:        v.ignored.WithLabelValues(org),
 		restoreSeconds: v.restoreSeconds.WithLabelValues(org),
 		ready:          v.ready.WithLabelValues(org),
+		running:        v.running.WithLabelValues(org),
 		degraded:       v.degraded.WithLabelValues(org),
 		lastWalk:       v.lastWalk.WithLabelValues(org),
 		picks:          v.picks.MustCurryWith(l),

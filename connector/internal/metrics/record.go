@@ -93,6 +93,18 @@ func (m *Metrics) SetReady(ready bool) {
 	}
 }
 
+// SetRunning records whether this process runs the organisation's engine.
+func (m *Metrics) SetRunning(running bool) {
+	if m == nil {
+		return
+	}
+	if running {
+		m.running.Set(1)
+	} else {
+		m.running.Set(0)
+	}
+}
+
 // SetDegraded records the health status.
 func (m *Metrics) SetDegraded(degraded bool) {
 	if m == nil {

@@ -98,6 +98,7 @@ func (s *Service) start(ctx context.Context, sl *slot) {
 	r := &run{eng: e, cancel: cancel, done: make(chan struct{}), quiet: make(chan struct{}), began: time.Now()}
 	sl.running = r
 	sl.cur.Store(e)
+	sl.metrics.SetRunning(true)
 	if s.distributed() {
 		s.cfg.Logger.Info("starting an organisation assigned to this replica", "organization", sl.name)
 	}
@@ -126,6 +127,7 @@ func (s *Service) stop(sl *slot) {
 	if sl.running == r {
 		sl.running = nil
 		sl.cur.Store(nil)
+		sl.metrics.SetRunning(false)
 	}
 	s.finished += r.eng.Walks()
 	s.mu.Unlock()
@@ -144,6 +146,7 @@ func (s *Service) exited(ex exit) error {
 	}
 	sl.running = nil
 	sl.cur.Store(nil)
+	sl.metrics.SetRunning(false)
 	s.finished += ex.r.eng.Walks()
 	close(ex.r.quiet)
 	if ex.err == nil {
