@@ -240,7 +240,7 @@ func (h *health) report(ready bool, sched schedule.Status, convs, msgs int, rate
 	r.Discovery.LastSuccess = timePtr(sched.LastDiscovery)
 	r.Discovery.ListingOrder = sched.ListingOrder
 	r.Discovery.NoLastMessage = sched.ListingWithoutLastMessage
-	r.API.RatePerMinute = rate
+	r.API.RatePerMinute = math.Round(rate*100) / 100 // 63, not 62.99999999999999
 	r.API.LastSuccess = timePtr(h.lastRequestOK)
 	r.API.FailingSince = timePtr(h.failingSince)
 	r.API.LastError = h.lastError
