@@ -246,7 +246,7 @@ func TestOrganizationsFileChangesWithoutRestart(t *testing.T) {
 	file := writeOrganizationsFile(t, []*fileOrg{a, b, c, d}) // every key variable set for the processes
 	rewriteOrganizationsFile(t, file, []*fileOrg{a, b, c})
 	settings := []string{"PARTOO_API_URL=" + f.api.URL + "/v2", "PARTOO_API_KEY=",
-		"PARTOO_ORGANIZATIONS_FILE=" + file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=500ms", "PARTOO_REQUESTS_PER_MINUTE=3000",
+		"PARTOO_ORGANIZATIONS_FILE=" + file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=1s", "PARTOO_REQUESTS_PER_MINUTE=3000",
 		"KAFKA_LEADER_ELECTION=true", "LOG_LEVEL=info"}
 	start := base.processStarter(t, settings...)
 	group := base.txnID + ".organizations"
@@ -341,7 +341,7 @@ func TestOneProcessSurvivesABadOrganisationAdded(t *testing.T) {
 	file := writeOrganizationsFile(t, []*fileOrg{a, bad})
 	rewriteOrganizationsFile(t, file, []*fileOrg{a})
 	p := startProc(t, base.processStarter(t, "PARTOO_API_URL="+f.api.URL+"/v2", "PARTOO_API_KEY=",
-		"PARTOO_ORGANIZATIONS_FILE="+file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=500ms", "PARTOO_REQUESTS_PER_MINUTE=3000", "LOG_LEVEL=info"))
+		"PARTOO_ORGANIZATIONS_FILE="+file, "PARTOO_ORGANIZATIONS_RELOAD_INTERVAL=1s", "PARTOO_REQUESTS_PER_MINUTE=3000", "LOG_LEVEL=info"))
 	watch := watchRecords(t, base)
 	kafkatest.WaitFor(t, "a to publish", 60*time.Second, func() bool { return len(watch.orgsAfter(time.Time{})) == 1 })
 

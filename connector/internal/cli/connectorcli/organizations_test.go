@@ -146,6 +146,7 @@ func TestDoctorChecksEveryOrganization(t *testing.T) {
 // --organization (or with one the file lacks) it refuses, naming the choices; with it, the
 // request goes to that organisation's signal topic.
 func TestResnapshotNamesTheOrganization(t *testing.T) {
+	c := kafkatest.New(t) // before writeOrgsFile clears the environment (KAFKA_BROKERS)
 	writeOrgsFile(t, `organizations:
   - name: acme
     api_key_env: ORGS_KEY_ACME
@@ -154,7 +155,6 @@ func TestResnapshotNamesTheOrganization(t *testing.T) {
 `)
 	t.Setenv("ORGS_KEY_ACME", "ka")
 	t.Setenv("ORGS_KEY_GLOBEX", "kg")
-	c := kafkatest.New(t)
 	t.Setenv("KAFKA_BROKERS", strings.Join(c.Brokers, ","))
 	state := kafkatest.Topic(t)
 	t.Setenv("KAFKA_STATE_TOPIC", state)
