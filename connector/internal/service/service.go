@@ -85,7 +85,7 @@ func New(cfg Config) (*Service, error) {
 			s.close()
 			return nil, organizationError(opt.Organization, err)
 		}
-		sl.next = e
+		s.keep(sl, e)
 		if !s.distributed() {
 			sl.cur.Store(e) // it will run: /status reports its start-up from now on
 			sl.fatal = true
@@ -94,6 +94,16 @@ func New(cfg Config) (*Service, error) {
 		s.order = append(s.order, opt.Organization)
 	}
 	return s, nil
+}
+
+// keep keeps an engine built (to validate its options) for the slot's first run; with a
+// group, where a replica runs a share only, it is closed instead and the run builds its own.
+func (s *Service) keep(sl *slot, e *engine.Engine) {
+	if s.distributed() {
+		e.Close()
+		return
+	}
+	sl.next = e
 }
 
 // validate refuses engines that would write over each other.

@@ -91,12 +91,14 @@ func (s *Service) buildChanged(u update) (map[string]*slot, error) {
 			errs = append(errs, organizationError(opt.Organization, err))
 			continue
 		}
-		sl.next = e
+		s.keep(sl, e)
 		fresh[sl.name] = sl
 	}
 	if len(errs) > 0 {
 		for _, sl := range fresh {
-			sl.next.Close()
+			if sl.next != nil {
+				sl.next.Close()
+			}
 		}
 		return nil, errors.Join(errs...)
 	}
