@@ -21,35 +21,23 @@ package assign
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sort"
 	"sync"
-	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
 )
 
 // Protocol is the group protocol's name, as kafka-consumer-groups.sh shows it.
 const Protocol = "partoo-organizations"
 
-// Config configures a member.
-type Config struct {
-	Kafka []kgo.Opt // connection options
-	Topic string    // the group's topic, created with one partition if missing; it holds no record
-	Group string    // the consumer group of the replicas
-	// SessionTimeout is how long the group waits for a silent replica before giving its
-	// organisations away [6 s, the broker's group.min.session.timeout.ms by default].
-	SessionTimeout time.Duration
-	// ReplicationFactor of the topic when created [-1: the broker's default].
-	ReplicationFactor int16
-	Logger            *slog.Logger
-}
+// Config configures a member: the group's topic (created with one partition if missing; it
+// holds no record), the group of the replicas, and how long the group waits for a silent
+// replica before giving its organisations away [6 s, the broker's default minimum].
+type Config = lease.Config
 
 // Member is one replica's membership. Create it with Join; read Assignments; tell it what
 // the file lists (SetAvailable) and what runs (SetOwned); Close it last.
@@ -83,32 +71,12 @@ type assignment struct {
 // Join creates the topic if needed and joins the group with the organisations the file lists
 // (file is a digest of it: replicas whose digests differ are reported).
 func Join(ctx context.Context, cfg Config, available []string, file string) (*Member, error) {
-	if cfg.Topic == "" || cfg.Group == "" {
-		return nil, errors.New("assign: a topic and a group are required")
-	}
-	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 6 * time.Second
-	}
-	if cfg.ReplicationFactor == 0 {
-		cfg.ReplicationFactor = -1
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if err := ensureTopic(ctx, cfg); err != nil {
+	cfg, err := lease.Prepare(ctx, cfg, "assign")
+	if err != nil {
 		return nil, err
 	}
 	m := &Member{cfg: cfg, assignments: make(chan []string, 1), available: sorted(available), file: file, owned: []string{}}
-	heartbeat := max(cfg.SessionTimeout/6, 500*time.Millisecond)
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Kafka...),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topic),
-		kgo.Balancers(balancer{m}),
-		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.HeartbeatInterval(heartbeat),
-		// A rebalance waits this long at most for members to rejoin (one stopping engines).
-		kgo.RebalanceTimeout(30*time.Second),
-		kgo.DisableAutoCommit(),
+	cl, err := kgo.NewClient(append(lease.MemberOpts(cfg, balancer{m}),
 		kgo.WithHooks(groupErrors{m}),
 	)...)
 	if err != nil {
@@ -309,11 +277,4 @@ func (p memberBalancer) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignm
 		out = append(out, sa)
 	}
 	return out
-}
-
-func ensureTopic(ctx context.Context, cfg Config) error {
-	if err := kafkatopic.EnsureGroupTopic(ctx, cfg.Kafka, cfg.Topic, cfg.ReplicationFactor); err != nil {
-		return fmt.Errorf("assign: %w", err)
-	}
-	return nil
 }

@@ -57,34 +57,12 @@ type Lease struct {
 
 // Join creates the lease topic if needed and joins the group. It does not wait for the lease.
 func Join(ctx context.Context, cfg Config) (*Lease, error) {
-	if cfg.Topic == "" || cfg.Group == "" {
-		return nil, errors.New("lease: a topic and a group are required")
-	}
-	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 6 * time.Second
-	}
-	if cfg.ReplicationFactor == 0 {
-		cfg.ReplicationFactor = -1
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if err := ensureTopic(ctx, cfg); err != nil {
+	cfg, err := Prepare(ctx, cfg, "lease")
+	if err != nil {
 		return nil, err
 	}
 	l := &Lease{cfg: cfg, held: make(chan struct{})}
-	heartbeat := cfg.SessionTimeout / 6
-	if heartbeat < 500*time.Millisecond {
-		heartbeat = 500 * time.Millisecond
-	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Kafka...),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topic),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.HeartbeatInterval(heartbeat),
-		kgo.RebalanceTimeout(30*time.Second),
-		kgo.DisableAutoCommit(),
+	cl, err := kgo.NewClient(append(MemberOpts(cfg, kgo.CooperativeStickyBalancer()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			if has(m, cfg.Topic) {
 				l.assigned()
@@ -186,9 +164,38 @@ func (l *Lease) Close() {
 	l.cl.Close()
 }
 
-func ensureTopic(ctx context.Context, cfg Config) error {
-	if err := kafkatopic.EnsureGroupTopic(ctx, cfg.Kafka, cfg.Topic, cfg.ReplicationFactor); err != nil {
-		return fmt.Errorf("lease: %w", err)
+// Prepare checks cfg, fills in its defaults and creates its topic if missing: what a group
+// of the connector's replicas (the lease, the organisations' group) needs before joining.
+// Errors start with who.
+func Prepare(ctx context.Context, cfg Config, who string) (Config, error) {
+	if cfg.Topic == "" || cfg.Group == "" {
+		return cfg, fmt.Errorf("%s: a topic and a group are required", who)
 	}
-	return nil
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 6 * time.Second
+	}
+	if cfg.ReplicationFactor == 0 {
+		cfg.ReplicationFactor = -1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := kafkatopic.EnsureGroupTopic(ctx, cfg.Kafka, cfg.Topic, cfg.ReplicationFactor); err != nil {
+		return cfg, fmt.Errorf("%s: %w", who, err)
+	}
+	return cfg, nil
+}
+
+// MemberOpts are the client options of a member of cfg's group with balancer: the session
+// timeout, a heartbeat of a sixth of it (at least 500 ms), rebalances of at most 30 s (a member
+// stopping its writers), no offsets committed.
+func MemberOpts(cfg Config, balancer kgo.GroupBalancer) []kgo.Opt {
+	return append(append([]kgo.Opt(nil), cfg.Kafka...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.Balancers(balancer),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(max(cfg.SessionTimeout/6, 500*time.Millisecond)),
+		kgo.RebalanceTimeout(30*time.Second),
+		kgo.DisableAutoCommit())
 }

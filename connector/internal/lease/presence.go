@@ -21,13 +21,8 @@ type Presence struct{ cl *kgo.Client }
 // JoinPresence creates the topic if needed (the lease topic: it holds no record) and joins
 // group as a member. Close leaves the group.
 func JoinPresence(ctx context.Context, cfg Config) (*Presence, error) {
-	if cfg.Topic == "" || cfg.Group == "" {
-		return nil, errors.New("presence: a topic and a group are required")
-	}
-	if cfg.ReplicationFactor == 0 {
-		cfg.ReplicationFactor = -1
-	}
-	if err := ensureTopic(ctx, cfg); err != nil {
+	cfg, err := Prepare(ctx, cfg, "presence")
+	if err != nil {
 		return nil, err
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), cfg.Kafka...),
