@@ -14,6 +14,9 @@
 #                               (default ${TMPDIR:-/tmp}/partoo-local-kafka-<port>)
 #   LOCAL_KAFKA_HEAP            JVM heap (default 1g)
 #   LOCAL_KAFKA_START_TIMEOUT   seconds to wait for the broker to answer (default 120)
+#   LOCAL_KAFKA_EXTRA_CONFIG    extra server.properties lines (key=value, one per line), appended
+#                               after the template's so they win (tests use it for short
+#                               expiration intervals)
 #   JAVA                        java binary (default: java on PATH, must be 17+)
 #
 # `start` on a running broker prints its address and exits 0. Every `start` of a stopped broker
@@ -98,6 +101,9 @@ cmd_start() {
   mkdir -p "$data"
   sed -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$cport#g" -e "s#@DATA_DIR@#$data#g" \
     "$here/server.properties.template" >"$run_dir/server.properties"
+  if [[ -n "${LOCAL_KAFKA_EXTRA_CONFIG:-}" ]]; then
+    printf '\n# LOCAL_KAFKA_EXTRA_CONFIG\n%s\n' "$LOCAL_KAFKA_EXTRA_CONFIG" >>"$run_dir/server.properties"
+  fi
 
   local jvm=(-Xms256m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dkafka.log.file=$log_file")

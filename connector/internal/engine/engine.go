@@ -278,7 +278,7 @@ func (c *Engine) beforeCommit(ctx context.Context) error {
 		case errors.Is(err, publish.ErrFenced), errors.Is(err, publish.ErrNotAuthorized):
 			return err
 		default:
-			c.health.rlog.Error("kafka:reload", "cannot re-read the state after an uncertain commit; trying again", "err", err)
+			c.health.rlog.Error("kafka:reload", "cannot re-read the state after a failed transaction; trying again", "err", err)
 			if clock.Sleep(ctx, c.opt.Clock, time.Second) != nil {
 				return ctx.Err()
 			}

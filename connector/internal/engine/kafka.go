@@ -23,6 +23,8 @@ func publishFailure(err error) string {
 		return "hanging_transaction"
 	case errors.Is(err, publish.ErrFenced):
 		return "fenced"
+	case errors.Is(err, publish.ErrProducerIDExpired):
+		return "producer_id_expired"
 	case errors.Is(err, publish.ErrNotAuthorized):
 		return "not_authorized"
 	case errors.Is(err, publish.ErrTransactionTimedOut):
@@ -48,6 +50,13 @@ func (c *Engine) kafkaFailed(ctx context.Context, err error) {
 		// other walk, so the walks redone find exactly what is missing (no duplicate).
 		c.reload.Store(true)
 		c.health.rlog.Error("kafka:"+reason, "Kafka transaction failed: the commit was sent but not clearly answered, so its outcome is unknown; the state will be re-read from Kafka before going on",
+			"reason", reason, "err", err)
+	} else if errors.Is(err, publish.ErrProducerIDExpired) {
+		// Not a fence: the broker forgot an id left unused (transactional.id.expiration.ms).
+		// The publisher confirms no other producer holds it before registering it again; the
+		// state is re-read to the committed end and the walks are redone (never the batch).
+		c.reload.Store(true)
+		c.log.Warn("Kafka forgot this organisation's producer id after it was idle (transactional.id.expiration.ms); it is registered again once no other producer is seen to hold it, the state is re-read and the walks redone",
 			"reason", reason, "err", err)
 	} else if errors.Is(err, publish.ErrHangingTransaction) {
 		c.health.rlog.Error("kafka:"+reason, "a failed Kafka transaction is still open on a partition and how it ended is unknown; nothing is committed until it is closed",

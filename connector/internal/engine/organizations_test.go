@@ -8,7 +8,9 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
+	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
+	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
 	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 	"github.com/partoo-connector/partoo-connector/connector/internal/service"
 )
@@ -128,4 +130,98 @@ func runService(t *testing.T, svc *service.Service) (alive func() error) {
 		}
 		return nil
 	}
+}
+
+// TestAFencedOrganisationStopsAlone: another producer registers one organisation's
+// transactional id (a real fence: a newer epoch). That organisation stops on its next
+// transaction — alone: the other goes on publishing, the process does not exit. /status says
+// why and since when, partoo_connector_organization_stopped{reason="fenced"} is 1, and after
+// its pause the organisation starts again (registering its id once more) and publishes what it
+// missed, exactly once.
+func TestAFencedOrganisationStopsAlone(t *testing.T) {
+	acme, globex := newEnv(t), newEnv(t)
+	globex.cluster = acme.cluster
+	populate(acme, 3)
+	populate(globex, 3)
+	m := metrics.New(metrics.Gauges{})
+	a, g := acme.options(), globex.options()
+	a.Organization, g.Organization = "acme", "globex"
+	svc, err := service.New(service.Config{Engines: []engine.Options{a, g}, Metrics: m, Logger: a.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := runService(t, svc)
+	for _, e := range []*env{acme, globex} {
+		waitExactlyOnce(t, e, nil, 90*time.Second, alive)
+	}
+	fencer, err := publish.New(publish.Config{Base: a.Kafka, TransactionalID: acme.txnID, EventsTopic: acme.topics.Events, StateTopic: acme.topics.State})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fencer.Close()
+	if err := fencer.Init(kafkaCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	addMessage := func(e *env, text string) {
+		t.Helper()
+		if _, err := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: e.sim.ConversationIDs()[0], SenderType: model.SenderConsumer,
+			ContentType: model.ContentText, Status: model.StatusSuccess, Content: text, Date: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addMessage(acme, "after the fence")
+	stopped := func() (float64, string) {
+		return gaugeValue(t, m, "partoo_connector_organization_stopped", map[string]string{"organization": "acme", "reason": "fenced"}),
+			strings.Join(svc.Status().Reasons, "\n")
+	}
+	for began := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		alive()
+		if v, why := stopped(); v == 1 && strings.Contains(why, "acme: stopped (fenced) since ") {
+			t.Logf("/status while fenced: %s", why)
+			break
+		}
+		if time.Since(began) > 2*time.Minute {
+			v, why := stopped()
+			t.Fatalf("acme not reported stopped as fenced within 2 minutes (gauge %v, reasons %q)", v, why)
+		}
+	}
+	addMessage(globex, "the other organisation goes on")
+	waitExactlyOnce(t, globex, nil, 90*time.Second, alive)
+	// After its pause acme starts again and publishes what it missed.
+	waitExactlyOnce(t, acme, nil, 3*time.Minute, alive)
+	for began := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		if v, _ := stopped(); v == 0 {
+			break
+		}
+		if time.Since(began) > time.Minute {
+			t.Fatal("acme publishes again but is still reported stopped")
+		}
+	}
+}
+
+// gaugeValue reads one gauge series of m with exactly the given labels (-1: none).
+func gaugeValue(t *testing.T, m *metrics.Metrics, name string, labels map[string]string) float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, s := range f.GetMetric() {
+			if len(s.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range s.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue series
+				}
+			}
+			return s.GetGauge().GetValue()
+		}
+	}
+	return -1
 }

@@ -75,7 +75,7 @@ func (c *Engine) reloadState(ctx context.Context) error {
 		return err
 	}
 	c.reload.Store(false)
-	c.log.Warn("state re-read from Kafka after an uncertain commit")
+	c.log.Warn("state re-read from Kafka to the committed end after a transaction whose outcome or producer Kafka could not vouch for")
 	return nil
 }
 

@@ -23,8 +23,9 @@ type Private struct {
 
 // NewPrivate starts a private broker, stopped when the test ends. It needs what `make test`
 // needs (Java 17+, Maven): it runs when a real broker was asked for (KAFKA_BROKERS set, as in
-// `make test`) and skips the test otherwise, since the fallbacks have none to give.
-func NewPrivate(t testing.TB) *Private {
+// `make test`) and skips the test otherwise, since the fallbacks have none to give. config
+// lines ("key=value") are added to the broker's server.properties, over the template's.
+func NewPrivate(t testing.TB, config ...string) *Private {
 	t.Helper()
 	if len(splitBrokers(os.Getenv(EnvBrokers))) == 0 {
 		if RequireReal() {
@@ -42,7 +43,7 @@ func NewPrivate(t testing.TB) *Private {
 		Cluster: Cluster{Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)}, Kind: KindExternal},
 		t:       t, script: filepath.Join(root, "deploy", "local-kafka", "kafka.sh"),
 		env: append(os.Environ(), "LOCAL_KAFKA_PORT="+strconv.Itoa(port), "LOCAL_KAFKA_CONTROLLER_PORT="+strconv.Itoa(FreePort(t)),
-			"LOCAL_KAFKA_RUN_DIR="+dir, "LOCAL_KAFKA_HEAP=384m"),
+			"LOCAL_KAFKA_RUN_DIR="+dir, "LOCAL_KAFKA_HEAP=384m", "LOCAL_KAFKA_EXTRA_CONFIG="+strings.Join(config, "\n")),
 	}
 	p.run("start")
 	t.Cleanup(func() {

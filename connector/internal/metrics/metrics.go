@@ -32,6 +32,7 @@ type Metrics struct {
 	restoreSeconds prometheus.Gauge
 	ready          prometheus.Gauge
 	running        prometheus.Gauge
+	stopped        *prometheus.GaugeVec
 	degraded       prometheus.Gauge
 	lastWalk       prometheus.Gauge
 	picks          *prometheus.CounterVec
@@ -95,6 +96,7 @@ type vecs struct {
 	restoreSeconds *prometheus.GaugeVec
 	ready          *prometheus.GaugeVec
 	running        *prometheus.GaugeVec
+	stopped        *prometheus.GaugeVec
 	degraded       *prometheus.GaugeVec
 	lastWalk       *prometheus.GaugeVec
 	picks          *prometheus.CounterVec
@@ -151,7 +153,7 @@ func newVecs() *vecs {
 		}, []string{"outcome", orgLabel}),
 		txnFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_transaction_failures_total",
-			Help: "Aborted Kafka transactions by reason (timeout, commit_uncertain, hanging_transaction, transaction_timed_out, unknown_topic, record_refused, fenced, not_authorized, other); record_refused: Kafka refused a conversation's records (the rest of the batch is committed again without it at once).",
+			Help: "Aborted Kafka transactions by reason (timeout, commit_uncertain, hanging_transaction, transaction_timed_out, producer_id_expired, unknown_topic, record_refused, fenced, not_authorized, other); producer_id_expired: Kafka forgot an idle producer id (registered again, not a fence); record_refused: Kafka refused a conversation's records (the rest of the batch is committed again without it at once).",
 		}, []string{"reason", orgLabel}),
 		detectionLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "partoo_connector_detection_lag_seconds",
@@ -180,6 +182,10 @@ func newVecs() *vecs {
 			Name: "partoo_connector_organization_running",
 			Help: "1 while this process runs the organisation's engine: with several replicas sharing the organisations, on exactly one of them.",
 		}, []string{orgLabel}),
+		stopped: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "partoo_connector_organization_stopped",
+			Help: "1 while the organisation's engine is stopped on an error and waits to start again after a pause, by reason: fenced (another producer took its transactional id, or its lease), not_authorized, or other; 0 otherwise. Other organisations of the process go on.",
+		}, []string{orgLabel, "reason"}),
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "partoo_connector_degraded",
 			Help: "1 while /status says degraded (no successful walk, discovery or request for too long).",
@@ -237,7 +243,7 @@ func newVecs() *vecs {
 }
 
 func (v *vecs) collectors() []prometheus.Collector {
-	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.running, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
+	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.running, v.stopped, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
 }
 
 // view returns the figures of one organisation: every collector with its organization label
@@ -260,6 +266,7 @@ func (v *vecs) view(reg *prometheus.Registry, org string) *Metrics {
 		restoreSeconds: v.restoreSeconds.WithLabelValues(org),
 		ready:          v.ready.WithLabelValues(org),
 		running:        v.running.WithLabelValues(org),
+		stopped:        v.stopped.MustCurryWith(l),
 		degraded:       v.degraded.WithLabelValues(org),
 		lastWalk:       v.lastWalk.WithLabelValues(org),
 		picks:          v.picks.MustCurryWith(l),
@@ -318,8 +325,11 @@ func (m *Metrics) start(g Gauges) {
 	}
 	// Every labelled counter has its known series from the start, at 0: a rate() or an alert
 	// on one works before it first fires.
-	for _, r := range []string{"timeout", "commit_uncertain", "hanging_transaction", "transaction_timed_out", "unknown_topic", "record_refused", "fenced", "not_authorized", "other"} {
+	for _, r := range []string{"timeout", "commit_uncertain", "hanging_transaction", "transaction_timed_out", "producer_id_expired", "unknown_topic", "record_refused", "fenced", "not_authorized", "other"} {
 		m.txnFailures.WithLabelValues(r)
+	}
+	for _, r := range StoppedReasons {
+		m.stopped.WithLabelValues(r)
 	}
 	for _, op := range []string{"fetch_offset", "read", "commit"} {
 		m.signalErrors.WithLabelValues(op)

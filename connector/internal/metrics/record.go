@@ -93,6 +93,24 @@ func (m *Metrics) SetReady(ready bool) {
 	}
 }
 
+// StoppedReasons are the reasons of partoo_connector_organization_stopped.
+var StoppedReasons = []string{"fenced", "not_authorized", "other"}
+
+// SetStopped records that the organisation's engine is stopped on an error for reason (one of
+// StoppedReasons), or with reason "" that it is not.
+func (m *Metrics) SetStopped(reason string) {
+	if m == nil {
+		return
+	}
+	for _, r := range StoppedReasons {
+		v := 0.0
+		if r == reason {
+			v = 1
+		}
+		m.stopped.WithLabelValues(r).Set(v)
+	}
+}
+
 // SetRunning records whether this process runs the organisation's engine.
 func (m *Metrics) SetRunning(running bool) {
 	if m == nil {

@@ -29,6 +29,10 @@ func TestFenceIsToldFromATimeout(t *testing.T) {
 		{"ACL", kerr.TransactionalIDAuthorizationFailed, time.Second, ErrNotAuthorized},
 		{"deleted topic", kerr.UnknownTopicOrPartition, time.Second, ErrUnknownTopic},
 		{"recreated topic", kerr.UnknownTopicID, time.Second, ErrUnknownTopic},
+		// The broker forgot an idle id: never a fence, whatever the transaction's age.
+		{"young transaction, forgotten producer id", kerr.InvalidProducerIDMapping, time.Second, ErrProducerIDExpired},
+		{"old transaction, forgotten producer id", kerr.InvalidProducerIDMapping, 61 * time.Second, ErrProducerIDExpired},
+		{"forgotten transactional id", kerr.TransactionalIDNotFound, time.Second, ErrProducerIDExpired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.rebuild = false
@@ -38,6 +42,12 @@ func TestFenceIsToldFromATimeout(t *testing.T) {
 			}
 			if errors.Is(tc.want, ErrTransactionTimedOut) && !p.rebuild {
 				t.Fatal("a timed-out transaction must rebuild the producer")
+			}
+			if errors.Is(err, ErrFenced) && errors.Is(tc.want, ErrProducerIDExpired) {
+				t.Fatal("a forgotten producer id was classified as a fence")
+			}
+			if errors.Is(tc.want, ErrProducerIDExpired) && (!p.rebuild || !p.expired) {
+				t.Fatal("a forgotten producer id must rebuild the producer after confirming ownership")
 			}
 		})
 	}
@@ -65,6 +75,7 @@ func TestCommitOutcome(t *testing.T) {
 		{kerr.InvalidTxnState, false, false},
 		{kerr.ProducerFenced, false, false},
 		{kerr.InvalidProducerEpoch, false, false},
+		{kerr.InvalidProducerIDMapping, false, false}, // the coordinator has no transaction of ours
 		{kerr.TransactionalIDAuthorizationFailed, false, false},
 	} {
 		if got := commitUnconfirmed(fmt.Errorf("publish: commit: %w", tc.err), tc.deadlinePassed); got != tc.unconfirmed {

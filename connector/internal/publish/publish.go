@@ -20,6 +20,13 @@
 // TransactionTimeout. A fence-like error in a transaction younger than 90 % of the timeout can
 // only come from another process: Publish returns ErrFenced and the caller must stop. An older
 // one is the broker's timeout abort: Publish returns ErrTransactionTimedOut and recovers.
+//
+// A forgotten producer id is not a fence either: the broker removes a transactional id unused
+// for transactional.id.expiration.ms (7 days by default), so an organisation idle that long
+// meets INVALID_PRODUCER_ID_MAPPING (or TRANSACTIONAL_ID_NOT_FOUND) at its next transaction.
+// Publish returns ErrProducerIDExpired; before the producer registers the transactional id
+// again, the Publisher confirms that no other producer holds it (confirmOwnership), since
+// InitProducerID would fence whoever does.
 package publish
 
 import (
@@ -41,11 +48,17 @@ import (
 var (
 	// ErrFenced: another process registered the same transactional id while this one's
 	// transaction was young; this one must stop. Returned by Publish and Init.
-	ErrFenced = errors.New("fenced: another connector instance with the same KAFKA_TRANSACTIONAL_ID took over; this instance stops")
+	ErrFenced = errors.New("fenced: another connector instance with the same KAFKA_TRANSACTIONAL_ID took over; this organisation stops and starts again after a pause")
 	// ErrTransactionTimedOut: the broker aborted a transaction that outlived the transaction
 	// timeout (a stall). Nothing of it is visible; the producer is rebuilt before the next
 	// transaction. Returned by Publish.
 	ErrTransactionTimedOut = errors.New("the broker aborted the transaction after KAFKA_TRANSACTION_TIMEOUT (a stall); the producer is re-initialised")
+	// ErrProducerIDExpired: the broker no longer maps this producer id to the transactional
+	// id — it forgot an id left unused for transactional.id.expiration.ms — so nothing of the
+	// transaction is visible. Before the next transaction the Publisher confirms that no other
+	// producer holds the id (or returns ErrFenced) and registers it again; the caller re-reads
+	// its state to the committed end and redoes its walks. Returned by Publish.
+	ErrProducerIDExpired = errors.New("Kafka forgot this connector's producer id (the transactional id was unused for transactional.id.expiration.ms); it is registered again once no other producer is seen to hold it")
 	// ErrNotAuthorized: the Kafka user may not use the transactional id (ACL Write on
 	// TransactionalId). Returned by Init and Publish; the caller must stop.
 	ErrNotAuthorized = errors.New("the Kafka user is not authorized for this transactional id (needs Describe and Write on TransactionalId)")
@@ -147,7 +160,13 @@ type Publisher struct {
 	admCl   *kgo.Client  // a plain client for the admin requests of settle
 	adm     *kadm.Client // over admCl
 	rebuild bool         // the producer must be rebuilt before the next transaction
-	stats   Stats
+	// expired: the broker forgot the producer id; ownership is confirmed before the rebuild
+	// registers the transactional id again (confirmOwnership).
+	expired bool
+	// last is the producer id and epoch of the last transaction begun: what confirmOwnership
+	// compares the coordinator's answer with. Only the goroutine that calls Publish touches it.
+	last  producerEpoch
+	stats Stats
 	// unsettled is the last transaction that failed once records were sent: what it may have
 	// left open on the partitions is closed before the next transaction begins. Only the
 	// goroutine that calls Publish touches it.
@@ -256,11 +275,23 @@ func (p *Publisher) markRebuild() {
 // a cluster that lost its data.
 func (p *Publisher) Reset() { p.markRebuild() }
 
+// producerEpoch is a producer id and its epoch.
+type producerEpoch struct {
+	id    int64
+	epoch int16
+}
+
 // isFenceLike reports the errors the broker answers once our producer epoch is not the
 // current one.
 func isFenceLike(err error) bool {
-	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.InvalidProducerIDMapping)
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
+// isExpiredLike reports the errors the broker answers once it no longer maps our producer id
+// to the transactional id: the id expired while unused (or, if another producer registered the
+// id since, a fence: confirmOwnership tells them apart before anything is registered again).
+func isExpiredLike(err error) bool {
+	return errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.TransactionalIDNotFound)
 }
 
 // classify maps a transaction's failure to the package's sentinels; see the package doc for
@@ -277,6 +308,11 @@ func (p *Publisher) classify(err error, started time.Time) error {
 		}
 		p.markRebuild()
 		return fmt.Errorf("%w: %w", ErrTransactionTimedOut, err)
+	case isExpiredLike(err):
+		p.mu.Lock()
+		p.rebuild, p.expired = true, true
+		p.mu.Unlock()
+		return fmt.Errorf("%w: %w", ErrProducerIDExpired, err)
 	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
 		return fmt.Errorf("%w: %w", ErrUnknownTopic, err)
 	}

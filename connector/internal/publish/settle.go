@@ -92,8 +92,13 @@ func (p *Publisher) rebuildProducer(ctx context.Context) error {
 		p.mu.Unlock()
 		return nil
 	}
-	old := p.cl
+	old, expired := p.cl, p.expired
 	p.mu.Unlock()
+	if expired {
+		if err := p.confirmOwnership(ctx); err != nil {
+			return err // still marked: the next call asks again
+		}
+	}
 	if old != nil {
 		go old.Close()
 	}
@@ -114,8 +119,49 @@ func (p *Publisher) rebuildProducer(ctx context.Context) error {
 		return fmt.Errorf("publish: re-initialise transactional id %q: %w", p.cfg.TransactionalID, err)
 	}
 	p.mu.Lock()
-	p.rebuild = false
+	p.rebuild, p.expired = false, false
 	p.stats.Rebuilt++
 	p.mu.Unlock()
+	if expired {
+		p.cfg.Logger.Info("transactional id registered again after Kafka forgot the producer id; no other producer held it",
+			"transactional_id", p.cfg.TransactionalID, "previous_producer_id", p.last.id)
+	}
 	return nil
+}
+
+// confirmOwnership is asked before a producer whose id the broker forgot registers the
+// transactional id again. InitProducerID fences whoever holds the id, so it may only follow
+// when this organisation still owns its work and no other producer holds the id: ctx is the
+// organisation's run, which ends as soon as its lease or group assignment is lost, and the
+// transaction coordinator must either not know the id at all (it expired) or map it to this
+// Publisher's last producer id at its epoch or the next (only the partitions forgot the
+// producer id; another process registering the id would have met this producer id too, and
+// this producer would have been answered PRODUCER_FENCED instead). Any
+// other holder is a fence (ErrFenced); a coordinator that cannot be asked is an error, and
+// nothing is registered until it answers.
+func (p *Publisher) confirmOwnership(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)
+	defer cancel()
+	txnID := p.cfg.TransactionalID
+	ds, err := p.adm.DescribeTransactions(dctx, txnID)
+	if err == nil && len(ds) == 0 {
+		err = fmt.Errorf("transactional id %q not described", txnID)
+	}
+	if err != nil {
+		return fmt.Errorf("publish: asking the coordinator who holds transactional id %q before registering it again: %w", txnID, err)
+	}
+	d := ds[txnID]
+	switch {
+	case errors.Is(d.Err, kerr.TransactionalIDNotFound):
+		return nil
+	case d.Err != nil:
+		return fmt.Errorf("publish: asking the coordinator who holds transactional id %q before registering it again: %w", txnID, d.Err)
+	case d.ProducerID == p.last.id && d.ProducerEpoch <= p.last.epoch+1:
+		return nil // ours (+1: the abort of the failed transaction bumps the epoch under KIP-890)
+	}
+	return fmt.Errorf("%w: transactional id %q is now held by producer id %d epoch %d (this connector's was %d epoch %d)",
+		ErrFenced, txnID, d.ProducerID, d.ProducerEpoch, p.last.id, p.last.epoch)
 }

@@ -33,6 +33,7 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) (err error) {
 	if err != nil {
 		return err
 	}
+	p.last = producerEpoch{id: pid, epoch: epoch}
 	defer func() {
 		if err != nil && t.sent {
 			p.unsettled = &failedTxn{producerID: pid, epoch: epoch, uncertain: errors.Is(err, ErrCommitUncertain)}
@@ -178,7 +179,8 @@ func (t *txn) commit(ctx context.Context) error {
 // Only a definitive refusal, received before the commit's deadline, says it did not: the
 // commit was not sent (OPERATION_NOT_ATTEMPTED, or a topic recreated under the transaction:
 // TRANSACTION_ABORTABLE), the transaction was in no state to commit (INVALID_TXN_STATE), or
-// the producer was fenced or is not authorized. Anything else leaves the outcome unknown: no
+// the producer was fenced, its producer id is no longer mapped to the transactional id (the
+// coordinator has no transaction of it to commit), or it is not authorized. Anything else leaves the outcome unknown: no
 // answer in time, a broken connection, UNKNOWN_SERVER_ERROR, a retriable code that outlived
 // the client's retries — NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS, which a coordinator
 // that resigned right after writing the commit answers (seen on a broker fenced by its
@@ -188,7 +190,7 @@ func commitUnconfirmed(err error, deadlinePassed bool) bool {
 	if deadlinePassed {
 		return true
 	}
-	if isFenceLike(err) {
+	if isFenceLike(err) || isExpiredLike(err) {
 		return false
 	}
 	for _, refused := range []*kerr.Error{kerr.OperationNotAttempted, kerr.TransactionAbortable, kerr.InvalidTxnState, kerr.TransactionalIDAuthorizationFailed} {

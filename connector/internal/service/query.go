@@ -50,6 +50,13 @@ func (s *Service) Readiness() error {
 		return errors.New("joining the organisations' group")
 	}
 	var errs []error
+	if !s.distributed() {
+		s.mu.Lock()
+		if sl := s.slots[""]; sl != nil && sl.failing() {
+			errs = append(errs, errors.New(sl.stoppedReason())) // the one organisation is stopped
+		}
+		s.mu.Unlock()
+	}
 	for _, n := range s.runningNames() {
 		if e := s.engine(n); e != nil {
 			if err := e.Readiness(); err != nil {
@@ -96,7 +103,7 @@ func (s *Service) Status() status.Report {
 	s.mu.Lock()
 	for _, n := range s.order {
 		if sl := s.slots[n]; sl != nil && sl.failing() && sl.assigned {
-			r.Reasons = append(r.Reasons, n+": failed, starting again at "+sl.retryAt.UTC().Format("15:04:05")+": "+sl.lastErr.Error())
+			r.Reasons = append(r.Reasons, sl.stoppedReason())
 		}
 	}
 	s.mu.Unlock()

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +27,20 @@ type slot struct {
 	// otherwise it is retried after a pause, so a file change never stops the others.
 	fatal    bool
 	failures int
+	since    time.Time // the first failure of those in a row
 	retryAt  time.Time // while failing: when to try again
 	lastErr  error
+}
+
+// stoppedReason says, for /status and /readyz, why a failing organisation is stopped, since
+// when and when it starts again. Call with s.mu held.
+func (sl *slot) stoppedReason() string {
+	prefix := ""
+	if sl.name != "" {
+		prefix = sl.name + ": "
+	}
+	return fmt.Sprintf("%sstopped (%s) since %s, %d failure(s) in a row, starting again at %s: %v", prefix, stoppedReason(sl.lastErr),
+		sl.since.UTC().Format(time.RFC3339), sl.failures, sl.retryAt.UTC().Format(time.RFC3339), sl.lastErr)
 }
 
 // holder is what outlives an organisation's slots: the engine the metrics read at scrape time
@@ -134,9 +147,10 @@ func (s *Service) stop(sl *slot) {
 }
 
 // exited handles an engine that returned on its own. Without a group, an error of an
-// organisation of the start stops the service (returned, naming the organisation). With a
-// group, a fenced organisation is released to the group; any other error (and, without a
-// group, one of an organisation a file change added or changed) is retried after a pause.
+// organisation of the start stops the service (returned, naming the organisation) — except a
+// fence, which stops that organisation alone. With a group, a fenced organisation is released
+// to the group; any other error (and, without a group, a fence, or an error of an
+// organisation a file change added or changed) is retried after a pause.
 func (s *Service) exited(ex exit) error {
 	s.mu.Lock()
 	sl := ex.s
@@ -153,11 +167,12 @@ func (s *Service) exited(ex exit) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if sl.fatal {
+	fenced := errors.Is(ex.err, publish.ErrFenced) || errors.Is(ex.err, lease.ErrLost)
+	if sl.fatal && !fenced {
 		s.mu.Unlock()
 		return organizationError(sl.name, ex.err)
 	}
-	if s.distributed() && (errors.Is(ex.err, publish.ErrFenced) || errors.Is(ex.err, lease.ErrLost)) {
+	if s.distributed() && fenced {
 		s.cfg.Logger.Warn("organisation fenced: another replica runs it now; released to the group", "organization", sl.name, "err", ex.err)
 		sl.assigned = false
 		m := s.member
@@ -178,10 +193,30 @@ func (s *Service) exited(ex exit) error {
 func (s *Service) failed(sl *slot, err error) {
 	pause := retryPause << min(sl.failures, 5)
 	pause = min(pause, retryPauseMax)
+	if sl.failures == 0 {
+		sl.since = time.Now()
+	}
 	sl.failures++
 	sl.retryAt, sl.lastErr = time.Now().Add(pause), err
-	s.cfg.Logger.Error("organisation stopped on an error; it stays on this replica and starts again after a pause",
-		"organization", sl.name, "err", err, "retry_in", pause.String(), "failures_in_a_row", sl.failures)
+	reason := stoppedReason(err)
+	sl.metrics.SetStopped(reason)
+	msg := "organisation stopped on an error; it stays on this replica and starts again after a pause"
+	if reason == "fenced" {
+		msg = "organisation fenced: another producer registered its transactional id (or took its lease); it stops here alone and tries again after a pause, the other organisations go on"
+	}
+	s.cfg.Logger.Error(msg, "organization", sl.name, "reason", reason, "err", err, "retry_in", pause.String(), "failures_in_a_row", sl.failures)
+}
+
+// stoppedReason is the reason label of an organisation stopped on err
+// (metrics.StoppedReasons).
+func stoppedReason(err error) string {
+	switch {
+	case errors.Is(err, publish.ErrFenced), errors.Is(err, lease.ErrLost):
+		return "fenced"
+	case errors.Is(err, publish.ErrNotAuthorized):
+		return "not_authorized"
+	}
+	return "other"
 }
 
 // retryDue starts the failed organisations whose pause is over.
@@ -191,6 +226,7 @@ func (s *Service) retryDue(ctx context.Context) {
 	for _, sl := range s.slots {
 		if sl.failing() && time.Now().After(sl.retryAt) {
 			sl.retryAt = time.Time{}
+			sl.metrics.SetStopped("")
 			if sl.assigned && sl.running == nil {
 				s.start(ctx, sl)
 			}

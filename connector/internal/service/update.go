@@ -44,6 +44,7 @@ func (s *Service) reconfigure(ctx context.Context, u update) {
 	s.mu.Lock()
 	for name := range s.slots {
 		if !keep[name] {
+			s.slots[name].metrics.SetStopped("")
 			delete(s.slots, name)
 			removed++
 		}
@@ -51,6 +52,7 @@ func (s *Service) reconfigure(ctx context.Context, u update) {
 	for name, sl := range fresh {
 		if old := s.slots[name]; old != nil {
 			sl.assigned = old.assigned
+			sl.metrics.SetStopped("") // the changed entry starts afresh
 		} else {
 			added++
 		}
