@@ -1,6 +1,8 @@
 # make test   — the whole suite against a real Apache Kafka broker and a real schema registry
 #               (Apicurio), both started and stopped for you; includes the Python and Kafka
-#               Streams consumers of examples/ (needs python3 with venv, Java 17 and Maven)
+#               Streams consumers of examples/. What it needs beyond Go (Java 17, Maven,
+#               python3 with venv, curl, PostgreSQL) deploy/test-needs.sh installs first when
+#               missing (root on Debian), or names
 # make quick  — the suite without a broker: integration tests use in-process kfake
 # make vet    — go vet and gofmt
 GO ?= go
@@ -10,6 +12,7 @@ TEST_FLAGS ?= -count=1 -timeout 30m -parallel 4
 .PHONY: test test-against-broker quick vet build kafka-start kafka-stop registry-start registry-stop run-local
 
 test:
+	deploy/test-needs.sh
 	deploy/local-kafka/with-kafka.sh deploy/local-schema-registry/with-registry.sh \
 	  $(MAKE) --no-print-directory test-against-broker
 

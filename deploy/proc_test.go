@@ -43,7 +43,9 @@ func TestProcShTellsExecFromDeath(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // the exec completes while cmdline_of waits
 		_ = os.WriteFile(filepath.Join(root, "100", "cmdline"), []byte("java\x00kafka.Kafka\x00/run/server.properties\x00"), 0o644)
 	}()
-	out, err := procSh(t, root, `started_and_gone 100 && echo gone || echo running; cmdline_of 100`)
+	// As many polls as it takes (about 14 hours): however late the write comes on a busy
+	// machine, it comes while cmdline_of waits.
+	out, err := procSh(t, root, `started_and_gone 100 && echo gone || echo running; PROC_EXEC_WAIT_TRIES=1000000 cmdline_of 100`)
 	if err != nil || out != "running\njava kafka.Kafka /run/server.properties" {
 		t.Fatalf("a process in the middle of its exec: %q, %v; want running and its command line once exec'd", out, err)
 	}
@@ -61,11 +63,14 @@ func TestProcShTellsExecFromDeath(t *testing.T) {
 		}
 	}
 
-	// And on the real /proc: a child that execs is running throughout.
-	out, err = procSh(t, "/proc", `bash -c 'exec sleep 2' & pid=$!
+	// And on the real /proc: a child that execs is running throughout, and shows its new
+	// command line once the exec is done (polled until it does, at least 5 minutes, whatever
+	// the scheduler does: a child that never ends cannot pass for one that ended).
+	out, err = procSh(t, "/proc", `bash -c 'exec sleep 100000' & pid=$!
 		for i in $(seq 20); do started_and_gone $pid && { echo "gone at $i"; exit 1; }; sleep 0.02; done
+		for ((i = 0; i < 6000; i++)); do [[ "$(cmdline_of $pid)" == "sleep 100000 " ]] && break; started_and_gone $pid && { echo gone; exit 1; }; sleep 0.05; done
 		cmdline_of $pid; kill $pid`)
-	if err != nil || out != "sleep 2" {
+	if err != nil || out != "sleep 100000" {
 		t.Fatalf("a real child that execs: %q, %v", out, err)
 	}
 }

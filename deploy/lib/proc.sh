@@ -16,11 +16,12 @@ proc_running() {
 # cmdline_of PID: prints the process's command line (arguments separated by spaces), or fails
 # when the process does not run (gone, or a zombie). A process in the middle of an exec shows
 # an empty command line for a moment (the service's child writes its PID file just before it
-# execs Java): that is waited out, up to 2 s, and never taken for death; a command line still
-# empty after that prints as an empty line.
+# execs Java): that is waited out, up to PROC_EXEC_WAIT_TRIES polls 50 ms apart (default 40:
+# 2 s), and never taken for death; a command line still empty after that prints as an empty
+# line.
 cmdline_of() {
   local pid=$1 cmd i
-  for ((i = 0; i < 40; i++)); do
+  for ((i = 0; i < ${PROC_EXEC_WAIT_TRIES:-40}; i++)); do
     proc_running "$pid" || return 1
     cmd=$(tr '\0' ' ' <"${PROC_ROOT:-/proc}/$pid/cmdline" 2>/dev/null) || return 1
     if [[ -n "$cmd" ]]; then

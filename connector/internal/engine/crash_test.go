@@ -102,8 +102,9 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
-	if took > 10*time.Second {
-		t.Fatalf("took %v to stop, want < 10 s", took)
+	// Within Kubernetes' default grace period (30 s) even on a busy machine; about 1 s idle.
+	if took > 25*time.Second {
+		t.Fatalf("took %v to stop, want well within the 30 s grace period", took)
 	}
 	t.Logf("stopped %v after SIGTERM", took.Round(time.Millisecond))
 	stopGen()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoosim"
 )
 
@@ -22,9 +23,12 @@ func cpuTime(t *testing.T) time.Duration {
 }
 
 // TestFewFixedIDsIdleUseAlmostNoCPU: with one or two ids in PARTOO_CONVERSATION_IDS and
-// nothing changing, the connector walks them once per sweep interval and waits in between:
-// measured over 6 s of process CPU time (user + system, broker and simulator included when
-// they run in process), it stays under 1 % of a core. The scheduler that spun used 15–25 %.
+// nothing changing, the connector walks them once per sweep interval (2 s) and waits in
+// between. The scheduler that spun picked millions of times and used a whole core. What is
+// asserted is counted, not timed, so a busy machine can only make it smaller: over a 6 s
+// window, at most a few picks, walks and requests per id. The process's CPU share is logged
+// (well under 1 % of a core on an idle machine) but is no pass mark: speed belongs in
+// benchmarks.
 func TestFewFixedIDsIdleUseAlmostNoCPU(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -37,28 +41,53 @@ func TestFewFixedIDsIdleUseAlmostNoCPU(t *testing.T) {
 			}
 			opt := e.options()
 			opt.ConversationIDs = ids
+			opt.Metrics = metrics.New(metrics.Gauges{})
 			r := e.start(opt)
 			e.waitEvents(t, "the fixed conversations' snapshot", func(evs []event) bool { return len(evs) >= want })
 			r.waitWalks(t, int64(2*n)) // settled: past the first sweeps and their commits
 			const window = 6 * time.Second
+			picks0, requests0 := counterSum(t, opt.Metrics, "partoo_connector_scheduler_picks_total"), e.sim.Counters().Total
 			walks, cpu0, wall0 := r.c.Walks(), cpuTime(t), time.Now()
 			time.Sleep(window)
 			cpu, wall := cpuTime(t)-cpu0, time.Since(wall0)
-			share := float64(cpu) / float64(wall)
-			t.Logf("%d fixed ids, idle: %v of CPU in %v (%.2f %% of a core), %d walks", n, cpu.Round(time.Millisecond),
-				wall.Round(time.Millisecond), 100*share, r.c.Walks()-walks)
-			if share > 0.01 {
-				t.Fatalf("%d fixed ids with nothing to do used %.2f %% of a core (%v in %v), want < 1 %%", n, 100*share, cpu, wall)
+			picks, requests := counterSum(t, opt.Metrics, "partoo_connector_scheduler_picks_total")-picks0, e.sim.Counters().Total-requests0
+			walked := r.c.Walks() - walks
+			t.Logf("%d fixed ids, idle for %v: %v picks, %d walks, %d requests, %v of CPU (%.2f %% of a core)", n, wall.Round(time.Millisecond),
+				picks, walked, requests, cpu.Round(time.Millisecond), 100*float64(cpu)/float64(wall))
+			// One sweep per 2 s walks each id once (a walk takes a request or two): in the
+			// window, about 3 per id; 10 per id (and 10 more) is generous, millions are a spin.
+			limit := float64(10*n + 10)
+			if picks > limit || float64(walked) > limit || float64(requests) > 2*limit {
+				t.Fatalf("%d fixed ids with nothing to do: %v picks, %d walks, %d requests in %v; want at most %v picks and walks", n, picks, walked, requests, wall, limit)
 			}
 		})
 	}
 }
 
+// counterSum adds every series of a counter of m.
+func counterSum(t *testing.T, m *metrics.Metrics, name string) float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, f := range fams {
+		if f.GetName() == name {
+			for _, s := range f.GetMetric() {
+				sum += s.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
 // TestSmallOrganisationFirstWalkWithinSeconds: an organisation of one or two conversations
 // with old messages, on Partoo's default budget (300/min), is snapshotted within seconds of
 // the start (the connector that listed in a loop took about a minute), and once it is, the
-// listing takes about one request per discovery interval (2 s), not the budget, and the
-// process next to no CPU (generous bound: 5 % of a core).
+// listing takes about one request per discovery interval (2 s), not the budget. Counted, not
+// timed: the listings before the snapshot was published, and those of a 6 s window after it
+// (a busy machine can only make them fewer); the time and CPU are logged.
 func TestSmallOrganisationFirstWalkWithinSeconds(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -78,11 +107,10 @@ func TestSmallOrganisationFirstWalkWithinSeconds(t *testing.T) {
 			cpu, wall := cpuTime(t)-cpu0, time.Since(wall0)
 			t.Logf("%d conversations: snapshot published %v after the start; then %d listings, %d walks and %v of CPU (%.2f %% of a core) in %v",
 				n, took.Round(time.Millisecond), listings, r.c.Walks()-walks0, cpu.Round(time.Millisecond), 100*float64(cpu)/float64(wall), window)
-			if share := float64(cpu) / float64(wall); share > 0.05 {
-				t.Fatalf("%d conversations, nothing changing: %.2f %% of a core, want well under 5 %%", n, 100*share)
-			}
-			if took > 15*time.Second {
-				t.Fatalf("the snapshot of %d conversations took %v, want seconds", n, took)
+			// The snapshot's requests are counted, not timed (a busy machine only delays
+			// them): the connector that listed in a loop spent about a minute of budget first.
+			if first := listed0; first > 10 {
+				t.Fatalf("%d listings before the snapshot of %d conversations was published, want a few", first, n)
 			}
 			// 3 discoveries in 6 s; generous for a busy machine, far below the 27 of a loop.
 			if listings > 8 {

@@ -95,7 +95,9 @@ func TestWebhookHintsMakeChangesFast(t *testing.T) {
 	evs := e.waitEvents(t, "the hinted change", func(evs []event) bool { return len(evs) > len(before) })
 	took := time.Since(sent)
 	t.Logf("webhook to committed event: %v (a sweep at 30 requests/min would take ~%v)", took.Round(time.Millisecond), time.Duration(len(ids))*2*time.Second)
-	if took > 10*time.Second {
+	// A bound for "the hint was followed at all" on a busy machine, far below what finding it
+	// without the hint would take here (discovery is off; reconciliation at 30 requests/min).
+	if took > time.Minute {
 		t.Fatalf("took %v", took)
 	}
 	got := since(before, evs)
@@ -172,7 +174,7 @@ func TestWebhookBurstDoesNotStarveTheScheduler(t *testing.T) {
 		t.Fatalf("new events %v", summary(got))
 	}
 	t.Logf("a change only discovery could see was published %v after it happened, with 1,200 webhooks queued", took.Round(time.Millisecond))
-	if took > 20*time.Second {
+	if took > 90*time.Second { // generous on a busy machine: starved, it would wait for the whole queue
 		t.Fatalf("took %v: the hints starved the scheduler", took)
 	}
 	// The queue holds 1,000; a few were walked while the burst was being posted.

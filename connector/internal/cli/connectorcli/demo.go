@@ -32,6 +32,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	seed := fs.Uint64("seed", 0, "seed of the simulated organisation and activity (0: a random one, logged)")
 	convs := fs.Int("conversations", 12, "conversations in the simulated organisation")
+	untilEvery := fs.Bool("until-every-type", false, "stop once a MessageCreated, a StatusChanged and a MessageDeleted have been printed (a smoke check; --duration still bounds it)")
 	output := fs.String("output", "", "text (one readable line an event) or json (one object a line); default: text on a terminal, json otherwise")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: partoo-connector demo [flags]\n\nRuns everything in one process — a simulated Partoo organisation with lively activity, an\nin-process Kafka (kfake) and the connector — and prints each committed event on stdout, one a line: readable text on a terminal, JSON\notherwise (--output). Logs go to stderr. No configuration, no network.\n\nflags:\n")
@@ -61,6 +62,16 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
+	}
+	if *untilEvery {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		p.counted = func(count map[string]int) {
+			if count["MessageCreated"] > 0 && count["StatusChanged"] > 0 && count["MessageDeleted"] > 0 {
+				cancel()
+			}
+		}
 	}
 
 	api, stopSim, err := startDemoPartoo(ctx, *seed, *convs)

@@ -81,7 +81,7 @@ func TestDoctorBadSetups(t *testing.T) {
 
 	doctorEnv(t, cluster, "k")
 	t.Setenv("KAFKA_BROKERS", "127.0.0.1:1")
-	if rc, out, took := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ Kafka: 127.0.0.1:1 did not answer") || took > 15*time.Second {
+	if rc, out, took := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ Kafka: 127.0.0.1:1 did not answer") || took > time.Minute {
 		t.Errorf("unreachable broker: rc %d after %v:\n%s", rc, took, out)
 	}
 

@@ -39,6 +39,8 @@ type printer struct {
 	rows    *tables.Codec // the table topics' rows (tail --topic partoo.messages.table)
 	count   map[string]int
 	printed int
+	// counted, when set, is called after each record is counted (demo --until-every-type).
+	counted func(count map[string]int)
 }
 
 func newPrinter(w io.Writer, format string) (*printer, error) {
@@ -95,6 +97,9 @@ func (p *printer) print(r *kgo.Record) error {
 	}
 	p.count[line.Type]++
 	p.printed++
+	if p.counted != nil {
+		defer p.counted(p.count)
+	}
 	if p.format == formatText {
 		_, err := io.WriteString(p.w, textLine(line)+"\n")
 		return err

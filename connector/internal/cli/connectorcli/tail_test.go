@@ -215,7 +215,7 @@ func TestTailUntilEnd(t *testing.T) {
 	if rc := run([]string{"tail", "--conversation-id", "999999", "--timeout", "2s"}, &out, &errs); rc != 0 {
 		t.Fatalf("timeout: rc %d: %s", rc, errs.String())
 	}
-	if took := time.Since(start); took > 15*time.Second || out.Len() != 0 {
+	if took := time.Since(start); took > time.Minute || out.Len() != 0 {
 		t.Fatalf("tail --timeout 2s under --conversation-id took %v and printed %q", took, out.String())
 	}
 }
