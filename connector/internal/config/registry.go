@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
+	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 )
 
 // validateRegistry checks the SCHEMA_REGISTRY_* variables.
@@ -64,4 +65,18 @@ func readCAFile(name, path string) (*x509.CertPool, error) {
 		return nil, &Error{name, "no PEM certificate in the file"}
 	}
 	return pool, nil
+}
+
+// Scrubber knows every secret of the configuration — the Partoo API keys, the webhook secrets,
+// the SASL password and the registry's credentials, of every organisation of the file — so
+// that text from elsewhere (an error body that echoes a header) is printed without them by
+// every command: run's log, doctor's report.
+func (c *Config) Scrubber() *secret.Scrubber {
+	sc := &secret.Scrubber{}
+	sc.Add(c.PartooAPIKey, c.WebhookSecret, c.KafkaSASLPassword)
+	sc.AddBasic(c.SchemaRegistryUsername, c.SchemaRegistryPassword)
+	for _, o := range c.Organizations {
+		sc.Add(o.APIKey, o.WebhookSecret)
+	}
+	return sc
 }

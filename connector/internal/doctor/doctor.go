@@ -10,6 +10,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
+	"github.com/partoo-connector/partoo-connector/connector/internal/secret"
 )
 
 // Status is a check's verdict.
@@ -72,6 +73,7 @@ func Run(ctx context.Context, o Options, report func(Check)) {
 	if !ok {
 		return
 	}
+	r = r.scrubbed(cfg.Scrubber()) // what servers answer may echo a secret: never printed
 	if len(cfg.Organizations) == 0 {
 		checkPartoo(ctx, cfg, r)
 		checkKafka(ctx, cfg, kopts, o.LiveWindow, r)
@@ -99,6 +101,14 @@ type reporter func(Check)
 func (r reporter) pass(name, msg string)         { r(Check{OK, name, msg, ""}) }
 func (r reporter) warn(name, msg, advice string) { r(Check{Warning, name, msg, advice}) }
 func (r reporter) fail(name, msg, advice string) { r(Check{Blocking, name, msg, advice}) }
+
+// scrubbed reports checks with every secret sc knows blanked out.
+func (r reporter) scrubbed(sc *secret.Scrubber) reporter {
+	return func(c Check) {
+		c.Name, c.Message, c.Advice = sc.Scrub(c.Name), sc.Scrub(c.Message), sc.Scrub(c.Advice)
+		r(c)
+	}
+}
 
 // of reports the checks of one organisation of several, their names prefixed with its own.
 func (r reporter) of(org string) reporter {

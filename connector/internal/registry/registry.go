@@ -13,7 +13,6 @@ package registry
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,7 +59,7 @@ type Registry struct {
 	cl       *sr.Client
 	url      string
 	strategy string
-	secrets  []string // the password in every form a registry may echo it: plain, and in Basic auth
+	scrubber secret.Scrubber // the password in every form a registry may echo it: plain, and in Basic auth
 }
 
 // New checks cfg and builds the client. It touches no network.
@@ -95,11 +94,7 @@ func New(cfg Config) (*Registry, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	r := &Registry{cl: cl, url: strings.TrimRight(cfg.URL, "/"), strategy: cfg.SubjectStrategy}
-	if pw := cfg.Password.Reveal(); pw != "" {
-		basic := base64.StdEncoding.EncodeToString([]byte(cfg.Username + ":" + pw))
-		// The Basic credentials first: the password alone is part of neither's text.
-		r.secrets = []string{basic, strings.TrimRight(basic, "="), base64.StdEncoding.EncodeToString([]byte(pw)), pw}
-	}
+	r.scrubber.AddBasic(cfg.Username, cfg.Password)
 	return r, nil
 }
 
@@ -196,14 +191,7 @@ func (r *Registry) classify(subject string, err error) error {
 
 // scrub blanks the password out of a registry's message, plain or base64 (a registry that
 // echoes the Authorization header would otherwise put it in our logs).
-func (r *Registry) scrub(s string) string {
-	for _, sec := range r.secrets {
-		if len(sec) >= 3 {
-			s = strings.ReplaceAll(s, sec, secret.Redacted)
-		}
-	}
-	return s
-}
+func (r *Registry) scrub(s string) string { return r.scrubber.Scrub(s) }
 
 // oneLine folds a message onto one bounded line.
 func oneLine(s string) string {

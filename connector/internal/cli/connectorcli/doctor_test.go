@@ -3,6 +3,10 @@ package connectorcli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -117,5 +121,34 @@ func TestDoctorBadSetups(t *testing.T) {
 	t.Setenv("KAFKA_BROKERS", "127.0.0.1:9092")
 	if rc, out, _ := doctorRun(t); rc != 1 || !strings.Contains(out, "✗ configuration: PARTOO_API_KEY") {
 		t.Errorf("no key: rc %d:\n%s", rc, out)
+	}
+}
+
+// TestDoctorNeverPrintsTheRegistryPassword: a registry that echoes the Authorization header
+// in its error bodies (as some proxies do) must not put the password on doctor's report, in
+// clear or in base64 — the same scrubber as run's log (issue 28: doctor printed both).
+func TestDoctorNeverPrintsTheRegistryPassword(t *testing.T) {
+	const user, password = "sr-user", "sr-Pa55word-xyz"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `{"error_code":50001,"message":"upstream refused: Authorization: %s (user %s, password %s)"}`,
+			r.Header.Get("Authorization"), user, password)
+	}))
+	defer echo.Close()
+	cluster := kafkatest.New(t)
+	doctorEnv(t, cluster, "k")
+	t.Setenv("SCHEMA_REGISTRY_URL", echo.URL)
+	t.Setenv("SCHEMA_REGISTRY_USERNAME", user)
+	t.Setenv("SCHEMA_REGISTRY_PASSWORD", password)
+	rc, out, _ := doctorRun(t)
+	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	if !strings.Contains(out, "upstream refused") {
+		t.Fatalf("the registry's answer is not reported (rc %d):\n%s", rc, out)
+	}
+	for _, leak := range []string{password, basic, strings.TrimRight(basic, "="), base64.StdEncoding.EncodeToString([]byte(password))} {
+		if strings.Contains(out, leak) {
+			t.Fatalf("doctor printed a form of the registry password (%q):\n%s", leak, out)
+		}
 	}
 }

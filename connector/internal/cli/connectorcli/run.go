@@ -138,6 +138,7 @@ func webhookConfig(cfg *config.Config, conn *service.Service) httpapi.WebhookCon
 // newLogger is the connector's logger: JSON (durations in seconds) or text, at LOG_LEVEL.
 func newLogger(cfg *config.Config, stderr io.Writer) *slog.Logger {
 	level, _ := cfg.SlogLevel()
+	stderr = cfg.Scrubber().Writer(stderr) // no secret of the configuration in any log line
 	if cfg.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	}

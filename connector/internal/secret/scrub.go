@@ -1,0 +1,97 @@
+package secret
+
+import (
+	"encoding/base64"
+	"io"
+	"strings"
+)
+
+// Scrubber blanks known secret values out of text that came from elsewhere — an error body a
+// server echoed, a message of a library — in every form they travel in: plain, base64 (with
+// and without padding) and inside HTTP Basic credentials. Every command that prints such text
+// (run's logs, doctor's report, /status) passes it through the one Scrubber of its
+// configuration. The zero Scrubber scrubs nothing.
+type Scrubber struct {
+	forms []string // longest first, so a value inside another's encoding never splits it
+}
+
+// minScrubbed is the shortest value scrubbed: shorter ones would blank ordinary text.
+const minScrubbed = 3
+
+// Add registers secrets s (empty and very short ones are ignored).
+func (sc *Scrubber) Add(s ...Secret) {
+	for _, v := range s {
+		sc.addValue(v.Reveal())
+	}
+}
+
+// AddBasic registers the HTTP Basic credentials of user and password, and the password.
+func (sc *Scrubber) AddBasic(user string, password Secret) {
+	if pw := password.Reveal(); pw != "" {
+		basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))
+		sc.addForm(basic)
+		sc.addForm(strings.TrimRight(basic, "="))
+		sc.addValue(pw)
+	}
+}
+
+func (sc *Scrubber) addValue(v string) {
+	if len(v) < minScrubbed {
+		return
+	}
+	enc := base64.StdEncoding.EncodeToString([]byte(v))
+	sc.addForm(v)
+	sc.addForm(enc)
+	sc.addForm(strings.TrimRight(enc, "="))
+	sc.addForm(base64.URLEncoding.EncodeToString([]byte(v)))
+}
+
+func (sc *Scrubber) addForm(f string) {
+	if len(f) < minScrubbed {
+		return
+	}
+	for _, have := range sc.forms {
+		if have == f {
+			return
+		}
+	}
+	i := len(sc.forms)
+	for i > 0 && len(sc.forms[i-1]) < len(f) {
+		i--
+	}
+	sc.forms = append(sc.forms[:i], append([]string{f}, sc.forms[i:]...)...)
+}
+
+// Scrub returns s with every registered form replaced by Redacted.
+func (sc *Scrubber) Scrub(s string) string {
+	if sc == nil {
+		return s
+	}
+	for _, f := range sc.forms {
+		if strings.Contains(s, f) {
+			s = strings.ReplaceAll(s, f, Redacted)
+		}
+	}
+	return s
+}
+
+// Writer returns w with every write scrubbed first. A log handler writes one record per call,
+// so no value is split across writes.
+func (sc *Scrubber) Writer(w io.Writer) io.Writer {
+	if sc == nil || len(sc.forms) == 0 {
+		return w
+	}
+	return scrubWriter{w: w, sc: sc}
+}
+
+type scrubWriter struct {
+	w  io.Writer
+	sc *Scrubber
+}
+
+func (s scrubWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, s.sc.Scrub(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
