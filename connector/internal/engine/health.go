@@ -142,6 +142,22 @@ func (h *health) OnAttempt(a partoo.Attempt) {
 		"duration", a.Duration.Round(time.Millisecond), "err", a.Err.Error())
 }
 
+// OnRepaired implements partoo.HookRepaired: each message published with a repaired field is
+// named once (WARN, rate-limited per reason), and counted every time (metrics).
+func (h *health) OnRepaired(r partoo.RepairedItem) {
+	key := "repaired:" + r.Endpoint + ":" + r.Field + ":" + r.Reason + ":" + strconv.FormatInt(r.ID, 10)
+	h.mu.Lock()
+	first := !h.loggedSkips[key]
+	if first && len(h.loggedSkips) < skipMemory {
+		h.loggedSkips[key] = true
+	}
+	h.mu.Unlock()
+	if first {
+		h.rlog.Warn("repaired:"+r.Reason+":"+strconv.FormatInt(r.ID, 10), "Partoo message published with a repaired field: bytes that are not UTF-8 were replaced by U+FFFD",
+			"conversation_id", r.ConversationID, "message_id", r.ID, "field", r.Field, "reason", r.Reason)
+	}
+}
+
 // OnSkipped implements partoo.HookSkipped: each undecodable item is logged once (by its id when
 // readable), rate-limited per endpoint and reason, and counted every time.
 func (h *health) OnSkipped(s partoo.SkippedItem) {

@@ -20,6 +20,7 @@ type Metrics struct {
 	apiRequests    *prometheus.CounterVec
 	apiErrors      *prometheus.CounterVec
 	itemsSkipped   *prometheus.CounterVec
+	itemsRepaired  *prometheus.CounterVec
 	apiDuration    prometheus.ObserverVec
 	budgetWait     prometheus.Counter
 	rateLimited    prometheus.Counter
@@ -84,6 +85,7 @@ type vecs struct {
 	apiRequests    *prometheus.CounterVec
 	apiErrors      *prometheus.CounterVec
 	itemsSkipped   *prometheus.CounterVec
+	itemsRepaired  *prometheus.CounterVec
 	apiDuration    *prometheus.HistogramVec
 	budgetWait     *prometheus.CounterVec
 	rateLimited    *prometheus.CounterVec
@@ -126,6 +128,10 @@ func newVecs() *vecs {
 			Name: "partoo_connector_api_errors_total",
 			Help: "Failed Partoo API attempts by endpoint and kind (unauthorized, forbidden, not_found, rate_limited, 4xx, 5xx, timeout, connection, non_json, decode, ...).",
 		}, []string{"endpoint", "kind", orgLabel}),
+		itemsRepaired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partoo_connector_items_repaired_total",
+			Help: "Items Partoo returned that were published with a field repaired, by endpoint, field and reason (invalid_utf8: bytes that are not UTF-8 replaced by U+FFFD); each message is also named once in the log (WARN).",
+		}, []string{orgLabel, "endpoint", "field", "reason"}),
 		itemsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "partoo_connector_api_items_skipped_total",
 			Help: "Items of Partoo pages that could not be decoded and were skipped, by endpoint and reason (counted at every walk that meets them).",
@@ -243,7 +249,7 @@ func newVecs() *vecs {
 }
 
 func (v *vecs) collectors() []prometheus.Collector {
-	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.running, v.stopped, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
+	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.itemsRepaired, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.running, v.stopped, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
 }
 
 // view returns the figures of one organisation: every collector with its organization label
@@ -254,6 +260,7 @@ func (v *vecs) view(reg *prometheus.Registry, org string) *Metrics {
 		apiRequests:    v.apiRequests.MustCurryWith(l),
 		apiErrors:      v.apiErrors.MustCurryWith(l),
 		itemsSkipped:   v.itemsSkipped.MustCurryWith(l),
+		itemsRepaired:  v.itemsRepaired.MustCurryWith(l),
 		apiDuration:    v.apiDuration.MustCurryWith(l),
 		budgetWait:     v.budgetWait.WithLabelValues(org),
 		rateLimited:    v.rateLimited.WithLabelValues(org),
@@ -346,6 +353,7 @@ func (m *Metrics) start(g Gauges) {
 	for _, r := range []string{partoo.SkipNotObject, partoo.SkipBadID, partoo.SkipBadDate, partoo.SkipBadConversation} {
 		m.itemsSkipped.WithLabelValues(partoo.EndpointMessages, r)
 	}
+	m.itemsRepaired.WithLabelValues(partoo.EndpointMessages, "content", partoo.RepairInvalidUTF8)
 	for _, r := range []string{partoo.SkipNotObject, partoo.SkipBadID, partoo.SkipBadLastMessage} {
 		m.itemsSkipped.WithLabelValues(partoo.EndpointConversations, r)
 	}

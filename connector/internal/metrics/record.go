@@ -28,6 +28,13 @@ func (m *Metrics) OnSkipped(s partoo.SkippedItem) {
 	}
 }
 
+// OnRepaired implements partoo.HookRepaired.
+func (m *Metrics) OnRepaired(r partoo.RepairedItem) {
+	if m != nil {
+		m.itemsRepaired.WithLabelValues(r.Endpoint, r.Field, r.Reason).Inc()
+	}
+}
+
 // OnRateLimited implements partoo.HookRateLimited.
 func (m *Metrics) OnRateLimited(time.Duration) {
 	if m != nil {

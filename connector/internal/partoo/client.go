@@ -139,6 +139,9 @@ func (c *Client) ListMessages(ctx context.Context, conversationID int64, perPage
 	}); err != nil {
 		return nil, err
 	}
+	for _, r := range page.Repaired {
+		hooks(c.cfg.Hooks).repaired(r)
+	}
 	return &page, nil
 }
 

@@ -39,6 +39,23 @@ const (
 	SkipBadConversation = "bad_conversation" // a message's conversation_id is not an integer
 )
 
+// Repair reasons: the label values of RepairedItem.Reason.
+const (
+	// RepairInvalidUTF8: a text field held bytes that are not UTF-8 (or an escaped lone
+	// surrogate); each was replaced by U+FFFD, as Avro strings must be valid UTF-8.
+	RepairInvalidUTF8 = "invalid_utf8"
+)
+
+// RepairedItem is an item of a page that was kept, with one field repaired: what is published
+// differs from what Partoo sent, so it is named (logged once, counted).
+type RepairedItem struct {
+	Endpoint       string // EndpointMessages
+	ConversationID int64
+	ID             int64  // the message's id
+	Field          string // "content"
+	Reason         string // one of the Repair* constants
+}
+
 // SkippedItem is an item of a page that could not be decoded and was left out.
 type SkippedItem struct {
 	Endpoint string // EndpointMessages or EndpointConversations
@@ -134,10 +151,13 @@ func decodeMessagePage(b []byte, convID int64, p *MessagePage) error {
 	}
 	*p = MessagePage{Messages: make([]model.Message, 0, len(items)), Count: count, HasCount: hasCount, NextCursor: next}
 	for i, raw := range items {
-		m, reason, err := decodeMessage(raw, convID)
+		m, reason, repaired, err := decodeMessageRepairs(raw, convID)
 		if err != nil {
 			p.Skipped = append(p.Skipped, SkippedItem{Endpoint: EndpointMessages, Index: i, ID: m.ID, Reason: reason, Err: err})
 			continue
+		}
+		for _, f := range repaired {
+			p.Repaired = append(p.Repaired, RepairedItem{Endpoint: EndpointMessages, ConversationID: m.ConversationID, ID: m.ID, Field: f, Reason: RepairInvalidUTF8})
 		}
 		p.Messages = append(p.Messages, m)
 	}
@@ -209,7 +229,7 @@ type wireMessage struct {
 	SenderLabel    jsonString `json:"sender_label"`
 	Status         jsonString `json:"status"`
 	IsDeleted      jsonBool   `json:"is_deleted"`
-	Content        jsonString `json:"content"`
+	Content        jsonText   `json:"content"`
 	UserID         jsonRaw    `json:"user_id"`
 	CustomChannel  jsonRaw    `json:"custom_channel"`
 }
@@ -218,13 +238,20 @@ type wireMessage struct {
 // message without a conversation_id belongs to it. On failure the returned message carries
 // the id if it was readable, and reason says what was wrong.
 func decodeMessage(raw json.RawMessage, convID int64) (model.Message, string, error) {
+	m, reason, _, err := decodeMessageRepairs(raw, convID)
+	return m, reason, err
+}
+
+// decodeMessageRepairs is decodeMessage, also naming the fields whose text had to be repaired
+// (invalid UTF-8, or an escaped lone surrogate, each replaced by U+FFFD).
+func decodeMessageRepairs(raw json.RawMessage, convID int64) (model.Message, string, []string, error) {
 	w := wireMessage{ID: jsonID{err: errMissing}, ConversationID: jsonID{err: errMissing}, Date: jsonTime{err: errMissing}}
 	if !looksLikeJSONObject(raw) || json.Unmarshal(raw, &w) != nil {
-		return model.Message{}, SkipNotObject, errors.New("not a JSON object")
+		return model.Message{}, SkipNotObject, nil, errors.New("not a JSON object")
 	}
 	id, err := positive(w.ID)
 	if err != nil {
-		return model.Message{}, SkipBadID, fmt.Errorf("id: %w", err)
+		return model.Message{}, SkipBadID, nil, fmt.Errorf("id: %w", err)
 	}
 	m := model.Message{ID: id, ConversationID: convID}
 	switch n, err := w.ConversationID.v, w.ConversationID.err; {
@@ -233,10 +260,10 @@ func decodeMessage(raw json.RawMessage, convID int64) (model.Message, string, er
 	case err == errMissing || (err == nil && n == 0):
 		// absent: the walked conversation's
 	default:
-		return model.Message{ID: id}, SkipBadConversation, errors.New("conversation_id is not an id")
+		return model.Message{ID: id}, SkipBadConversation, nil, errors.New("conversation_id is not an id")
 	}
 	if w.Date.err != nil {
-		return model.Message{ID: id}, SkipBadDate, fmt.Errorf("date: %w", w.Date.err)
+		return model.Message{ID: id}, SkipBadDate, nil, fmt.Errorf("date: %w", w.Date.err)
 	}
 	m.Date = model.Time{Time: w.Date.v}
 	m.ContentType = model.ContentType(w.ContentType)
@@ -244,7 +271,11 @@ func decodeMessage(raw json.RawMessage, convID int64) (model.Message, string, er
 	m.SenderLabel = string(w.SenderLabel)
 	m.Status = model.Status(w.Status)
 	m.IsDeleted = bool(w.IsDeleted)
-	m.Content = string(w.Content)
+	m.Content = w.Content.s
+	var repaired []string
+	if w.Content.repaired {
+		repaired = append(repaired, "content")
+	}
 	if len(w.UserID) > 0 {
 		u := parseString(json.RawMessage(w.UserID))
 		m.UserID = &u
@@ -252,7 +283,7 @@ func decodeMessage(raw json.RawMessage, convID int64) (model.Message, string, er
 	if len(w.CustomChannel) > 0 {
 		m.CustomChannel = json.RawMessage(w.CustomChannel)
 	}
-	return m, "", nil
+	return m, "", repaired, nil
 }
 
 // EarliestDate is the earliest message date the connector believes: Partoo's messaging did

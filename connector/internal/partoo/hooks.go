@@ -19,6 +19,10 @@ type HookAttempt interface{ OnAttempt(a Attempt) }
 // HookSkipped hears each item of a page that could not be decoded and was left out.
 type HookSkipped interface{ OnSkipped(s SkippedItem) }
 
+// HookRepaired hears each item of a page that was kept with a field repaired (RepairedItem):
+// what is published differs from what Partoo sent.
+type HookRepaired interface{ OnRepaired(r RepairedItem) }
+
 // HookRateLimited hears each 429, which paused every request of the client for retryAfter.
 type HookRateLimited interface {
 	OnRateLimited(retryAfter time.Duration)
@@ -55,6 +59,8 @@ type hooks []Hook
 func (hs hooks) attempt(a Attempt) { hook.Each(hs, func(h HookAttempt) { h.OnAttempt(a) }) }
 
 func (hs hooks) skipped(s SkippedItem) { hook.Each(hs, func(h HookSkipped) { h.OnSkipped(s) }) }
+
+func (hs hooks) repaired(r RepairedItem) { hook.Each(hs, func(h HookRepaired) { h.OnRepaired(r) }) }
 
 func (hs hooks) rateLimited(d time.Duration) {
 	hook.Each(hs, func(h HookRateLimited) { h.OnRateLimited(d) })

@@ -40,6 +40,7 @@ type (
 
 func (x *jsonID) UnmarshalJSON(b []byte) error     { x.v, x.err = parseInt(b); return nil }
 func (x *jsonString) UnmarshalJSON(b []byte) error { *x = jsonString(parseString(b)); return nil }
+func (x *jsonText) UnmarshalJSON(b []byte) error   { x.s, x.repaired = parseText(b); return nil }
 func (x *jsonBool) UnmarshalJSON(b []byte) error   { *x = jsonBool(parseBool(b)); return nil }
 func (x *jsonTime) UnmarshalJSON(b []byte) error   { x.v, x.err = parseTimeJSON(b); return nil }
 
@@ -141,6 +142,27 @@ func parseString(r json.RawMessage) string {
 		return buf.String()
 	}
 	return string(r)
+}
+
+// jsonText is a string field whose repairs are told: parseString's value, and whether the
+// JSON text held invalid UTF-8 or an escaped lone surrogate that decoding replaced by U+FFFD.
+type jsonText struct {
+	s        string
+	repaired bool
+}
+
+// parseText is parseString, reporting whether a replacement character in the result stands
+// for bytes Partoo sent that were not text (never for a U+FFFD Partoo itself sent).
+func parseText(r json.RawMessage) (string, bool) {
+	s := parseString(r)
+	if !strings.ContainsRune(s, utf8.RuneError) {
+		return s, false
+	}
+	if !utf8.Valid(r) {
+		return s, true
+	}
+	sent := strings.Count(string(r), "\uFFFD") + strings.Count(string(r), "\ufffd") + strings.Count(string(r), string(utf8.RuneError))
+	return s, strings.Count(s, string(utf8.RuneError)) > sent
 }
 
 // parseBool reads true/false, "true"/"false" (any case), numbers (non-zero is true); anything

@@ -21,6 +21,8 @@ type MessagePage struct {
 	NextCursor *string         `json:"next_cursor"`
 	// Skipped lists the messages that could not be decoded; they are not in Messages.
 	Skipped []SkippedItem `json:"-"`
+	// Repaired lists the messages of Messages with a field repaired to be published.
+	Repaired []RepairedItem `json:"-"`
 }
 
 // truncate cuts b to n bytes for an error message.
