@@ -52,6 +52,10 @@ type health struct {
 	period        tally           // since the last summary
 	periodStart   time.Time
 	granted       int64 // budget grants at the period's start
+	// grants are (time, budget grants) samples of the summaries, the last minute's and one
+	// before: the request rate is measured over a whole minute, never extrapolated from a
+	// shorter period (the start's burst would read as more than the budget).
+	grants []grantSample
 	lastDoubt     string
 	newSkips      map[string][]int64 // endpoint:reason → ids skipped for the first time this period (bounded)
 	newSkipsMore  map[string]int     // ids beyond the bound
@@ -109,7 +113,7 @@ func (h *health) doubted(reason string, conversationID int64) {
 func newHealth(clock clock.Clock, log *slog.Logger, m *metrics.Metrics) *health {
 	now := clock.Now()
 	return &health{clock: clock, log: log, rlog: ratelog.New(log, clock.Now), metrics: m, started: now,
-		loggedSkips: map[string]bool{}, period: newTally(), periodStart: now}
+		loggedSkips: map[string]bool{}, period: newTally(), periodStart: now, grants: []grantSample{{at: now}}}
 }
 
 // OnAttempt implements partoo.HookAttempt: every failed attempt is counted and logged (rate-limited
@@ -301,6 +305,12 @@ func copyCounts(m map[string]int) map[string]int {
 	return out
 }
 
+// grantSample is the budget's grants at a summary.
+type grantSample struct {
+	at      time.Time
+	granted int64
+}
+
 // summarize logs the periodic INFO line (progress, walks, events, requests, budget use,
 // errors, tracked conversations, status), flushes the rate-limited failure log, and starts a
 // new period.
@@ -308,30 +318,35 @@ func (h *health) summarize(r status.Report, granted int64) {
 	now := h.clock.Now()
 	h.mu.Lock()
 	p, elapsed := h.period, now.Sub(h.periodStart)
-	prevGranted := h.granted
 	h.period, h.periodStart, h.granted = newTally(), now, granted
+	h.grants = append(h.grants, grantSample{at: now, granted: granted})
+	for len(h.grants) > 2 && !h.grants[1].at.After(now.Add(-time.Minute)) {
+		h.grants = h.grants[1:] // keep one sample a minute old or older
+	}
+	oldest := h.grants[0]
 	h.mu.Unlock()
 	h.rlog.Flush()
 	h.flushSkips()
 
-	perMin := 0.0
-	if elapsed > 0 {
-		perMin = float64(granted-prevGranted) / elapsed.Minutes()
-	}
-	use := 0.0
-	if r.API.RatePerMinute > 0 {
-		use = 100 * perMin / r.API.RatePerMinute
-	}
 	args := []any{
 		"status", r.Status,
 		"period", elapsed.Round(time.Second),
 		"walks", sum(p.walks), "walk_results", countsString(p.walks),
 		"events", sum(p.events), "event_types", countsString(p.events),
-		"requests", p.requests, "requests_per_minute", math.Round(perMin),
-		"budget_rate_per_minute", math.Round(r.API.RatePerMinute), "budget_use_percent", math.Round(use),
-		"errors", countsString(p.errors), "items_skipped", countsString(p.skipped), "doubts", countsString(p.doubts),
-		"conversations_tracked", r.ConversationsTracked, "messages_tracked", r.MessagesTracked,
+		"requests", p.requests,
 	}
+	// The rate and the share of the budget, measured over the last minute or more; before a
+	// minute has passed there is no measure of a per-minute rate, and none is shown.
+	if window := now.Sub(oldest.at); window >= time.Minute {
+		perMin := float64(granted-oldest.granted) / window.Minutes()
+		args = append(args, "requests_per_minute", math.Round(perMin))
+		if r.API.RatePerMinute > 0 {
+			args = append(args, "budget_use_percent", math.Round(100*perMin/r.API.RatePerMinute))
+		}
+	}
+	args = append(args, "budget_rate_per_minute", math.Round(r.API.RatePerMinute),
+		"errors", countsString(p.errors), "items_skipped", countsString(p.skipped), "doubts", countsString(p.doubts),
+		"conversations_tracked", r.ConversationsTracked, "messages_tracked", r.MessagesTracked)
 	if pr := r.Pass; pr != nil && pr.Phase != schedule.PhaseIdle {
 		args = append(args, "pass", pr.Phase, "pass_done", pr.Done, "pass_total", pr.Total)
 		if pr.ETASeconds > 0 {

@@ -132,3 +132,38 @@ func TestETADoesNotStartAbsurd(t *testing.T) {
 		t.Fatalf("later ETA %v s, want the pass's own rate: 500 left at 500/120 s = 120 s", r.ETASeconds)
 	}
 }
+
+// TestBudgetUseIsMeasuredNotExtrapolated: the start's burst let 25 requests through in the
+// first 10 s; extrapolated to a minute that read as 150 requests/minute, 110 % of a 136/minute
+// budget that was never exceeded (issue 28). The summary shows a rate only once a minute has
+// been measured, and then the minute's.
+func TestBudgetUseIsMeasuredNotExtrapolated(t *testing.T) {
+	clock := clock.NewManual(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
+	var logs bytes.Buffer
+	h := newHealth(clock, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	report := status.Report{Status: "ok"}
+	report.API.RatePerMinute = 136
+	clock.Advance(10 * time.Second)
+	h.summarize(report, 25)
+	if out := logs.String(); strings.Contains(out, "budget_use_percent") || strings.Contains(out, "requests_per_minute") {
+		t.Fatalf("a rate extrapolated from 10 s:\n%s", out)
+	}
+	granted := int64(25)
+	for range 5 { // the budget's pace afterwards: 136/min, about 23 per 10 s
+		clock.Advance(10 * time.Second)
+		granted += 23
+		logs.Reset()
+		h.summarize(report, granted)
+	}
+	out := logs.String() // the first minute: 25 + 5 × 23 = 140
+	if !strings.Contains(out, "requests_per_minute=140") || !strings.Contains(out, "budget_use_percent=103") {
+		t.Fatalf("after a minute, want the minute's measured rate:\n%s", out)
+	}
+	clock.Advance(10 * time.Second)
+	granted += 23
+	logs.Reset()
+	h.summarize(report, granted)
+	if out := logs.String(); !strings.Contains(out, "requests_per_minute=138") { // the last minute: 6 × 23
+		t.Fatalf("want the last minute's rate, the burst left behind:\n%s", out)
+	}
+}

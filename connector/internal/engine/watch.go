@@ -57,15 +57,17 @@ func (c *Engine) watch(ctx context.Context) {
 // messages, duration), from the passes the scheduler reports, looked at every second. A
 // snapshot faster than that (a small organisation) gets both lines at once; a start with a
 // complete state (the first pass a reconciliation that found nothing new) gets none. The
-// snapshot is complete only when the state holds as many conversations as the listing showed:
-// a pass that ends short of it (conversations failing, a listing that could not be read) says
-// so, and the complete line comes when the rest are in.
+// snapshot is complete only when the state holds as many conversations as the listing showed;
+// the complete line comes when the rest are in. A first pass that ends with walks still in
+// flight is normal and says nothing; a snapshot still short after a further whole pass
+// (conversations whose walks keep failing) is logged as a WARN.
 func (c *Engine) watchSnapshot(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	start := c.opt.Clock.Now()
 	known0, msgs0 := c.Index().Len()
-	started, passEnded := false, false
+	started, shortWarned := false, false
+	var shortAt int64 // the pass at whose end the snapshot was first seen short
 	var at time.Time
 	var number int64
 	listed := 0
@@ -99,10 +101,17 @@ func (c *Engine) watchSnapshot(ctx context.Context) {
 				"conversations_in_state", known0, "conversations_listed", listed)
 		}
 		if convs < listed {
-			if !passEnded {
-				passEnded = true
-				c.log.Warn("first snapshot pass ended short: some listed conversations are not in the state yet (failing walks back off, then are walked again); the snapshot completes when they are",
-					"conversations", convs, "conversations_listed", listed)
+			// The first pass picked every listed conversation, but some walks are still in
+			// flight or were retried: normal at a healthy start, so nothing is said yet. Only
+			// when a whole further pass has ended and conversations are still missing is it
+			// news: their walks keep failing.
+			switch {
+			case shortAt == 0:
+				shortAt = p.Number
+			case !shortWarned && p.Number > shortAt+1:
+				shortWarned = true
+				c.log.Warn("first snapshot still incomplete after a further pass: some listed conversations are not in the state (their walks keep failing: see the failing walks' errors); the snapshot completes when they are",
+					"conversations", convs, "conversations_listed", listed, "passes", p.Number)
 			}
 			continue
 		}
