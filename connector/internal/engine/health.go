@@ -55,10 +55,10 @@ type health struct {
 	// grants are (time, budget grants) samples of the summaries, the last minute's and one
 	// before: the request rate is measured over a whole minute, never extrapolated from a
 	// shorter period (the start's burst would read as more than the budget).
-	grants []grantSample
-	lastDoubt     string
-	newSkips      map[string][]int64 // endpoint:reason → ids skipped for the first time this period (bounded)
-	newSkipsMore  map[string]int     // ids beyond the bound
+	grants       []grantSample
+	lastDoubt    string
+	newSkips     map[string][]int64 // endpoint:reason → ids skipped for the first time this period (bounded)
+	newSkipsMore map[string]int     // ids beyond the bound
 }
 
 // skipListMax bounds the ids of undecodable items listed per reason and period.
