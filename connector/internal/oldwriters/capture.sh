@@ -15,6 +15,11 @@
 # (SIGTERM) and every topic it wrote (events, state, and the table topics when the build has
 # them) is read to its committed end by ./capture (this tree's) into testdata/<commit>.jsonl.
 # The worktree is removed at the end.
+#
+# With CAPTURE_REGISTRY_URL (a Confluent-compatible registry, e.g. the URL
+# deploy/local-schema-registry/registry.sh start prints), the old connector runs with
+# SCHEMA_REGISTRY_URL set — the Confluent wire format — and the dump is
+# testdata/<commit>-registry.jsonl.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,7 +48,13 @@ for commit in "$@"; do
   sleep 1
   sim messages '{"conversation_id":1,"sender_type":"User","status":"Sending"}' >"$tmp/old-$short-msg.json"
   msgid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/old-$short-msg.json")
-  prefix=oldwriters.$short.$(date +%s)
+  name=$short
+  unset SCHEMA_REGISTRY_URL
+  if [ -n "${CAPTURE_REGISTRY_URL:-}" ]; then
+    name=$short-registry
+    export SCHEMA_REGISTRY_URL=$CAPTURE_REGISTRY_URL
+  fi
+  prefix=oldwriters.$name.$(date +%s)
   export PARTOO_API_URL=http://127.0.0.1:$simport/v2 PARTOO_API_KEY=sim-key HTTP_ADDR=127.0.0.1:$httpport \
     KAFKA_EVENTS_TOPIC=$prefix.events KAFKA_STATE_TOPIC=$prefix.state \
     KAFKA_MESSAGES_TABLE_TOPIC=$prefix.messages KAFKA_CONVERSATIONS_TABLE_TOPIC=$prefix.conversations \
@@ -60,7 +71,7 @@ for commit in "$@"; do
   if grep -q KAFKA_MESSAGES_TABLE_TOPIC <("$wt/bin/partoo-connector" run -h 2>&1); then
     topics+=(messages="$prefix.messages" conversations="$prefix.conversations")
   fi
-  "$tmp/oldwriters-capture" -writer "$short" "${topics[@]}" >"$here/testdata/$short.jsonl"
+  "$tmp/oldwriters-capture" -writer "$name" "${topics[@]}" >"$here/testdata/$name.jsonl"
   git -C "$root" worktree remove --force "$wt"
-  say "$short: $(wc -l <"$here/testdata/$short.jsonl") records in testdata/$short.jsonl"
+  say "$short: $(wc -l <"$here/testdata/$name.jsonl") records in testdata/$name.jsonl"
 done

@@ -100,14 +100,19 @@ func observedMatchesRecords(t *testing.T, entries []schemahistory.Entry) {
 			if r.Value == nil {
 				continue // a tombstone
 			}
-			fp, _, err := avroframe.SplitSingleObject(r.Value)
-			if err != nil {
-				t.Errorf("%s %s@%d: %v", w, r.Topic, r.Offset, err)
+			var fps []string // the framing's, and the header's if another
+			fp, body, err := avroframe.SplitSingleObject(r.Value)
+			if err == nil {
+				fps = append(fps, schemahistory.Hex(fp))
+			} else if _, body, err = avroframe.SplitConfluent(r.Value); err != nil {
+				t.Errorf("%s %s@%d: neither framing: %v", w, r.Topic, r.Offset, err)
 				continue
 			}
-			fps := []string{schemahistory.Hex(fp)} // the framing's, and the header's if another
-			if h := r.Header("schema_fingerprint"); h != "" && h != fps[0] {
+			if h := r.Header("schema_fingerprint"); h != "" && !slices.Contains(fps, h) {
 				fps = append(fps, h)
+			}
+			if len(fps) == 0 {
+				t.Errorf("%s %s@%d: no fingerprint, in the value nor in a header", w, r.Topic, r.Offset)
 			}
 			for _, h := range fps {
 				e, ok := byFP[h]
@@ -116,7 +121,7 @@ func observedMatchesRecords(t *testing.T, entries []schemahistory.Entry) {
 					continue
 				}
 				seen[w+" "+h] = true
-				if _, err := e.Schema.DecodeBody(r.Value[10:]); err != nil {
+				if _, err := e.Schema.DecodeBody(body); err != nil {
 					t.Errorf("%s %s@%d does not decode with %s: %v", w, r.Topic, r.Offset, e.Listed.Schema, err)
 				}
 			}
