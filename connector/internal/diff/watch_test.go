@@ -111,3 +111,29 @@ func TestScopeTagAndRestoredWatch(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuiltStateStartsANewWatch: rebuild-state replays the events, which carry no watch: the
+// connector that starts on the rebuilt state starts watching anew, so what was created while
+// it was stopped is a snapshot (in doubt), and what comes after is live.
+func TestRebuiltStateStartsANewWatch(t *testing.T) {
+	r := diff.Diff(nil, conv, []model.Message{msg(1, "Success")}, diff.Complete, t0.Add(time.Minute), withWatch(watch5))
+	replay := diff.NewReplay()
+	for _, e := range r.Events {
+		replay.Apply(e)
+	}
+	states := replay.States(t0.Add(2 * time.Minute))
+	var recorded []diff.Watch
+	for _, s := range states {
+		if w, ok := s.Watch(); ok {
+			recorded = append(recorded, w)
+		}
+	}
+	if since, ok := diff.RestoredWatch(recorded, "*"); ok {
+		t.Fatalf("a rebuilt state restored the watch %v", since)
+	}
+	restart := diff.Watch{Since: t0.Add(20 * time.Second), Scope: "*"} // the start on the rebuilt state
+	r = diff.Diff(states[0], conv, []model.Message{msg(1, "Success"), msg(10, "Success"), msg(30, "Success")}, diff.Complete, t0.Add(3*time.Minute), withWatch(restart))
+	if got, want := kinds(r.Events), "10:MessageCreated(snapshot) 30:MessageCreated"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}

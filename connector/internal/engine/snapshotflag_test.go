@@ -67,3 +67,49 @@ func TestSnapshotMeansExistedBeforeWatching(t *testing.T) {
 		t.Fatalf("%d MessageCreated, want 5: %v", n, summary(evs))
 	}
 }
+
+// TestWidenedBusinessFilterSnapshotsTheNewBusinesses: PARTOO_BUSINESS_IDS widened between two
+// runs. The new business's messages, existing when it joined the scope, are snapshots (even
+// one created while the connector was stopped: nobody watched that business then); a message
+// created meanwhile in a conversation of the business already watched is live; and after the
+// restart everything new is live in both.
+func TestWidenedBusinessFilterSnapshotsTheNewBusinesses(t *testing.T) {
+	e := newEnv(t)
+	hour := e.sim.Clock().Now().Add(-time.Hour)
+	a := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 1})
+	b := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 2})
+	aOld, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: a.ID, Date: hour})
+	bOld, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: b.ID, Date: hour})
+
+	opt := e.options()
+	opt.BusinessIDs = []string{"1"}
+	r := e.start(opt)
+	e.waitEvents(t, "business 1's snapshot", hasCreated(aOld.ID))
+	r.waitPastWatch(t, e.sim)
+	r.stop(t)
+
+	aDown, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: a.ID})
+	bDown, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: b.ID})
+	opt.BusinessIDs = []string{"1", "2"}
+	r = e.start(opt)
+	evs := e.waitEvents(t, "the widened scope", func(evs []event) bool {
+		return hasCreated(aDown.ID)(evs) && hasCreated(bOld.ID)(evs) && hasCreated(bDown.ID)(evs)
+	})
+	for id, want := range map[int64]bool{aOld.ID: true, aDown.ID: false, bOld.ID: true, bDown.ID: true} {
+		if got, _ := snapshotOf(evs, id); got != want {
+			t.Errorf("message %d: snapshot=%v, want %v; %v", id, got, want, summary(evs))
+		}
+	}
+	r.waitPastWatch(t, e.sim)
+	bLive, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: b.ID})
+	c := e.sim.CreateConversation(partoosim.ConversationSpec{BusinessID: 2})
+	cFirst, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: c.ID})
+	evs = e.waitEvents(t, "the new business's live messages", func(evs []event) bool {
+		return hasCreated(bLive.ID)(evs) && hasCreated(cFirst.ID)(evs)
+	})
+	for _, id := range []int64{bLive.ID, cFirst.ID} {
+		if snap, _ := snapshotOf(evs, id); snap {
+			t.Errorf("message %d, created after business 2 joined the scope, has snapshot=true", id)
+		}
+	}
+}
