@@ -43,6 +43,10 @@ func TestPartooClockSkew(t *testing.T) {
 			if w := r.c.WatchingSince(); w.Sub(sim.Clock().Now()).Abs() > 5*time.Second {
 				t.Errorf("skew %v: watching since %v, Partoo's clock reads %v", tc.skew, w, sim.Clock().Now())
 			}
+			if st := r.c.Status(); st.API.ClockOffset == nil || st.WatchingSince == nil ||
+				time.Duration(*st.API.ClockOffset*float64(time.Second)-float64(tc.skew)).Abs() > 2*time.Second {
+				t.Errorf("skew %v: /status says Partoo's clock is off by %v s", tc.skew, st.API.ClockOffset)
+			}
 
 			reply, _ := sim.AddMessage(partoosim.MessageSpec{ConversationID: old})
 			// Generous bounds: discovery polls every 2 s; without it a conversation waits 10 minutes.
