@@ -371,13 +371,7 @@ func (c *Engine) Status() status.Report {
 	if len(r.Reasons) > 0 {
 		r.Status = "degraded"
 	}
-	if off, bound, known := c.client.Server().Offset(); known {
-		o, b := off.Seconds(), bound.Seconds()
-		r.API.ClockOffset, r.API.ClockError = &o, &b
-	}
-	if w := c.WatchingSince(); !w.IsZero() {
-		r.WatchingSince = &w
-	}
+	c.clockStatus(&r)
 	if c.opt.Lease.Enabled {
 		r.Role = "active"
 		if c.standby.Load() {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/state"
+	"github.com/partoo-connector/partoo-connector/connector/internal/status"
 )
 
 // watching is since when the engine has watched its scope, on Partoo's clock: the rule of
@@ -56,6 +57,17 @@ func (c *Engine) WatchingSince() time.Time {
 	w := c.watching.scope
 	c.watching.mu.Unlock()
 	return c.resolve(w).Since
+}
+
+// clockStatus tells /status what the engine believes of Partoo's clock, and its watch start.
+func (c *Engine) clockStatus(r *status.Report) {
+	if off, bound, known := c.client.Server().Offset(); known {
+		o, b := off.Seconds(), bound.Seconds()
+		r.API.ClockOffset, r.API.ClockError = &o, &b
+	}
+	if w := c.WatchingSince(); !w.IsZero() {
+		r.WatchingSince = &w
+	}
 }
 
 // startWatching settles the scope's watch once the state is restored: the one the restored

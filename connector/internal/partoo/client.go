@@ -44,10 +44,6 @@ type conn struct {
 	server *ServerClock // Partoo's clock, learnt from every answer's Date header
 }
 
-// Server returns Partoo's clock as estimated from the answers' Date headers: what every
-// comparison of a Partoo date with "now" must use.
-func (c *Client) Server() *ServerClock { return c.server }
-
 // BaseURL is the API's base URL the client sends requests to (it holds no credentials).
 func (c *Client) BaseURL() string { return c.base.String() }
 

@@ -32,6 +32,10 @@ type ServerClock struct {
 	lo, hi time.Duration // bounds of the offset, server − local
 }
 
+// Server returns Partoo's clock as estimated from the answers' Date headers: what every
+// comparison of a Partoo date with "now" must use.
+func (c *Client) Server() *ServerClock { return c.server }
+
 // NewServerClock returns a ServerClock over local (nil: the wall clock) with nothing learnt.
 func NewServerClock(local clock.Clock) *ServerClock {
 	if local == nil {
