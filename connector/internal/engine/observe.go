@@ -114,14 +114,14 @@ func (h stepHooks) OnTransaction(_ int, err error) {
 }
 
 // committed feeds the metrics and the health watch: events by type and their detection lag
-// (from the message's date, on Partoo's clock, for a live MessageCreated; for StatusChanged and MessageDeleted from
-// the previous walk that did not see it, an upper bound).
+// (from the message's date, on Partoo's clock, for a live MessageCreated; for StatusChanged
+// and MessageDeleted from the previous walk that did not see it, an upper bound).
 func (h stepHooks) committed(evs []diff.Event, previousWalk time.Time) {
 	c := h.c
 	types := make([]string, len(evs))
 	lags := make([]time.Duration, len(evs))
 	now := c.opt.Clock.Now()
-	partooNow := c.partooTime(now) // a message's date is Partoo's clock, not ours
+	partooNow := c.client.Server().At(now) // a message's date is Partoo's clock, not ours
 	for i, e := range evs {
 		types[i] = e.Type.String()
 		lags[i] = -1
@@ -146,10 +146,3 @@ type runnerMetrics struct{ m *metrics.Metrics }
 func (r runnerMetrics) OnPicked(reason schedule.Reason) { r.m.Picked(reason.String()) }
 func (r runnerMetrics) OnInFlight(walks, limit int)     { r.m.InFlight(walks, limit) }
 func (r runnerMetrics) OnBatch(conversations int)       { r.m.Batch(conversations) }
-
-// partooTime is what Partoo's clock read at local time t, as the client estimates it from the
-// Date headers of its answers (partoo.ServerClock).
-func (c *Engine) partooTime(t time.Time) time.Time {
-	off, _, _ := c.client.Server().Offset()
-	return t.Add(off)
-}

@@ -78,13 +78,18 @@ func (c *ServerClock) Offset() (offset, bound time.Duration, known bool) {
 	return c.lo + (c.hi-c.lo)/2, (c.hi - c.lo) / 2, true
 }
 
+// At returns what Partoo's clock read at local time t, by the current estimate.
+func (c *ServerClock) At(t time.Time) time.Time {
+	off, _, _ := c.Offset()
+	return t.Add(off)
+}
+
 // Now returns Partoo's estimated current time.
 func (c *ServerClock) Now() time.Time {
 	if c == nil {
 		return time.Now()
 	}
-	off, _, _ := c.Offset()
-	return c.local.Now().Add(off)
+	return c.At(c.local.Now())
 }
 
 // Latest returns the latest time Partoo's clock can read now: the estimate plus its error

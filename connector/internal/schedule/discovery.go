@@ -297,6 +297,5 @@ func (s *Smart) partooTime(t time.Time) time.Time {
 	if s.cfg.Partoo == nil {
 		return t
 	}
-	off, _, _ := s.cfg.Partoo.Server().Offset()
-	return t.Add(off)
+	return s.cfg.Partoo.Server().At(t)
 }
