@@ -19,7 +19,7 @@ import (
 // when its state is restored: the watch is the latest instant Partoo's clock can have read
 // then (partoo.ServerClock.LatestAt), so whatever is dated up to it is a snapshot. That bound
 // tightens as answers come in (from about a second after one answer to about a round trip),
-// so it is read again at every walk until a record keeps it.
+// so it is read again at every walk for its first minute (watchSettles), then fixed.
 type watching struct {
 	mu     sync.Mutex
 	scope  watchFrom
@@ -32,9 +32,20 @@ type watchFrom struct {
 	scope        string
 }
 
-func (c *Engine) resolve(w watchFrom) diff.Watch {
+// watchSettles is how long after its local instant a watch begun now is read again from
+// Partoo's clock as the estimate tightens; then it is fixed, so that a later doubt about the
+// clock (an answer that contradicts it, drift) never moves it.
+const watchSettles = time.Minute
+
+// resolve returns w on Partoo's clock; with mu held. A watch begun at a local instant is fixed
+// once it has settled.
+func (c *Engine) resolve(w *watchFrom) diff.Watch {
 	if w.since.IsZero() && !w.local.IsZero() {
-		return diff.Watch{Since: c.client.Server().LatestAt(w.local).UTC().Truncate(time.Microsecond), Scope: w.scope}
+		since := c.client.Server().LatestAt(w.local).UTC().Truncate(time.Microsecond)
+		if c.opt.Clock.Now().Sub(w.local) >= watchSettles {
+			w.since = since
+		}
+		return diff.Watch{Since: since, Scope: w.scope}
 	}
 	return diff.Watch{Since: w.since, Scope: w.scope}
 }
@@ -42,21 +53,21 @@ func (c *Engine) resolve(w watchFrom) diff.Watch {
 // watchFor returns the watch of a conversation whose state records none.
 func (c *Engine) watchFor(id int64) diff.Watch {
 	c.watching.mu.Lock()
-	w, ok := c.watching.rewalk[id]
-	if !ok {
-		w = c.watching.scope
+	defer c.watching.mu.Unlock()
+	if w, ok := c.watching.rewalk[id]; ok {
+		res := c.resolve(&w)
+		c.watching.rewalk[id] = w
+		return res
 	}
-	c.watching.mu.Unlock()
-	return c.resolve(w)
+	return c.resolve(&c.watching.scope)
 }
 
 // WatchingSince returns since when the engine has watched its scope, on Partoo's clock (zero
 // before the state is restored): a message dated after it is published with snapshot=false.
 func (c *Engine) WatchingSince() time.Time {
 	c.watching.mu.Lock()
-	w := c.watching.scope
-	c.watching.mu.Unlock()
-	return c.resolve(w).Since
+	defer c.watching.mu.Unlock()
+	return c.resolve(&c.watching.scope).Since
 }
 
 // clockStatus tells /status what the engine believes of Partoo's clock, and its watch start.
@@ -94,9 +105,10 @@ func (c *Engine) startWatching(idx *state.Index, restart bool, dropped []int64) 
 		w, how = watchFrom{since: since, scope: scope}, "as the state records it"
 	}
 	c.watching.scope = w
+	since := c.resolve(&c.watching.scope).Since
 	c.watching.mu.Unlock()
 	off, bound, known := c.client.Server().Offset()
-	c.log.Info("watching for live messages: those dated later are published with snapshot=false", "since", c.resolve(w).Since.Format(time.RFC3339Nano),
+	c.log.Info("watching for live messages: those dated later are published with snapshot=false", "since", since.Format(time.RFC3339Nano),
 		"how", how, "scope", scope, "partoo_clock_offset", off.Round(time.Millisecond).String(),
 		"offset_error_bound", bound.Round(time.Millisecond).String(), "partoo_clock_known", known)
 }

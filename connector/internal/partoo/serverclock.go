@@ -19,17 +19,20 @@ import (
 // (D − r, D + 1s − s). The clock keeps the intersection of these intervals over the answers
 // it has seen: each answer can only narrow it, so the error is at most half of one second
 // plus the quickest round trip, and usually much less once answers straddle a second
-// boundary. When an answer contradicts the interval (Partoo's clock was stepped, or drifted
-// past the bound), the interval starts again from that answer alone. Until an answer with a
+// boundary. When two answers in a row contradict the interval and agree with each other
+// (Partoo's clock was stepped, or drifted past the bound), it starts again from them; one
+// alone (a stale Date) is ignored. Until an answer with a
 // Date has been seen, the offset is taken to be 0 (Known is false).
 //
 // Safe for concurrent use. A nil *ServerClock is the local clock.
 type ServerClock struct {
 	local clock.Clock
 
-	mu     sync.Mutex
-	known  bool
-	lo, hi time.Duration // bounds of the offset, server − local
+	mu           sync.Mutex
+	known        bool
+	lo, hi       time.Duration // bounds of the offset, server − local
+	odd          bool          // an answer contradicted [lo, hi]: its interval, until confirmed
+	oddLo, oddHi time.Duration
 }
 
 // Server returns Partoo's clock as estimated from the answers' Date headers: what every
@@ -57,11 +60,19 @@ func (c *ServerClock) Observe(sent, received time.Time, date string) {
 	lo, hi := d.Sub(received), d.Add(time.Second).Sub(sent)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.known && lo < c.hi && hi > c.lo {
-		c.lo, c.hi = max(c.lo, lo), min(c.hi, hi)
-		return
+	switch {
+	case !c.known:
+		c.lo, c.hi, c.known = lo, hi, true
+	case lo < c.hi && hi > c.lo:
+		c.lo, c.hi, c.odd = max(c.lo, lo), min(c.hi, hi), false
+	case c.odd && lo < c.oddHi && hi > c.oddLo:
+		// A second answer agrees with the one that contradicted: Partoo's clock moved.
+		c.lo, c.hi, c.odd = max(c.oddLo, lo), min(c.oddHi, hi), false
+	default:
+		// One answer against the interval (a stepped clock, or a stale Date such as a cached
+		// page's) is believed only once the next agrees with it.
+		c.oddLo, c.oddHi, c.odd = lo, hi, true
 	}
-	c.lo, c.hi, c.known = lo, hi, true
 }
 
 // Offset returns the estimated offset of Partoo's clock (server − local), the most it can be

@@ -45,10 +45,17 @@ func TestServerClockEstimatesTheOffset(t *testing.T) {
 			t.Errorf("skew %v: after 40 answers the bound is still %v", skew, bound)
 		}
 	}
-	// Stepped: the interval starts again from the answer that contradicts it.
+	// One answer against the interval (a stale Date) is ignored; two that agree (a stepped
+	// clock) start it again.
 	lc := &fixed{local}
 	c := partoo.NewServerClock(lc)
 	c.Observe(local, local, local.Format(http.TimeFormat))
+	c.Observe(local, local, local.Add(-time.Hour).Format(http.TimeFormat))
+	c.Observe(local, local, local.Format(http.TimeFormat))
+	if off, _, _ := c.Offset(); off < 0 || off > time.Second {
+		t.Fatalf("one stale Date moved the offset to %v", off)
+	}
+	c.Observe(local, local, local.Add(time.Hour).Format(http.TimeFormat))
 	c.Observe(local, local, local.Add(time.Hour).Format(http.TimeFormat))
 	if off, _, _ := c.Offset(); off < time.Hour-time.Second || off > time.Hour+time.Second {
 		t.Fatalf("after a step of an hour: offset %v", off)
