@@ -93,3 +93,18 @@ func (Real) Wait(ctx context.Context, d time.Duration, wake *Wake) error {
 		return nil
 	}
 }
+
+// Shifted is another party's clock: c's time moved by By (negative: behind). It waits as c
+// does. The simulator uses it to run Partoo's clock off the connector's.
+type Shifted struct {
+	Clock Clock
+	By    time.Duration
+}
+
+// Now returns the shifted time.
+func (s Shifted) Now() time.Time { return s.Clock.Now().Add(s.By) }
+
+// Wait implements Clock: durations are the same on both clocks.
+func (s Shifted) Wait(ctx context.Context, d time.Duration, wake *Wake) error {
+	return s.Clock.Wait(ctx, d, wake)
+}

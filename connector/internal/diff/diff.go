@@ -56,6 +56,13 @@ type Options struct {
 	// of every event id, so that two organisations whose conversation ids overlap never share
 	// one. 0 keeps the ids of a single organisation what they always were.
 	Organization int64
+	// Watch is since when the connector has watched the conversation's scope, on Partoo's
+	// clock (see Watch). It applies unless the conversation's state records a watch of
+	// another scope (it was watched since then, before the filter changed), and is recorded
+	// in a state that has none the next time it is written. Zero: the state's own watch, or
+	// with none, a message is a snapshot when its conversation has had no complete walk yet
+	// (the rule of releases before the watch).
+	Watch Watch
 	// OrganizationName, when Organization is 0, scopes the event ids instead: the name of an
 	// organisation configured without its id among several. Its ids can meet neither those of
 	// a numeric organisation nor the unscoped ones (see eventID).
@@ -88,7 +95,13 @@ func Diff(prev *State, convID int64, walk []model.Message, cov Coverage, now tim
 	if prev == nil {
 		prev = &State{ConversationID: convID}
 	}
-	d := differ{prev: prev, convID: convID, now: now, opt: opt, snapshot: !prev.SnapshotDone}
+	watch, own := prev.Watch()
+	if !own || (!opt.Watch.IsZero() && watch.Scope == opt.Watch.Scope) {
+		// The scope's watch rules; a conversation's own, recorded under another scope (before
+		// the business or conversation filter changed), says since when it has been watched.
+		watch = opt.Watch
+	}
+	d := differ{prev: prev, convID: convID, now: now, opt: opt, watch: watch}
 	if len(opt.Unreadable) > 0 {
 		d.unreadable = make(map[int64]bool, len(opt.Unreadable))
 		for _, id := range opt.Unreadable {
@@ -104,6 +117,9 @@ func Diff(prev *State, convID int64, walk []model.Message, cov Coverage, now tim
 	res.Changed = len(res.Events) > 0 || !sameState(prev, d.next)
 	if res.Changed {
 		d.next.UpdatedAt = now
+		if !own && !watch.IsZero() {
+			d.next.Raw[watchKey] = watch.encode() // kept from now on: the conversation's own
+		}
 	}
 	res.Next = d.next
 	return res
@@ -115,7 +131,7 @@ type differ struct {
 	convID       int64
 	now          time.Time
 	opt          Options
-	snapshot     bool           // the conversation has had no complete walk yet
+	watch        Watch          // since when the conversation has been watched (the snapshot rule)
 	unreadable   map[int64]bool // opt.Unreadable (nil when none)
 	countAbsence bool           // this walk's absences count towards a Vanished deletion
 	res          Result
@@ -167,7 +183,7 @@ func (d *differ) judgeAbsences(seen map[int64]int, walked int, cov Coverage) boo
 
 // nextState starts the state that follows prev: the snapshot is over once a walk saw every
 // page; the messages are added by the merge; of prev's raw strings only the generations
-// carry over, as they outlive the messages they count.
+// carry over, as they outlive the messages they count, and the watch.
 func nextState(prev *State, convID int64, cov Coverage, walked int) *State {
 	next := &State{
 		ConversationID: convID,
@@ -177,7 +193,7 @@ func nextState(prev *State, convID int64, cov Coverage, walked int) *State {
 		Raw:            map[string]string{},
 	}
 	for k, v := range prev.Raw {
-		if len(k) > 2 && k[0] == 'x' && k[1] == ':' {
+		if (len(k) > 2 && k[0] == 'x' && k[1] == ':') || k == watchKey {
 			next.Raw[k] = v
 		}
 	}
@@ -244,7 +260,7 @@ func (d *differ) created(m model.Message) {
 	ms := encodeMessage(m, d.next.Raw)
 	gen := d.prev.generation(m.ID)
 	d.emit(Event{Type: MessageCreated, ID: eventID(d.opt.scope(), d.convID, m.ID, genSuffix("created", gen)), MessageID: m.ID,
-		Date: m.Date.Time, Message: m, Snapshot: d.snapshot})
+		Date: m.Date.Time, Message: m, Snapshot: d.watch.snapshotAt(m.Date.Time, d.prev.SnapshotDone)})
 	if m.IsDeleted {
 		d.consumerDeleted(m, gen)
 	}

@@ -4,8 +4,10 @@
 // and never reads the clock.
 //
 // Rules:
-//   - a message not in the state → MessageCreated (snapshot when the conversation has had no
-//     complete walk yet); already deleted at first sight → MessageCreated then MessageDeleted;
+//   - a message not in the state → MessageCreated, a snapshot when its date (Partoo's clock)
+//     is not after the instant the connector started watching the conversation (Watch; with
+//     no watch known: when the conversation has had no complete walk yet); already deleted
+//     at first sight → MessageCreated then MessageDeleted;
 //   - a status different from the recorded one → StatusChanged(previous → new);
 //   - is_deleted false → true → MessageDeleted(ConsumerDeleted);
 //   - a recorded message absent from VanishAfterWalks consecutive COMPLETE walks spanning at

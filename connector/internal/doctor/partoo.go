@@ -63,7 +63,29 @@ func checkPartoo(ctx context.Context, cfg *config.Config, r reporter) {
 	checkListingOrder(page.Conversations, r)
 	messages := checkMessageOrder(ctx, client, page.Conversations, r)
 	checkPartooAnswers(obs, len(page.Conversations), messages, r)
+	checkPartooClock(client.Server(), r)
 	checkBudget(cfg, obs, r)
+}
+
+// checkPartooClock tells how far Partoo's clock is from this host's, as the Date headers of
+// the answers so far say: the connector corrects for it, but only where answers carry a Date.
+func checkPartooClock(c *partoo.ServerClock, r reporter) {
+	off, bound, known := c.Offset()
+	if !known {
+		r.warn("Partoo's clock", "the answers carry no Date header", "Partoo's dates are then compared with this host's clock: snapshot flags, discovery and lags are only right if both clocks agree")
+		return
+	}
+	dir := "ahead of"
+	if off < 0 {
+		dir = "behind"
+	}
+	msg := fmt.Sprintf("%s %s this host's (± %s), from the Date headers; the connector corrects for it",
+		off.Abs().Round(time.Millisecond), dir, bound.Round(time.Millisecond))
+	if off.Abs() > time.Minute {
+		r.warn("Partoo's clock", msg, "check this host's time synchronisation (NTP) if this is unexpected")
+		return
+	}
+	r.pass("Partoo's clock", msg)
 }
 
 // checkListingOrder judges the listing order as the scheduler judges it: recency lets discovery

@@ -58,6 +58,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := e.sim.DeleteMessage(m1.ID); err != nil {
 		t.Fatal(err)
 	}
+	r.waitPastWatch(t, e.sim) // m4 must be dated after the watch began, beyond the clock's doubt
 	m4, _ := e.sim.AddMessage(partoosim.MessageSpec{ConversationID: wa.ID, SenderType: "Metadata"})
 	evs = e.waitEvents(t, "status, deletion and new message", func(evs []event) bool { return len(evs) >= 6 })
 	if err := e.sim.VanishMessage(m3.ID); err != nil {

@@ -69,6 +69,7 @@ type Engine struct {
 	eventsMax  atomic.Int64
 	refreshing atomic.Bool  // refreshEventsMaxBytes is running
 	adm        *kadm.Client // during Run
+	watching   watching     // since when the scope is watched: the snapshot rule
 }
 
 // New validates opt and builds the connector. It starts the Kafka producer's goroutines but
@@ -143,7 +144,7 @@ func New(opt Options) (*Engine, error) {
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
 		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: []pipeline.Hook{stepHooks{c}}, Diff: opt.Diff,
 		Resnapshot: c.signals.Pending, Fill: c.signals.PendingFill, EventMaxBytes: c.eventMaxBytes,
-		Context: c.convs.Context, Organization: opt.OrganizationID, OrganizationName: opt.Organization,
+		Context: c.convs.Context, Watch: c.watchFor, Organization: opt.OrganizationID, OrganizationName: opt.Organization,
 		Tables: &pipeline.Tables{Codec: c.tables, MessagesTopic: opt.Topics.MessagesTable.Name,
 			ConversationsTopic: opt.Topics.ConversationsTable.Name, Conversations: c.convs,
 			Organization: opt.OrganizationID, ConsumerContact: opt.ConsumerContact}})
@@ -370,6 +371,7 @@ func (c *Engine) Status() status.Report {
 	if len(r.Reasons) > 0 {
 		r.Status = "degraded"
 	}
+	c.clockStatus(&r)
 	if c.opt.Lease.Enabled {
 		r.Role = "active"
 		if c.standby.Load() {

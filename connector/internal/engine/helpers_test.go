@@ -155,6 +155,25 @@ func (r *running) waitWalks(t *testing.T, n int64) {
 	}
 }
 
+// waitPastWatch waits until the simulator's clock is past the instant the connector started
+// watching (Engine.WatchingSince): a message created from then on is live (snapshot=false).
+// The watch is the latest time Partoo's clock can have read when the state was restored, which
+// Date headers (whole seconds) know to about a second at first: a message created at once
+// after the start is, rightly, still taken for a snapshot.
+func (r *running) waitPastWatch(t *testing.T, sim *partoosim.Sim) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if w := r.c.WatchingSince(); !w.IsZero() && sim.Clock().Now().After(w) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulator's clock %v is not past the watch %v within 30 s", sim.Clock().Now(), r.c.WatchingSince())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // event is a decoded event record.
 type event struct {
 	Type      string

@@ -114,7 +114,9 @@ func (c *Engine) topicLost(ctx context.Context, lost *state.TopicMissingError) e
 		return fmt.Errorf("recreating the topics: %w", err)
 	}
 	c.pub.Reset()
-	c.idx.Store(state.NewIndex())
+	idx := state.NewIndex()
+	c.startWatching(idx, true, nil) // what is found again is a snapshot, as on a first start
+	c.idx.Store(idx)
 	c.log.Warn("topics recreated; every conversation will be re-snapshotted (MessageCreated with snapshot=true, the same event_ids as before)",
 		"events_topic", c.opt.Topics.Events, "state_topic", c.opt.Topics.State)
 	return nil

@@ -114,23 +114,24 @@ func (h stepHooks) OnTransaction(_ int, err error) {
 }
 
 // committed feeds the metrics and the health watch: events by type and their detection lag
-// (from the message's date for a live MessageCreated; for StatusChanged and MessageDeleted from
-// the previous walk that did not see it, an upper bound).
+// (from the message's date, on Partoo's clock, for a live MessageCreated; for StatusChanged
+// and MessageDeleted from the previous walk that did not see it, an upper bound).
 func (h stepHooks) committed(evs []diff.Event, previousWalk time.Time) {
 	c := h.c
 	types := make([]string, len(evs))
 	lags := make([]time.Duration, len(evs))
 	now := c.opt.Clock.Now()
+	partooNow := c.client.Server().At(now) // a message's date is Partoo's clock, not ours
 	for i, e := range evs {
 		types[i] = e.Type.String()
 		lags[i] = -1
 		switch {
 		case e.Type == diff.MessageCreated && !e.Snapshot:
-			lags[i] = max(now.Sub(e.Date), 0)
+			lags[i] = max(partooNow.Sub(e.Date), 0)
 		case e.Type != diff.MessageCreated && !previousWalk.IsZero():
 			from := previousWalk
-			if e.Date.After(from) {
-				from = e.Date
+			if d := e.Date.Add(now.Sub(partooNow)); d.After(from) { // the date, on our clock
+				from = d
 			}
 			lags[i] = max(now.Sub(from), 0)
 		}

@@ -56,6 +56,13 @@ func (c *Engine) restore(ctx context.Context) error {
 	if len(stats.Dropped) > 0 {
 		c.tombstone(ctx, stats.Dropped)
 	}
+	var dropped []int64
+	for _, r := range stats.Dropped {
+		if id, err := strconv.ParseInt(r.Key, 10, 64); err == nil {
+			dropped = append(dropped, id)
+		}
+	}
+	c.startWatching(idx, false, dropped)
 	c.idx.Store(idx)
 	c.opt.Metrics.Restored(stats.Duration)
 	c.log.Info("state restored", "conversations", stats.Conversations, "messages", stats.Messages,

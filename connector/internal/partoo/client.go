@@ -39,8 +39,9 @@ type Client struct {
 
 // conn is what every Client derived from one New shares.
 type conn struct {
-	cfg  Config
-	base *url.URL
+	cfg    Config
+	base   *url.URL
+	server *ServerClock // Partoo's clock, learnt from every answer's Date header
 }
 
 // BaseURL is the API's base URL the client sends requests to (it holds no credentials).
@@ -133,7 +134,7 @@ func (c *Client) ListMessages(ctx context.Context, conversationID int64, perPage
 	if err := c.get(ctx, EndpointMessages, "/messages", q, 0, func(b []byte) ([]SkippedItem, error) {
 		err := decodeMessagePage(b, conversationID, &page)
 		if err == nil {
-			implausibleDates(&page, c.cfg.Clock.Now())
+			implausibleDates(&page, c.server.Now())
 		}
 		return page.Skipped, err
 	}); err != nil {
@@ -277,12 +278,13 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 	info.Status, info.Bytes = resp.StatusCode, len(body)
 	info.Duration = c.cfg.Clock.Now().Sub(start)
 	c.cfg.Budget.ObserveLatency(info.Duration)
+	c.server.Observe(start, start.Add(info.Duration), resp.Header.Get("Date"))
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := &APIError{Method: http.MethodGet, Endpoint: endpoint, Status: resp.StatusCode, Body: c.snippet(body)}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			raw := resp.Header.Get("Retry-After")
-			ae.RetryAfter = parseRetryAfter(raw, c.cfg.Clock.Now())
+			ae.RetryAfter = parseRetryAfter(raw, c.server.Earliest()) // an epoch or a date is Partoo's clock: never too short a wait
 			switch {
 			case ae.RetryAfter > UnbelievableRetryAfter:
 				// A per-minute limit does not ask for hours: a garbled header (or a proxy's).

@@ -118,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "partoo-connector"
 	}
-	return &Client{conn: &conn{cfg: cfg, base: base}}, nil
+	return &Client{conn: &conn{cfg: cfg, base: base, server: NewServerClock(cfg.Clock)}}, nil
 }
 
 func setDefault(d *time.Duration, v time.Duration) {

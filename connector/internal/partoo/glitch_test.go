@@ -37,6 +37,7 @@ func TestRetryAfterIsReadAndCapped(t *testing.T) {
 	for _, tc := range cases {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", tc.header)
+			w.Header().Set("Date", now.Format(http.TimeFormat)) // the server's clock is the test's
 			w.WriteHeader(http.StatusTooManyRequests)
 		}))
 		clk := clock.NewManual(now)
@@ -88,6 +89,7 @@ func TestDatesAreReadInEveryUnitAndJudged(t *testing.T) {
 	body += `], "count": 11, "next_cursor": null}`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Date", now.Format(http.TimeFormat)) // the server's clock is the test's
 		_, _ = w.Write([]byte(body))
 	}))
 	defer srv.Close()

@@ -80,6 +80,8 @@ func (s *Sim) api(label string, h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
+		// The answer's Date is Partoo's clock (net/http would otherwise stamp the host's).
+		rec.Header().Set("Date", s.clock.Now().UTC().Format(http.TimeFormat))
 		if r.Header.Get("x-APIKey") != s.cfg.APIKey {
 			writeErr(rec, http.StatusUnauthorized, "authentication", "User not authenticated")
 			return

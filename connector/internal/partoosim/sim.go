@@ -39,6 +39,10 @@ type Config struct {
 	Variant           Variant // how the API's answers are shaped (see Variant); zero: the classic shape
 	Seed              uint64
 	Clock             clock.Clock // default clock.Real
+	// ClockSkew moves the simulator's clock off Clock (negative: Partoo's clock is behind the
+	// connector's): message dates, the generator's history and the Date header of every
+	// answer all read the skewed clock, as a Partoo whose clock is off would send them.
+	ClockSkew time.Duration
 }
 
 // Sim is the simulator. All methods are safe for concurrent use.
@@ -88,6 +92,9 @@ func New(cfg Config) *Sim {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
+	}
+	if cfg.ClockSkew != 0 {
+		cfg.Clock = clock.Shifted{Clock: cfg.Clock, By: cfg.ClockSkew}
 	}
 	s := &Sim{cfg: cfg, clock: cfg.Clock}
 	s.reset()

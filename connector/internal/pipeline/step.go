@@ -51,6 +51,10 @@ type Config struct {
 	// the API has said it (tables.Conversations.Context); a changed conversation whose
 	// context is unknown is fetched first. Nil: events carry no context.
 	Context func(conversationID int64) (model.Context, bool)
+	// Watch, if set, returns since when a conversation has been watched (diff.Options.Watch):
+	// the snapshot rule for a conversation whose state records no watch of its own. Nil: the
+	// rule of a conversation's first complete walk.
+	Watch func(conversationID int64) diff.Watch
 	// Organization is the Partoo organisation read for (0: not configured): part of every
 	// event id (diff.Options.Organization) and of every event's context.
 	Organization int64
@@ -217,6 +221,9 @@ func (s *Step) diffWalk(prev *diff.State, w partoo.Walk, cov diff.Coverage, unre
 	opts.Counted = w.HasCount && w.Distinct == w.Count
 	opts.Unreadable = unreadable
 	opts.Organization, opts.OrganizationName = s.cfg.Organization, s.cfg.OrganizationName
+	if s.cfg.Watch != nil {
+		opts.Watch = s.cfg.Watch(r.ConversationID)
+	}
 	res := diff.Diff(prev, r.ConversationID, w.Messages, cov, s.cfg.Clock.Now(), opts)
 	r.Coverage, r.Result, r.Ignored = cov, resultOf(cov), res.Ignored
 	if cov == diff.Complete && len(w.Skipped) > 0 {

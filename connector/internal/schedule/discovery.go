@@ -192,12 +192,12 @@ func (s *Smart) compare(convs []model.Conversation, ranks bool) int {
 }
 
 // news reports whether a listed last message tells something the recorded state does not. A
-// conversation never walked is news when its last message is live (LiveWindow); older ones are
-// the reconciliation's snapshot walks.
+// conversation never walked is news when its last message is live (LiveWindow, on Partoo's
+// clock); older ones are the reconciliation's snapshot walks.
 func (s *Smart) news(id int64, lm *model.Message) bool {
 	st := s.cfg.State(id)
 	if st == nil {
-		return !lm.Date.Before(s.started.Add(-s.cfg.LiveWindow))
+		return !lm.Date.Before(s.partooTime(s.started).Add(-s.cfg.LiveWindow))
 	}
 	j := st.Find(lm.ID)
 	if j < 0 {
@@ -289,4 +289,13 @@ func (s *Smart) checkRecency(convs []model.Conversation) {
 		s.fallbackCur = ""
 	}
 	s.setStatus(func(st *Status) { st.ListingOrder = order })
+}
+
+// partooTime is what Partoo's clock read at local time t, as the client estimates it from the
+// Date headers (partoo.ServerClock): a Partoo date is never compared with the local clock.
+func (s *Smart) partooTime(t time.Time) time.Time {
+	if s.cfg.Partoo == nil {
+		return t
+	}
+	return s.cfg.Partoo.Server().At(t)
 }

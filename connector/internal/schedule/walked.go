@@ -61,7 +61,7 @@ func (s *Smart) Walked(id int64, st *diff.State, o Outcome) {
 	// Deletable channel: check again a few times after activity — live activity, not the
 	// history a snapshot walk reads for the first time.
 	if s.partner[id] == model.PartnerInstagram && len(s.cfg.InstagramChecks) > 0 {
-		if o.Changed && st != nil && now.Sub(newest(st)) <= s.cfg.InstagramChecks[len(s.cfg.InstagramChecks)-1] {
+		if o.Changed && st != nil && s.partooTime(now).Sub(newest(st)) <= s.cfg.InstagramChecks[len(s.cfg.InstagramChecks)-1] {
 			s.checks[id] = 0
 		}
 		if i, ok := s.checks[id]; ok && i < len(s.cfg.InstagramChecks) {

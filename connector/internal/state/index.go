@@ -64,3 +64,17 @@ func (x *Index) IDs() []int64 {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
 }
+
+// Watches returns the watches the conversations' states record (diff.State.Watch), for
+// diff.RestoredWatch.
+func (x *Index) Watches() []diff.Watch {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]diff.Watch, 0, len(x.convs))
+	for _, s := range x.convs {
+		if w, ok := s.Watch(); ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}

@@ -48,7 +48,16 @@ type Report struct {
 		LastError         string         `json:"last_error,omitempty"`
 		ErrorsThisPeriod  map[string]int `json:"errors_since_last_summary,omitempty"`
 		SkippedThisPeriod map[string]int `json:"items_skipped_since_last_summary,omitempty"`
+		// ClockOffset is how far Partoo's clock is ahead of ours (negative: behind), as its
+		// Date headers tell, and ClockError the most that estimate can be wrong by; absent
+		// until an answer carried a Date.
+		ClockOffset *float64 `json:"partoo_clock_offset_seconds,omitempty"`
+		ClockError  *float64 `json:"partoo_clock_error_seconds,omitempty"`
 	} `json:"api"`
+
+	// WatchingSince is the watch start on Partoo's clock: MessageCreated of messages dated
+	// later have snapshot=false. Absent until the state is restored.
+	WatchingSince *time.Time `json:"watching_since,omitempty"`
 
 	// Doubts: walks that did not prove themselves whole (count_short, suspect_absence,
 	// no_progress: no deletion was inferred from them) and events cut to fit Kafka or refused

@@ -51,7 +51,7 @@ func TestDoctorGoodSetup(t *testing.T) {
 	events, st := doctorEnv(t, cluster, "k")
 	rc, out, _ := doctorRun(t)
 	if rc != 0 || strings.Contains(out, "✗") || !strings.Contains(out, "✓ Partoo API key") || !strings.Contains(out, "✓ Kafka") ||
-		!strings.Contains(out, "absent: the connector creates it") {
+		!strings.Contains(out, "absent: the connector creates it") || !strings.Contains(out, "✓ Partoo's clock: ") {
 		t.Fatalf("rc %d:\n%s", rc, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

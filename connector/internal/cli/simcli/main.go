@@ -38,6 +38,7 @@ type options struct {
 	malformedRatio float64
 	latency        time.Duration
 	latencyP99     time.Duration
+	clockSkew      time.Duration
 	profile        string
 	orderSet       bool // -order given explicitly: it wins over a profile's order
 }
@@ -58,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.malformedRatio, "malformed-ratio", 0, "share of /v2 answers with a truncated JSON body")
 	fs.DurationVar(&o.latency, "latency", 0, "median latency of every /v2 request (counted against the rate limit on arrival)")
 	fs.DurationVar(&o.latencyP99, "latency-p99", 0, "99th percentile latency: with it, latencies are log-normal (default: every request takes -latency)")
+	fs.DurationVar(&o.clockSkew, "clock-skew", 0, "how far Partoo's clock is off the host's (e.g. -3h: behind): message dates and the Date header")
 	fs.StringVar(&o.profile, "profile", "classic", "comma-separated API shape variations (see below)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: partoo-sim [flags]\n\nServes Partoo's /v2 conversations and messages API from memory, with admin endpoints under /_sim/.\n\nflags:\n")
@@ -115,6 +117,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		Order:             order,
 		Seed:              o.seed,
 		Variant:           variant,
+		ClockSkew:         o.clockSkew,
 		Faults: partoosim.Faults{ErrorRatio: o.errorRatio, MalformedRatio: o.malformedRatio,
 			Latency: o.latency, LatencyP99: o.latencyP99},
 	})
