@@ -56,23 +56,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := demoContext(*duration, *untilEvery, p)
 	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
-	if *untilEvery {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		p.counted = func(count map[string]int) {
-			if count["MessageCreated"] > 0 && count["StatusChanged"] > 0 && count["MessageDeleted"] > 0 {
-				cancel()
-			}
-		}
-	}
 
 	api, stopSim, err := startDemoPartoo(ctx, *seed, *convs)
 	if err != nil {
@@ -115,6 +100,25 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		logDemoSummary(log, p)
 	}
 	return 0
+}
+
+// demoContext is the demo's run: until SIGTERM or Ctrl-C, at most d when d > 0, and with
+// untilEvery only until p has printed a MessageCreated, a StatusChanged and a MessageDeleted.
+func demoContext(d time.Duration, untilEvery bool, p *printer) (context.Context, context.CancelFunc) {
+	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	stopTimer := func() {}
+	if d > 0 {
+		ctx, stopTimer = context.WithTimeout(ctx, d)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	if untilEvery {
+		p.counted = func(count map[string]int) {
+			if count["MessageCreated"] > 0 && count["StatusChanged"] > 0 && count["MessageDeleted"] > 0 {
+				cancel()
+			}
+		}
+	}
+	return ctx, func() { cancel(); stopTimer(); stopSignals() }
 }
 
 // The demo's simulated organisation: its key and its rate limit.
