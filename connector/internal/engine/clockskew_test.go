@@ -88,20 +88,9 @@ func waitPublished(t *testing.T, e *env, id int64, within time.Duration) []event
 // histogram reads the count and sum of one histogram series (by label value).
 func histogram(t *testing.T, m *metrics.Metrics, name, label string) (uint64, float64) {
 	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, mt := range f.GetMetric() {
-			for _, l := range mt.GetLabel() {
-				if l.GetValue() == label {
-					return mt.GetHistogram().GetSampleCount(), mt.GetHistogram().GetSampleSum()
-				}
-			}
+	for _, s := range series(t, m, name) {
+		if s.hasLabelValue(label) {
+			return s.count, s.sum
 		}
 	}
 	return 0, 0

@@ -707,27 +707,58 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// counterValue reads one counter from a metrics registry: the series with a label of that
-// value, or the unlabelled one for "".
-func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 {
+// series returns the series of one metric family of a registry, with their labels as a map.
+func series(t *testing.T, m *metrics.Metrics, name string) []metricSeries {
 	t.Helper()
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out []metricSeries
 	for _, f := range fams {
 		if f.GetName() != name {
 			continue
 		}
 		for _, mt := range f.GetMetric() {
-			if label == "" && len(mt.GetLabel()) == 0 {
-				return mt.GetCounter().GetValue()
-			}
+			labels := map[string]string{}
 			for _, l := range mt.GetLabel() {
-				if l.GetValue() == label {
-					return mt.GetCounter().GetValue()
-				}
+				labels[l.GetName()] = l.GetValue()
 			}
+			out = append(out, metricSeries{labels: labels, counter: mt.GetCounter().GetValue(), gauge: mt.GetGauge().GetValue(),
+				count: mt.GetHistogram().GetSampleCount(), sum: mt.GetHistogram().GetSampleSum()})
+		}
+	}
+	return out
+}
+
+// metricSeries is one series' labels and value (by its kind).
+type metricSeries struct {
+	labels         map[string]string
+	counter, gauge float64
+	count          uint64 // histogram
+	sum            float64
+}
+
+// hasLabelValue reports whether a series has a label of that value ("" : no label at all).
+func (s metricSeries) hasLabelValue(v string) bool {
+	if v == "" {
+		return len(s.labels) == 0
+	}
+	for _, l := range s.labels {
+		if l == v {
+			return true
+		}
+	}
+	return false
+}
+
+// counterValue reads one counter from a metrics registry: the series with a label of that
+// value, or the unlabelled one for "".
+func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 {
+	t.Helper()
+	for _, s := range series(t, m, name) {
+		if s.hasLabelValue(label) {
+			return s.counter
 		}
 	}
 	return 0

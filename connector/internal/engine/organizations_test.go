@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -202,25 +203,9 @@ func TestAFencedOrganisationStopsAlone(t *testing.T) {
 // gaugeValue reads one gauge series of m with exactly the given labels (-1: none).
 func gaugeValue(t *testing.T, m *metrics.Metrics, name string, labels map[string]string) float64 {
 	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, s := range f.GetMetric() {
-			if len(s.GetLabel()) != len(labels) {
-				continue
-			}
-			for _, l := range s.GetLabel() {
-				if labels[l.GetName()] != l.GetValue() {
-					continue series
-				}
-			}
-			return s.GetGauge().GetValue()
+	for _, s := range series(t, m, name) {
+		if maps.Equal(s.labels, labels) {
+			return s.gauge
 		}
 	}
 	return -1

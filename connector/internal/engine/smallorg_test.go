@@ -67,17 +67,9 @@ func TestFewFixedIDsIdleUseAlmostNoCPU(t *testing.T) {
 // counterSum adds every series of a counter of m.
 func counterSum(t *testing.T, m *metrics.Metrics, name string) float64 {
 	t.Helper()
-	fams, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sum := 0.0
-	for _, f := range fams {
-		if f.GetName() == name {
-			for _, s := range f.GetMetric() {
-				sum += s.GetCounter().GetValue()
-			}
-		}
+	for _, s := range series(t, m, name) {
+		sum += s.counter
 	}
 	return sum
 }
