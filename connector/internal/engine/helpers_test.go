@@ -739,10 +739,11 @@ type metricSeries struct {
 	sum            float64
 }
 
-// hasLabelValue reports whether a series has a label of that value ("" : no label at all).
+// hasLabelValue reports whether a series has a label of that value ("": also a series with no
+// label at all).
 func (s metricSeries) hasLabelValue(v string) bool {
-	if v == "" {
-		return len(s.labels) == 0
+	if v == "" && len(s.labels) == 0 {
+		return true
 	}
 	for _, l := range s.labels {
 		if l == v {
