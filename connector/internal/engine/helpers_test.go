@@ -132,8 +132,8 @@ func (r *running) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("connector stopped with %v", err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Error("connector did not stop within 30 s")
+	case <-time.After(2 * time.Minute): // a bound for "it stops at all", on a busy machine
+		t.Error("connector did not stop within 2 minutes")
 	}
 }
 
@@ -566,8 +566,8 @@ func (p *proc) stop(t *testing.T) {
 		if p.err != nil {
 			t.Fatalf("exit after SIGTERM: %v", p.err)
 		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("no exit within 25 s of SIGTERM")
+	case <-time.After(time.Minute): // "at all"; TestGracefulShutdown holds the grace period
+		t.Fatal("no exit within a minute of SIGTERM")
 	}
 }
 

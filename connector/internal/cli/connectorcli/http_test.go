@@ -44,7 +44,7 @@ func TestConnectionsAreCapped(t *testing.T) {
 	select {
 	case c := <-accepted:
 		c.Close()
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute): // "at all", on a busy machine
 		t.Fatal("the third connection was not accepted after one closed")
 	}
 	second.Close()
