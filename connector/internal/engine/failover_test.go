@@ -137,8 +137,10 @@ func TestFailoverToStandby(t *testing.T) {
 	})
 	failover := firstB.Sub(killed)
 	t.Logf("failover: the standby's first event was readable %v after kill -9 of the active instance", failover.Round(100*time.Millisecond))
-	if failover > 15*time.Second {
-		t.Errorf("failover took %v, want at most 15 s", failover)
+	// A bound for "the standby took over at all" on a busy machine; the failover time itself
+	// is measured by deploy/measure-standby.sh, not asserted here.
+	if failover > time.Minute {
+		t.Errorf("failover took %v, want well under a minute", failover)
 	}
 
 	// The killed instance comes back as Kubernetes would, and waits: no fencing either way.

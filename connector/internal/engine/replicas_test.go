@@ -82,8 +82,8 @@ func TestOrganizationsSpreadOverReplicas(t *testing.T) {
 		worst = max(worst, at.Sub(killed))
 	}
 	t.Logf("failover: the killed replica's 4 organisations each published again within %v of kill -9", worst.Round(100*time.Millisecond))
-	if worst > 30*time.Second {
-		t.Errorf("failover took %v, want under 30 s", worst)
+	if worst > 90*time.Second { // "at all", on a busy machine; about 6 s on an idle one
+		t.Errorf("failover took %v, want well under 90 s", worst)
 	}
 	waitSpread(t, adm, group, 2, len(orgs), 60*time.Second)
 	replicas[0] = startProc(t, start) // Kubernetes restarts it
