@@ -20,12 +20,15 @@ var (
 // Namespace of the event schemas.
 const Namespace = "partoo.messages.v1"
 
-// History holds the earlier revisions of the event schemas, as history/<Type>.<revision>.avsc
-// (revision 1: before the conversation context, the millisecond twins, event_type and
-// reason_raw). Records written with them still decode: a reader resolves them to today's
+// History holds every revision of the schemas a release of the connector wrote, today's
+// included, as history/<Type>.<revision>.avsc, and history/fingerprints.json: the
+// fingerprints each release was observed to write, and the file each resolves to (revision 0:
+// the first releases, before content_truncated_from; revision 1: before the conversation
+// context, the millisecond twins, event_type and reason_raw; today's schemas are the highest
+// revision). Records written with any of them still decode: a reader resolves them to today's
 // schema, whose added fields all have defaults (the registry's BACKWARD rule).
 //
-//go:embed history/*.avsc
+//go:embed history
 var History embed.FS
 
 // Table schemas: the values of the compacted table topics.

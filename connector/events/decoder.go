@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schemahistory"
 	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
@@ -62,26 +60,18 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 		k := &kind{typ: s.typ, so: so}
 		d.byType[s.typ], d.byFP[so.Fingerprint] = k, k
 	}
-	// Earlier revisions of the schemas: records written with them still decode (the fields
-	// added since read as their defaults).
-	old, err := fs.Glob(schemas.History, "history/*.avsc")
+	// The schemas every earlier release wrote (schemas/history): their records still decode
+	// (the fields added since read as their defaults).
+	old, err := schemahistory.Load()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("events: %w", err)
 	}
-	for _, name := range old {
-		text, err := fs.ReadFile(schemas.History, name)
-		if err != nil {
-			return nil, err
+	for _, e := range old {
+		typ := Type(e.Type)
+		if d.byType[typ] == nil || d.byFP[e.FP] != nil { // a table's or the state's; today's
+			continue
 		}
-		so, err := avroframe.NewSingleObject(string(text))
-		if err != nil {
-			return nil, fmt.Errorf("events: %s: %w", name, err)
-		}
-		typ := Type(strings.SplitN(path.Base(name), ".", 2)[0])
-		if d.byType[typ] == nil {
-			return nil, fmt.Errorf("events: %s is not the revision of an event schema", name)
-		}
-		d.byFP[so.Fingerprint] = &kind{typ: typ, so: so}
+		d.byFP[e.FP] = &kind{typ: typ, so: e.Schema}
 	}
 	var errs []error
 	for id, t := range cfg.SchemaIDs {
@@ -107,6 +97,18 @@ type UnknownSchemaIDError struct {
 
 func (e *UnknownSchemaIDError) Error() string {
 	return fmt.Sprintf("events: schema id %d is not one the decoder knows (Config.SchemaIDs, Register), and the record carries no known %s header", e.ID, HeaderFingerprint)
+}
+
+// UnknownFingerprintError is Decode's error for a value whose schema fingerprint (single-object
+// framing, or the schema_fingerprint header of a Confluent-framed value whose id the decoder
+// does not know) is in none of the schemas any release of the connector wrote. A reader going
+// through a topic can skip such a record and count it by Fingerprint.
+type UnknownFingerprintError struct {
+	Fingerprint string // the 8 fingerprint bytes in hex, as on the wire and in the header
+}
+
+func (e *UnknownFingerprintError) Error() string {
+	return fmt.Sprintf("events: schema fingerprint %s is not one of the event schemas this decoder reads (today's or an earlier release's)", e.Fingerprint)
 }
 
 // Register tells the decoder that the registry's schema id holds schema (its JSON, as the
@@ -164,7 +166,10 @@ func (d *Decoder) frame(value []byte, fingerprint string) (*kind, []byte, error)
 		if k == nil && fingerprint != "" {
 			k = d.byFP[parseFingerprint(fingerprint)]
 		}
-		if k == nil {
+		switch {
+		case k == nil && fingerprint != "":
+			return nil, nil, &UnknownFingerprintError{Fingerprint: fingerprint}
+		case k == nil:
 			return nil, nil, &UnknownSchemaIDError{ID: id}
 		}
 		return k, body, nil
@@ -175,7 +180,7 @@ func (d *Decoder) frame(value []byte, fingerprint string) (*kind, []byte, error)
 	}
 	k := d.byFP[fp]
 	if k == nil {
-		return nil, nil, fmt.Errorf("events: schema fingerprint %016x is not one of the event schemas this decoder reads", fp)
+		return nil, nil, &UnknownFingerprintError{Fingerprint: schemahistory.Hex(fp)}
 	}
 	return k, body, nil
 }

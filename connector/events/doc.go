@@ -15,8 +15,11 @@
 //     the schema the registry returns for it), or with the record's schema_fingerprint header
 //     (HeaderFingerprint), which the connector writes in both framings.
 //
-// The decoder reads only the schemas it was built with and does no I/O: asking a registry
-// for an unknown id is the caller's (see UnknownSchemaIDError). It links no Kafka or HTTP
+// The decoder reads every schema a release of the connector wrote (schemas/history and the
+// fingerprints of schemas/history/fingerprints.json): a topic written by any release
+// decodes, the fields added since at their zero values. A value of another schema is an
+// UnknownFingerprintError, naming its fingerprint: skip and count it. The decoder does no
+// I/O: asking a registry for an unknown id is the caller's (see UnknownSchemaIDError). It links no Kafka or HTTP
 // client; read the records with the Kafka client of your choice, with isolation level
 // read_committed (the connector writes in transactions).
 package events

@@ -3,14 +3,13 @@ package events
 import (
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
-	"github.com/partoo-connector/partoo-connector/schemas"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schemahistory"
 )
 
 // Codec encodes diff events as Avro values with their headers, and decodes them back. Values
@@ -64,33 +63,29 @@ func NewCodec() (*Codec, error) {
 	return c, nil
 }
 
-// addHistory makes the codec decode records written with earlier revisions of the event
-// schemas (schemas.History): read as today's events, the fields added since at their zero
+// addHistory makes the codec decode records written by every earlier release: each
+// fingerprint of schemas/history/fingerprints.json that names an event schema resolves to the
+// schema it was written with, read as today's event, the fields added since at their zero
 // value (an unknown context).
 func (c *Codec) addHistory() error {
-	names, err := fs.Glob(schemas.History, "history/*.avsc")
+	entries, err := schemahistory.Load()
 	if err != nil {
-		return err
+		return fmt.Errorf("events: %w", err)
 	}
-	for _, name := range names {
-		text, err := fs.ReadFile(schemas.History, name)
-		if err != nil {
-			return err
-		}
-		so, err := avroframe.NewSingleObject(string(text))
-		if err != nil {
-			return fmt.Errorf("events: %s: %w", name, err)
-		}
+	for _, e := range entries {
 		var now *compiledKind
 		for _, k := range c.kinds {
-			if k.so.Name == so.Name {
+			if k.so.Name == e.Schema.Name {
 				now = k
 			}
 		}
-		if now == nil || c.byFP[so.Fingerprint] != nil {
-			return fmt.Errorf("events: %s is not an earlier revision of an event schema", name)
+		switch had := c.byFP[e.FP]; {
+		case now == nil: // a table's or the state's
+		case had != nil && had.so.Name != now.so.Name:
+			return fmt.Errorf("events: fingerprint %s is listed for %s but is %s's", e.Fingerprint, e.Listed.Schema, had.so.Name)
+		case had == nil:
+			c.byFP[e.FP] = &compiledKind{eventKind: now.eventKind, so: e.Schema}
 		}
-		c.byFP[so.Fingerprint] = &compiledKind{eventKind: now.eventKind, so: so}
 	}
 	return nil
 }
@@ -277,8 +272,11 @@ func (c *Codec) frame(value []byte, fingerprintHex string) (*compiledKind, []byt
 		if k == nil && fingerprintHex != "" {
 			k = c.byFP[parseFingerprint(fingerprintHex)]
 		}
-		if k == nil {
-			return nil, nil, fmt.Errorf("decode: schema id %d is not one this connector registered, and no known schema_fingerprint header", id)
+		switch {
+		case k == nil && fingerprintHex != "":
+			return nil, nil, &schemahistory.UnknownError{Reader: "decode", Fingerprint: fingerprintHex}
+		case k == nil:
+			return nil, nil, fmt.Errorf("decode: schema id %d is not one this connector registered, and no schema_fingerprint header", id)
 		}
 	} else {
 		fp, b, err := avroframe.SplitSingleObject(value)
@@ -287,7 +285,7 @@ func (c *Codec) frame(value []byte, fingerprintHex string) (*compiledKind, []byt
 		}
 		body = b
 		if k = c.byFP[fp]; k == nil {
-			return nil, nil, fmt.Errorf("decode: unknown schema fingerprint %016x", fp)
+			return nil, nil, &schemahistory.UnknownError{Reader: "decode", Fingerprint: schemahistory.Hex(fp)}
 		}
 	}
 	return k, body, nil

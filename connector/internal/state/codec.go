@@ -6,19 +6,30 @@ import (
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/avroframe"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schemahistory"
 	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
-// Codec encodes diff.State as a ConversationState record. Safe for concurrent use.
-type Codec struct{ so *avroframe.SingleObject }
+// Codec encodes diff.State as a ConversationState record, and decodes the records of every
+// release (schemas/history). Safe for concurrent use.
+type Codec struct {
+	so   *avroframe.SingleObject
+	byFP map[uint64]*avroframe.SingleObject // today's schema and every release's
+}
 
-// NewCodec compiles the embedded ConversationState schema.
+// NewCodec compiles the embedded ConversationState schema and its history.
 func NewCodec() (*Codec, error) {
 	so, err := avroframe.NewSingleObject(schemas.ConversationState)
 	if err != nil {
 		return nil, err
 	}
-	return &Codec{so: so}, nil
+	entries, err := schemahistory.Load()
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	byFP := schemahistory.Of(entries, "ConversationState")
+	byFP[so.Fingerprint] = so
+	return &Codec{so: so, byFP: byFP}, nil
 }
 
 // Encode returns the record value for s.
@@ -57,7 +68,15 @@ func (c *Codec) Encode(s *diff.State) ([]byte, error) {
 
 // Decode parses a record value.
 func (c *Codec) Decode(value []byte) (*diff.State, error) {
-	n, err := c.so.Decode(value)
+	fp, body, err := avroframe.SplitSingleObject(value)
+	if err != nil {
+		return nil, err
+	}
+	so := c.byFP[fp]
+	if so == nil {
+		return nil, &schemahistory.UnknownError{Reader: "state", Fingerprint: schemahistory.Hex(fp)}
+	}
+	n, err := so.DecodeBody(body)
 	if err != nil {
 		return nil, err
 	}

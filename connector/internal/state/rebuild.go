@@ -13,6 +13,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatopic"
 	"github.com/partoo-connector/partoo-connector/connector/internal/publish"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schemahistory"
 )
 
 // RebuildConfig configures Rebuild.
@@ -44,6 +45,10 @@ type RebuildStats struct {
 	Events        int // events read
 	Conversations int // states written
 	Messages      int // messages in the states
+	// Skipped counts the events left out because their schema fingerprint is in no schema any
+	// release wrote (schemas/history), by fingerprint: their conversations' next walks publish
+	// again what they said, instead of the rebuild stopping.
+	Skipped map[string]int
 }
 
 // StateNotEmptyError: the state topic still holds records, and RebuildConfig.Force is not set.
@@ -93,11 +98,11 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildStats, error) {
 	if err := rebuildPreconditions(ctx, cfg); err != nil {
 		return RebuildStats{}, err
 	}
-	replay, read, err := replayEvents(ctx, cfg.Kafka, cfg.Topics.Events)
+	stats := RebuildStats{Skipped: map[string]int{}}
+	replay, err := replayEvents(ctx, cfg.Kafka, cfg.Topics.Events, &stats)
 	if err != nil {
-		return RebuildStats{}, err
+		return stats, err
 	}
-	stats := RebuildStats{Events: read}
 	states := replay.States(cfg.Now())
 	stats.Conversations = len(states)
 	for _, s := range states {
@@ -155,14 +160,14 @@ func topicRecords(ctx context.Context, adm *kadm.Client, topic string) (int64, e
 	return n, nil
 }
 
-// replayEvents replays every committed event of the topic and returns how many it read.
-func replayEvents(ctx context.Context, kopts []kgo.Opt, topic string) (*diff.Replay, int, error) {
+// replayEvents replays every committed event of the topic, counting those read and those
+// skipped (an unknown schema fingerprint) in stats.
+func replayEvents(ctx context.Context, kopts []kgo.Opt, topic string, stats *RebuildStats) (*diff.Replay, error) {
 	codec, err := events.NewCodec()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	replay := diff.NewReplay()
-	read := 0
 	err = kafkatopic.ReadToEnd(ctx, kopts, topic, func(r *kgo.Record) error {
 		fp := ""
 		for _, h := range r.Headers {
@@ -171,20 +176,25 @@ func replayEvents(ctx context.Context, kopts []kgo.Opt, topic string) (*diff.Rep
 			}
 		}
 		e, err := codec.DecodeEvent(r.Value, fp)
+		var unknown *schemahistory.UnknownError
+		if errors.As(err, &unknown) {
+			stats.Skipped[unknown.Fingerprint]++
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		replay.Apply(e)
-		read++
+		stats.Events++
 		return nil
 	})
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
-		return nil, read, &ReplayError{Topic: topic, Err: err}
+		return nil, &ReplayError{Topic: topic, Err: err}
 	}
-	return replay, read, nil
+	return replay, nil
 }
 
 // writeStates writes the states in transactions of cfg.Batch with the connector's

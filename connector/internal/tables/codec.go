@@ -14,6 +14,7 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schemahistory"
 	"github.com/partoo-connector/partoo-connector/schemas"
 )
 
@@ -21,7 +22,8 @@ import (
 // UseSchemaIDs gave it the registry's ids. It is safe for concurrent use.
 type Codec struct {
 	msg, conv *avroframe.SingleObject
-	ids       atomic.Pointer[[2]uint32] // message row, conversation row; nil: single-object
+	ids       atomic.Pointer[[2]uint32]          // message row, conversation row; nil: single-object
+	byFP      map[uint64]*avroframe.SingleObject // today's row schemas and every release's
 }
 
 // NewCodec compiles the table schemas.
@@ -34,7 +36,16 @@ func NewCodec() (*Codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tables: ConversationRow: %w", err)
 	}
-	return &Codec{msg: msg, conv: conv}, nil
+	entries, err := schemahistory.Load()
+	if err != nil {
+		return nil, fmt.Errorf("tables: %w", err)
+	}
+	byFP := schemahistory.Of(entries, "MessageRow")
+	for fp, so := range schemahistory.Of(entries, "ConversationRow") {
+		byFP[fp] = so
+	}
+	byFP[msg.Fingerprint], byFP[conv.Fingerprint] = msg, conv
+	return &Codec{msg: msg, conv: conv, byFP: byFP}, nil
 }
 
 // MessageSchema and ConversationSchema are the row schemas, to register with a registry.
@@ -185,20 +196,16 @@ func (c *Codec) decode(value []byte, fingerprintHex string) (string, map[string]
 		if err != nil {
 			return "", nil, err
 		}
-		so = map[uint64]*avroframe.SingleObject{c.msg.Fingerprint: c.msg, c.conv.Fingerprint: c.conv}[fp]
-		if so == nil {
-			return "", nil, fmt.Errorf("tables: unknown schema fingerprint %016x", fp)
+		if so = c.byFP[fp]; so == nil {
+			return "", nil, &schemahistory.UnknownError{Reader: "tables", Fingerprint: schemahistory.Hex(fp)}
 		}
 		body = b
 	}
-	switch fingerprintHex {
-	case c.msg.FPHex:
-		so = c.msg
-	case c.conv.FPHex:
-		so = c.conv
-	}
-	if so == nil {
-		return "", nil, fmt.Errorf("tables: schema_fingerprint %q is not a table schema's", fingerprintHex)
+	if fingerprintHex != "" {
+		fp, _ := schemahistory.ParseFingerprint(fingerprintHex)
+		if so = c.byFP[fp]; so == nil {
+			return "", nil, &schemahistory.UnknownError{Reader: "tables", Fingerprint: fingerprintHex}
+		}
 	}
 	n, err := so.DecodeBody(body)
 	if err != nil {

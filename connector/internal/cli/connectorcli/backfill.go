@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,7 +76,16 @@ flags:
 	}
 	fmt.Fprintf(stdout, "rebuilt the state of %d conversations (%d messages) from %d events of %s into %s\n",
 		stats.Conversations, stats.Messages, stats.Events, cfg.KafkaEventsTopic, cfg.KafkaStateTopic)
+	printSkipped(stderr, "rebuild-state", "skipped: their conversations' next walks publish again what they said", stats.Skipped)
 	return 0
+}
+
+// printSkipped names each unknown schema fingerprint whose records a command could not decode
+// (and what it did with them), with their count, in fingerprint order.
+func printSkipped(stderr io.Writer, cmd, did string, skipped map[string]int) {
+	for _, fp := range slices.Sorted(maps.Keys(skipped)) {
+		fmt.Fprintf(stderr, "partoo-connector %s: %d records of unknown schema fingerprint %s (in no schema of schemas/ nor schemas/history) %s\n", cmd, skipped[fp], fp, did)
+	}
 }
 
 // reachEvents checks, as tail does, that Kafka answers and the events topic exists.

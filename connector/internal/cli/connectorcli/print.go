@@ -2,6 +2,7 @@ package connectorcli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schemahistory"
 	"github.com/partoo-connector/partoo-connector/connector/internal/tables"
 )
 
@@ -38,6 +40,7 @@ type printer struct {
 	codec   *events.Codec
 	rows    *tables.Codec // the table topics' rows (tail --topic partoo.messages.table)
 	count   map[string]int
+	unknown map[string]int // records of an unknown schema fingerprint, by fingerprint
 	printed int
 	// counted, when set, is called after each record is counted (demo --until-every-type).
 	counted func(count map[string]int)
@@ -55,7 +58,7 @@ func newPrinter(w io.Writer, format string) (*printer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &printer{w: w, enc: json.NewEncoder(w), format: format, codec: codec, rows: rows, count: map[string]int{}}, nil
+	return &printer{w: w, enc: json.NewEncoder(w), format: format, codec: codec, rows: rows, count: map[string]int{}, unknown: map[string]int{}}, nil
 }
 
 // isTerminal reports whether w is a character device (a terminal), not a pipe or a file.
@@ -87,6 +90,10 @@ func (p *printer) print(r *kgo.Record) error {
 		if name, native, err = p.rows.DecodeWithFingerprint(r.Value, fp); err == nil {
 			line.Type = name[strings.LastIndexByte(name, '.')+1:]
 		}
+	}
+	var unknown *schemahistory.UnknownError
+	if r.Value != nil && errors.As(err, &unknown) {
+		p.unknown[unknown.Fingerprint]++
 	}
 	switch {
 	case r.Value == nil:

@@ -49,6 +49,7 @@ func cmdTail(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
+	defer func() { printSkipped(stderr, "tail", "printed with their error, not decoded", p.unknown) }()
 	if *topic == "" {
 		*topic = cfg.KafkaEventsTopic
 	}
