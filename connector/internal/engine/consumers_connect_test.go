@@ -56,7 +56,7 @@ func kafkaConnectRecipe(t *testing.T, cases []*consumerCase, _ string) {
 
 	ran := 0
 	for _, c := range cases {
-		if c.Registry == "" {
+		if c.Registry == "" || c.Old != "" {
 			// Connect's converters read the registry's framing, not Avro's single-object encoding.
 			continue
 		}

@@ -143,7 +143,7 @@ func runFlinkRecipes(t *testing.T, cases []*consumerCase, _ string) {
 
 	ran := 0
 	for _, c := range cases {
-		if c.Registry == "" {
+		if c.Registry == "" || c.Old != "" {
 			continue // avro-confluent reads the registry's framing only
 		}
 		ran++

@@ -1,0 +1,208 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/binary"
+	"io/fs"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	pubevents "github.com/partoo-connector/partoo-connector/connector/events"
+	"github.com/partoo-connector/partoo-connector/connector/internal/kafkatest"
+	"github.com/partoo-connector/partoo-connector/connector/internal/oldwriters"
+	"github.com/partoo-connector/partoo-connector/connector/internal/schemahistory"
+	"github.com/partoo-connector/partoo-connector/schemas"
+)
+
+// Records no release wrote, added to the old writers' topics: every published reader must skip
+// and count them, naming them, instead of stopping.
+const (
+	oddFingerprint = "0102030405060708"
+	oddSchemaID    = 999999
+)
+
+// oldConsumerCases produces the records old builds really wrote (connector/internal/oldwriters:
+// events, and the conversations table where the build had one) into fresh topics, one case per
+// build, for the published readers to read as they read today's. The registry builds' records
+// (the Confluent wire format) name their registry's ids: their schemas (the history's, by the
+// schema_fingerprint header) are registered in this registry and the ids rewritten, as the
+// same registry would have them after an upgrade; without a registry those builds are left
+// out. The single-object case of the previous release gets one record of a fingerprint no
+// release wrote, its registry case one of a schema id the registry does not know: the case's
+// Skipped. The truth is what the connector's public decoder reads in the records.
+func oldConsumerCases(t *testing.T, cluster *kafkatest.Cluster, regURL string) []*consumerCase {
+	t.Helper()
+	var out []*consumerCase
+	for _, w := range oldwriters.Writers() {
+		registryFramed := strings.HasSuffix(w, "-registry")
+		if registryFramed && regURL == "" {
+			continue
+		}
+		recs, err := oldwriters.Records(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byTopic := map[string][]oldwriters.Record{}
+		for _, r := range recs {
+			byTopic[r.Topic] = append(byTopic[r.Topic], r)
+		}
+		c := &consumerCase{Brokers: strings.Join(cluster.Brokers, ","), Old: w, Skipped: map[string]int{}}
+		if registryFramed {
+			c.Registry = regURL
+		}
+		base := kafkatest.Topic(t) + "." + w
+		c.Topic = base + ".events"
+		evs := byTopic[oldwriters.TopicEvents]
+		if registryFramed {
+			evs = withRegistryIDs(t, regURL, c.Topic, evs)
+		}
+		c.Truth, c.EventsByType, c.CreatedPerBusinessPartner = oldTruth(t, evs)
+		c.events = len(evs)
+		switch {
+		case w == "ef76f95":
+			odd := evs[0]
+			odd.Value = append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, odd.Value[10:]...)
+			odd.Headers = nil
+			evs = append(evs, odd)
+			c.Skipped["fingerprint "+oddFingerprint] = 1
+		case w == "ef76f95-registry":
+			odd := evs[0]
+			odd.Value = append([]byte{0, 0, 0, 0, 0}, odd.Value[5:]...)
+			binary.BigEndian.PutUint32(odd.Value[1:5], oddSchemaID)
+			odd.Headers = nil
+			evs = append(evs, odd)
+			c.Skipped["schema id "+strconv.Itoa(oddSchemaID)] = 1
+		}
+		produceOld(t, cluster, c.Topic, evs)
+		if rows := byTopic[oldwriters.TopicConversations]; len(rows) > 0 && !registryFramed {
+			c.ConversationsTable = base + ".conversations"
+			produceOld(t, cluster, c.ConversationsTable, rows)
+		} else {
+			c.CreatedPerBusinessPartner = nil // no table to join with
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// oldTruth is what a reader of the events concludes, as the connector's public decoder reads
+// them: the statuses, MessageCreated per conversation, the events by type, and MessageCreated
+// per business and channel.
+func oldTruth(t *testing.T, evs []oldwriters.Record) (truth, map[string]int, map[string]int) {
+	t.Helper()
+	dec, err := pubevents.NewDecoder(pubevents.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := truth{Status: map[string]string{}, Created: map[string]int{}}
+	byType, perBusiness := map[string]int{}, map[string]int{}
+	for _, r := range evs {
+		e, err := dec.Decode(r.Value, r.Header(pubevents.HeaderFingerprint))
+		if err != nil {
+			t.Fatalf("%s@%d: %v", r.Writer, r.Offset, err)
+		}
+		byType[string(e.Type)]++
+		id := strconv.FormatInt(e.MessageID, 10)
+		switch e.Type {
+		case pubevents.MessageCreated:
+			tr.Created[string(r.Key)]++
+			perBusiness[e.BusinessID+"|"+e.MessagingPartner]++
+			tr.Status[id] = e.Message.Status
+			if e.Message.IsDeleted {
+				tr.Status[id] = "DELETED"
+			}
+		case pubevents.StatusChanged:
+			if tr.Status[id] != "DELETED" {
+				tr.Status[id] = e.Status
+			}
+		case pubevents.MessageDeleted:
+			tr.Status[id] = "DELETED"
+		}
+	}
+	return tr, byType, perBusiness
+}
+
+// withRegistryIDs registers each record's schema (the history's file of its schema_fingerprint
+// header) under the topic's subject for its record name, and rewrites the record's schema id
+// (value and schema_id header) to the id this registry gave.
+func withRegistryIDs(t *testing.T, regURL, topic string, evs []oldwriters.Record) []oldwriters.Record {
+	t.Helper()
+	list, err := schemahistory.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, l := range list {
+		files[l.Fingerprint] = l.Schema
+	}
+	cl, err := sr.NewClient(sr.URLs(regURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ids := map[string]int{}
+	out := make([]oldwriters.Record, 0, len(evs))
+	for _, r := range evs {
+		fp := r.Header(pubevents.HeaderFingerprint)
+		id, ok := ids[fp]
+		if !ok {
+			file := files[fp]
+			if file == "" {
+				t.Fatalf("%s@%d: fingerprint %q is not in the history", r.Writer, r.Offset, fp)
+			}
+			text, err := fs.ReadFile(schemas.History, "history/"+file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subject := topic + "-" + r.Header("schema_name")
+			ss, err := cl.CreateSchema(ctx, subject, sr.Schema{Schema: string(text), Type: sr.TypeAvro})
+			if err != nil {
+				t.Fatalf("register %s as %s: %v", file, subject, err)
+			}
+			id, ids[fp] = ss.ID, ss.ID
+		}
+		r.Value = append([]byte(nil), r.Value...)
+		binary.BigEndian.PutUint32(r.Value[1:5], uint32(id))
+		hs := make([]oldwriters.Header, 0, len(r.Headers))
+		for _, h := range r.Headers {
+			if h.Key == "schema_id" {
+				h.Value = []byte(strconv.Itoa(id))
+			}
+			hs = append(hs, h)
+		}
+		r.Headers = hs
+		out = append(out, r)
+	}
+	return out
+}
+
+// produceOld creates topic with the partitions the records name and produces them there, in
+// one committed transaction (the readers read read_committed), with their keys, values and
+// headers.
+func produceOld(t *testing.T, cluster *kafkatest.Cluster, topic string, rs []oldwriters.Record) {
+	t.Helper()
+	parts := int32(1)
+	for _, r := range rs {
+		parts = max(parts, r.Partition+1)
+	}
+	ctx := kafkatest.Context(t, time.Minute)
+	if _, err := cluster.Admin(t).CreateTopic(ctx, parts, 1, map[string]*string{}, topic); err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+	cl := cluster.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(topic))
+	for _, r := range rs {
+		rec := &kgo.Record{Partition: r.Partition, Key: r.Key, Value: r.Value}
+		for _, h := range r.Headers {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatalf("produce to %s: %v", topic, err)
+		}
+	}
+}
