@@ -1,9 +1,15 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"io/fs"
+	"maps"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -205,4 +211,57 @@ func produceOld(t *testing.T, cluster *kafkatest.Cluster, topic string, rs []old
 			t.Fatalf("produce to %s: %v", topic, err)
 		}
 	}
+}
+
+// backfillReadsEvery runs docs/backfills.md's Python backfill (examples/python/backfill.py) on
+// the case's events topic into a fresh SQLite file, to the topic's end: every event is a row,
+// with its type, and every deletion its reason, whichever release wrote it; the records of an
+// unknown schema are skipped, counted and named on stderr.
+func backfillReadsEvery(t *testing.T, python string, c *consumerCase) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "events.sqlite")
+	args := []string{"../../../examples/python/backfill.py", "--brokers", c.Brokers, "--topic", c.Topic,
+		"--db", db, "--group", "backfill-" + c.Topic, "--until-end"}
+	if c.Registry != "" {
+		args = append(args, "--registry", c.Registry)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("backfill.py %s: %v: %s", c.Topic, err, tail(stderr.String(), 30))
+	}
+	skipped := 0
+	for what, n := range c.Skipped {
+		skipped += n
+		if !strings.Contains(stderr.String(), "unknown schema "+what) {
+			t.Fatalf("backfill.py %s: stderr %q does not name %s", c.Topic, stderr.String(), what)
+		}
+	}
+	if want := fmt.Sprintf("%d events inserted, %d skipped", c.events, skipped); !strings.Contains(string(out), want) {
+		t.Fatalf("backfill.py %s (old build %q) said %q, want %q; stderr: %s", c.Topic, c.Old, out, want, tail(stderr.String(), 20))
+	}
+	query := `import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(json.dumps({"by_type": dict(db.execute("SELECT event_type, count(*) FROM events GROUP BY 1").fetchall()),
+  "deleted_without_reason": db.execute("SELECT count(*) FROM events WHERE event_type = 'MessageDeleted' AND reason IS NULL").fetchone()[0]}))`
+	res, err := exec.CommandContext(ctx, python, "-c", query, db).Output()
+	if err != nil {
+		t.Fatalf("reading %s: %v", db, exitDetail(err))
+	}
+	var got struct {
+		ByType               map[string]int `json:"by_type"`
+		DeletedWithoutReason int            `json:"deleted_without_reason"`
+	}
+	if err := json.Unmarshal(res, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got.ByType, c.EventsByType) || got.DeletedWithoutReason != 0 {
+		t.Fatalf("backfill.py %s (old build %q): rows %v, %d deletions without a reason; want %v and none",
+			c.Topic, c.Old, got.ByType, got.DeletedWithoutReason, c.EventsByType)
+	}
+	t.Logf("backfill.py wrote all %d events of %s (old build %q) as rows", c.events, c.Topic, c.Old)
 }

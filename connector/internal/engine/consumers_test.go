@@ -166,6 +166,9 @@ func TestDownstreamConsumers(t *testing.T) {
 			}
 			t.Logf("python decoded all %d events of %s (%v; old build %q; skipped %v)", got.Events, c.Topic, got.ByType, c.Old, got.Skipped)
 		}
+		for _, c := range cases {
+			backfillReadsEvery(t, python, c)
+		}
 	})
 
 	t.Run("kafka-streams", func(t *testing.T) {
