@@ -67,7 +67,7 @@ func oldConsumerCases(t *testing.T, cluster *kafkatest.Cluster, regURL string) [
 		if registryFramed {
 			evs = withRegistryIDs(t, regURL, c.Topic, evs)
 		}
-		c.Truth, c.EventsByType, c.CreatedPerBusinessPartner = oldTruth(t, evs)
+		c.Truth, c.EventsByType, c.CreatedPerBusinessPartner, c.DeleteReasons = oldTruth(t, evs)
 		c.events = len(evs)
 		switch {
 		case w == "ef76f95":
@@ -98,15 +98,15 @@ func oldConsumerCases(t *testing.T, cluster *kafkatest.Cluster, regURL string) [
 
 // oldTruth is what a reader of the events concludes, as the connector's public decoder reads
 // them: the statuses, MessageCreated per conversation, the events by type, and MessageCreated
-// per business and channel.
-func oldTruth(t *testing.T, evs []oldwriters.Record) (truth, map[string]int, map[string]int) {
+// per business and channel, and the deletions' reasons by message id.
+func oldTruth(t *testing.T, evs []oldwriters.Record) (truth, map[string]int, map[string]int, map[string]string) {
 	t.Helper()
 	dec, err := pubevents.NewDecoder(pubevents.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := truth{Status: map[string]string{}, Created: map[string]int{}}
-	byType, perBusiness := map[string]int{}, map[string]int{}
+	byType, perBusiness, reasons := map[string]int{}, map[string]int{}, map[string]string{}
 	for _, r := range evs {
 		e, err := dec.Decode(r.Value, r.Header(pubevents.HeaderFingerprint))
 		if err != nil {
@@ -128,9 +128,10 @@ func oldTruth(t *testing.T, evs []oldwriters.Record) (truth, map[string]int, map
 			}
 		case pubevents.MessageDeleted:
 			tr.Status[id] = "DELETED"
+			reasons[id] = e.Reason
 		}
 	}
-	return tr, byType, perBusiness
+	return tr, byType, perBusiness, reasons
 }
 
 // withRegistryIDs registers each record's schema (the history's file of its schema_fingerprint
@@ -264,4 +265,72 @@ print(json.dumps({"by_type": dict(db.execute("SELECT event_type, count(*) FROM e
 			c.Topic, c.Old, got.ByType, got.DeletedWithoutReason, c.EventsByType)
 	}
 	t.Logf("backfill.py wrote all %d events of %s (old build %q) as rows", c.events, c.Topic, c.Old)
+}
+
+// flinkAnyRelease runs examples/flink/events_any_release.sql (recipes.py --any-release) on the
+// registry cases, today's and the old builds': the events by type and every deletion's reason
+// must be the truth, for records of every release; a topic holding a record of a schema id
+// the registry does not know must stop the job with an error (as docs/recipes.md says).
+func flinkAnyRelease(t *testing.T, cases []*consumerCase, python, jars string) {
+	t.Helper()
+	ran := 0
+	for _, c := range cases {
+		if c.Registry == "" {
+			continue
+		}
+		ran++
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		cmd := exec.CommandContext(ctx, python, "../../../examples/flink/recipes.py", "--any-release",
+			"--brokers", c.Brokers, "--registry", c.Registry, "--events-topic", c.Topic, "--jars", jars)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		cancel()
+		if err != nil {
+			t.Fatalf("recipes.py --any-release on %s: %v\n%s", c.Topic, err, tail(stderr.String(), 40))
+		}
+		var got struct {
+			Error  string `json:"error"`
+			ByType []struct {
+				EventType string `json:"event_type"`
+				Events    int    `json:"events"`
+			} `json:"any_release_events_by_type"`
+			Deleted []struct {
+				MessageID int64   `json:"message_id"`
+				Reason    *string `json:"reason"`
+			} `json:"any_release_message_deleted"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Fatalf("recipes.py --any-release output %q: %v", tail(stdout.String(), 5), err)
+		}
+		if len(c.Skipped) > 0 {
+			if !strings.Contains(got.Error, strconv.Itoa(oddSchemaID)) {
+				t.Fatalf("%s holds a record of an unknown schema id, yet Flink read it or failed otherwise: %+v", c.Topic, got)
+			}
+			t.Logf("Flink stops on %s's record of an unknown schema id, as documented: %.300s", c.Topic, got.Error)
+			continue
+		}
+		if got.Error != "" {
+			t.Fatalf("recipes.py --any-release on %s (old build %q): %s", c.Topic, c.Old, got.Error)
+		}
+		byType := map[string]int{}
+		for _, r := range got.ByType {
+			byType[r.EventType] += r.Events
+		}
+		reasons := map[string]string{}
+		for _, r := range got.Deleted {
+			reasons[strconv.FormatInt(r.MessageID, 10)] = "<NULL>"
+			if r.Reason != nil {
+				reasons[strconv.FormatInt(r.MessageID, 10)] = *r.Reason
+			}
+		}
+		if !maps.Equal(byType, c.EventsByType) || !maps.Equal(reasons, c.DeleteReasons) {
+			t.Fatalf("Flink (events_any_release.sql) on %s (old build %q): events %v, deletions %v; want %v, %v",
+				c.Topic, c.Old, byType, reasons, c.EventsByType, c.DeleteReasons)
+		}
+		t.Logf("Flink read every event of %s (old build %q) with its type and every deletion's reason: %v, %v", c.Topic, c.Old, byType, reasons)
+	}
+	if ran == 0 {
+		t.Fatal("no registry case for events_any_release.sql")
+	}
 }

@@ -54,7 +54,9 @@ type consumerCase struct {
 	// Skipped are the records of a schema no release wrote that a reader must skip and name
 	// ("fingerprint <hex>" or "schema id <n>" → count).
 	Skipped map[string]int `json:"skipped"`
-	events  int
+	// DeleteReasons are the MessageDeleted events' reasons, by message id.
+	DeleteReasons map[string]string `json:"delete_reasons"`
+	events        int
 }
 
 // messageTruth is a message's current state, as the simulator holds it.
@@ -274,6 +276,12 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 	c := &consumerCase{Brokers: strings.Join(cluster.Brokers, ","), Topic: e.topics.Events, Registry: regURL, Truth: tr, events: len(evs),
 		MessagesTable: e.topics.MessagesTable.Name, ConversationsTable: e.topics.ConversationsTable.Name}
 	tablesTruth(e, c, vanished)
+	c.DeleteReasons = map[string]string{}
+	for _, ev := range evs {
+		if ev.Type == "MessageDeleted" {
+			c.DeleteReasons[strconv.FormatInt(ev.msgID(), 10)] = ev.Body["reason_raw"].(string)
+		}
+	}
 	checkContext(t, c, evs)
 	e.waitTables(t, regURL, c)
 	r.stop(t)
