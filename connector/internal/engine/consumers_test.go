@@ -57,6 +57,10 @@ type consumerCase struct {
 	// DeleteReasons are the MessageDeleted events' reasons, by message id.
 	DeleteReasons map[string]string `json:"delete_reasons"`
 	events        int
+	// unique counts the events by type once per event_id, when the topic holds an event twice
+	// (two builds wrote the same change: what a reader deduplicating on event_id keeps); nil:
+	// EventsByType.
+	unique map[string]int
 }
 
 // messageTruth is a message's current state, as the simulator holds it.
