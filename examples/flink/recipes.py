@@ -15,6 +15,10 @@ result.
 
     python recipes.py --brokers HOST:PORT --registry URL --events-topic T \
         --messages-table-topic T --jars "$(./jars.sh)"
+
+With --any-release it runs events_any_release.sql instead (the events of every release,
+filtered on the event_type header) and prints its queries' rows, or {"error": "..."} when a
+job fails (a record of a schema id the registry does not know stops it).
 """
 
 import argparse
@@ -103,7 +107,8 @@ def main():
     p.add_argument("--brokers", required=True)
     p.add_argument("--registry", required=True, help="Confluent-compatible schema registry URL")
     p.add_argument("--events-topic", required=True)
-    p.add_argument("--messages-table-topic", required=True)
+    p.add_argument("--messages-table-topic")
+    p.add_argument("--any-release", action="store_true", help="run events_any_release.sql only")
     p.add_argument("--jars", required=True, help="';'-separated file:// URLs (jars.sh prints them)")
     args = p.parse_args()
 
@@ -122,6 +127,20 @@ def main():
         "events_topic": args.events_topic,
         "messages_table_topic": args.messages_table_topic,
     }
+    if args.any_release:
+        for stmt in statements(os.path.join(HERE, "events_any_release.sql"), values):
+            env.execute_sql(stmt)
+        out = {}
+        try:
+            for name, query in queries(os.path.join(HERE, "events_any_release.sql")):
+                out[name] = collect(env, query)
+                print(f"recipes.py: {name}: {len(out[name])} rows", file=sys.stderr)
+        except Py4JJavaError as e:
+            lines = [l.strip() for l in str(e).splitlines() if "Exception" in l] or [str(e)]
+            out = {"error": lines[-1]}  # the root cause
+        json.dump(out, sys.stdout)
+        print()
+        return
     for name in ("events.sql", "messages_table.sql", "pitfalls.sql"):
         for stmt in statements(os.path.join(HERE, name), values):
             env.execute_sql(stmt)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +48,19 @@ type consumerCase struct {
 	// CreatedPerBusinessPartner counts MessageCreated events by "<business_id>|<partner>".
 	CreatedPerBusinessPartner map[string]int `json:"created_per_business_partner"`
 	EventsByType              map[string]int `json:"events_by_type"`
-	events                    int
+	// Old names the old build whose records the topics hold (connector/internal/oldwriters),
+	// "" for a run of today's connector.
+	Old string `json:"old"`
+	// Skipped are the records of a schema no release wrote that a reader must skip and name
+	// ("fingerprint <hex>" or "schema id <n>" → count).
+	Skipped map[string]int `json:"skipped"`
+	// DeleteReasons are the MessageDeleted events' reasons, by message id.
+	DeleteReasons map[string]string `json:"delete_reasons"`
+	events        int
+	// unique counts the events by type once per event_id, when the topic holds an event twice
+	// (two builds wrote the same change: what a reader deduplicating on event_id keeps); nil:
+	// EventsByType.
+	unique map[string]int
 }
 
 // messageTruth is a message's current state, as the simulator holds it.
@@ -100,6 +113,8 @@ func TestDownstreamConsumers(t *testing.T) {
 	regURL := registrytest.URL(t) // skips without a registry unless SCHEMA_REGISTRY_REQUIRE_REAL=1
 
 	cases := []*consumerCase{runForConsumers(t, cluster, ""), runForConsumers(t, cluster, regURL)}
+	// The records old builds wrote, which every published reader reads too.
+	cases = append(cases, oldConsumerCases(t, cluster, regURL)...)
 	casesFile := filepath.Join(t.TempDir(), "cases.json")
 	raw, _ := json.Marshal(cases)
 	if err := os.WriteFile(casesFile, raw, 0o644); err != nil {
@@ -126,24 +141,39 @@ func TestDownstreamConsumers(t *testing.T) {
 				args = append(args, "--registry", c.Registry)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			out, err := exec.CommandContext(ctx, python, args...).Output()
+			cmd := exec.CommandContext(ctx, python, args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
 			cancel()
 			if err != nil {
-				t.Fatalf("consume.py %s: %v", c.Topic, exitDetail(err))
+				t.Fatalf("consume.py %s: %v: %s", c.Topic, err, tail(stderr.String(), 30))
 			}
 			var got struct {
-				Events int            `json:"events"`
-				ByType map[string]int `json:"by_type"`
+				Events  int            `json:"events"`
+				ByType  map[string]int `json:"by_type"`
+				Skipped map[string]int `json:"skipped"`
 				truth
 			}
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("consume.py output %q: %v", out, err)
 			}
-			if got.Events != c.events || !reflect.DeepEqual(got.truth, c.Truth) {
-				t.Fatalf("%s (registry %q): python decoded %d events (connector wrote %d) and concluded %+v, want %+v",
-					c.Topic, c.Registry, got.Events, c.events, got.truth, c.Truth)
+			if got.Events != c.events || !reflect.DeepEqual(got.truth, c.Truth) || !reflect.DeepEqual(got.ByType, c.EventsByType) {
+				t.Fatalf("%s (registry %q, old build %q): python decoded %d events (%v; the topic has %d, %v) and concluded %+v, want %+v",
+					c.Topic, c.Registry, c.Old, got.Events, got.ByType, c.events, c.EventsByType, got.truth, c.Truth)
 			}
-			t.Logf("python decoded all %d events of %s (%v)", got.Events, c.Topic, got.ByType)
+			if len(got.Skipped)+len(c.Skipped) > 0 && !reflect.DeepEqual(got.Skipped, c.Skipped) {
+				t.Fatalf("%s: python skipped %v, want %v", c.Topic, got.Skipped, c.Skipped)
+			}
+			for what, n := range c.Skipped {
+				if want := fmt.Sprintf("skipped %d records of unknown schema %s", n, what); !strings.Contains(stderr.String(), want) {
+					t.Fatalf("%s: consume.py's stderr %q does not say %q", c.Topic, stderr.String(), want)
+				}
+			}
+			t.Logf("python decoded all %d events of %s (%v; old build %q; skipped %v)", got.Events, c.Topic, got.ByType, c.Old, got.Skipped)
+		}
+		for _, c := range cases {
+			backfillReadsEvery(t, python, c)
 		}
 	})
 
@@ -160,6 +190,7 @@ func TestDownstreamConsumers(t *testing.T) {
 		if n := strings.Count(out.String(), "match the ground truth"); n != len(cases) {
 			t.Fatalf("the Kafka Streams test checked %d of %d topics:\n%s", n, len(cases), tail(out.String(), 40))
 		}
+		runDocumentedStreamsCommands(t, cases)
 	})
 }
 
@@ -249,6 +280,12 @@ func runForConsumers(t *testing.T, cluster *kafkatest.Cluster, regURL string) *c
 	c := &consumerCase{Brokers: strings.Join(cluster.Brokers, ","), Topic: e.topics.Events, Registry: regURL, Truth: tr, events: len(evs),
 		MessagesTable: e.topics.MessagesTable.Name, ConversationsTable: e.topics.ConversationsTable.Name}
 	tablesTruth(e, c, vanished)
+	c.DeleteReasons = map[string]string{}
+	for _, ev := range evs {
+		if ev.Type == "MessageDeleted" {
+			c.DeleteReasons[strconv.FormatInt(ev.msgID(), 10)] = ev.Body["reason_raw"].(string)
+		}
+	}
 	checkContext(t, c, evs)
 	e.waitTables(t, regURL, c)
 	r.stop(t)

@@ -35,11 +35,15 @@ type Conversation struct {
 // besides its id, channel and business id. Each is nil when Partoo did not send it (or sent
 // a value of another type: decoded leniently, never failing the listing).
 type ConversationDetails struct {
-	BusinessName     *string `json:"business_name,omitempty"`
-	BusinessCity     *string `json:"business_city,omitempty"`
-	BusinessZipcode  *string `json:"business_zipcode,omitempty"`
-	BusinessCountry  *string `json:"business_country,omitempty"`
-	Status           *string `json:"status,omitempty"` // Open or Closed, as sent
+	BusinessName    *string `json:"business_name,omitempty"`
+	BusinessCity    *string `json:"business_city,omitempty"`
+	BusinessZipcode *string `json:"business_zipcode,omitempty"`
+	BusinessCountry *string `json:"business_country,omitempty"`
+	// Status is Open or Closed, as Partoo documents it; Unknown for any other value, which
+	// StatusRaw then holds (a string as sent, any other JSON as its text); StatusRaw is nil
+	// otherwise.
+	Status           *string `json:"status,omitempty"`
+	StatusRaw        *string `json:"status_raw,omitempty"`
 	IsSolved         *bool   `json:"is_solved,omitempty"`
 	IsExpired        *bool   `json:"is_expired,omitempty"`
 	AssignedUserID   *string `json:"assigned_user_id,omitempty"`

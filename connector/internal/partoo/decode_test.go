@@ -46,7 +46,8 @@ func TestDecodeOnlyWhatIsUsed(t *testing.T) {
 			if tc.name == "ignored fields of every type" {
 				// The table's fields of odd types are read as text where they can be, else nil.
 				d := details
-				if *d.BusinessName != "7" || *d.Status != `{"value":"Open"}` || *d.AssignedUserID != "42" || *d.ConsumerName != `["a"]` ||
+				// status is published: never its JSON text as a status, but Unknown with the raw value.
+				if *d.BusinessName != "7" || *d.Status != "Unknown" || *d.StatusRaw != `{"value":"Open"}` || *d.AssignedUserID != "42" || *d.ConsumerName != `["a"]` ||
 					!d.CreatedAt.Equal(time.Unix(1675182137, 0)) || d.FirstMessageDate != nil || d.IsSolved != nil || d.BusinessCity != nil {
 					t.Fatalf("details %+v", d)
 				}
@@ -73,6 +74,42 @@ func TestDecodeOnlyWhatIsUsed(t *testing.T) {
 
 // TestOneBadItemNeverPoisonsThePage: undecodable items are skipped with their id and a
 // reason; the others decode.
+// TestConversationStatusIsOpenClosedOrUnknown: status is decoded as Partoo documents it, the
+// string Open or Closed; any other value is Unknown with the value as sent in StatusRaw (a
+// string as it is, other JSON as its text), and never a status that is JSON text.
+func TestConversationStatusIsOpenClosedOrUnknown(t *testing.T) {
+	for _, tc := range []struct{ json, status, raw string }{
+		{`"Open"`, "Open", ""},
+		{`"Closed"`, "Closed", ""},
+		{`"Archived"`, "Unknown", "Archived"},
+		{`"open"`, "Unknown", "open"},
+		{`{"value": "Open", "since": "2026-01-02"}`, "Unknown", `{"value":"Open","since":"2026-01-02"}`},
+		{`3`, "Unknown", "3"},
+		{`true`, "Unknown", "true"},
+		{`null`, "", ""},
+		{``, "", ""},
+	} {
+		conv := `{"id": 5, "status": ` + tc.json + `}`
+		if tc.json == "" {
+			conv = `{"id": 5}`
+		}
+		p, err := partoo.DecodeConversationPage([]byte(`{"conversations": [` + conv + `], "count": 1}`))
+		if err != nil || len(p.Conversations) != 1 {
+			t.Fatalf("%s: %v %+v", conv, err, p)
+		}
+		d := p.Conversations[0].Details
+		deref := func(s *string) string {
+			if s == nil {
+				return ""
+			}
+			return *s
+		}
+		if deref(d.Status) != tc.status || deref(d.StatusRaw) != tc.raw || (tc.raw == "") != (d.StatusRaw == nil) {
+			t.Errorf("status %s: got status %q, raw %q; want %q, %q", tc.json, deref(d.Status), deref(d.StatusRaw), tc.status, tc.raw)
+		}
+	}
+}
+
 func TestOneBadItemNeverPoisonsThePage(t *testing.T) {
 	body := `{"messages": [
 		{"id": 1, "conversation_id": 9, "date": "2023-01-31 16:22:17.327878+00:00", "sender_type": "Consumer"},

@@ -1,6 +1,7 @@
 package partoo
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
@@ -33,13 +34,47 @@ func decodeDetails(raw json.RawMessage) model.ConversationDetails {
 	if len(w.Business) > 0 && w.Business[0] == '{' {
 		_ = json.Unmarshal(w.Business, &b)
 	}
-	return model.ConversationDetails{
+	d := model.ConversationDetails{
 		BusinessName: optString(b.Name), BusinessCity: optString(b.City), BusinessZipcode: optString(b.Zipcode),
-		BusinessCountry: optString(b.Country), Status: optString(w.Status),
-		IsSolved: optBool(w.IsSolved), IsExpired: optBool(w.IsExpired), AssignedUserID: optString(w.AssignedUserID),
+		BusinessCountry: optString(b.Country),
+		IsSolved:        optBool(w.IsSolved), IsExpired: optBool(w.IsExpired), AssignedUserID: optString(w.AssignedUserID),
 		CreatedAt: optTime(w.CreatedAt), FirstMessageDate: optTime(w.FirstMessageDate),
 		ConsumerName: optString(w.ConsumerName), ConsumerPhoneNumber: optString(w.ConsumerPhone),
 	}
+	d.Status, d.StatusRaw = conversationStatus(w.Status)
+	return d
+}
+
+// Conversation statuses, as Partoo documents them; any other value is StatusUnknown.
+const (
+	StatusOpen    = "Open"
+	StatusClosed  = "Closed"
+	StatusUnknown = "Unknown"
+)
+
+// conversationStatus reads a conversation's status: Open or Closed (the strings Partoo
+// documents) with no raw value; Unknown with the value as sent for anything else (another
+// string as it is, an object, number or boolean as its JSON text), never the JSON text as the
+// status; nil, nil when absent or null.
+func conversationStatus(r json.RawMessage) (status, raw *string) {
+	if len(r) == 0 || isNull(r) {
+		return nil, nil
+	}
+	var s string
+	if json.Unmarshal(r, &s) == nil {
+		if s == StatusOpen || s == StatusClosed {
+			return &s, nil
+		}
+	} else {
+		var b bytes.Buffer
+		if json.Compact(&b, r) == nil {
+			s = b.String()
+		} else {
+			s = string(r)
+		}
+	}
+	unknown := StatusUnknown
+	return &unknown, &s
 }
 
 // optString is a string or number as text; nil when absent or null.

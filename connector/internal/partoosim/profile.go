@@ -18,7 +18,7 @@ import (
 type Variant struct {
 	StringIDs           bool    // ids (conversation, message, conversation_id) as numeric strings: "123"
 	HexBusinessIDs      bool    // business ids as opaque hex strings, Partoo's usual form
-	ExtraFields         bool    // unknown fields of every JSON type, and unused documented fields of surprising types
+	ExtraFields         bool    // unknown fields of every JSON type, and documented fields of surprising types
 	MissingOptional     bool    // optional keys left out instead of null (user_id, custom_channel, sender_label, …)
 	CustomChannelObject bool    // custom_channel as an object on every conversation and message
 	NullLastMessage     bool    // last_message is always null in listings
@@ -60,7 +60,7 @@ var Profiles = []Profile{
 	{Name: "classic", Doc: "the simulator's original shape (numbers for ids, every key present, oldest message first)"},
 	{Name: "string-ids", Doc: "ids as numeric strings", Variant: Variant{StringIDs: true}},
 	{Name: "hex-business-ids", Doc: "business ids as opaque hex strings", Variant: Variant{HexBusinessIDs: true}},
-	{Name: "extra-fields", Doc: "unknown fields of every JSON type; unused fields with surprising types", Variant: Variant{ExtraFields: true}},
+	{Name: "extra-fields", Doc: "unknown fields of every JSON type; documented fields with surprising types (status as an object: Unknown in the conversations table)", Variant: Variant{ExtraFields: true}},
 	{Name: "missing-optional", Doc: "optional keys left out instead of null", Variant: Variant{MissingOptional: true}},
 	{Name: "custom-channel-object", Doc: "custom_channel as an object", Variant: Variant{CustomChannelObject: true}},
 	{Name: "null-last-message", Doc: "last_message null in every listing", Variant: Variant{NullLastMessage: true}},
@@ -405,8 +405,10 @@ func (s *Sim) renderConversation(c *conv) object {
 		{"custom_channel", v.customChannel("c", c.ID)},
 	}
 	if v.ExtraFields {
-		// Documented fields the connector does not use, with types the documentation does
-		// not promise — the kind of change that must never fail a page.
+		// Documented fields with types the documentation does not promise — the kind of
+		// change that must never fail a page. Some are published in the conversations table:
+		// status (documented as the string Open or Closed) is then Unknown there, with the
+		// object's JSON text in status_raw; created_at as epoch seconds is read as a date.
 		o.set("created_at", c.CreatedAt.Unix())
 		o.set("status", object{{"value", "Open"}, {"since", created}})
 		o.set("issues", "late,unanswered")

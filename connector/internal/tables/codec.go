@@ -145,7 +145,7 @@ func (c *Codec) ConversationRow(conv model.Conversation, org int64, contact bool
 		"conversation_id": conv.ID,
 		"business_name":   optString(d.BusinessName), "business_city": optString(d.BusinessCity),
 		"business_zipcode": optString(d.BusinessZipcode), "business_country": optString(d.BusinessCountry),
-		"status": optString(d.Status), "is_solved": optBool(d.IsSolved), "is_expired": optBool(d.IsExpired),
+		"status": optString(d.Status), "status_raw": optString(d.StatusRaw), "is_solved": optBool(d.IsSolved), "is_expired": optBool(d.IsExpired),
 		"assigned_user_id": optString(d.AssignedUserID),
 		"created_at":       optTime(d.CreatedAt, "timestamp-micros"), "created_at_ms": optTime(d.CreatedAt, "timestamp-millis"),
 		"first_message_date":    optTime(d.FirstMessageDate, "timestamp-micros"),

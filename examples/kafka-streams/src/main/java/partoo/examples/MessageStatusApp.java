@@ -1,5 +1,6 @@
 package partoo.examples;
 
+import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import org.apache.avro.generic.GenericRecord;
@@ -13,7 +14,9 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
@@ -27,7 +30,12 @@ import org.apache.kafka.streams.state.Stores;
  *   <li>{@value #COUNT_STORE}: conversation id → number of {@code MessageCreated} events.
  * </ul>
  *
- * <p>Events are keyed by conversation id, so every event of a message arrives in order.
+ * <p>Events are keyed by conversation id, so every event of a message arrives in order. Run
+ * from the command line, it prints every update of both tables on stdout, one line each:
+ * {@code message-status <message id> <status>} and {@code messages-per-conversation
+ * <conversation id> <count>}; a record of a schema no release wrote is skipped and named on
+ * stderr ({@link EventDecoder}); if the application stops on an error, it says why on stderr and
+ * exits 1.
  *
  * <pre>mvn -q compile exec:java -Dexec.args="BROKERS TOPIC [REGISTRY_URL]"</pre>
  */
@@ -40,11 +48,17 @@ public final class MessageStatusApp {
 
   /** The topology: decode, then the two tables. */
   public static Topology topology(String topic, EventDecoder decoder) {
-    StreamsBuilder builder = new StreamsBuilder();
-    KStream<String, GenericRecord> events =
-        builder.stream(topic, Consumed.with(Serdes.String(), Serdes.ByteArray())).mapValues(decoder::decode);
+    return topology(topic, decoder, false);
+  }
 
-    events
+  /** The topology; with print, every update of either table is printed on stdout. */
+  public static Topology topology(String topic, EventDecoder decoder, boolean print) {
+    StreamsBuilder builder = new StreamsBuilder();
+    KStream<String, GenericRecord> events = builder.stream(topic, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+        .mapValues(decoder::decode)
+        .filter((conversation, e) -> e != null); // a record of an unknown schema: skipped and counted
+
+    KTable<String, String> status = events
         .map((conversation, e) -> KeyValue.pair(String.valueOf(e.get("message_id")), statusOf(e)))
         .groupByKey(Grouped.with("by-message", Serdes.String(), Serdes.String()))
         // A deletion is final: a later status change does not bring the message back.
@@ -52,12 +66,16 @@ public final class MessageStatusApp {
             Materialized.<String, String>as(Stores.inMemoryKeyValueStore(STATUS_STORE))
                 .withKeySerde(Serdes.String()).withValueSerde(Serdes.String()));
 
-    events
+    KTable<String, Long> count = events
         .filter((conversation, e) -> "MessageCreated".equals(e.getSchema().getName()))
         .groupByKey(Grouped.with(Serdes.String(), null))
         .count(Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as(COUNT_STORE)
             .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long())
             .withStoreType(Materialized.StoreType.IN_MEMORY));
+    if (print) {
+      status.toStream().foreach((message, s) -> System.out.println(STATUS_STORE + " " + message + " " + s));
+      count.toStream().foreach((conversation, n) -> System.out.println(COUNT_STORE + " " + conversation + " " + n));
+    }
     return builder.build();
   }
 
@@ -96,14 +114,27 @@ public final class MessageStatusApp {
       System.exit(2);
     }
     EventDecoder decoder = new EventDecoder(args.length > 2 ? args[2] : null);
-    Properties cfg = config("partoo-message-status", args[0], System.getProperty("java.io.tmpdir") + "/partoo-streams");
-    KafkaStreams streams = new KafkaStreams(topology(args[1], decoder), cfg);
-    CountDownLatch done = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      streams.close();
-      done.countDown();
-    }));
+    // One application id per topic: its offsets, internal topics and state belong to that topic.
+    Properties cfg = config("partoo-message-status-" + args[1], args[0], System.getProperty("java.io.tmpdir") + "/partoo-streams");
+    run(new KafkaStreams(topology(args[1], decoder, true), cfg));
+  }
+
+  /**
+   * Runs an application until the process is stopped (then it closes it) or the application
+   * stops on an error: then the error is printed on stderr and the process exits 1.
+   */
+  static void run(KafkaStreams streams) throws InterruptedException {
+    CountDownLatch failed = new CountDownLatch(1);
+    streams.setUncaughtExceptionHandler(e -> {
+      System.err.println("stopped: " + e);
+      e.printStackTrace();
+      failed.countDown();
+      return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+    });
+    Runtime.getRuntime().addShutdownHook(new Thread(streams::close));
     streams.start();
-    done.await();
+    failed.await();
+    streams.close(Duration.ofSeconds(10));
+    System.exit(1);
   }
 }

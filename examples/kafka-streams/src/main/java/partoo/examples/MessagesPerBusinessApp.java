@@ -9,6 +9,7 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
@@ -22,6 +23,9 @@ import org.apache.kafka.streams.state.Stores;
  * is read to its end before the events are, so a conversation's row is there for its first
  * message. Events and rows are both keyed by conversation id: no repartitioning.
  *
+ * <p>Run from the command line, it prints every update of the count on stdout, one line each:
+ * {@code messages-per-business-channel <business_id>|<messaging_partner> <count>}.
+ *
  * <pre>mvn -q compile exec:java -Dexec.mainClass=partoo.examples.MessagesPerBusinessApp \
  *   -Dexec.args="BROKERS EVENTS_TOPIC CONVERSATIONS_TABLE_TOPIC [REGISTRY_URL]"</pre>
  */
@@ -33,6 +37,11 @@ public final class MessagesPerBusinessApp {
 
   /** The topology: decode, join each MessageCreated with its conversation's row, count. */
   public static Topology topology(String eventsTopic, String conversationsTopic, EventDecoder decoder) {
+    return topology(eventsTopic, conversationsTopic, decoder, false);
+  }
+
+  /** The topology; with print, every update of the count is printed on stdout. */
+  public static Topology topology(String eventsTopic, String conversationsTopic, EventDecoder decoder, boolean print) {
     StreamsBuilder builder = new StreamsBuilder();
     GenericRecordSerde rows = new GenericRecordSerde(decoder);
     GlobalKTable<String, GenericRecord> conversations = builder.globalTable(conversationsTopic,
@@ -40,9 +49,10 @@ public final class MessagesPerBusinessApp {
         Materialized.<String, GenericRecord>as(Stores.inMemoryKeyValueStore(CONVERSATIONS_STORE))
             .withKeySerde(Serdes.String()).withValueSerde(rows));
 
-    builder.stream(eventsTopic, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+    KTable<String, Long> count = builder.stream(eventsTopic, Consumed.with(Serdes.String(), Serdes.ByteArray()))
         .mapValues(decoder::decode)
-        .filter((conversation, e) -> "MessageCreated".equals(e.getSchema().getName()))
+        // null: a record of an unknown schema, skipped and counted by the decoder
+        .filter((conversation, e) -> e != null && "MessageCreated".equals(e.getSchema().getName()))
         // Inner join: a message whose conversation has no row is not counted.
         .join(conversations, (conversation, e) -> conversation,
             (e, row) -> row.get("business_id") + "|" + row.get("messaging_partner"))
@@ -51,6 +61,9 @@ public final class MessagesPerBusinessApp {
         .count(Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as(COUNT_STORE)
             .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long())
             .withStoreType(Materialized.StoreType.IN_MEMORY));
+    if (print) {
+      count.toStream().foreach((businessChannel, n) -> System.out.println(COUNT_STORE + " " + businessChannel + " " + n));
+    }
     return builder.build();
   }
 
@@ -60,11 +73,8 @@ public final class MessagesPerBusinessApp {
       System.exit(2);
     }
     EventDecoder decoder = new EventDecoder(args.length > 3 ? args[3] : null);
-    var cfg = MessageStatusApp.config("partoo-messages-per-business", args[0],
+    var cfg = MessageStatusApp.config("partoo-messages-per-business-" + args[1], args[0],
         System.getProperty("java.io.tmpdir") + "/partoo-streams");
-    var streams = new org.apache.kafka.streams.KafkaStreams(topology(args[1], args[2], decoder), cfg);
-    Runtime.getRuntime().addShutdownHook(new Thread(streams::close));
-    streams.start();
-    Thread.currentThread().join();
+    MessageStatusApp.run(new org.apache.kafka.streams.KafkaStreams(topology(args[1], args[2], decoder, true), cfg));
   }
 }
