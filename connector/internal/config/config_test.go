@@ -93,6 +93,10 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"KAFKA_CONVERSATIONS_TABLE_CONFIGS": "cleanup.policy:delete"}, "KAFKA_CONVERSATIONS_TABLE_CONFIGS: cleanup.policy:delete: a table topic is always compact"},
 		{map[string]string{"PARTOO_ORG_ID": "-3"}, "PARTOO_ORG_ID: must be a positive organisation id"},
 		{map[string]string{"PARTOO_ORG_ID": "acme"}, "PARTOO_ORG_ID: cannot parse as an integer"},
+		// NaN is in no range (found by the attack: it turned the budget off).
+		{map[string]string{"PARTOO_BUDGET_RESERVE": "NaN"}, "PARTOO_BUDGET_RESERVE: must be between 0 and 0.9"},
+		{map[string]string{"SCHEDULER_RECONCILE_SHARE": "NaN"}, "SCHEDULER_RECONCILE_SHARE: must be above 0 and at most 1"},
+		{map[string]string{"PARTOO_BUSINESS_IDS": ","}, "PARTOO_BUSINESS_IDS: lists no business id"},
 	}
 	for _, tc := range cases {
 		clearConfigEnv(t)

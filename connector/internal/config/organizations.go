@@ -216,7 +216,7 @@ func (v *orgValidator) numbers(e map[string]json.RawMessage, o *Organization, wh
 	if decode("requests_per_minute", &o.RequestsPerMinute, "an integer") && o.RequestsPerMinute < 1 {
 		bad("requests_per_minute", "must be at least 1")
 	}
-	if decode("budget_reserve", &o.BudgetReserve, "a number such as 0.1") && (o.BudgetReserve < 0 || o.BudgetReserve > 0.9) {
+	if decode("budget_reserve", &o.BudgetReserve, "a number such as 0.1") && !(o.BudgetReserve >= 0 && o.BudgetReserve <= 0.9) {
 		bad("budget_reserve", "must be between 0 and 0.9 (a share of the rate)")
 	}
 }

@@ -61,7 +61,8 @@ func (c *Config) validatePartoo() Errors {
 		bad("PARTOO_REQUESTS_PER_MINUTE", "must be at least 1")
 	}
 	errs = append(errs, c.validateSharedKeyCap()...)
-	if c.PartooBudgetReserve < 0 || c.PartooBudgetReserve > 0.9 {
+	// !(in range), not (out of range): NaN is in no range and must be refused too.
+	if !(c.PartooBudgetReserve >= 0 && c.PartooBudgetReserve <= 0.9) {
 		bad("PARTOO_BUDGET_RESERVE", "must be between 0 and 0.9 (a share of the rate)")
 	}
 	if c.PartooStartupTimeout < time.Second {
@@ -87,6 +88,11 @@ func (c *Config) validatePartoo() Errors {
 		if id = strings.TrimSpace(id); id != "" {
 			ids = append(ids, id)
 		}
+	}
+	if len(c.PartooBusinessIDs) > 0 && len(ids) == 0 {
+		// "," or " ": a filter meant, none given; watching the whole organisation instead
+		// would publish businesses nobody asked for.
+		bad("PARTOO_BUSINESS_IDS", "lists no business id (unset it to watch the whole organisation)")
 	}
 	c.PartooBusinessIDs = ids
 	return errs
@@ -130,7 +136,7 @@ func (c *Config) validateService() Errors {
 			break
 		}
 	}
-	if c.SchedulerReconcileShare <= 0 || c.SchedulerReconcileShare > 1 {
+	if !(c.SchedulerReconcileShare > 0 && c.SchedulerReconcileShare <= 1) { // NaN too
 		bad("SCHEDULER_RECONCILE_SHARE", "must be above 0 and at most 1")
 	}
 	if c.SchedulerReconcilePeriod < 0 {

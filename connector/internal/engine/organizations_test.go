@@ -179,6 +179,9 @@ func TestAFencedOrganisationStopsAlone(t *testing.T) {
 		alive()
 		if v, why := stopped(); v == 1 && strings.Contains(why, "acme: stopped (fenced) since ") {
 			t.Logf("/status while fenced: %s", why)
+			if st := svc.Status(); st.Time.IsZero() || st.Uptime == "" {
+				t.Fatalf("/status while an organisation is stopped has no time or uptime: %+v", st)
+			}
 			break
 		}
 		if time.Since(began) > 2*time.Minute {

@@ -85,7 +85,7 @@ func (c *Engine) watchSnapshot(ctx context.Context) {
 		switch {
 		case !started && p.Phase == schedule.PhaseSnapshot:
 			started, at, number = true, c.opt.Clock.Now(), p.Number
-			c.log.Info("first snapshot started: every conversation not in the state is walked and its messages published (snapshot=true)",
+			c.log.Info("first snapshot started: every conversation not in the state is walked and its messages published (snapshot=true for those dated before watching began, false for later ones)",
 				"conversations_in_state", known0, "conversations_listed", p.Total)
 			continue
 		case started && p.Phase == schedule.PhaseSnapshot && p.Number == number:
@@ -97,7 +97,7 @@ func (c *Engine) watchSnapshot(ctx context.Context) {
 		case !started:
 			started, at = true, start
 			listed = max(listed, p.Total)
-			c.log.Info("first snapshot started: every conversation not in the state is walked and its messages published (snapshot=true)",
+			c.log.Info("first snapshot started: every conversation not in the state is walked and its messages published (snapshot=true for those dated before watching began, false for later ones)",
 				"conversations_in_state", known0, "conversations_listed", listed)
 		}
 		if convs < listed {

@@ -155,9 +155,9 @@ func (e *RefusedError) Error() string {
 	case e.Status == http.StatusUnprocessableEntity:
 		what = "refused the schema as invalid"
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
-		what = "rejected the credentials (SCHEMA_REGISTRY_USERNAME/PASSWORD) for"
+		what = "rejected the credentials (SCHEMA_REGISTRY_USERNAME/PASSWORD)"
 	case e.Status == http.StatusNotFound:
-		what = "has no such API (is the URL a Confluent-compatible registry, e.g. Apicurio's /apis/ccompat/v7?) for"
+		what = "has no such API (is the URL a Confluent-compatible registry, e.g. Apicurio's /apis/ccompat/v7?)"
 	}
 	if e.Status == 0 {
 		return fmt.Sprintf("schema registry %s for subject %q: %s", what, e.Subject, e.Message)

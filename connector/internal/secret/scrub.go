@@ -62,17 +62,47 @@ func (sc *Scrubber) addForm(f string) {
 	sc.forms = append(sc.forms[:i], append([]string{f}, sc.forms[i:]...)...)
 }
 
-// Scrub returns s with every registered form replaced by Redacted.
+// Scrub returns s with every registered form replaced by Redacted. Letters match whatever
+// their case: a server that lower-cases the headers it echoes must not leak a base64 form
+// (each four characters of it have but 16 case variants).
 func (sc *Scrubber) Scrub(s string) string {
 	if sc == nil {
 		return s
 	}
 	for _, f := range sc.forms {
-		if strings.Contains(s, f) {
-			s = strings.ReplaceAll(s, f, Redacted)
-		}
+		s = replaceFold(s, f)
 	}
 	return s
+}
+
+// replaceFold replaces every occurrence of f in s, ASCII letters compared without case.
+func replaceFold(s, f string) string {
+	low, lf := asciiLower(s), asciiLower(f)
+	if !strings.Contains(low, lf) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(low, lf)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(Redacted)
+		s, low = s[i+len(f):], low[i+len(f):]
+	}
+}
+
+// asciiLower lower-cases the ASCII letters of s only, so that byte offsets stay the same.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // Writer returns w with every write scrubbed first. A log handler writes one record per call,

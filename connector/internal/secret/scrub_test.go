@@ -24,6 +24,11 @@ func TestScrubberBlanksEveryForm(t *testing.T) {
 	if !strings.HasSuffix(out, " ab") || !strings.Contains(out, "HTTP 401: Authorization: Basic "+Redacted) {
 		t.Errorf("scrubbed too much or too little: %s", out)
 	}
+	// A server that lower-cases what it echoes (found by the attack).
+	if out := sc.Scrub("authorization: basic " + strings.ToLower(basic) + " " + strings.ToUpper("partoo-key-123")); strings.Contains(out, strings.ToLower(basic)) ||
+		strings.Contains(out, "PARTOO-KEY-123") || !strings.HasPrefix(out, "authorization: basic "+Redacted) {
+		t.Errorf("a lower-cased echo leaks: %s", out)
+	}
 	var none *Scrubber
 	if none.Scrub("x") != "x" {
 		t.Error("a nil Scrubber must scrub nothing")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/assign"
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
@@ -79,7 +80,10 @@ func (s *Service) Status() status.Report {
 		}
 	}
 	ready := s.Readiness()
-	r := status.Report{Status: "ok", Ready: ready == nil, Organizations: map[string]*status.Report{}}
+	// The process's own time and uptime, for when no engine runs here (one stopped on a fence,
+	// a replica with no share); an engine's report, when one runs, gives the same.
+	r := status.Report{Status: "ok", Ready: ready == nil, Organizations: map[string]*status.Report{},
+		Time: time.Now().UTC(), Uptime: time.Since(s.began).Round(time.Second).String()}
 	if s.distributed() {
 		r.Role = "group member"
 		if m := s.groupMember(); m == nil || !m.Joined() {

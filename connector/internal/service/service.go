@@ -43,6 +43,7 @@ type Service struct {
 	ping    *kgo.Client
 	updates chan update
 	exits   chan exit
+	began   time.Time // when the service was built: the process's uptime in /status
 
 	mu       sync.Mutex
 	slots    map[string]*slot
@@ -77,7 +78,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, ping: ping, slots: map[string]*slot{}, updates: make(chan update, 1), exits: make(chan exit)}
+	s := &Service{cfg: cfg, ping: ping, slots: map[string]*slot{}, updates: make(chan update, 1), exits: make(chan exit), began: time.Now()}
 	for _, opt := range cfg.Engines {
 		sl := s.newSlot(opt, cfg.Versions[opt.Organization])
 		e, err := engine.New(sl.opt)
