@@ -47,11 +47,12 @@ type Engine struct {
 	registry *registry.Registry
 	// tables encodes the table topics' rows; convs is what the API said of each conversation
 	// (the events' context, the conversations table's rows).
-	tables   *tables.Codec
-	convs    *tables.Conversations
-	subjects atomic.Pointer[map[string]uint32] // registered subject → schema id
-	starting atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
-	standby  atomic.Bool                       // waiting for the lease held by another instance
+	tables      *tables.Codec
+	convs       *tables.Conversations
+	subjects    atomic.Pointer[map[string]uint32] // registered subject → schema id
+	starting    atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
+	otherWriter atomic.Pointer[otherWriter]       // another producer of the state topic (writers.go)
+	standby     atomic.Bool                       // waiting for the lease held by another instance
 	// signals tracks resnapshot requests from the signal topic.
 	signals *signal.Tracker
 
@@ -367,6 +368,9 @@ func (c *Engine) Status() status.Report {
 		r.Reasons = append(r.Reasons, down.String())
 	case c.ready.Load() && !c.kafkaOK.Load():
 		r.Reasons = append(r.Reasons, "Kafka transactions are failing (partoo_connector_transaction_failures_total says why; the log has each error)")
+	}
+	if o := c.otherWriter.Load(); o != nil && time.Since(o.at) < otherWriterMemory {
+		r.Reasons = append(r.Reasons, o.String())
 	}
 	if len(r.Reasons) > 0 {
 		r.Status = "degraded"

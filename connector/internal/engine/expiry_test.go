@@ -118,3 +118,36 @@ func producersForgotten(ctx context.Context, t *testing.T, b *kafkatest.Private,
 	}
 	return n == 0
 }
+
+// TestAnotherWriterOfTheStateTopicIsReported: two deployments of one organisation on the same
+// topics under different KAFKA_TRANSACTIONAL_IDs cannot fence each other, and each publishes
+// every change (found by the attack: 20 of 20 new messages twice, with nothing said). Each
+// must see the other's producer on the state topic and say so (ERROR, /status, metric).
+func TestAnotherWriterOfTheStateTopicIsReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two connector processes")
+	}
+	t.Parallel()
+	e := newEnv(t)
+	if !e.cluster.Real() {
+		t.Skip("kfake does not answer DescribeProducers; the real broker does (make test)")
+	}
+	populate(e, 3)
+	a := startProc(t, e.processStarter(t, "LOG_LEVEL=info"))
+	b := startProc(t, e.processStarter(t, "LOG_LEVEL=info", "KAFKA_TRANSACTIONAL_ID="+e.txnID+"-pod-b"))
+	gen := partoosim.NewGenerator(e.sim, partoosim.Activity{MessagesPerSecond: 2}, 5)
+	const want = "another writer of this organisation's state topic"
+	for began := time.Now(); !strings.Contains(a.logs.String(), want) || !strings.Contains(b.logs.String(), want); time.Sleep(time.Second) {
+		gen.Tick() // both keep writing
+		for _, p := range []*proc{a, b} {
+			if err := p.alive(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if time.Since(began) > 3*time.Minute {
+			t.Fatalf("after 3 minutes the two writers have not both reported each other:\nA: %s\nB: %s", tail(a.logs.String(), 5), tail(b.logs.String(), 5))
+		}
+	}
+	a.stop(t)
+	b.stop(t)
+}

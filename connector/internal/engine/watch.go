@@ -16,6 +16,7 @@ func (c *Engine) watch(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	lastSummary := time.Now()
+	began := time.Now() // writing began about now: producers of the state topic since are this one's or another writer's
 	degraded := false
 	for n := 1; ; n++ {
 		select {
@@ -26,6 +27,13 @@ func (c *Engine) watch(ctx context.Context) {
 		first := n == 2 // the first progress line comes 10 s after the start, then every interval
 		if c.kafkaDown.Load() == nil && (n%2 == 0 || !c.kafkaOK.Load()) {
 			c.checkTopics(ctx)
+		}
+		if c.kafkaDown.Load() == nil && n%6 == 0 { // every 30 s
+			c.checkOtherWriters(ctx, began)
+			if o := c.otherWriter.Load(); o != nil && time.Since(o.at) >= otherWriterMemory {
+				c.otherWriter.Store(nil)
+				c.opt.Metrics.SetOtherWriter(false)
+			}
 		}
 		r := c.Status()
 		if d := r.Status != "ok"; d != degraded {

@@ -42,6 +42,7 @@ type Metrics struct {
 	batch          prometheus.Observer
 	shares         *prometheus.GaugeVec
 	leader         prometheus.Gauge
+	otherWriter    prometheus.Gauge
 	registry       *prometheus.CounterVec
 	signalErrors   *prometheus.CounterVec
 	walkDoubts     *prometheus.CounterVec
@@ -107,6 +108,7 @@ type vecs struct {
 	batch          *prometheus.HistogramVec
 	shares         *prometheus.GaugeVec
 	leader         *prometheus.GaugeVec
+	otherWriter    *prometheus.GaugeVec
 	registry       *prometheus.CounterVec
 	signalErrors   *prometheus.CounterVec
 	walkDoubts     *prometheus.CounterVec
@@ -221,6 +223,10 @@ func newVecs() *vecs {
 			Name: "partoo_connector_budget_share",
 			Help: "Shares of the budget's rate by kind of work: reconcile, the least reconciliation gets however busy the budget (SCHEDULER_RECONCILE_SHARE); hints, the most webhook hints take ahead of other work.",
 		}, []string{"work", orgLabel}),
+		otherWriter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "partoo_connector_state_other_writer",
+			Help: "1 while another transactional producer (not this connector's) has written to the organisation's state topic since this connector started, in the last 5 minutes: two deployments of one organisation under different KAFKA_TRANSACTIONAL_IDs, each publishing every change.",
+		}, []string{orgLabel}),
 		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "partoo_connector_lease_held",
 			Help: "With KAFKA_LEADER_ELECTION: 1 while this instance is the active writer, 0 while it is a standby.",
@@ -249,7 +255,7 @@ func newVecs() *vecs {
 }
 
 func (v *vecs) collectors() []prometheus.Collector {
-	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.itemsRepaired, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.running, v.stopped, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
+	return []prometheus.Collector{v.apiRequests, v.apiErrors, v.itemsSkipped, v.itemsRepaired, v.apiDuration, v.budgetWait, v.rateLimited, v.events, v.transactions, v.txnFailures, v.detectionLag, v.walkDuration, v.ignored, v.restoreSeconds, v.ready, v.running, v.stopped, v.degraded, v.lastWalk, v.picks, v.inFlight, v.inFlightLimit, v.batch, v.shares, v.leader, v.otherWriter, v.registry, v.signalErrors, v.walkDoubts, v.truncated, v.webhooks}
 }
 
 // view returns the figures of one organisation: every collector with its organization label
@@ -282,6 +288,7 @@ func (v *vecs) view(reg *prometheus.Registry, org string) *Metrics {
 		batch:          v.batch.WithLabelValues(org),
 		shares:         v.shares.MustCurryWith(l),
 		leader:         v.leader.WithLabelValues(org),
+		otherWriter:    v.otherWriter.WithLabelValues(org),
 		registry:       v.registry.MustCurryWith(l),
 		signalErrors:   v.signalErrors.MustCurryWith(l),
 		walkDoubts:     v.walkDoubts.MustCurryWith(l),

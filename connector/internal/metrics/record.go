@@ -194,6 +194,18 @@ func (m *Metrics) SchemaRegistration(result string) {
 	}
 }
 
+// SetOtherWriter records whether another writer of the state topic is seen.
+func (m *Metrics) SetOtherWriter(seen bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if seen {
+		v = 1
+	}
+	m.otherWriter.Set(v)
+}
+
 // SetLeader records whether this instance holds the lease.
 func (m *Metrics) SetLeader(held bool) {
 	if m == nil {

@@ -165,7 +165,10 @@ type Publisher struct {
 	expired bool
 	// last is the producer id and epoch of the last transaction begun: what confirmOwnership
 	// compares the coordinator's answer with. Only the goroutine that calls Publish touches it.
-	last  producerEpoch
+	last producerEpoch
+	// own are the producer ids this Publisher has written with (guarded by mu): a producer of
+	// the state topic not among them is another writer (OwnProducerIDs).
+	own   map[int64]bool
 	stats Stats
 	// unsettled is the last transaction that failed once records were sent: what it may have
 	// left open on the partitions is closed before the next transaction begins. Only the
@@ -317,6 +320,17 @@ func (p *Publisher) classify(err error, started time.Time) error {
 		return fmt.Errorf("%w: %w", ErrUnknownTopic, err)
 	}
 	return err
+}
+
+// OwnProducerIDs returns the producer ids this Publisher has written with.
+func (p *Publisher) OwnProducerIDs() map[int64]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int64]bool, len(p.own))
+	for id := range p.own {
+		out[id] = true
+	}
+	return out
 }
 
 // Stats returns cumulative counts.

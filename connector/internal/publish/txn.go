@@ -34,6 +34,12 @@ func (p *Publisher) Publish(ctx context.Context, changes []Change) (err error) {
 		return err
 	}
 	p.last = producerEpoch{id: pid, epoch: epoch}
+	p.mu.Lock()
+	if p.own == nil {
+		p.own = map[int64]bool{}
+	}
+	p.own[pid] = true
+	p.mu.Unlock()
 	defer func() {
 		if err != nil && t.sent {
 			p.unsettled = &failedTxn{producerID: pid, epoch: epoch, uncertain: errors.Is(err, ErrCommitUncertain)}
