@@ -162,18 +162,27 @@ func rebuildMatchesOldStates(t *testing.T, cluster *kafkatest.Cluster, stateTopi
 	if rc := run([]string{"rebuild-state"}, &out, &errs); rc != 0 {
 		t.Fatalf("rebuild-state: rc %d: %s%s", rc, out.String(), errs.String())
 	}
-	ctx := kafkatest.Context(t, time.Minute)
-	recs, err := cluster.ReadCommitted(ctx, t, stateTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The transaction's markers reach the partitions after its commit returned (on a busy
+	// machine, visibly later): read again until the rebuilt states show, at most 2 minutes.
+	ctx := kafkatest.Context(t, 2*time.Minute)
 	got := map[string]string{}
-	for _, r := range recs {
-		s, err := codec.Decode(r.Value)
+	for {
+		recs, err := cluster.ReadCommitted(ctx, t, stateTopic)
 		if err != nil {
-			t.Fatalf("rebuilt state %s: %v", r.Key, err)
+			t.Fatalf("%v (rebuilt states so far %v, want the old build's %v)", err, got, want)
 		}
-		got[string(r.Key)] = stateSummary(s)
+		got = map[string]string{}
+		for _, r := range recs {
+			s, err := codec.Decode(r.Value)
+			if err != nil {
+				t.Fatalf("rebuilt state %s: %v", r.Key, err)
+			}
+			got[string(r.Key)] = stateSummary(s)
+		}
+		if maps.Equal(got, want) || len(got) >= len(want) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	if !maps.Equal(got, want) {
 		t.Fatalf("rebuilt states (%s):\n%v\nwant the old build's:\n%v", strings.TrimSpace(out.String()), got, want)
