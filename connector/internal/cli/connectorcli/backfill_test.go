@@ -162,7 +162,14 @@ func TestRebuildState(t *testing.T) {
 		t.Fatalf("rebuild-state said %q", out.String())
 	}
 	// Each state written names its owner as the connector's own records do.
-	recs, err := b.cluster.ReadCommitted(ctx, t, b.topics.State)
+	// rebuild-state's commit markers reach the partitions after its commit returned (seen
+	// empty in a CI run): read again until the 10 states show, at most 2 minutes.
+	rctx := kafkatest.Context(t, 2*time.Minute)
+	recs, err := b.cluster.ReadCommitted(rctx, t, b.topics.State)
+	for err == nil && len(recs) < 10 && rctx.Err() == nil {
+		time.Sleep(500 * time.Millisecond)
+		recs, err = b.cluster.ReadCommitted(rctx, t, b.topics.State)
+	}
 	if err != nil || len(recs) != 10 {
 		t.Fatalf("state topic after rebuild-state: %d records, %v", len(recs), err)
 	}
