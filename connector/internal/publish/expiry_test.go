@@ -49,18 +49,25 @@ func change(id int64) []publish.Change {
 		Events: []events.Encoded{{Key: events.Key(id), Value: []byte{0xC3, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}}}}}
 }
 
-// committedStateKeys reads the state topic's committed keys.
+// committedStateKeys reads the state topic's committed keys, again until key "3" (the last
+// commit of each test) shows or 2 minutes pass: a commit's markers land after it returned.
 func committedStateKeys(t *testing.T, e *env) map[string]bool {
 	t.Helper()
-	recs, err := e.cluster.ReadCommitted(kafkaCtx(t), t, e.topics.State)
-	if err != nil {
-		t.Fatal(err)
+	ctx := kafkaCtx(t)
+	for {
+		recs, err := e.cluster.ReadCommitted(ctx, t, e.topics.State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]bool{}
+		for _, r := range recs {
+			keys[string(r.Key)] = true
+		}
+		if keys["3"] || ctx.Err() != nil {
+			return keys
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	keys := map[string]bool{}
-	for _, r := range recs {
-		keys[string(r.Key)] = true
-	}
-	return keys
 }
 
 // TestForgottenProducerIDIsNotAFence: after the broker forgot an idle transactional id, the
