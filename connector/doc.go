@@ -18,7 +18,8 @@
 // Everything under connector/internal is private to this module. What other modules may
 // import is deliberate:
 //
-//   - connector/cli: the three commands' entry points (cmd/* are three-line mains);
+//   - connector/cli/connector, connector/cli/sim, connector/cli/bench: one entry point per
+//     command (cmd/* are three-line mains), so each binary links only what it runs;
 //   - schemas: the events' Avro schemas (.avsc), embedded;
 //   - connector/events: the consumer-side decoder of the events topic (both framings);
 //   - cmd/partoo-connector, cmd/partoo-sim, cmd/partoo-bench: the commands.

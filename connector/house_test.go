@@ -15,13 +15,15 @@ import (
 // publicPackages are the packages other modules may import, each for a reason (docs: the
 // "Public surface" section of connector/doc.go). A new one must be added here deliberately.
 var publicPackages = map[string]string{
-	"cmd/partoo-bench":     "a command",
-	"cmd/partoo-connector": "a command",
-	"cmd/partoo-sim":       "a command",
-	"connector":            "the map of the house (documentation only)",
-	"connector/cli":        "the commands' entry points, so the mains stay three lines",
-	"connector/events":     "the consumer-side decoder of the events topic",
-	"schemas":              "the Avro schemas (.avsc), embedded",
+	"cmd/partoo-bench":        "a command",
+	"cmd/partoo-connector":    "a command",
+	"cmd/partoo-sim":          "a command",
+	"connector":               "the map of the house (documentation only)",
+	"connector/cli/bench":     "partoo-bench's entry point, so its main stays three lines",
+	"connector/cli/connector": "partoo-connector's entry point, so its main stays three lines",
+	"connector/cli/sim":       "partoo-sim's entry point, so its main stays three lines",
+	"connector/events":        "the consumer-side decoder of the events topic",
+	"schemas":                 "the Avro schemas (.avsc), embedded",
 }
 
 // tables are production functions allowed over maxFuncLines: declarative tables, one entry a
@@ -149,6 +151,34 @@ func TestTheDiffLinksNoIO(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		if dep == "net/http" || dep == "crypto/tls" || strings.HasPrefix(dep, "github.com/twmb/") {
 			t.Errorf("connector/internal/diff links %s", dep)
+		}
+	}
+}
+
+// TestTheHouseCommandsLinkOnlyWhatTheyRun: the connector binary links no benchmark (the bench
+// CLI, the bench packages, golang.org/x/image for the plot) — its demo embeds the simulator,
+// nothing more — and the simulator links neither of the other two commands.
+func TestTheHouseCommandsLinkOnlyWhatTheyRun(t *testing.T) {
+	const mod = "github.com/partoo-connector/partoo-connector/"
+	forbidden := map[string][]string{
+		"partoo-connector": {mod + "connector/internal/cli/benchcli", mod + "connector/internal/bench/", "golang.org/x/image"},
+		"partoo-sim":       {mod + "connector/internal/cli/benchcli", mod + "connector/internal/cli/connectorcli"},
+	}
+	for cmd, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", "../cmd/"+cmd).Output()
+		if err != nil {
+			t.Fatalf("go list -deps ../cmd/%s: %v", cmd, err)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 10 {
+			t.Fatalf("go list -deps ../cmd/%s listed %d packages: %q", cmd, len(deps), deps)
+		}
+		for _, dep := range deps {
+			for _, b := range bad {
+				if dep == b || strings.HasPrefix(dep, b+"/") || (strings.HasSuffix(b, "/") && strings.HasPrefix(dep, b)) {
+					t.Errorf("cmd/%s links %s", cmd, dep)
+				}
+			}
 		}
 	}
 }

@@ -8,7 +8,7 @@ package main
 import (
 	"os"
 
-	"github.com/partoo-connector/partoo-connector/connector/cli"
+	"github.com/partoo-connector/partoo-connector/connector/cli/bench"
 )
 
-func main() { os.Exit(cli.Bench(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(bench.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/partoo-connector/partoo-connector/connector/cli"
+	"github.com/partoo-connector/partoo-connector/connector/cli/sim"
 )
 
-func main() { os.Exit(cli.Simulator(os.Args[1:], os.Stderr)) }
+func main() { os.Exit(sim.Main(os.Args[1:], os.Stderr)) }
