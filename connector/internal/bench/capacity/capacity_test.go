@@ -13,7 +13,9 @@ import (
 
 // TestCapacityMeasuresTheShippedBinary runs a short capacity step (two organisations) with the
 // binary built from this tree: the figures come from the process and the simulators, not made
-// up — the process used CPU and memory, each organisation made requests, none was throttled.
+// up — the process used CPU and memory (its peak at least its steady resident set), each
+// organisation made requests, none was throttled, it held connections to the broker and its
+// /metrics named its goroutines.
 func TestCapacityMeasuresTheShippedBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the connector binary for about 25 s")
@@ -32,8 +34,11 @@ func TestCapacityMeasuresTheShippedBinary(t *testing.T) {
 	}
 	s := steps[0]
 	t.Logf("%+v", s)
-	if s.Organizations != 2 || s.CPUCores <= 0 || s.RSSMiB < 5 || s.MinRequestsPerMinute <= 0 || s.Throttled != 0 {
+	if s.Organizations != 2 || s.Run != 1 || s.CPUCores <= 0 || s.RSSMiB < 5 || s.MinRequestsPerMinute <= 0 || s.Throttled != 0 {
 		t.Errorf("implausible step: %+v", s)
+	}
+	if s.PeakRSSMiB < s.RSSMiB || s.Requests <= 0 || s.CPUPerRequestMs <= 0 || s.BrokerConnections < 1 || s.Goroutines < 10 {
+		t.Errorf("implausible process figures: %+v", s)
 	}
 	// A budget of 270/minute cannot be exceeded: more would mean the rates are miscounted.
 	if s.MedianRequestsPerMinute > 1.2*capacity.FullBudget {
