@@ -103,8 +103,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rtConnector := fs.String("connector", "", "with -realtime or -capacity: the partoo-connector binary to run")
 	rtDuration := fs.Duration("realtime-duration", 5*time.Minute, "with -realtime: how long the connector runs")
 	capRun := fs.Bool("capacity", false, "instead: organisations per replica (the connector binary with an organisations file of N organisations at full budget each, the Kafka broker of KAFKA_BROKERS); writes capacity.md")
-	capSteps := fs.String("capacity-organizations", "1,10,50,100", "with -capacity: the organisation counts to measure")
-	capMeasure := fs.Duration("capacity-measure", 90*time.Second, "with -capacity: the measured window of each count (after 45 s of warm-up)")
+	capSteps := fs.String("capacity-organizations", "1,10,100,200", "with -capacity: the organisation counts to measure")
+	capMeasure := fs.Duration("capacity-measure", 120*time.Second, "with -capacity: the measured window of each run of a count")
+	capWarmup := fs.Duration("capacity-warmup", 45*time.Second, "with -capacity: the warm-up before each window (the start and the first snapshots)")
+	capRuns := fs.Int("capacity-runs", 1, "with -capacity: consecutive runs of each count, each reported (e.g. 3)")
 	only := fs.String("only", "", "run only the jobs whose name (section/strategy/order/latency) matches this regular expression")
 	out := fs.String("out", "", "directory for freshness.md and freshness.png (default: print the report only)")
 	fs.Usage = func() {
@@ -146,11 +148,15 @@ flags:
 	}
 	if *capRun {
 		steps, err := parseSteps(*capSteps)
+		if err == nil && (*capRuns < 1 || *capMeasure <= 0 || *capWarmup <= 0) {
+			err = errors.New("-capacity-runs, -capacity-measure and -capacity-warmup must be positive")
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "partoo-bench:", err)
 			return 2
 		}
-		return runCapacity(capacity.Setup{Connector: *rtConnector, Brokers: brokers(), Organizations: steps, Measure: *capMeasure}, *out, stdout, stderr)
+		return runCapacity(capacity.Setup{Connector: *rtConnector, Brokers: brokers(), Organizations: steps, Runs: *capRuns,
+			Warmup: *capWarmup, Measure: *capMeasure}, commandLine(args), *out, stdout, stderr)
 	}
 	if *rt {
 		return runRealtime(realtime.Setup{Connector: *rtConnector, Brokers: brokers(), Duration: *rtDuration, Seed: setup.Seed},
