@@ -73,11 +73,14 @@ bench-realtime:
 	$(GO) build -o bin/partoo-bench ./cmd/partoo-bench
 	deploy/local-kafka/with-kafka.sh bin/partoo-bench -realtime -connector bin/partoo-connector -out cmd/partoo-bench/results
 
-# make bench-capacity — organisations per replica (~11 min): the connector binary with an
-# organisations file of 1, 10, 50 and 100 organisations at full budget each, against a real
-# Kafka broker; rewrites cmd/partoo-bench/results/capacity.md (quoted in docs/benchmarks.md).
+# make bench-capacity — organisations per replica (~12 min): the connector binary with an
+# organisations file of 1, 10, 100 and 200 organisations at full budget each, against a real
+# Kafka broker, 45 s of warm-up then a 120 s window each; rewrites
+# cmd/partoo-bench/results/capacity.md (quoted in docs/benchmarks.md). Three runs of each step:
+# make bench-capacity CAPACITY_FLAGS='-capacity-runs 3' (~36 min).
+CAPACITY_FLAGS ?=
 .PHONY: bench-capacity
 bench-capacity:
 	$(GO) build -o bin/partoo-connector ./cmd/partoo-connector
 	$(GO) build -o bin/partoo-bench ./cmd/partoo-bench
-	deploy/local-kafka/with-kafka.sh bin/partoo-bench -capacity -connector bin/partoo-connector -out cmd/partoo-bench/results
+	deploy/local-kafka/with-kafka.sh bin/partoo-bench -capacity -connector bin/partoo-connector -out cmd/partoo-bench/results $(CAPACITY_FLAGS)
