@@ -99,6 +99,15 @@ func (c *KafkaConfig) validate() Errors {
 	if c.KafkaLeaseSessionTimeout < 6*time.Second || c.KafkaLeaseSessionTimeout > 5*time.Minute {
 		bad("KAFKA_LEASE_SESSION_TIMEOUT", "must be between 6s and 5m (brokers refuse a shorter session: group.min.session.timeout.ms is 6s by default)")
 	}
+	switch strings.ToLower(c.KafkaCompression) {
+	case "zstd", "lz4", "snappy", "gzip", "none":
+		c.KafkaCompression = strings.ToLower(c.KafkaCompression)
+	default:
+		bad("KAFKA_COMPRESSION", fmt.Sprintf("%q is not zstd, lz4, snappy, gzip or none", c.KafkaCompression))
+	}
+	if c.KafkaClientID == "" || strings.ContainsAny(c.KafkaClientID, " \t\n") {
+		bad("KAFKA_CLIENT_ID", "must be set, without spaces")
+	}
 	if c.KafkaEventsPartitions < 1 {
 		bad("KAFKA_EVENTS_PARTITIONS", "must be at least 1")
 	}

@@ -24,9 +24,14 @@ type Liveness struct {
 	// without the Deployment's KAFKA_TRANSACTIONAL_ID), a connector that wrote it lately may be
 	// alive.
 	StateTopic string
-	// Groups are the connector's lease and presence groups: a running connector is a member,
-	// even idle.
+	// Groups are the connector's lease group and the presence group of releases before the
+	// process presence group: a running connector is a member, even idle.
 	Groups []string
+	// PresenceGroups are the process presence groups that may list the transactional id: a
+	// running connector's process is a member whose metadata lists it, even idle. One
+	// organisation's process is in <its id>.presence; an organisation of a file, whose id is
+	// <KAFKA_TRANSACTIONAL_ID>.<name>, is listed by its process in <KAFKA_TRANSACTIONAL_ID>.presence.
+	PresenceGroups []string
 	// Watch is how long the id's transactions are watched; Window how recent a transaction
 	// (or a write to the state topic) must be to count as a live connector's.
 	Watch, Window time.Duration
@@ -37,17 +42,36 @@ type Liveness struct {
 func LivenessOf(cfg *config.KafkaConfig, watch, window time.Duration) Liveness {
 	txn := cfg.KafkaTransactionalID
 	return Liveness{TransactionalID: txn, StateTopic: cfg.KafkaStateTopic,
-		Groups: []string{lease.DefaultGroup(txn), lease.PresenceGroup(txn)}, Watch: watch, Window: window}
+		Groups: []string{lease.DefaultGroup(txn), lease.PresenceGroup(txn)}, PresenceGroups: processPresenceGroups(txn),
+		Watch: watch, Window: window}
+}
+
+// processPresenceGroups are the process presence groups that may list txn: its own, and that of
+// the file deployment it may be an organisation of (txn without its last ".<name>").
+func processPresenceGroups(txn string) []string {
+	groups := []string{lease.PresenceGroup(txn)}
+	if i := strings.LastIndex(txn, "."); i > 0 {
+		groups = append(groups, lease.PresenceGroup(txn[:i]))
+	}
+	return groups
 }
 
 // NoLiveConnector returns an error when a connector of l's transactional id may be alive:
 // writing with the id would fence it. It looks at what Kafka knows over a window, not at one
-// instant: members of its lease and presence groups, a recent write to its state topic, and
+// instant: members of its lease and presence groups (a process presence member listing the id), a recent write to its state topic, and
 // the id's transactions — one open, one started or ended while watching for l.Watch, or one
 // started within l.Window.
 func NoLiveConnector(ctx context.Context, adm *kadm.Client, l Liveness) error {
 	txn := l.TransactionalID
 	members, err := lease.Members(ctx, adm, l.Groups...)
+	for _, g := range l.PresenceGroups {
+		if err != nil {
+			break
+		}
+		var present []string
+		present, err = lease.Present(ctx, adm, g, txn)
+		members = append(members, present...)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot tell whether a connector of %s runs (describing its groups: %v); refusing to write with its transactional id", txn, err)
 	}

@@ -13,10 +13,10 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/tables"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/budget"
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/cluster"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/events"
 	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
@@ -50,27 +50,33 @@ type Engine struct {
 	tables      *tables.Codec
 	convs       *tables.Conversations
 	subjects    atomic.Pointer[map[string]uint32] // registered subject → schema id
-	starting    atomic.Pointer[string]            // why Run is not ready yet (nil: restoring the state)
 	otherWriter atomic.Pointer[otherWriter]       // another producer of the state topic (writers.go)
-	standby     atomic.Bool                       // waiting for the lease held by another instance
+	// life is the engine's one state value — its phase (starting, standby, restoring,
+	// running, Kafka down, reloading, stopped) — changed only by events through next
+	// (phase.go); Readiness and Status read it.
+	life lifeCycle
 	// signals tracks resnapshot requests from the signal topic.
 	signals *signal.Tracker
 
-	idx     atomic.Pointer[state.Index]
-	ready   atomic.Bool // the state is restored
-	kafkaOK atomic.Bool // the last transaction committed (or Kafka answered since a failure)
-	// kafkaDown is set while Kafka does not answer the watch's ping: not ready, degraded, and
-	// no walk starts (the budget is kept rather than spent on walks that cannot commit).
-	kafkaDown atomic.Pointer[outage]
-	lost      atomic.Pointer[state.TopicMissingError]
-	reload    atomic.Bool // a commit's outcome is unknown: re-read the state before going on
-	walks     atomic.Int64
+	idx atomic.Pointer[state.Index]
+	// lost is a topic the process's watch found missing, handed to the committer (topicLost).
+	lost  atomic.Pointer[state.TopicMissingError]
+	walks atomic.Int64
 	// eventsMax is the most one event record may take: the events topic's max.message.bytes,
 	// capped by the producer's limit (read at start).
-	eventsMax  atomic.Int64
-	refreshing atomic.Bool  // refreshEventsMaxBytes is running
-	adm        *kadm.Client // during Run
-	watching   watching     // since when the scope is watched: the snapshot rule
+	eventsMax atomic.Int64
+	// refreshMax: Kafka refused a record as too large; the events topic's limit is read again
+	// before the next commit (beforeCommit).
+	refreshMax atomic.Bool
+	// member is the engine's membership of the process's Kafka layer while it writes.
+	member atomic.Pointer[cluster.Member]
+	// kc is the process's Kafka layer (Options.Cluster, or the engine's own: ownCluster);
+	// adm its admin client.
+	kc         *cluster.Cluster
+	ownCluster bool
+	adm        *kadm.Client
+	writing    time.Time // when writing began: producers of the state topic since are this one's or another writer's
+	watching   watching  // since when the scope is watched: the snapshot rule
 }
 
 // New validates opt and builds the connector. It starts the Kafka producer's goroutines but
@@ -112,24 +118,34 @@ func New(opt Options) (*Engine, error) {
 		c.sched = smart
 	}
 	c.signals = c.newSignals()
+	var err error
+	if c.kc = opt.Cluster; c.kc == nil {
+		if c.kc, err = cluster.New(cluster.Config{Kafka: opt.Kafka, Logger: opt.Logger, PresenceGroup: lease.PresenceGroup(opt.TransactionalID),
+			PresenceTopic: opt.Lease.Topic, ReplicationFactor: opt.Topics.ReplicationFactor}); err != nil {
+			return nil, err
+		}
+		c.ownCluster = true
+	}
+	c.adm = c.kc.Admin()
 	pub, err := publish.New(publish.Config{
-		Base: opt.Kafka, TransactionalID: opt.TransactionalID,
+		Base: c.kc.ProducerOpts(opt.Organization, opt.TransactionalID), Admin: c.adm, TransactionalID: opt.TransactionalID,
 		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State, StateHeaders: c.owner.Header(),
 		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
 		EventsMaxBytes: func() int32 { return int32(c.eventMaxBytes()) },
 		Logger:         opt.Logger.With("component", "publish"),
 	})
 	if err != nil {
+		c.closeCluster()
 		return nil, err
 	}
 	c.pub = pub
 	c.idx.Store(state.NewIndex()) // replaced by the restore
 	if c.stateCodec, err = state.NewCodec(); err != nil {
-		pub.Close()
+		c.Close()
 		return nil, err
 	}
 	if c.events, err = events.NewCodec(); err != nil {
-		pub.Close()
+		c.Close()
 		return nil, err
 	}
 	if opt.SchemaRegistry.URL != "" {
@@ -139,18 +155,18 @@ func New(opt Options) (*Engine, error) {
 		}
 	}
 	if c.tables, err = tables.NewCodec(); err != nil {
-		pub.Close()
+		c.Close()
 		return nil, err
 	}
 	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
 		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: []pipeline.Hook{stepHooks{c}}, Diff: opt.Diff,
-		Resnapshot: c.signals.Pending, Fill: c.signals.PendingFill, EventMaxBytes: c.eventMaxBytes,
+		Published: c.published, Resnapshot: c.signals.Pending, Fill: c.signals.PendingFill, EventMaxBytes: c.eventMaxBytes,
 		Context: c.convs.Context, Watch: c.watchFor, Organization: opt.OrganizationID, OrganizationName: opt.Organization,
 		Tables: &pipeline.Tables{Codec: c.tables, MessagesTopic: opt.Topics.MessagesTable.Name,
 			ConversationsTopic: opt.Topics.ConversationsTable.Name, Conversations: c.convs,
 			Organization: opt.OrganizationID, ConsumerContact: opt.ConsumerContact}})
 	if err != nil {
-		pub.Close()
+		c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -163,19 +179,16 @@ func New(opt Options) (*Engine, error) {
 // a misconfigured, missing or corrupt topic. The goroutine that calls Run picks and walks the
 // conversations; others watch health and the topics, and read the signal topic.
 func (c *Engine) Run(ctx context.Context) error {
-	defer c.pub.Close()
+	defer c.Close()
+	if c.ownCluster {
+		c.kc.Start()
+	}
 	if err := c.checkAPI(ctx); err != nil {
 		return err
 	}
 	if err := c.registerSchemas(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
-	admCl, err := kgo.NewClient(c.opt.Kafka...)
-	if err != nil {
-		return err
-	}
-	defer admCl.Close()
-	c.adm = kadm.NewClient(admCl)
 	began := time.Now()
 	if err := c.startupStep(ctx, began, "creating or checking the topics", func(ctx context.Context) error {
 		return state.EnsureTopics(ctx, c.adm, c.opt.Topics)
@@ -204,7 +217,7 @@ func (c *Engine) writeWhileLeased(ctx context.Context) error {
 		return err
 	}
 	defer l.Close()
-	c.standby.Store(true)
+	c.on(event{kind: evStandby})
 	c.opt.Metrics.SetLeader(false)
 	c.log.Info("standby: waiting for the lease (another instance may be the writer)", "lease_topic", c.opt.Lease.Topic, "group", c.opt.Lease.Group)
 	select {
@@ -212,7 +225,7 @@ func (c *Engine) writeWhileLeased(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	c.standby.Store(false)
+	c.on(event{kind: evRestoring})
 	c.opt.Metrics.SetLeader(true)
 	hctx, stopped := l.Holder(ctx)
 	defer stopped() // before Close: the next holder starts once this one stopped writing
@@ -226,13 +239,11 @@ func (c *Engine) writeWhileLeased(ctx context.Context) error {
 // write initialises the transactional producer — which fences any earlier writer with the same
 // id —, restores the state and walks until ctx ends.
 func (c *Engine) write(ctx context.Context) error {
-	if p, err := lease.JoinPresence(ctx, lease.Config{Kafka: c.opt.Kafka, Topic: c.opt.Lease.Topic,
-		Group: lease.PresenceGroup(c.opt.TransactionalID), ReplicationFactor: c.opt.Topics.ReplicationFactor}); err != nil {
-		c.log.Warn("cannot join the presence group; tools such as rebuild-state cannot see that this connector runs (grant Read on the group and Create/Describe on the lease topic)",
-			"group", lease.PresenceGroup(c.opt.TransactionalID), "topic", c.opt.Lease.Topic, "err", err)
-	} else {
-		defer p.Close()
-	}
+	c.writing = time.Now()
+	c.on(event{kind: evRestoring})
+	m := c.join()
+	c.member.Store(m)
+	defer func() { c.member.Store(nil); m.Leave() }()
 	if err := c.startupStep(ctx, time.Now(), "registering the transactional id (InitProducerID)", c.pub.Init); err != nil || ctx.Err() != nil {
 		return err
 	}
@@ -240,15 +251,12 @@ func (c *Engine) write(ctx context.Context) error {
 		return err
 	}
 	c.requestTableFill(ctx)
-	c.kafkaOK.Store(true)
-	c.setReady(true)
-	defer c.setReady(false)
+	c.on(event{kind: evRunning})
+	defer c.on(event{kind: evStopped})
 	wctx, stopWatch := context.WithCancel(ctx)
 	signalsDone := make(chan struct{})
 	go c.watch(wctx)
-	go c.watchSnapshot(wctx)
-	go c.watchKafka(wctx)
-	go func() { defer close(signalsDone); c.signals.Serve(wctx, c.adm) }()
+	go func() { defer close(signalsDone); c.signals.Serve(wctx, c.adm, c.signalReader(m)) }()
 	defer func() { stopWatch(); <-signalsDone; c.health.flushSkips() }()
 
 	runner, err := pipeline.NewRunner(pipeline.RunnerConfig{Step: c.step, Scheduler: c.sched, Budget: c.Budget(),
@@ -262,16 +270,21 @@ func (c *Engine) write(ctx context.Context) error {
 	return nil
 }
 
-// beforeCommit runs on the committer's goroutine before each batch: a lost topic is handled
-// (stop, or recreate and re-snapshot), and after a commit whose outcome is unknown the state
+// beforeCommit runs on the committer's goroutine before each batch: the events topic's limit
+// is read again after Kafka refused a record as too large, a lost topic is handled (stop, or
+// recreate and re-snapshot), and after a commit whose outcome is unknown the state
 // is re-read from Kafka before anything else commits.
 func (c *Engine) beforeCommit(ctx context.Context) error {
+	if c.refreshMax.Swap(false) {
+		c.readEventsMaxBytes(ctx)
+		c.pub.Reset()
+	}
 	if lost := c.lost.Swap(nil); lost != nil {
 		if err := c.topicLost(ctx, lost); err != nil {
 			return err
 		}
 	}
-	for c.reload.Load() {
+	for c.life.get().phase == PhaseReloading {
 		err := c.reloadState(ctx)
 		switch {
 		case err == nil:
@@ -289,32 +302,42 @@ func (c *Engine) beforeCommit(ctx context.Context) error {
 	return nil
 }
 
-// Readiness says why the connector is not ready (nil when it is).
-func (c *Engine) Readiness() error {
-	switch {
-	case c.standby.Load():
-		return nil // a hot standby is ready to take over
-	case !c.ready.Load():
-		if why := c.starting.Load(); why != nil {
-			return errors.New(*why)
-		}
-		return errors.New("restoring the state")
-	case c.kafkaDown.Load() != nil:
-		return errors.New(c.kafkaDown.Load().String())
-	case !c.kafkaOK.Load():
-		return errors.New("Kafka transactions are failing (see /status and the log)")
+// Readiness says why the connector is not ready (nil when it is): its phase says.
+func (c *Engine) Readiness() error { return c.life.get().readiness() }
+
+// Phase returns the engine's phase and since when.
+func (c *Engine) Phase() (Phase, time.Time) {
+	l := c.life.get()
+	return l.Phase(), l.since
+}
+
+// on applies an event to the engine's life, and tells the metrics when readiness changed.
+func (c *Engine) on(ev event) (before, after life) {
+	before, after = c.life.on(ev)
+	if (before.readiness() == nil) != (after.readiness() == nil) {
+		c.opt.Metrics.SetReady(after.readiness() == nil)
 	}
-	return nil
+	return before, after
 }
 
 // Close releases an engine that will not Run (its producer); Run closes it itself.
-func (c *Engine) Close() { c.pub.Close() }
+func (c *Engine) Close() {
+	c.pub.Close()
+	c.closeCluster()
+}
+
+// closeCluster closes the engine's own Kafka layer (never the process's).
+func (c *Engine) closeCluster() {
+	if c.ownCluster {
+		c.kc.Close()
+	}
+}
 
 // KafkaStats returns the transactional producer's cumulative counts.
 func (c *Engine) KafkaStats() publish.Stats { return c.pub.Stats() }
 
 // Ping checks that Kafka answers.
-func (c *Engine) Ping(ctx context.Context) error { return c.pub.Ping(ctx) }
+func (c *Engine) Ping(ctx context.Context) error { return c.kc.Client().Ping(ctx) }
 
 // Index returns the recorded state of every tracked conversation.
 func (c *Engine) Index() *state.Index { return c.idx.Load() }
@@ -362,11 +385,12 @@ func (c *Engine) Status() status.Report {
 			}
 		}
 	}
-	switch down := c.kafkaDown.Load(); {
-	case c.standby.Load():
-	case down != nil:
-		r.Reasons = append(r.Reasons, down.String())
-	case c.ready.Load() && !c.kafkaOK.Load():
+	l := c.life.get()
+	switch {
+	case l.phase == PhaseStandby:
+	case l.down != nil:
+		r.Reasons = append(r.Reasons, l.down.String())
+	case l.writing() && (l.failing || l.phase == PhaseReloading):
 		r.Reasons = append(r.Reasons, "Kafka transactions are failing (partoo_connector_transaction_failures_total says why; the log has each error)")
 	}
 	if o := c.otherWriter.Load(); o != nil && time.Since(o.at) < otherWriterMemory {
@@ -375,10 +399,15 @@ func (c *Engine) Status() status.Report {
 	if len(r.Reasons) > 0 {
 		r.Status = "degraded"
 	}
+	r.Phase = string(l.Phase())
+	if !l.since.IsZero() {
+		since := l.since
+		r.PhaseSince = &since
+	}
 	c.clockStatus(&r)
 	if c.opt.Lease.Enabled {
 		r.Role = "active"
-		if c.standby.Load() {
+		if l.phase == PhaseStandby {
 			r.Role = "standby"
 		}
 	}
@@ -392,8 +421,3 @@ func (c *Engine) Status() status.Report {
 }
 
 func (c *Engine) knownIDs() []int64 { return c.Index().IDs() }
-
-func (c *Engine) setReady(v bool) {
-	c.ready.Store(v)
-	c.opt.Metrics.SetReady(c.Readiness() == nil)
-}

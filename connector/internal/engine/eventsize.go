@@ -31,18 +31,3 @@ func (c *Engine) readEventsMaxBytes(ctx context.Context) {
 	c.eventsMax.Store(int64(limit))
 	c.log.Info("events topic record limit", "topic", c.opt.Topics.Events, "max_message_bytes", n, "producer_max_bytes", publish.ProducerMaxBytes, "event_max_bytes", limit)
 }
-
-// refreshEventsMaxBytes re-reads the events topic's max.message.bytes after Kafka refused a
-// record (the topic's limit may have been lowered since the start), then has the producer
-// rebuilt so that its batches follow the new limit; the refused conversation's next walk cuts
-// its events to fit. In the background; one at a time.
-func (c *Engine) refreshEventsMaxBytes() {
-	if c.adm == nil || !c.refreshing.CompareAndSwap(false, true) {
-		return
-	}
-	go func() {
-		defer c.refreshing.Store(false)
-		c.readEventsMaxBytes(context.Background())
-		c.pub.Reset()
-	}()
-}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -31,7 +30,7 @@ func (h stepHooks) OnWalked(r pipeline.Report) {
 			c.health.doubted("record_refused", r.ConversationID)
 			c.log.Error("Kafka refused records of this conversation; the rest of its batch was published without it, and it is walked again later (backing off)",
 				"conversation_id", r.ConversationID, "err", r.Err)
-			c.refreshEventsMaxBytes()
+			c.refreshMax.Store(true) // read again before the next commit (beforeCommit)
 		}
 		return // the transaction's failure is logged once, by Transaction
 	case pipeline.ResultPartial:
@@ -101,16 +100,12 @@ func countAttr(r pipeline.Report) any {
 	return r.Count
 }
 
-// OnTransaction implements pipeline.HookTransaction.
+// OnTransaction implements pipeline.HookTransaction: it counts aborted transactions by reason
+// (the policy is published, a call).
 func (h stepHooks) OnTransaction(_ int, err error) {
-	if err == nil {
-		h.c.kafkaCommitted()
-		return
+	if err != nil {
+		h.c.opt.Metrics.Aborted(publishFailure(err))
 	}
-	h.c.opt.Metrics.Aborted(publishFailure(err))
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	h.c.kafkaFailed(ctx, err)
 }
 
 // committed feeds the metrics and the health watch: events by type and their detection lag

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/clock"
+	"github.com/partoo-connector/partoo-connector/connector/internal/cluster"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
@@ -49,6 +50,11 @@ type Options struct {
 
 	// Kafka are the connection options (seed brokers, TLS, SASL) of every client. Required.
 	Kafka []kgo.Opt
+	// Cluster is the process's Kafka layer, shared by every organisation of the process
+	// (package cluster): its admin client, liveness, topic and producer watches, signal reader,
+	// presence member and compressor. nil: the engine builds its own from Kafka, started and
+	// closed by Run.
+	Cluster *cluster.Cluster
 	// Topics names the events and state topics, the table topics ("": not written), and how
 	// to create them. Required: the events and state names.
 	Topics state.Topics

@@ -81,7 +81,7 @@ func (c *Engine) reloadState(ctx context.Context) error {
 	if err := c.restore(ctx); err != nil {
 		return err
 	}
-	c.reload.Store(false)
+	c.on(event{kind: evReloaded})
 	c.log.Warn("state re-read from Kafka to the committed end after a transaction whose outcome or producer Kafka could not vouch for")
 	return nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/partoo-connector/partoo-connector/connector/internal/cluster"
 
 	"github.com/partoo-connector/partoo-connector/connector/internal/pipeline"
 	"github.com/partoo-connector/partoo-connector/connector/internal/signal"
@@ -12,7 +15,7 @@ import (
 // newSignals returns the tracker of this engine's resnapshot requests (package signal).
 func (c *Engine) newSignals() *signal.Tracker {
 	return signal.NewTracker(signal.Config{
-		Kafka: c.opt.Kafka, Topic: signal.Topic(c.opt.Topics.State), Group: signal.Group(c.opt.TransactionalID),
+		Topic: signal.Topic(c.opt.Topics.State), Group: signal.Group(c.opt.TransactionalID),
 		Clock: c.opt.Clock, Log: c.log, RateLog: c.health.rlog,
 		Hint:  func(id int64) { c.sched.Hint(id) },
 		Known: c.knownIDs,
@@ -72,4 +75,19 @@ func (c *Engine) requestTableFill(ctx context.Context) {
 	}
 	c.log.Info("the messages table is empty but the state is not (an upgrade?): filling it from the walks, without events",
 		"topic", table, "request", s.ID)
+}
+
+// join joins the process's Kafka layer for the time the engine writes: it hears Kafka's state,
+// its topics' metadata and its state topic's producers, and its transactional id is listed in
+// the presence group.
+func (c *Engine) join() *cluster.Member {
+	return c.kc.Join(cluster.Org{Name: c.opt.Organization, Topics: c.opt.Topics.Names(), StateTopic: c.opt.Topics.State,
+		TransactionalID: c.opt.TransactionalID, Kafka: c.kafkaChanged, Metadata: c.topicsSeen, Producers: c.producersSeen})
+}
+
+// signalReader reads the signal topic with the process's client.
+func (c *Engine) signalReader(m *cluster.Member) signal.Reader {
+	return func(from kgo.Offset, deliver func(*kgo.Record), failed func(error)) {
+		m.ReadSignals(signal.Topic(c.opt.Topics.State), from, deliver, failed)
+	}
 }

@@ -30,7 +30,7 @@ const DefaultStartupTimeout = 5 * time.Minute
 func (c *Engine) startupStep(ctx context.Context, began time.Time, what string, step func(context.Context) error) error {
 	backoff := 500 * time.Millisecond
 	var logged time.Time
-	defer c.starting.Store(nil)
+	defer c.waiting("")
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithDeadline(ctx, began.Add(c.opt.StartupTimeout))
 		err := step(actx)
@@ -52,7 +52,7 @@ func (c *Engine) startupStep(ctx context.Context, began time.Time, what string, 
 			return fmt.Errorf("%s: Kafka did not answer usefully within the start-up timeout of %s: %w", what, c.opt.StartupTimeout, err)
 		}
 		why := "waiting for Kafka: " + what + ": " + err.Error()
-		c.starting.Store(&why)
+		c.waiting(why)
 		if logged.IsZero() || time.Since(logged) >= time.Minute {
 			logged = time.Now()
 			c.log.Warn("Kafka is not ready for the start (a broker or transaction coordinator still loading?); retrying",
@@ -112,7 +112,7 @@ func (c *Engine) checkAPI(ctx context.Context) error {
 					c.client.BaseURL(), attempt, c.opt.PartooStartupTimeout, err)
 			}
 			why := fmt.Sprintf("waiting for Partoo's API to answer (PARTOO_API_URL %s)", c.client.BaseURL())
-			c.starting.Store(&why)
+			c.waiting(why)
 			c.log.Warn("Partoo's API does not answer; retrying before going on (check PARTOO_API_URL and the network)",
 				"partoo_api_url", c.client.BaseURL(), "attempt", attempt, "retry_in", backoff,
 				"gives_up_in", deadline.Sub(clk.Now()).Round(time.Second), "err", err)
@@ -138,8 +138,8 @@ func (c *Engine) registerSchemas(ctx context.Context) error {
 		return nil
 	}
 	why := "registering the event schemas with the schema registry"
-	c.starting.Store(&why)
-	defer c.starting.Store(nil)
+	c.waiting(why)
+	defer c.waiting("")
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		regs, err := c.registry.Register(ctx, c.opt.Topics.Events, c.events.Schemas())
@@ -187,7 +187,7 @@ func (c *Engine) registerSchemas(ctx context.Context) error {
 		}
 		c.opt.Metrics.SchemaRegistration("unavailable")
 		why := "waiting for the schema registry: " + err.Error()
-		c.starting.Store(&why)
+		c.waiting(why)
 		c.health.rlog.Error("registry:unavailable", "the schema registry does not answer; retrying (not ready meanwhile)",
 			"err", err, "attempt", attempt, "retry_in", backoff)
 		if clock.Sleep(ctx, c.opt.Clock, backoff) != nil {
@@ -196,3 +196,6 @@ func (c *Engine) registerSchemas(ctx context.Context) error {
 		backoff = min(2*backoff, 30*time.Second)
 	}
 }
+
+// waiting says what the start waits for ("": nothing any more); only while starting.
+func (c *Engine) waiting(why string) { c.on(event{kind: evWaiting, why: why}) }

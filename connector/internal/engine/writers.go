@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -28,34 +27,31 @@ func (o *otherWriter) String() string {
 // otherWriterMemory is how long another writer stays reported after its last write seen.
 const otherWriterMemory = 5 * time.Minute
 
-// checkOtherWriters asks the state topic's partitions which transactional producers wrote to
-// them (DescribeProducers) and reports one that is not this engine's and wrote after it began
-// writing: one ERROR line per producer id, a /status reason, a metric. Idempotent,
-// non-transactional producers (this process's tombstones of corrupt records, rebuild-state)
-// have no coordinator epoch and are not counted. A failed request says nothing.
-func (c *Engine) checkOtherWriters(ctx context.Context, since time.Time) {
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	md, err := c.adm.Metadata(dctx, c.opt.Topics.State)
-	if err != nil {
-		return
-	}
-	described, err := c.adm.DescribeProducers(dctx, md.Topics.TopicsSet())
-	if err != nil {
-		return
-	}
+// producersSeen hears which transactional producers wrote to the state topic's partitions
+// (DescribeProducers, asked every 30 s for every organisation at once by the process's Kafka
+// layer) and reports one that is not this engine's and wrote after it began writing: one
+// ERROR line per producer id, a /status reason, a metric. Idempotent, non-transactional
+// producers (this process's tombstones of corrupt records, rebuild-state) have no coordinator
+// epoch and are not counted. A report is forgotten otherWriterMemory after the last write seen.
+func (c *Engine) producersSeen(parts kadm.DescribedProducersPartitions) {
 	own := c.pub.OwnProducerIDs()
 	var found *otherWriter
-	described.EachProducer(func(p kadm.DescribedProducer) {
-		at := time.UnixMilli(p.LastTimestamp)
-		if own[p.ProducerID] || p.CoordinatorEpoch < 0 || !at.After(since) {
-			return
-		}
-		if found == nil || at.After(found.at) {
-			found = &otherWriter{producerID: p.ProducerID, partition: p.Partition, at: at}
-		}
-	})
+	for _, part := range parts {
+		part.ActiveProducers.Each(func(p kadm.DescribedProducer) {
+			at := time.UnixMilli(p.LastTimestamp)
+			if own[p.ProducerID] || p.CoordinatorEpoch < 0 || !at.After(c.writing) {
+				return
+			}
+			if found == nil || at.After(found.at) {
+				found = &otherWriter{producerID: p.ProducerID, partition: p.Partition, at: at}
+			}
+		})
+	}
 	if found == nil {
+		if o := c.otherWriter.Load(); o != nil && time.Since(o.at) >= otherWriterMemory {
+			c.otherWriter.Store(nil)
+			c.opt.Metrics.SetOtherWriter(false)
+		}
 		return
 	}
 	prev := c.otherWriter.Swap(found)

@@ -35,7 +35,11 @@ type Config struct {
 	State     *state.Codec        // default: a new codec
 	Clock     clock.Clock         // default: the wall clock
 	Hooks     []Hook              // hear each walk and transaction (HookWalked, HookTransaction)
-	Diff      diff.Options        // VanishAfterWalks
+	// Published, if set, is told each transaction's outcome (nil: committed) on the
+	// committer's goroutine, before anything else is committed: the owner's Kafka failure
+	// policy. Unlike hooks, which only observe, it decides; it must not wait on Kafka.
+	Published func(n int, err error)
+	Diff      diff.Options // VanishAfterWalks
 	// EventMaxBytes returns the most an event record may take (events.RecordSize): the events
 	// topic's max.message.bytes, or the producer's limit if lower. An event over it is
 	// published with its content cut to fit and flagged (content_truncated_from). Default:
@@ -297,6 +301,9 @@ func (s *Step) Commit(ctx context.Context, batch []*Prepared) error {
 	defer func() { s.settleConversations(convRows, refused, perr) }()
 	for len(changes) > 0 {
 		perr = s.cfg.Committer.Publish(ctx, changes)
+		if s.cfg.Published != nil {
+			s.cfg.Published(len(changes), perr)
+		}
 		hooks(s.cfg.Hooks).transaction(len(changes), perr)
 		if perr != nil && (errors.Is(perr, publish.ErrFenced) || errors.Is(perr, publish.ErrNotAuthorized) || ctx.Err() != nil) {
 			if ctx.Err() != nil {

@@ -89,8 +89,13 @@ const (
 
 // Config configures a Publisher.
 type Config struct {
-	// Base are the connection options (seed brokers, TLS, SASL).
+	// Base are the producer's connection options (seed brokers, TLS, SASL), with its client id
+	// and compression (cluster.Cluster's ProducerOpts).
 	Base []kgo.Opt
+	// Admin answers the admin requests of settling a failed transaction (hanging.go) and of
+	// confirmOwnership: the process's admin client. nil: the Publisher makes a client of its
+	// own from Base.
+	Admin *kadm.Client
 	// TransactionalID identifies this connector to Kafka: a second process with the same id
 	// fences the first. Required.
 	TransactionalID string
@@ -157,8 +162,8 @@ type Publisher struct {
 
 	mu      sync.Mutex // guards cl, admCl, rebuild and stats against Stats, Ping and Close
 	cl      *kgo.Client
-	admCl   *kgo.Client  // a plain client for the admin requests of settle
-	adm     *kadm.Client // over admCl
+	admCl   *kgo.Client  // the Publisher's own client for admin requests, when Config.Admin is nil
+	adm     *kadm.Client // Config.Admin, or over admCl
 	rebuild bool         // the producer must be rebuilt before the next transaction
 	// expired: the broker forgot the producer id; ownership is confirmed before the rebuild
 	// registers the transactional id again (confirmOwnership).
@@ -218,7 +223,6 @@ func New(cfg Config) (*Publisher, error) {
 			}
 			return eventsMax()
 		}),
-		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.NoCompression()),
 		kgo.ProducerLinger(0),
 	)
 	return &Publisher{cfg: cfg, opts: opts}, nil
@@ -238,13 +242,16 @@ func (p *Publisher) Init(ctx context.Context) error {
 		if cl, err = kgo.NewClient(p.opts...); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
-		admCl, err := kgo.NewClient(p.cfg.Base...)
-		if err != nil {
-			cl.Close()
-			return fmt.Errorf("publish: %w", err)
+		adm, admCl := p.cfg.Admin, (*kgo.Client)(nil)
+		if adm == nil {
+			if admCl, err = kgo.NewClient(p.cfg.Base...); err != nil {
+				cl.Close()
+				return fmt.Errorf("publish: %w", err)
+			}
+			adm = kadm.NewClient(admCl)
 		}
 		p.mu.Lock()
-		p.cl, p.admCl, p.adm = cl, admCl, kadm.NewClient(admCl)
+		p.cl, p.admCl, p.adm = cl, admCl, adm
 		p.mu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.EndTimeout)

@@ -69,7 +69,7 @@ func (s *Service) Readiness() error {
 }
 
 // Ping checks that Kafka answers (the engines share one cluster).
-func (s *Service) Ping(ctx context.Context) error { return s.ping.Ping(ctx) }
+func (s *Service) Ping(ctx context.Context) error { return s.kc.Client().Ping(ctx) }
 
 // Status is the one engine's report; with several, the reports of those that run here under
 // their organisation names, degraded when one is or when one is failing.

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/partoo-connector/partoo-connector/connector/internal/assign"
+	"github.com/partoo-connector/partoo-connector/connector/internal/cluster"
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
+	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 )
 
@@ -34,13 +34,17 @@ type Config struct {
 	// Versions identify each organisation's configuration (by name): Update restarts an
 	// organisation whose version changed. Unset versions never differ.
 	Versions map[string]string
+	// Cluster is the process's Kafka layer, shared by every organisation (package cluster).
+	// nil: New builds one from the first organisation's Kafka options. Run starts it; the
+	// Service closes it when Run returns (or New fails).
+	Cluster *cluster.Cluster
 }
 
 // Service runs organisations' engines: every one, or its share of a group. Create it with
 // New and call Run once; Update changes the organisations while it runs.
 type Service struct {
 	cfg     Config
-	ping    *kgo.Client
+	kc      *cluster.Cluster
 	updates chan update
 	exits   chan exit
 	began   time.Time // when the service was built: the process's uptime in /status
@@ -74,11 +78,16 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ping, err := kgo.NewClient(cfg.Engines[0].Kafka...)
-	if err != nil {
-		return nil, err
+	kc := cfg.Cluster
+	if kc == nil {
+		var err error
+		e := cfg.Engines[0]
+		if kc, err = cluster.New(cluster.Config{Kafka: e.Kafka, Logger: cfg.Logger, PresenceGroup: lease.PresenceGroup(e.TransactionalID),
+			PresenceTopic: lease.DefaultTopic(e.Topics.State), ReplicationFactor: e.Topics.ReplicationFactor}); err != nil {
+			return nil, err
+		}
 	}
-	s := &Service{cfg: cfg, ping: ping, slots: map[string]*slot{}, updates: make(chan update, 1), exits: make(chan exit), began: time.Now()}
+	s := &Service{cfg: cfg, kc: kc, slots: map[string]*slot{}, updates: make(chan update, 1), exits: make(chan exit), began: time.Now()}
 	for _, opt := range cfg.Engines {
 		sl := s.newSlot(opt, cfg.Versions[opt.Organization])
 		e, err := engine.New(sl.opt)
@@ -149,7 +158,7 @@ func (s *Service) close() {
 			sl.next = nil
 		}
 	}
-	s.ping.Close()
+	s.kc.Close()
 }
 
 // distributed reports whether the organisations are spread over a group's replicas.
@@ -181,6 +190,7 @@ func (s *Service) Update(engines []engine.Options, versions map[string]string) e
 // that fails is retried after a pause (and one fenced by another replica is released), so
 // one organisation never stops the others.
 func (s *Service) Run(ctx context.Context) error {
+	s.kc.Start()
 	var assignments <-chan []string
 	if s.distributed() {
 		m, err := assign.Join(ctx, s.cfg.Group, s.names(), s.fileDigest())
@@ -210,11 +220,11 @@ func (s *Service) Run(ctx context.Context) error {
 		case u := <-s.updates:
 			s.reconfigure(ctx, u)
 		case ex := <-s.exits:
-			if err := s.exited(ex); err != nil {
+			if err := s.exited(ctx, ex); err != nil {
 				return err
 			}
 		case <-retry.C:
-			s.retryDue(ctx)
+			_ = s.decide(ctx, input{kind: inTick})
 		}
 	}
 }
@@ -237,32 +247,9 @@ func (s *Service) names() []string {
 	return append([]string(nil), s.order...)
 }
 
-// apply makes the running organisations those of want: it stops the others first (each
-// finishes or aborts its transaction), starts the new ones, then tells the group what runs
-// (which, when that shrank, makes the member rejoin: the revocation is done).
+// apply makes the running organisations those of want (plan: inAssigned).
 func (s *Service) apply(ctx context.Context, want []string) {
-	wanted := map[string]bool{}
-	for _, n := range want {
-		wanted[n] = true
-	}
-	s.mu.Lock()
-	var stopping []*slot
-	for _, sl := range s.slots {
-		sl.assigned = wanted[sl.name]
-		if !sl.assigned && sl.running != nil {
-			stopping = append(stopping, sl)
-		}
-	}
-	s.mu.Unlock()
-	s.stopEach(stopping, "not assigned to this replica any more")
-	s.mu.Lock()
-	for _, n := range want {
-		if sl := s.slots[n]; sl != nil && sl.running == nil && !sl.failing() {
-			s.start(ctx, sl)
-		}
-	}
-	s.mu.Unlock()
-	s.tellOwned()
+	_ = s.decide(ctx, input{kind: inAssigned, want: want})
 }
 
 // tellOwned tells the group what runs here (a shrink makes the member rejoin).

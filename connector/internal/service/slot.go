@@ -86,7 +86,7 @@ func (s *Service) newSlot(opt engine.Options, version string) *slot {
 		}
 		s.holders[opt.Organization] = h
 	}
-	opt.Logger, opt.Metrics = s.cfg.Logger, h.metrics
+	opt.Logger, opt.Metrics, opt.Cluster = s.cfg.Logger, h.metrics, s.kc
 	if opt.Organization != "" {
 		opt.Logger = s.cfg.Logger.With("organization", opt.Organization)
 	}
@@ -146,12 +146,9 @@ func (s *Service) stop(sl *slot) {
 	s.mu.Unlock()
 }
 
-// exited handles an engine that returned on its own. Without a group, an error of an
-// organisation of the start stops the service (returned, naming the organisation) — except a
-// fence, which stops that organisation alone. With a group, a fenced organisation is released
-// to the group; any other error (and, without a group, a fence, or an error of an
-// organisation a file change added or changed) is retried after a pause.
-func (s *Service) exited(ex exit) error {
+// exited handles an engine that returned on its own: its slot's bookkeeping, then what plan
+// decides (planExited).
+func (s *Service) exited(ctx context.Context, ex exit) error {
 	s.mu.Lock()
 	sl := ex.s
 	if sl.running != ex.r {
@@ -163,30 +160,8 @@ func (s *Service) exited(ex exit) error {
 	sl.metrics.SetRunning(false)
 	s.finished += ex.r.eng.Walks()
 	close(ex.r.quiet)
-	if ex.err == nil {
-		s.mu.Unlock()
-		return nil
-	}
-	fenced := errors.Is(ex.err, publish.ErrFenced) || errors.Is(ex.err, lease.ErrLost)
-	if sl.fatal && !fenced {
-		s.mu.Unlock()
-		return organizationError(sl.name, ex.err)
-	}
-	if s.distributed() && fenced {
-		s.cfg.Logger.Warn("organisation fenced: another replica runs it now; released to the group", "organization", sl.name, "err", ex.err)
-		sl.assigned = false
-		m := s.member
-		s.mu.Unlock()
-		m.Release(sl.name)
-		s.tellOwned()
-		return nil
-	}
-	if time.Since(ex.r.began) > retryPauseMax {
-		sl.failures = 0 // it ran a good while: a new failure, not one more in a row
-	}
-	s.failed(sl, ex.err)
 	s.mu.Unlock()
-	return nil
+	return s.decide(ctx, input{kind: inExited, name: sl.name, err: ex.err, ranLong: time.Since(ex.r.began) > retryPauseMax})
 }
 
 // failed records a failure and when to try again. Call with s.mu held.
@@ -217,19 +192,4 @@ func stoppedReason(err error) string {
 		return "not_authorized"
 	}
 	return "other"
-}
-
-// retryDue starts the failed organisations whose pause is over.
-func (s *Service) retryDue(ctx context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, sl := range s.slots {
-		if sl.failing() && time.Now().After(sl.retryAt) {
-			sl.retryAt = time.Time{}
-			sl.metrics.SetStopped("")
-			if sl.assigned && sl.running == nil {
-				s.start(ctx, sl)
-			}
-		}
-	}
 }

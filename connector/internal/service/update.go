@@ -67,13 +67,14 @@ func (s *Service) reconfigure(ctx context.Context, u update) {
 		return
 	}
 	s.mu.Lock()
-	for _, sl := range s.slots {
-		if sl.assigned && sl.running == nil && !sl.failing() {
-			s.start(ctx, sl)
+	var assigned []string
+	for _, n := range s.order {
+		if sl := s.slots[n]; sl != nil && sl.assigned {
+			assigned = append(assigned, n)
 		}
 	}
 	s.mu.Unlock()
-	s.tellOwned()
+	_ = s.decide(ctx, input{kind: inAssigned, want: assigned}) // the new and changed ones start
 	m.SetAvailable(names, s.fileDigest())
 }
 

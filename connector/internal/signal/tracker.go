@@ -18,8 +18,6 @@ import (
 
 // Config wires a Tracker to the engine it serves.
 type Config struct {
-	// Kafka are the connection options of the signal topic's reader.
-	Kafka []kgo.Opt
 	// Topic is the signal topic (Topic(state topic)); Group holds its committed offset
 	// (Group(transactional id)).
 	Topic, Group string
@@ -125,45 +123,35 @@ func (t *Tracker) drain() {
 	}
 }
 
-// Serve reads the signal topic until ctx ends, from the offset committed for the group. The
-// group is used for its offsets only — no member joins it, so there is no rebalance to wait for
-// at start or at shutdown (one writer reads the signals: the one instance, or the lease holder).
-func (t *Tracker) Serve(ctx context.Context, adm *kadm.Client) {
+// Reader reads the signal topic from an offset, delivering every record in order and every
+// fetch error, until the organisation leaves the process's Kafka layer (cluster.Member's
+// ReadSignals).
+type Reader func(from kgo.Offset, deliver func(*kgo.Record), failed func(error))
+
+// Serve carries out the signal topic's requests until ctx ends: read (by the process's reader)
+// from the offset committed for the group, which is used for its offsets only — no member
+// joins it, so there is no rebalance to wait for at start or at shutdown (one writer reads the
+// signals: the one instance, or the lease holder).
+func (t *Tracker) Serve(ctx context.Context, adm *kadm.Client, read Reader) {
 	start, ok := t.start(ctx, adm)
 	if !ok {
 		return // ctx ended
 	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), t.cfg.Kafka...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{t.cfg.Topic: {0: start}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	)...)
-	if err != nil {
-		t.cfg.Log.Error("signals: cannot read the signal topic; resnapshot requests wait until a restart", "topic", t.cfg.Topic, "err", err)
-		return
-	}
-	defer cl.Close()
 	commits := make(chan *kgo.Record, 1)
 	committed := make(chan struct{})
 	go func() { defer close(committed); t.commitLoop(ctx, adm, commits) }()
 	t.mu.Lock()
 	t.commits = commits
 	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		t.commits = nil
-		t.mu.Unlock()
-		<-committed
-	}()
-	for ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		fs.EachError(func(topic string, p int32, err error) {
-			if ctx.Err() == nil {
-				t.cfg.Error("read")
-				t.cfg.RateLog.Warn("signals:fetch", "cannot read the signal topic", "topic", topic, "partition", p, "err", err)
-			}
-		})
-		fs.EachRecord(t.received)
-	}
+	read(start, t.received, func(err error) {
+		t.cfg.Error("read")
+		t.cfg.RateLog.Warn("signals:fetch", "cannot read the signal topic", "topic", t.cfg.Topic, "err", err)
+	})
+	<-ctx.Done()
+	t.mu.Lock()
+	t.commits = nil
+	t.mu.Unlock()
+	<-committed
 }
 
 // commitLoop commits the offsets of carried out requests, off the walks' path, until ctx ends;

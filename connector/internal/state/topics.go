@@ -326,12 +326,21 @@ func (e *TopicMissingError) Is(target error) bool { return target == ErrTopicMis
 // ErrTopicMissing that names the first missing one, or another error when the cluster could
 // not be asked.
 func CheckTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
-	names := t.Names()
-	md, err := adm.Metadata(ctx, names...)
+	md, err := adm.Metadata(ctx, t.Names()...)
 	if err != nil {
 		return err
 	}
-	names[0], names[1] = names[1], names[0] // the state first: its loss matters most
+	if missing := MissingTopic(md, t); missing != nil {
+		return missing
+	}
+	return nil
+}
+
+// MissingTopic returns the first of t's topics that md shows missing (the state topic first:
+// its loss matters most), or nil.
+func MissingTopic(md kadm.Metadata, t Topics) *TopicMissingError {
+	names := t.Names()
+	names[0], names[1] = names[1], names[0]
 	for _, name := range names {
 		td, ok := md.Topics[name]
 		if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {

@@ -17,13 +17,17 @@ type Registry struct {
 
 // Report is the body of GET /status.
 type Report struct {
-	Status   string     `json:"status"` // "ok" or "degraded"
-	Reasons  []string   `json:"reasons,omitempty"`
-	Ready    bool       `json:"ready"`
-	Role     string     `json:"role,omitempty"` // with leader election: active or standby
-	Uptime   string     `json:"uptime"`
-	Time     time.Time  `json:"time"`
-	LastWalk *time.Time `json:"last_successful_walk,omitempty"`
+	Status  string   `json:"status"` // "ok" or "degraded"
+	Reasons []string `json:"reasons,omitempty"`
+	Ready   bool     `json:"ready"`
+	// Phase is where the organisation is in its life (starting, standby, restoring, running,
+	// kafka_down, reloading, stopped), since PhaseSince.
+	Phase      string     `json:"phase,omitempty"`
+	PhaseSince *time.Time `json:"phase_since,omitempty"`
+	Role       string     `json:"role,omitempty"` // with leader election: active or standby
+	Uptime     string     `json:"uptime"`
+	Time       time.Time  `json:"time"`
+	LastWalk   *time.Time `json:"last_successful_walk,omitempty"`
 
 	ConversationsTracked int `json:"conversations_tracked"`
 	MessagesTracked      int `json:"messages_tracked"`

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/partoo-connector/partoo-connector/connector/internal/cluster"
+	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"io"
 	"log/slog"
 	"net"
@@ -68,9 +70,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	m := metrics.New(metrics.Gauges{})
-	conn, err := service.New(service.Config{Engines: engineOptions(cfg, kopts, rcfg), Metrics: m, Logger: log,
-		Group: organizationsGroup(cfg, kopts, log), Versions: organizationVersions(cfg)})
+	kc, err := cluster.New(clusterConfig(&cfg.KafkaConfig, kopts, log))
 	if err != nil {
+		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
+		return 2
+	}
+	conn, err := service.New(service.Config{Engines: engineOptions(cfg, kopts, rcfg), Metrics: m, Logger: log,
+		Group: organizationsGroup(cfg, kopts, log), Versions: organizationVersions(cfg), Cluster: kc})
+	if err != nil {
+		kc.Close()
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
 	}
@@ -88,6 +96,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		go watchOrganizations(ctx, cfg, conn, func(c *config.Config) []engine.Options { return engineOptions(c, kopts, rcfg) }, log)
 	}
 	return runConnector(ctx, conn, log)
+}
+
+// clusterConfig is the process's Kafka layer's configuration.
+func clusterConfig(cfg *config.KafkaConfig, kopts []kgo.Opt, log *slog.Logger) cluster.Config {
+	return cluster.Config{Kafka: kopts, ClientID: cfg.KafkaClientID, Compression: cfg.KafkaCompression,
+		PresenceGroup: lease.PresenceGroup(cfg.KafkaTransactionalID), PresenceTopic: lease.DefaultTopic(cfg.KafkaStateTopic), ReplicationFactor: cfg.KafkaReplicationFactor, Logger: log}
 }
 
 // logStart logs the settings a start is judged by.
