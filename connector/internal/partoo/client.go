@@ -106,7 +106,7 @@ func (c *Client) GetConversation(ctx context.Context, id int64) (*model.Conversa
 			return nil, errors.New("the body is not a JSON object")
 		}
 		var skip *SkippedItem
-		conv, skip = decodeConversation(b)
+		conv, skip = decodeConversationBody(b)
 		switch {
 		case skip == nil:
 			return nil, nil

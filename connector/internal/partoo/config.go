@@ -33,8 +33,14 @@ type Config struct {
 	BudgetReserve float64
 	// PerPage is the page size of walks, 1..100. Default 100.
 	PerPage int
-	// HTTPClient sends the requests. Default: a client with no overall timeout (each attempt
-	// is bounded by RequestTimeout).
+	// Transport sends the requests. Share one NewTransport among every organisation's
+	// clients of a process. Default: a transport of the client's own, NewTransport with the
+	// default TransportConfig (not Go's default transport, which keeps 2 idle connections per
+	// host). Set Transport or HTTPClient, not both.
+	Transport http.RoundTripper
+	// HTTPClient sends the requests instead of a client over Transport (tests, simulators).
+	// Its Timeout should be 0: each attempt is bounded by RequestTimeout. Default: a client
+	// over Transport with no overall timeout.
 	HTTPClient *http.Client
 	// RequestTimeout bounds one attempt, from sending to the end of the body. Default 30 s.
 	RequestTimeout time.Duration
@@ -93,11 +99,17 @@ func New(cfg Config) (*Client, error) {
 		}
 		cfg.Budget = b
 	}
+	if cfg.Transport != nil && cfg.HTTPClient != nil {
+		errs = append(errs, errors.New("partoo: set Transport or HTTPClient, not both"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		if cfg.Transport == nil {
+			cfg.Transport = newTransport(TransportConfig{})
+		}
+		cfg.HTTPClient = &http.Client{Transport: cfg.Transport}
 	}
 	setDefault(&cfg.RequestTimeout, 30*time.Second)
 	setDefault(&cfg.MaxRetryTime, 5*time.Minute)

@@ -92,32 +92,48 @@ func DecodeConversationPage(b []byte) (*ConversationPage, error) {
 	return &p, nil
 }
 
-// envelope is a page: its item array (messages or conversations), count and next_cursor.
-// Items stay raw: each is decoded on its own, so one bad item cannot fail the page.
-type envelope struct {
-	Messages      *[]json.RawMessage `json:"messages"`
-	Conversations *[]json.RawMessage `json:"conversations"`
-	Count         json.RawMessage    `json:"count"`
-	NextCursor    json.RawMessage    `json:"next_cursor"`
-}
+// envelopeFields are a page's fields: its item array (messages or conversations), count and
+// next_cursor.
+var envelopeFields = fieldSet{folded: []string{"MESSAGES", "CONVERSATIONS", "COUNT", "NEXT_CURSOR"}}
 
-func decodeEnvelope(b []byte, key string) (items []json.RawMessage, count int, hasCount bool, next *string, err error) {
+const (
+	efMessages = iota
+	efConversations
+	efCount
+	efNextCursor
+	efFields
+)
+
+// decodeEnvelope reads a page: its items (each left raw, a subslice of b, decoded on its own
+// so that one bad item cannot fail the page), count and next_cursor.
+func decodeEnvelope(b []byte, key string) (items [][]byte, count int, hasCount bool, next *string, err error) {
 	if !looksLikeJSONObject(b) {
 		return nil, 0, false, nil, errors.New("the body is not a JSON object")
 	}
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && (te.Field == "messages" || te.Field == "conversations") {
+	if !json.Valid(b) {
+		var v struct{}
+		return nil, 0, false, nil, json.Unmarshal(b, &v) // the syntax error, where it is
+	}
+	var f [efFields][]byte
+	for m := newMembers(b); ; {
+		k, v, ok := m.next()
+		if !ok {
+			break
+		}
+		i := envelopeFields.index(k)
+		if (i == efMessages || i == efConversations) && v[0] != '[' && !isNullValue(v) {
+			// Either array of another type failed the page, whichever page it was.
 			return nil, 0, false, nil, fmt.Errorf("%q is not an array", key)
 		}
-		return nil, 0, false, nil, err
+		if i >= 0 {
+			f[i] = v
+		}
 	}
-	list := env.Messages
+	list := f[efMessages]
 	if key == "conversations" {
-		list = env.Conversations
+		list = f[efConversations]
 	}
-	if list == nil {
+	if len(list) == 0 || isNullValue(list) {
 		// Absent or null: either way not a page. A null list is what a backend error dressed
 		// as a 200 looks like ({"messages": null, "error": "backend timeout"}); reading it as
 		// an empty page would make every recorded message look deleted.
@@ -128,11 +144,17 @@ func decodeEnvelope(b []byte, key string) (items []json.RawMessage, count int, h
 		}
 		return nil, 0, false, nil, fmt.Errorf("no %q array%s", key, errorHint(present))
 	}
-	items = *list
-	if n, err := parseInt(env.Count); err == nil && n >= 0 {
+	for e := newElements(list); ; {
+		v, ok := e.next()
+		if !ok {
+			break
+		}
+		items = append(items, v)
+	}
+	if n, err := parseInt(f[efCount]); err == nil && n >= 0 {
 		count, hasCount = int(n), true
 	}
-	next, err = parseCursor(env.NextCursor)
+	next, err = parseCursor(f[efNextCursor])
 	return items, count, hasCount, next, err
 }
 
@@ -184,33 +206,51 @@ func decodeConversationPage(b []byte, p *ConversationPage) error {
 	return nil
 }
 
-// wireConversation is the part of a listed conversation the connector reads.
-type wireConversation struct {
-	ID               jsonID      `json:"id"`
-	LastMessage      jsonMessage `json:"last_message"`
-	MessagingPartner jsonString  `json:"messaging_partner"`
-	Business         BusinessID  `json:"business"`
-}
+// conversationFields are the fields of a listed conversation the connector reads.
+var conversationFields = fieldSet{folded: []string{"ID", "LAST_MESSAGE", "MESSAGING_PARTNER", "BUSINESS", "STATUS",
+	"IS_SOLVED", "IS_EXPIRED", "ASSIGNED_USER_ID", "CREATED_AT", "FIRST_MESSAGE_DATE", "CONSUMER_NAME", "CONSUMER_PHONE_NUMBER"},
+	keepNull: 1 << cfLastMessage}
+
+const (
+	cfID = iota
+	cfLastMessage
+	cfMessagingPartner
+	cfBusiness
+	cfStatus
+	cfIsSolved
+	cfIsExpired
+	cfAssignedUserID
+	cfCreatedAt
+	cfFirstMessageDate
+	cfConsumerName
+	cfConsumerPhone
+	cfFields
+)
 
 // decodeConversation returns the conversation and, when something was wrong, a skip: with
 // SkipBadLastMessage the conversation is usable without its last message; with any other
-// reason it is not.
-func decodeConversation(raw json.RawMessage) (model.Conversation, *SkippedItem) {
-	w := wireConversation{ID: jsonID{err: errMissing}}
-	if !looksLikeJSONObject(raw) || json.Unmarshal(raw, &w) != nil {
+// reason it is not. raw is valid JSON (see decodeConversationBody for a body).
+func decodeConversation(raw []byte) (model.Conversation, *SkippedItem) {
+	if !looksLikeJSONObject(raw) {
 		return model.Conversation{}, &SkippedItem{Reason: SkipNotObject, Err: errors.New("not a JSON object")}
 	}
-	id, err := positive(w.ID)
+	var f [cfFields][]byte
+	conversationFields.read(raw, f[:])
+	id, err := parseID(f[cfID])
 	if err != nil {
 		return model.Conversation{}, &SkippedItem{Reason: SkipBadID, Err: fmt.Errorf("id: %w", err)}
 	}
-	c := model.Conversation{ID: id, MessagingPartner: model.Partner(w.MessagingPartner), BusinessID: string(w.Business),
-		Details: decodeDetails(raw)}
-	if lm := w.LastMessage; lm.set {
-		if lm.err != nil {
-			return c, &SkippedItem{ID: id, Reason: SkipBadLastMessage, Err: fmt.Errorf("last_message: %s: %w", lm.reason, lm.err)}
+	var b [bfFields][]byte
+	if len(f[cfBusiness]) > 0 && f[cfBusiness][0] == '{' {
+		businessFields.read(f[cfBusiness], b[:])
+	}
+	c := model.Conversation{ID: id, MessagingPartner: model.Partner(parseString(f[cfMessagingPartner])),
+		BusinessID: businessID(f[cfBusiness], b[bfID]), Details: decodeDetails(&f, &b)}
+	if lm := f[cfLastMessage]; lm != nil {
+		m, reason, _, err := decodeMessageRepairs(lm, 0)
+		if err != nil {
+			return c, &SkippedItem{ID: id, Reason: SkipBadLastMessage, Err: fmt.Errorf("last_message: %s: %w", reason, err)}
 		}
-		m := lm.m
 		if m.ConversationID == 0 {
 			m.ConversationID = id
 		}
@@ -219,42 +259,56 @@ func decodeConversation(raw json.RawMessage) (model.Conversation, *SkippedItem) 
 	return c, nil
 }
 
-// wireMessage is a message as Partoo sends it, field by field.
-type wireMessage struct {
-	ID             jsonID     `json:"id"`
-	ConversationID jsonID     `json:"conversation_id"`
-	Date           jsonTime   `json:"date"`
-	ContentType    jsonString `json:"content_type"`
-	SenderType     jsonString `json:"sender_type"`
-	SenderLabel    jsonString `json:"sender_label"`
-	Status         jsonString `json:"status"`
-	IsDeleted      jsonBool   `json:"is_deleted"`
-	Content        jsonText   `json:"content"`
-	UserID         jsonRaw    `json:"user_id"`
-	CustomChannel  jsonRaw    `json:"custom_channel"`
+// decodeConversationBody is decodeConversation for a whole body, which may not be JSON.
+func decodeConversationBody(b []byte) (model.Conversation, *SkippedItem) {
+	if !json.Valid(b) {
+		return model.Conversation{}, &SkippedItem{Reason: SkipNotObject, Err: errors.New("not a JSON object")}
+	}
+	return decodeConversation(b)
 }
+
+// messageFields are the fields of a message, as Partoo sends it.
+var messageFields = fieldSet{folded: []string{"ID", "CONVERSATION_ID", "DATE", "CONTENT_TYPE", "SENDER_TYPE",
+	"SENDER_LABEL", "STATUS", "IS_DELETED", "CONTENT", "USER_ID", "CUSTOM_CHANNEL"},
+	keepNull: 1<<mfUserID | 1<<mfCustomChannel}
+
+const (
+	mfID = iota
+	mfConversationID
+	mfDate
+	mfContentType
+	mfSenderType
+	mfSenderLabel
+	mfStatus
+	mfIsDeleted
+	mfContent
+	mfUserID
+	mfCustomChannel
+	mfFields
+)
 
 // decodeMessage decodes one message. convID, when not 0, is the conversation being walked: a
 // message without a conversation_id belongs to it. On failure the returned message carries
 // the id if it was readable, and reason says what was wrong.
-func decodeMessage(raw json.RawMessage, convID int64) (model.Message, string, error) {
+func decodeMessage(raw []byte, convID int64) (model.Message, string, error) {
 	m, reason, _, err := decodeMessageRepairs(raw, convID)
 	return m, reason, err
 }
 
 // decodeMessageRepairs is decodeMessage, also naming the fields whose text had to be repaired
-// (invalid UTF-8, or an escaped lone surrogate, each replaced by U+FFFD).
-func decodeMessageRepairs(raw json.RawMessage, convID int64) (model.Message, string, []string, error) {
-	w := wireMessage{ID: jsonID{err: errMissing}, ConversationID: jsonID{err: errMissing}, Date: jsonTime{err: errMissing}}
-	if !looksLikeJSONObject(raw) || json.Unmarshal(raw, &w) != nil {
+// (invalid UTF-8, or an escaped lone surrogate, each replaced by U+FFFD). raw is valid JSON.
+func decodeMessageRepairs(raw []byte, convID int64) (model.Message, string, []string, error) {
+	if !looksLikeJSONObject(raw) {
 		return model.Message{}, SkipNotObject, nil, errors.New("not a JSON object")
 	}
-	id, err := positive(w.ID)
+	var f [mfFields][]byte
+	messageFields.read(raw, f[:])
+	id, err := parseID(f[mfID])
 	if err != nil {
 		return model.Message{}, SkipBadID, nil, fmt.Errorf("id: %w", err)
 	}
 	m := model.Message{ID: id, ConversationID: convID}
-	switch n, err := w.ConversationID.v, w.ConversationID.err; {
+	switch n, err := parseInt(f[mfConversationID]); {
 	case err == nil && n > 0:
 		m.ConversationID = n
 	case err == errMissing || (err == nil && n == 0):
@@ -262,26 +316,27 @@ func decodeMessageRepairs(raw json.RawMessage, convID int64) (model.Message, str
 	default:
 		return model.Message{ID: id}, SkipBadConversation, nil, errors.New("conversation_id is not an id")
 	}
-	if w.Date.err != nil {
-		return model.Message{ID: id}, SkipBadDate, nil, fmt.Errorf("date: %w", w.Date.err)
+	date, err := parseTimeJSON(f[mfDate])
+	if err != nil {
+		return model.Message{ID: id}, SkipBadDate, nil, fmt.Errorf("date: %w", err)
 	}
-	m.Date = model.Time{Time: w.Date.v}
-	m.ContentType = model.ContentType(w.ContentType)
-	m.SenderType = model.SenderType(w.SenderType)
-	m.SenderLabel = string(w.SenderLabel)
-	m.Status = model.Status(w.Status)
-	m.IsDeleted = bool(w.IsDeleted)
-	m.Content = w.Content.s
+	m.Date = model.Time{Time: date}
+	m.ContentType = model.ContentType(parseString(f[mfContentType]))
+	m.SenderType = model.SenderType(parseString(f[mfSenderType]))
+	m.SenderLabel = parseString(f[mfSenderLabel])
+	m.Status = model.Status(parseString(f[mfStatus]))
+	m.IsDeleted = parseBool(f[mfIsDeleted])
 	var repaired []string
-	if w.Content.repaired {
+	var fixed bool
+	if m.Content, fixed = parseText(f[mfContent]); fixed {
 		repaired = append(repaired, "content")
 	}
-	if len(w.UserID) > 0 {
-		u := parseString(json.RawMessage(w.UserID))
+	if len(f[mfUserID]) > 0 {
+		u := parseString(f[mfUserID])
 		m.UserID = &u
 	}
-	if len(w.CustomChannel) > 0 {
-		m.CustomChannel = json.RawMessage(w.CustomChannel)
+	if len(f[mfCustomChannel]) > 0 {
+		m.CustomChannel = append(json.RawMessage(nil), f[mfCustomChannel]...)
 	}
 	return m, "", repaired, nil
 }

@@ -3,6 +3,9 @@ package partoo_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,4 +53,54 @@ func BenchmarkDecodeMessagePage(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
+}
+
+// BenchmarkDecodePages decodes each page of testdata/pages (realistic listings of 100
+// conversations and message pages of about 20 and 100 messages, from the simulator), as the
+// client decodes an API answer.
+func BenchmarkDecodePages(b *testing.B) {
+	for _, pg := range loadPages(b) {
+		b.Run(strings.TrimSuffix(pg.name, ".json"), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(pg.body)))
+			for b.Loop() {
+				if err := pg.decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+type testPage struct {
+	name string
+	body []byte
+}
+
+// decode decodes the page with the endpoint its name says.
+func (p testPage) decode() error {
+	var err error
+	if strings.Contains(p.name, "conversations") {
+		_, err = partoo.DecodeConversationPage(p.body)
+	} else {
+		_, err = partoo.DecodeMessagePage(p.body)
+	}
+	return err
+}
+
+func loadPages(tb testing.TB) []testPage {
+	tb.Helper()
+	names, err := filepath.Glob(filepath.Join(pagesDir, "*.json"))
+	if err != nil || len(names) == 0 {
+		tb.Fatalf("no pages in %s: %v", pagesDir, err)
+	}
+	var pages []testPage
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pages = append(pages, testPage{name: filepath.Base(n), body: b})
+	}
+	return pages
 }

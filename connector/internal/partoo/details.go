@@ -7,41 +7,39 @@ import (
 	"github.com/partoo-connector/partoo-connector/connector/internal/model"
 )
 
-// wireDetails are the fields of a conversation the conversations table publishes, read
-// leniently: a field of an unexpected type, or absent, is nil; it never fails a listing.
-type wireDetails struct {
-	Business         json.RawMessage `json:"business"`
-	Status           json.RawMessage `json:"status"`
-	IsSolved         json.RawMessage `json:"is_solved"`
-	IsExpired        json.RawMessage `json:"is_expired"`
-	AssignedUserID   json.RawMessage `json:"assigned_user_id"`
-	CreatedAt        json.RawMessage `json:"created_at"`
-	FirstMessageDate json.RawMessage `json:"first_message_date"`
-	ConsumerName     json.RawMessage `json:"consumer_name"`
-	ConsumerPhone    json.RawMessage `json:"consumer_phone_number"`
+// businessFields are the fields of a conversation's business object the connector reads.
+var businessFields = fieldSet{folded: []string{"ID", "NAME", "CITY", "ZIPCODE", "COUNTRY"}}
+
+const (
+	bfID = iota
+	bfName
+	bfCity
+	bfZipcode
+	bfCountry
+	bfFields
+)
+
+// businessID is a conversation's business id: the id of its business object (read into id),
+// or the business value itself when it is not an object; "" when there is none.
+func businessID(business, id []byte) string {
+	if len(business) > 0 && business[0] == '{' {
+		return parseString(id)
+	}
+	return parseString(business)
 }
 
-// decodeDetails reads a conversation's details from its JSON object (already known to be
-// one).
-func decodeDetails(raw json.RawMessage) model.ConversationDetails {
-	var w wireDetails
-	if json.Unmarshal(raw, &w) != nil {
-		return model.ConversationDetails{}
-	}
-	var b struct {
-		Name, City, Zipcode, Country json.RawMessage
-	}
-	if len(w.Business) > 0 && w.Business[0] == '{' {
-		_ = json.Unmarshal(w.Business, &b)
-	}
+// decodeDetails reads a conversation's details, the fields the conversations table
+// publishes, from its fields f and its business object's fields b, leniently: a field of an
+// unexpected type, or absent, is nil; it never fails a listing.
+func decodeDetails(f *[cfFields][]byte, b *[bfFields][]byte) model.ConversationDetails {
 	d := model.ConversationDetails{
-		BusinessName: optString(b.Name), BusinessCity: optString(b.City), BusinessZipcode: optString(b.Zipcode),
-		BusinessCountry: optString(b.Country),
-		IsSolved:        optBool(w.IsSolved), IsExpired: optBool(w.IsExpired), AssignedUserID: optString(w.AssignedUserID),
-		CreatedAt: optTime(w.CreatedAt), FirstMessageDate: optTime(w.FirstMessageDate),
-		ConsumerName: optString(w.ConsumerName), ConsumerPhoneNumber: optString(w.ConsumerPhone),
+		BusinessName: optString(b[bfName]), BusinessCity: optString(b[bfCity]), BusinessZipcode: optString(b[bfZipcode]),
+		BusinessCountry: optString(b[bfCountry]),
+		IsSolved:        optBool(f[cfIsSolved]), IsExpired: optBool(f[cfIsExpired]), AssignedUserID: optString(f[cfAssignedUserID]),
+		CreatedAt: optTime(f[cfCreatedAt]), FirstMessageDate: optTime(f[cfFirstMessageDate]),
+		ConsumerName: optString(f[cfConsumerName]), ConsumerPhoneNumber: optString(f[cfConsumerPhone]),
 	}
-	d.Status, d.StatusRaw = conversationStatus(w.Status)
+	d.Status, d.StatusRaw = conversationStatus(f[cfStatus])
 	return d
 }
 
@@ -61,7 +59,8 @@ func conversationStatus(r json.RawMessage) (status, raw *string) {
 		return nil, nil
 	}
 	var s string
-	if json.Unmarshal(r, &s) == nil {
+	if r[0] == '"' {
+		s = parseString(r)
 		if s == StatusOpen || s == StatusClosed {
 			return &s, nil
 		}

@@ -16,34 +16,6 @@ import (
 
 // The lenient readers of JSON scalars that decoding builds on (see the rule in decode.go).
 
-// Lenient field types: their UnmarshalJSON never fails, so a field of an unexpected type
-// cannot fail its item; the conversion result (or error) is kept for the caller to judge.
-type (
-	jsonID struct {
-		v   int64
-		err error // errMissing when absent or null
-	}
-	jsonString string
-	jsonBool   bool
-	jsonTime   struct {
-		v   time.Time
-		err error
-	}
-	jsonRaw     json.RawMessage
-	jsonMessage struct {
-		m      model.Message
-		reason string // a Skip* reason when err is set
-		err    error
-		set    bool // present and not null
-	}
-)
-
-func (x *jsonID) UnmarshalJSON(b []byte) error     { x.v, x.err = parseInt(b); return nil }
-func (x *jsonString) UnmarshalJSON(b []byte) error { *x = jsonString(parseString(b)); return nil }
-func (x *jsonText) UnmarshalJSON(b []byte) error   { x.s, x.repaired = parseText(b); return nil }
-func (x *jsonBool) UnmarshalJSON(b []byte) error   { *x = jsonBool(parseBool(b)); return nil }
-func (x *jsonTime) UnmarshalJSON(b []byte) error   { x.v, x.err = parseTimeJSON(b); return nil }
-
 // BusinessID is a business id read leniently: from an object with an "id" (string or
 // number) or from the id itself; "" when there is none. Never an error.
 type BusinessID string
@@ -52,30 +24,6 @@ type BusinessID string
 func (x *BusinessID) UnmarshalJSON(b []byte) error {
 	*x = BusinessID(parseBusinessID(b))
 	return nil
-}
-func (x *jsonRaw) UnmarshalJSON(b []byte) error {
-	if !isNull(b) {
-		*x = append(jsonRaw(nil), b...)
-	}
-	return nil
-}
-func (x *jsonMessage) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil
-	}
-	x.set = true
-	x.m, x.reason, x.err = decodeMessage(b, 0)
-	return nil
-}
-
-func positive(x jsonID) (int64, error) {
-	if x.err != nil {
-		return 0, x.err
-	}
-	if x.v <= 0 {
-		return 0, fmt.Errorf("%d is not a positive id", x.v)
-	}
-	return x.v, nil
 }
 
 var errMissing = errors.New("missing")
@@ -144,13 +92,6 @@ func parseString(r json.RawMessage) string {
 	return string(r)
 }
 
-// jsonText is a string field whose repairs are told: parseString's value, and whether the
-// JSON text held invalid UTF-8 or an escaped lone surrogate that decoding replaced by U+FFFD.
-type jsonText struct {
-	s        string
-	repaired bool
-}
-
 // parseText is parseString, reporting whether a replacement character in the result stands
 // for bytes Partoo sent that were not text (never for a U+FFFD Partoo itself sent).
 func parseText(r json.RawMessage) (string, bool) {
@@ -185,22 +126,17 @@ func parseBool(r json.RawMessage) bool {
 }
 
 // parseBusinessID reads a conversation's business: an object with an id (string or number),
-// or the id itself. It returns "" when there is none.
+// or the id itself. It returns "" when there is none. r is valid JSON.
 func parseBusinessID(r json.RawMessage) string {
 	r = bytes.TrimSpace(r)
 	if len(r) == 0 || isNull(r) {
 		return ""
 	}
+	var b [bfFields][]byte
 	if r[0] == '{' {
-		var b struct {
-			ID json.RawMessage `json:"id"`
-		}
-		if json.Unmarshal(r, &b) != nil {
-			return ""
-		}
-		r = b.ID
+		businessFields.read(r, b[:])
 	}
-	return parseString(r)
+	return businessID(r, b[bfID])
 }
 
 // parseCursor reads next_cursor: absent, null and "" mean the last page; a number is kept as

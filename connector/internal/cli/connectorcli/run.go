@@ -128,7 +128,7 @@ func engineOptions(cfg *config.Config, kopts []kgo.Opt, rcfg registry.Config) []
 	if len(cfg.Organizations) == 0 {
 		opt := options(cfg, kopts)
 		opt.SchemaRegistry = rcfg
-		return []engine.Options{opt}
+		return shareTransport([]engine.Options{opt})
 	}
 	out := make([]engine.Options, 0, len(cfg.Organizations))
 	for _, o := range cfg.Organizations {
@@ -136,7 +136,22 @@ func engineOptions(cfg *config.Config, kopts []kgo.Opt, rcfg registry.Config) []
 		opt.Organization, opt.SchemaRegistry = o.Name, rcfg
 		out = append(out, opt)
 	}
-	return out
+	return shareTransport(out)
+}
+
+// shareTransport gives every organisation's Partoo client one HTTP transport, its connection
+// pool sized for all their walks in flight (if it cannot be built, each client builds its own).
+func shareTransport(opts []engine.Options) []engine.Options {
+	inFlight := 0
+	for _, o := range opts {
+		inFlight += o.MaxInFlight
+	}
+	if tr, err := partoo.NewTransport(partoo.TransportConfig{MaxInFlight: inFlight}); err == nil {
+		for i := range opts {
+			opts[i].Partoo.Transport = tr
+		}
+	}
+	return opts
 }
 
 // webhookConfig is the webhook receiver's: WEBHOOK_SECRET for the one organisation, or each
