@@ -91,7 +91,8 @@ func New(opt Options) (*Engine, error) {
 	c.client = opt.PartooClient
 	if c.client == nil {
 		pc := opt.Partoo
-		pc.Hooks = append(append([]partoo.Hook(nil), pc.Hooks...), opt.Metrics, c.health, c.convs)
+		pc.Hooks = append(append([]partoo.Hook(nil), pc.Hooks...), opt.Metrics, c.health)
+		pc.Conversations = c.convs // the events' context: a dependency, not a hook
 		if pc.Logger == nil {
 			pc.Logger = opt.Logger.With("component", "partoo")
 		}

@@ -93,7 +93,7 @@ func (c *Client) ListConversations(ctx context.Context, p ListConversationsParam
 	}); err != nil {
 		return nil, err
 	}
-	hooks(c.cfg.Hooks).conversations(page.Conversations)
+	c.record(page.Conversations)
 	return &page, nil
 }
 
@@ -118,7 +118,7 @@ func (c *Client) GetConversation(ctx context.Context, id int64) (*model.Conversa
 	}); err != nil {
 		return nil, err
 	}
-	hooks(c.cfg.Hooks).conversations([]model.Conversation{conv})
+	c.record([]model.Conversation{conv})
 	return &conv, nil
 }
 
@@ -402,4 +402,11 @@ func (c *Client) snippet(b []byte) string {
 		s = strings.ToValidUTF8(s[:max], "") + "…"
 	}
 	return s
+}
+
+// record hands conversations Partoo described to Config.Conversations.
+func (c *Client) record(cs []model.Conversation) {
+	if c.cfg.Conversations != nil && len(cs) > 0 {
+		c.cfg.Conversations.Record(cs)
+	}
 }

@@ -60,6 +60,9 @@ type Config struct {
 	Clock clock.Clock
 	// Hooks hear every attempt, skipped item, 429 and budget wait (see Hook). Default: none.
 	Hooks []Hook
+	// Conversations receives what Partoo says of each conversation listed or fetched: the
+	// context the events carry (see Conversations). Default: none (events carry no context).
+	Conversations Conversations
 	// Logger, at debug level, gets one line per attempt: method, path and query (never the
 	// key), status, duration, bytes. Default: none.
 	Logger *slog.Logger

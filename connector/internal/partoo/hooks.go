@@ -31,11 +31,13 @@ type HookRateLimited interface {
 // HookBudgetWaited hears how long each request waited for the budget.
 type HookBudgetWaited interface{ OnBudgetWaited(d time.Duration) }
 
-// HookConversations hears the conversations of every listing page (GET /conversations) and
-// every GET /conversations/{id} that decoded: what Partoo says of each conversation's
-// business, channel and status, whichever part of the connector asked.
-type HookConversations interface {
-	OnConversations(cs []model.Conversation)
+// Conversations receives what Partoo says of conversations — every listing page (GET
+// /conversations) and every GET /conversations/{id} that decoded, whichever part of the
+// connector asked: their business, channel and status, which the events and the conversations
+// table carry. It is part of the data path, set as Config.Conversations, not a hook: a hook
+// only observes. Record must be fast and safe for concurrent use.
+type Conversations interface {
+	Record(cs []model.Conversation)
 }
 
 // Attempt describes one HTTP attempt.
@@ -66,11 +68,6 @@ func (hs hooks) rateLimited(d time.Duration) {
 	hook.Each(hs, func(h HookRateLimited) { h.OnRateLimited(d) })
 }
 
-func (hs hooks) conversations(cs []model.Conversation) {
-	if len(cs) > 0 {
-		hook.Each(hs, func(h HookConversations) { h.OnConversations(cs) })
-	}
-}
 
 func (hs hooks) budgetWaited(d time.Duration) {
 	hook.Each(hs, func(h HookBudgetWaited) { h.OnBudgetWaited(d) })

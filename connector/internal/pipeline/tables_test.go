@@ -28,7 +28,7 @@ func tablesWorld(t *testing.T, sim *partoosim.Sim, url string) (*world, *tables.
 	t.Helper()
 	convs := tables.NewConversations(77, true, nil)
 	cl, err := partoo.New(partoo.Config{APIURL: url, APIKey: secret.New("k"), RequestsPerMinute: 600_000,
-		Hooks: []partoo.Hook{convs}})
+		Conversations: convs})
 	if err != nil {
 		t.Fatal(err)
 	}

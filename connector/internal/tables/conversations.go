@@ -11,8 +11,8 @@ import (
 
 // Conversations remembers what the API said of each conversation it listed or fetched: the
 // context every event carries, and, when the conversations table is on, the rows to write
-// (a conversation whose table fields changed since its last committed row). It is a
-// partoo.HookConversations listener; safe for concurrent use.
+// (a conversation whose table fields changed since its last committed row). The Partoo client
+// hands it every conversation it decodes (partoo.Config.Conversations); safe for concurrent use.
 type Conversations struct {
 	org   int64
 	table bool // collect rows for the conversations table
@@ -42,8 +42,8 @@ func NewConversations(org int64, table bool, now func() time.Time) *Conversation
 		written: map[int64]uint64{}, pending: map[int64]ConversationUpdate{}, inflight: map[int64]bool{}}
 }
 
-// OnConversations records what a listing or GET /conversations/{id} said of conversations.
-func (s *Conversations) OnConversations(cs []model.Conversation) {
+// Record records what a listing or GET /conversations/{id} said of conversations.
+func (s *Conversations) Record(cs []model.Conversation) {
 	at := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -18,7 +18,7 @@ func str(s string) *string { return &s }
 func TestConversationRowsFollowListings(t *testing.T) {
 	s := tables.NewConversations(0, true, nil)
 	open := model.Conversation{ID: 5, BusinessID: "b", MessagingPartner: "SMS", Details: model.ConversationDetails{Status: str("Open")}}
-	s.OnConversations([]model.Conversation{open})
+	s.Record([]model.Conversation{open})
 	if cx, ok := s.Context(5); !ok || cx.BusinessID != "b" || cx.Partner != "SMS" {
 		t.Fatalf("context %+v %v", cx, ok)
 	}
@@ -28,13 +28,13 @@ func TestConversationRowsFollowListings(t *testing.T) {
 	}
 	s.Committed(us)
 	open.LastMessage = &model.Message{ID: 9} // not a field of the row
-	s.OnConversations([]model.Conversation{open})
+	s.Record([]model.Conversation{open})
 	if n := s.Pending(); n != 0 {
 		t.Fatalf("an unchanged listing made %d rows pending", n)
 	}
 	closed := open
 	closed.Details.Status = str("Closed")
-	s.OnConversations([]model.Conversation{closed})
+	s.Record([]model.Conversation{closed})
 	us = s.Take(10)
 	if len(us) != 1 || *us[0].Conversation.Details.Status != "Closed" {
 		t.Fatalf("pending %+v, want the closed conversation", us)
@@ -42,7 +42,7 @@ func TestConversationRowsFollowListings(t *testing.T) {
 	// A newer change while the row was in flight stays pending after the commit.
 	reopened := closed
 	reopened.Details.Status = str("Open")
-	s.OnConversations([]model.Conversation{reopened})
+	s.Record([]model.Conversation{reopened})
 	s.Committed(us)
 	if n := s.Pending(); n != 1 {
 		t.Fatalf("the change made during the transaction is lost: %d pending", n)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/partoo-connector/partoo-connector/connector/internal/cluster"
-	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"io"
 	"log/slog"
 	"net"
@@ -21,12 +19,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/partoo-connector/partoo-connector/connector/internal/cluster"
 	"github.com/partoo-connector/partoo-connector/connector/internal/config"
 	"github.com/partoo-connector/partoo-connector/connector/internal/diff"
 	"github.com/partoo-connector/partoo-connector/connector/internal/engine"
 	"github.com/partoo-connector/partoo-connector/connector/internal/httpapi"
+	"github.com/partoo-connector/partoo-connector/connector/internal/lease"
 	"github.com/partoo-connector/partoo-connector/connector/internal/metrics"
 	"github.com/partoo-connector/partoo-connector/connector/internal/partoo"
+	"github.com/partoo-connector/partoo-connector/connector/internal/pipeline"
 	"github.com/partoo-connector/partoo-connector/connector/internal/registry"
 	"github.com/partoo-connector/partoo-connector/connector/internal/schedule"
 )
@@ -75,7 +76,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "partoo-connector: configuration: %v\n", err)
 		return 2
 	}
-	conn, err := service.New(service.Config{Engines: engineOptions(cfg, kopts, rcfg), Metrics: m, Logger: log,
+	engines := engineOptions(cfg, kopts, rcfg)
+	tr := shareTransport(engines, nil)
+	conn, err := service.New(service.Config{Engines: engines, Metrics: m, Logger: log,
 		Group: organizationsGroup(cfg, kopts, log), Versions: organizationVersions(cfg), Cluster: kc})
 	if err != nil {
 		kc.Close()
@@ -93,7 +96,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer shutdown()
 	if cfg.PartooOrganizationsFile != "" && cfg.PartooOrganizationsReload > 0 {
-		go watchOrganizations(ctx, cfg, conn, func(c *config.Config) []engine.Options { return engineOptions(c, kopts, rcfg) }, log)
+		go watchOrganizations(ctx, cfg, conn, func(c *config.Config) []engine.Options {
+			opts := engineOptions(c, kopts, rcfg)
+			shareTransport(opts, tr)
+			return opts
+		}, log)
 	}
 	return runConnector(ctx, conn, log)
 }
@@ -128,7 +135,7 @@ func engineOptions(cfg *config.Config, kopts []kgo.Opt, rcfg registry.Config) []
 	if len(cfg.Organizations) == 0 {
 		opt := options(cfg, kopts)
 		opt.SchemaRegistry = rcfg
-		return shareTransport([]engine.Options{opt})
+		return []engine.Options{opt}
 	}
 	out := make([]engine.Options, 0, len(cfg.Organizations))
 	for _, o := range cfg.Organizations {
@@ -136,22 +143,32 @@ func engineOptions(cfg *config.Config, kopts []kgo.Opt, rcfg registry.Config) []
 		opt.Organization, opt.SchemaRegistry = o.Name, rcfg
 		out = append(out, opt)
 	}
-	return shareTransport(out)
+	return out
 }
 
-// shareTransport gives every organisation's Partoo client one HTTP transport, its connection
-// pool sized for all their walks in flight (if it cannot be built, each client builds its own).
-func shareTransport(opts []engine.Options) []engine.Options {
-	inFlight := 0
-	for _, o := range opts {
-		inFlight += o.MaxInFlight
-	}
-	if tr, err := partoo.NewTransport(partoo.TransportConfig{MaxInFlight: inFlight}); err == nil {
-		for i := range opts {
-			opts[i].Partoo.Transport = tr
+// shareTransport gives every organisation's Partoo client the process's one HTTP transport:
+// tr, or (nil) one built with its connection pool sized for all their walks in flight. If it
+// cannot be built, each client builds its own. It returns the transport, for the organisations
+// a file change adds.
+func shareTransport(opts []engine.Options, tr *http.Transport) *http.Transport {
+	if tr == nil {
+		inFlight := 0
+		for _, o := range opts {
+			if o.MaxInFlight > 0 {
+				inFlight += o.MaxInFlight
+			} else {
+				inFlight += pipeline.DefaultMaxInFlight
+			}
+		}
+		var err error
+		if tr, err = partoo.NewTransport(partoo.TransportConfig{MaxInFlight: inFlight}); err != nil {
+			return nil
 		}
 	}
-	return opts
+	for i := range opts {
+		opts[i].Partoo.Transport = tr
+	}
+	return tr
 }
 
 // webhookConfig is the webhook receiver's: WEBHOOK_SECRET for the one organisation, or each
