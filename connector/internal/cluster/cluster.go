@@ -34,7 +34,7 @@ const (
 	// DefaultClientID is the client id of the process's own client (KAFKA_CLIENT_ID).
 	DefaultClientID = "partoo-connector"
 	// DefaultCompression is the producers' codec (KAFKA_COMPRESSION).
-	DefaultCompression = "lz4"
+	DefaultCompression = "zstd"
 )
 
 // Compressions are the values of Config.Compression.

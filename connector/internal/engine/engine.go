@@ -88,78 +88,21 @@ func New(opt Options) (*Engine, error) {
 	c := &Engine{opt: opt, log: opt.Logger.With("component", "connector"), owner: ownerOf(opt)}
 	c.health = newHealth(opt.Clock, c.log, opt.Metrics)
 	c.convs = tables.NewConversations(opt.OrganizationID, opt.Topics.ConversationsTable.Name != "", opt.Clock.Now)
-	c.client = opt.PartooClient
-	if c.client == nil {
-		pc := opt.Partoo
-		pc.Hooks = append(append([]partoo.Hook(nil), pc.Hooks...), opt.Metrics, c.health)
-		pc.Conversations = c.convs // the events' context: a dependency, not a hook
-		if pc.Logger == nil {
-			pc.Logger = opt.Logger.With("component", "partoo")
-		}
-		if pc.Clock == nil {
-			pc.Clock = opt.Clock
-		}
-		client, err := partoo.New(pc)
-		if err != nil {
-			return nil, err
-		}
-		c.client = client
+	if err := c.newPartoo(); err != nil {
+		return nil, err
 	}
-	if opt.Scheduler == SchedulerSweep || len(opt.ConversationIDs) > 0 {
-		// A fixed list has nothing to discover: walk it in turn.
-		c.sched = schedule.NewSweep(schedule.SweepConfig{Partoo: c.client, ConversationIDs: opt.ConversationIDs,
-			BusinessIDs: opt.BusinessIDs, Clock: opt.Clock, Known: c.knownIDs, Log: c.health.rlog})
-	} else {
-		sc := opt.Schedule
-		sc.Partoo, sc.Clock, sc.Known, sc.BusinessIDs, sc.Log = c.client, opt.Clock, c.knownIDs, opt.BusinessIDs, c.health.rlog
-		sc.State = func(id int64) *diff.State { return c.Index().Get(id) }
-		smart := schedule.NewSmart(sc)
-		reconcile, hints := smart.Shares()
-		opt.Metrics.Shares(reconcile, hints)
-		c.sched = smart
-	}
+	c.newScheduler()
 	c.signals = c.newSignals()
-	var err error
-	if c.kc = opt.Cluster; c.kc == nil {
-		if c.kc, err = cluster.New(cluster.Config{Kafka: opt.Kafka, Logger: opt.Logger, PresenceGroup: lease.PresenceGroup(opt.TransactionalID),
-			PresenceTopic: opt.Lease.Topic, ReplicationFactor: opt.Topics.ReplicationFactor}); err != nil {
-			return nil, err
-		}
-		c.ownCluster = true
-	}
-	c.adm = c.kc.Admin()
-	pub, err := publish.New(publish.Config{
-		Base: c.kc.ProducerOpts(opt.Organization, opt.TransactionalID), Admin: c.adm, TransactionalID: opt.TransactionalID,
-		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State, StateHeaders: c.owner.Header(),
-		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
-		EventsMaxBytes: func() int32 { return int32(c.eventMaxBytes()) },
-		Logger:         opt.Logger.With("component", "publish"),
-	})
-	if err != nil {
-		c.closeCluster()
+	if err := c.newKafka(); err != nil {
 		return nil, err
 	}
-	c.pub = pub
 	c.idx.Store(state.NewIndex()) // replaced by the restore
-	if c.stateCodec, err = state.NewCodec(); err != nil {
+	if err := c.newCodecs(); err != nil {
 		c.Close()
 		return nil, err
 	}
-	if c.events, err = events.NewCodec(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if opt.SchemaRegistry.URL != "" {
-		if c.registry, err = registry.New(opt.SchemaRegistry); err != nil {
-			pub.Close()
-			return nil, err
-		}
-	}
-	if c.tables, err = tables.NewCodec(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: pub, Scheduler: c.sched,
+	var err error
+	c.step, err = pipeline.New(pipeline.Config{Partoo: c.client, Index: c.Index, Committer: c.pub, Scheduler: c.sched,
 		State: c.stateCodec, Events: c.events, Clock: opt.Clock, Hooks: []pipeline.Hook{stepHooks{c}}, Diff: opt.Diff,
 		Published: c.published, Resnapshot: c.signals.Pending, Fill: c.signals.PendingFill, EventMaxBytes: c.eventMaxBytes,
 		Context: c.convs.Context, Watch: c.watchFor, Organization: opt.OrganizationID, OrganizationName: opt.Organization,
@@ -171,6 +114,88 @@ func New(opt Options) (*Engine, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// newPartoo builds the Partoo client (unless Options.PartooClient is set): the metrics and
+// the health watch hear it; the conversations it decodes feed the events' context.
+func (c *Engine) newPartoo() error {
+	if c.client = c.opt.PartooClient; c.client != nil {
+		return nil
+	}
+	pc := c.opt.Partoo
+	pc.Hooks = append(append([]partoo.Hook(nil), pc.Hooks...), c.opt.Metrics, c.health)
+	pc.Conversations = c.convs // the events' context: a dependency, not a hook
+	if pc.Logger == nil {
+		pc.Logger = c.opt.Logger.With("component", "partoo")
+	}
+	if pc.Clock == nil {
+		pc.Clock = c.opt.Clock
+	}
+	client, err := partoo.New(pc)
+	c.client = client
+	return err
+}
+
+// newScheduler builds the scheduler: a sweep of a fixed list, or the smart one.
+func (c *Engine) newScheduler() {
+	opt := c.opt
+	if opt.Scheduler == SchedulerSweep || len(opt.ConversationIDs) > 0 {
+		// A fixed list has nothing to discover: walk it in turn.
+		c.sched = schedule.NewSweep(schedule.SweepConfig{Partoo: c.client, ConversationIDs: opt.ConversationIDs,
+			BusinessIDs: opt.BusinessIDs, Clock: opt.Clock, Known: c.knownIDs, Log: c.health.rlog})
+		return
+	}
+	sc := opt.Schedule
+	sc.Partoo, sc.Clock, sc.Known, sc.BusinessIDs, sc.Log = c.client, opt.Clock, c.knownIDs, opt.BusinessIDs, c.health.rlog
+	sc.State = func(id int64) *diff.State { return c.Index().Get(id) }
+	smart := schedule.NewSmart(sc)
+	reconcile, hints := smart.Shares()
+	opt.Metrics.Shares(reconcile, hints)
+	c.sched = smart
+}
+
+// newKafka joins the process's Kafka layer (or builds the engine's own) and builds the
+// transactional producer, named by the organisation's client id.
+func (c *Engine) newKafka() error {
+	opt := c.opt
+	var err error
+	if c.kc = opt.Cluster; c.kc == nil {
+		if c.kc, err = cluster.New(cluster.Config{Kafka: opt.Kafka, Logger: opt.Logger, PresenceGroup: lease.PresenceGroup(opt.TransactionalID),
+			PresenceTopic: opt.Lease.Topic, ReplicationFactor: opt.Topics.ReplicationFactor}); err != nil {
+			return err
+		}
+		c.ownCluster = true
+	}
+	c.adm = c.kc.Admin()
+	c.pub, err = publish.New(publish.Config{
+		Base: c.kc.ProducerOpts(opt.Organization, opt.TransactionalID), Admin: c.adm, TransactionalID: opt.TransactionalID,
+		EventsTopic: opt.Topics.Events, StateTopic: opt.Topics.State, StateHeaders: c.owner.Header(),
+		StateMaxBytes: int32(opt.Topics.StateMaxMessageBytes), TransactionTimeout: opt.TransactionTimeout,
+		EventsMaxBytes: func() int32 { return int32(c.eventMaxBytes()) },
+		Logger:         opt.Logger.With("component", "publish"),
+	})
+	if err != nil {
+		c.closeCluster()
+	}
+	return err
+}
+
+// newCodecs builds the state, event and table codecs and the schema registry's client.
+func (c *Engine) newCodecs() error {
+	var err error
+	if c.stateCodec, err = state.NewCodec(); err != nil {
+		return err
+	}
+	if c.events, err = events.NewCodec(); err != nil {
+		return err
+	}
+	if c.opt.SchemaRegistry.URL != "" {
+		if c.registry, err = registry.New(c.opt.SchemaRegistry); err != nil {
+			return err
+		}
+	}
+	c.tables, err = tables.NewCodec()
+	return err
 }
 
 // Run checks the API key, registers the event schemas (with a schema registry), ensures the
