@@ -68,7 +68,6 @@ func (hs hooks) rateLimited(d time.Duration) {
 	hook.Each(hs, func(h HookRateLimited) { h.OnRateLimited(d) })
 }
 
-
 func (hs hooks) budgetWaited(d time.Duration) {
 	hook.Each(hs, func(h HookBudgetWaited) { h.OnBudgetWaited(d) })
 }
