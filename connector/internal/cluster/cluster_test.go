@@ -169,7 +169,7 @@ func TestPresenceListsTheTransactionalIDs(t *testing.T) {
 	kc := kafkatest.New(t)
 	adm := kc.Admin(t)
 	group := kafkatest.Topic(t)
-	c, err := cluster.New(cluster.Config{Kafka: []kgo.Opt{kgo.SeedBrokers(kc.Brokers...)}, PresenceGroup: group})
+	c, err := cluster.New(cluster.Config{Kafka: []kgo.Opt{kgo.SeedBrokers(kc.Brokers...)}, PresenceGroup: group, PresenceTopic: group + ".topic"})
 	if err != nil {
 		t.Fatal(err)
 	}
