@@ -138,8 +138,6 @@ func (t *Tracker) Serve(ctx context.Context, adm *kadm.Client, read Reader) {
 		return // ctx ended
 	}
 	commits := make(chan *kgo.Record, 1)
-	committed := make(chan struct{})
-	go func() { defer close(committed); t.commitLoop(ctx, adm, commits) }()
 	t.mu.Lock()
 	t.commits = commits
 	t.mu.Unlock()
@@ -147,11 +145,10 @@ func (t *Tracker) Serve(ctx context.Context, adm *kadm.Client, read Reader) {
 		t.cfg.Error("read")
 		t.cfg.RateLog.Warn("signals:fetch", "cannot read the signal topic", "topic", t.cfg.Topic, "err", err)
 	})
-	<-ctx.Done()
+	t.commitLoop(ctx, adm, commits) // until ctx ends: the offsets of carried out requests
 	t.mu.Lock()
 	t.commits = nil
 	t.mu.Unlock()
-	<-committed
 }
 
 // commitLoop commits the offsets of carried out requests, off the walks' path, until ctx ends;
