@@ -90,14 +90,21 @@ func (c *Engine) kafkaCommitted() {
 }
 
 // topicsSeen hears the metadata of the engine's topics (from the process's watch of every
-// organisation's topics): a missing topic is handed to the walk loop
+// organisation's topics): a topic missing from two answers in a row is handed to the walk loop
 // (topicLost); Kafka answering with the topics there makes a connector whose transaction failed
 // ready again (the next transaction rebuilds the producer if it has to).
 func (c *Engine) topicsSeen(md kadm.Metadata) {
 	if missing := state.MissingTopic(md, c.opt.Topics); missing != nil {
-		c.lost.Store(missing)
+		// One answer is not evidence enough (a broker's metadata can lag a topic created a
+		// moment ago): the topic is lost when the next check, at least topicsEvery later,
+		// still misses it.
+		if prev := c.missing.Swap(missing); prev != nil && prev.Topic == missing.Topic {
+			c.missing.Store(nil)
+			c.lost.Store(missing)
+		}
 		return
 	}
+	c.missing.Store(nil)
 	if l := c.life.get(); l.writing() && l.failing {
 		c.kafkaCommitted()
 	}

@@ -23,9 +23,15 @@ import (
 type ProcessPresence struct {
 	cl *kgo.Client
 
-	mu  sync.Mutex
-	ids map[string]int // transactional id → runs holding it
+	mu      sync.Mutex
+	ids     map[string]int // transactional id → runs holding it
+	rejoin  *time.Timer    // a rejoin is due (changes within presenceSettle make one)
+	stopped bool
 }
+
+// presenceSettle coalesces the changes of a start or a rollout (hundreds of organisations
+// starting within seconds) into one rejoin of the presence group.
+const presenceSettle = time.Second
 
 // presenceMetadata is the user data of a member's join.
 type presenceMetadata struct {
@@ -63,8 +69,26 @@ func (p *ProcessPresence) Add(transactionalID string) {
 	first := p.ids[transactionalID] == 1
 	p.mu.Unlock()
 	if first {
-		p.cl.ForceRebalance()
+		p.changed()
 	}
+}
+
+// changed makes the member rejoin, saying what it lists now, once the changes settle.
+func (p *ProcessPresence) changed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rejoin != nil || p.stopped {
+		return
+	}
+	p.rejoin = time.AfterFunc(presenceSettle, func() {
+		p.mu.Lock()
+		p.rejoin = nil
+		stopped := p.stopped
+		p.mu.Unlock()
+		if !stopped {
+			p.cl.ForceRebalance()
+		}
+	})
 }
 
 // Remove undoes one Add.
@@ -77,7 +101,7 @@ func (p *ProcessPresence) Remove(transactionalID string) {
 	}
 	p.mu.Unlock()
 	if last {
-		p.cl.ForceRebalance()
+		p.changed()
 	}
 }
 
@@ -94,6 +118,9 @@ func (p *ProcessPresence) listed() []string {
 
 // Close leaves the group, waiting at most presenceLeave.
 func (p *ProcessPresence) Close() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), presenceLeave)
 	defer cancel()
 	_ = p.cl.LeaveGroupContext(ctx)
