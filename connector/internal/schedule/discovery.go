@@ -15,19 +15,21 @@ func (s *Smart) startDiscovery(ctx context.Context, now time.Time) {
 		return
 	}
 	s.discovering = true
-	cursor := ""
+	cursor, perPage := "", 0
 	if !s.recency {
 		cursor = s.fallbackCur
+	} else if s.recencyKnown {
+		perPage = s.cfg.DiscoveryPerPage
 	}
-	s.cfg.Go(func() { s.discover(ctx, cursor) })
+	s.cfg.Go(func() { s.discover(ctx, cursor, perPage) })
 }
 
 // discover spends a /conversations request and marks what changed as urgent.
 //
-// In recency mode it reads page 1, and goes on to the next page only while every
+// In recency mode it reads page 1 (of DiscoveryPerPage conversations), and goes on to the next page only while every
 // conversation on the page changed (more activity than one page shows). In fallback mode it
 // reads the next page of a full walk of the listing, paced by FallbackPageInterval.
-func (s *Smart) discover(ctx context.Context, cursor string) {
+func (s *Smart) discover(ctx context.Context, cursor string, perPage int) {
 	defer func() {
 		s.mu.Lock()
 		s.discovering = false
@@ -39,7 +41,7 @@ func (s *Smart) discover(ctx context.Context, cursor string) {
 		began := s.cfg.Clock.Now()
 		// One attempt: a failed discovery is retried at the next interval, not now.
 		page, err := s.cfg.Partoo.ListConversations(ctx, partoo.ListConversationsParams{
-			Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 1})
+			Cursor: cursor, BusinessIDs: s.cfg.BusinessIDs, MaxAttempts: 1, PerPage: perPage})
 		now := s.cfg.Clock.Now()
 		if err != nil {
 			if ctx.Err() == nil {

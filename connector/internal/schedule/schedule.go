@@ -37,6 +37,12 @@ type Config struct {
 	// FallbackPageInterval paces the pages of a full discovery while the listing is not in
 	// recency order [500 ms].
 	FallbackPageInterval time.Duration
+	// DiscoveryPerPage is the page size of discovery once the listing is known to be in
+	// recency order [25]: page 1 then holds what changed lately (discovery reads further only
+	// when every conversation on it moved), and decoding 25 conversations every 2 s instead
+	// of 100 was most of the listing's CPU. Before the order is known, and in any other
+	// order, pages have the client's size.
+	DiscoveryPerPage int
 	// LiveWindow: a conversation never walked is urgent for discovery only when its last
 	// message is at most this old at the scheduler's start [10 min]; older ones wait for
 	// the reconciliation (the snapshot).
@@ -95,6 +101,9 @@ func (c *Config) defaults() {
 		if *d <= 0 {
 			*d = v
 		}
+	}
+	if c.DiscoveryPerPage <= 0 || c.DiscoveryPerPage > 100 {
+		c.DiscoveryPerPage = 25
 	}
 	def(&c.DiscoveryInterval, 2*time.Second)
 	def(&c.SnapshotDiscoveryInterval, 7*time.Second)

@@ -1,8 +1,9 @@
 package tables
 
 import (
-	"encoding/json"
+	"encoding/binary"
 	"hash/fnv"
+	"io"
 	"sync"
 	"time"
 
@@ -122,11 +123,49 @@ func (s *Conversations) Pending() int {
 	return len(s.pending)
 }
 
-// fingerprint is a hash of the fields a conversation's row publishes (not its last message).
+// fingerprint is a hash of the fields a conversation's row publishes (not its last message),
+// each written with its length or presence, so that no two rows share one by concatenation.
+// (It was a hash of the row's JSON: 5 % of the process's CPU at 100 organisations.)
 func fingerprint(c model.Conversation) uint64 {
-	c.LastMessage = nil
-	b, _ := json.Marshal(c)
 	h := fnv.New64a()
-	h.Write(b)
+	var b [8]byte
+	num := func(v int64) {
+		binary.LittleEndian.PutUint64(b[:], uint64(v))
+		h.Write(b[:])
+	}
+	str := func(s *string) {
+		if s == nil {
+			h.Write([]byte{0})
+			return
+		}
+		num(int64(len(*s)) + 1)
+		io.WriteString(h, *s)
+	}
+	plain := func(s string) { str(&s) }
+	num(c.ID)
+	plain(string(c.MessagingPartner))
+	plain(c.BusinessID)
+	d := c.Details
+	for _, s := range []*string{d.BusinessName, d.BusinessCity, d.BusinessZipcode, d.BusinessCountry, d.Status, d.StatusRaw,
+		d.AssignedUserID, d.ConsumerName, d.ConsumerPhoneNumber} {
+		str(s)
+	}
+	for _, v := range []*bool{d.IsSolved, d.IsExpired} {
+		switch {
+		case v == nil:
+			num(0)
+		case *v:
+			num(2)
+		default:
+			num(1)
+		}
+	}
+	for _, t := range []*model.Time{d.CreatedAt, d.FirstMessageDate} {
+		if t == nil {
+			num(-1 << 63)
+		} else {
+			num(t.UnixMicro())
+		}
+	}
 	return h.Sum64() | 1 // never 0, the value of a conversation never written
 }
