@@ -57,6 +57,7 @@ type Budget struct {
 	refilled     time.Time
 	starts       []time.Time     // request starts of the last 60 s + maxSlack, ascending
 	margins      []time.Duration // per start: its margin once answered, -1 while in flight
+	leavesBuf    []time.Time     // scratch of leaves (with mu held)
 	pausedUntil  time.Time
 	waiters      []*waiter // callers in Wait
 	seq          uint64

@@ -62,7 +62,7 @@ type Engine struct {
 	// lost is a topic the process's watch found missing, handed to the committer (topicLost);
 	// missing one that the last answer missed (lost if the next misses it too).
 	lost, missing atomic.Pointer[state.TopicMissingError]
-	walks atomic.Int64
+	walks         atomic.Int64
 	// eventsMax is the most one event record may take: the events topic's max.message.bytes,
 	// capped by the producer's limit (read at start).
 	eventsMax atomic.Int64

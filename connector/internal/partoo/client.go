@@ -307,7 +307,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 		info.Err = ae
 		return info, nil
 	}
-	de := &DecodeError{Endpoint: endpoint, Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Snippet: c.snippet(body)}
+	de := &DecodeError{Endpoint: endpoint, Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type")}
 	switch {
 	case readErr != nil:
 		if ctx.Err() == nil && actx.Err() != nil {
@@ -326,6 +326,9 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 			return info, skipped
 		}
 		de.Reason, de.Err = "unusable JSON body", err
+	}
+	if de.Snippet == "" && int64(len(body)) <= c.cfg.MaxBodyBytes {
+		de.Snippet = c.snippet(body) // only for an error: a successful page needs none
 	}
 	info.Err = de
 	return info, nil
