@@ -44,7 +44,7 @@ var Compressions = []string{"zstd", "lz4", "snappy", "gzip", "none"}
 const (
 	pingEvery      = 2 * time.Second
 	pingTimeout    = 4 * time.Second
-	topicsEvery    = 5 * time.Second
+	topicsEvery    = 10 * time.Second
 	producersEvery = 30 * time.Second
 	requestTimeout = 10 * time.Second
 )

@@ -140,6 +140,10 @@ func (r *Runner) stop(cancel context.CancelFunc, err error) {
 type flight struct {
 	pick   schedule.Pick
 	ticket *budget.Ticket
+	// read: the walk has read its conversation and waits for the committer; it no longer
+	// counts against Limit (it spends no request), so a slow commit does not starve the reads
+	// — the committer's next batch is simply larger.
+	read bool
 }
 
 // boundedKind says whether a pick is of a kind held to Limit walks in flight, and which:
@@ -210,7 +214,7 @@ func (r *Runner) dispatchLoop(ctx context.Context, cancel context.CancelFunc, ru
 			continue
 		}
 		t := budget.NewTicket(pick.Priority())
-		r.inflight[pick.ID] = flight{pick, t}
+		r.inflight[pick.ID] = flight{pick: pick, ticket: t}
 		r.active++
 		if k, ok := boundedKind(pick); ok {
 			r.bounded[k]++
@@ -265,8 +269,16 @@ func (r *Runner) walk(ctx context.Context, cancel context.CancelFunc, pick sched
 	default:
 		r.mu.Lock()
 		r.ready = append(r.ready, p)
+		if f, ok := r.inflight[pick.ID]; ok && !f.read {
+			if k, bounded := boundedKind(f.pick); bounded {
+				r.bounded[k]--
+			}
+			f.read = true
+			r.inflight[pick.ID] = f
+		}
 		r.mu.Unlock()
 		r.commitWake.Signal()
+		r.dispatchWake.Signal()
 	}
 }
 
@@ -274,8 +286,10 @@ func (r *Runner) walk(ctx context.Context, cancel context.CancelFunc, pick sched
 // unless its walk failed: then the scheduler's back-off says when it is walked next.
 func (r *Runner) settled(id int64, failed bool) {
 	r.mu.Lock()
-	if k, ok := boundedKind(r.inflight[id].pick); ok {
-		r.bounded[k]--
+	if f := r.inflight[id]; !f.read {
+		if k, ok := boundedKind(f.pick); ok {
+			r.bounded[k]--
+		}
 	}
 	delete(r.inflight, id)
 	r.active--
