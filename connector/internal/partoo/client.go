@@ -327,10 +327,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, rawURL string, decode fu
 		}
 		de.Reason, de.Err = "unusable JSON body", err
 	}
-	if de.Snippet == "" && int64(len(body)) <= c.cfg.MaxBodyBytes {
-		de.Snippet = c.snippet(body) // only for an error: a successful page needs none
-	}
-	info.Err = de
+	info.Err = c.withSnippet(de, body)
 	return info, nil
 }
 
@@ -427,4 +424,13 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		return b.Bytes(), err
 	}
 	return io.ReadAll(r)
+}
+
+// withSnippet adds the start of the body to a decode error (only an error needs one: a
+// successful page computes none), unless the body was too large to keep.
+func (c *Client) withSnippet(de *DecodeError, body []byte) *DecodeError {
+	if int64(len(body)) <= c.cfg.MaxBodyBytes {
+		de.Snippet = c.snippet(body)
+	}
+	return de
 }
