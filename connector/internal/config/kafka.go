@@ -105,8 +105,8 @@ func (c *KafkaConfig) validate() Errors {
 	default:
 		bad("KAFKA_COMPRESSION", fmt.Sprintf("%q is not zstd, lz4, snappy, gzip or none", c.KafkaCompression))
 	}
-	if c.KafkaClientID == "" || strings.ContainsAny(c.KafkaClientID, " \t\n") {
-		bad("KAFKA_CLIENT_ID", "must be set, without spaces")
+	if strings.ContainsAny(c.KafkaClientID, " \t\n") {
+		bad("KAFKA_CLIENT_ID", "must not contain spaces")
 	}
 	if c.KafkaEventsPartitions < 1 {
 		bad("KAFKA_EVENTS_PARTITIONS", "must be at least 1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +76,8 @@ func NoLiveConnector(ctx context.Context, adm *kadm.Client, l Liveness) error {
 	if err != nil {
 		return fmt.Errorf("cannot tell whether a connector of %s runs (describing its groups: %v); refusing to write with its transactional id", txn, err)
 	}
+	slices.Sort(members)
+	members = slices.Compact(members) // one process may be in a group twice: the legacy and the process presence group are one name for one organisation
 	if len(members) > 0 {
 		return fmt.Errorf("a connector of KAFKA_TRANSACTIONAL_ID %s is running (%s): writing with its transactional id would fence it; stop it (every replica) first", txn, strings.Join(members, "; "))
 	}

@@ -30,7 +30,7 @@ type RebuildConfig struct {
 	// Force writes even if the state topic still holds records (they are superseded per
 	// conversation); without it Rebuild refuses with a *StateNotEmptyError.
 	Force bool
-	// Guard, when set, is called once the state topic is found empty (or with Force), before
+	// Guard, when set, is called before the state topic's records are judged, and before
 	// any topic is created or written; its error stops the rebuild. The command checks there
 	// that no connector of the transactional id is alive.
 	Guard func(ctx context.Context, adm *kadm.Client) error
@@ -111,8 +111,8 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildStats, error) {
 	return stats, writeStates(ctx, cfg, states)
 }
 
-// rebuildPreconditions refuses a state topic with records (unless Force) and what the guard
-// refuses, then creates the topics that are missing.
+// rebuildPreconditions refuses what the guard refuses (a live connector), then a state topic
+// with records (unless Force), then creates the topics that are missing.
 func rebuildPreconditions(ctx context.Context, cfg RebuildConfig) error {
 	admCl, err := kgo.NewClient(cfg.Kafka...)
 	if err != nil {
@@ -120,15 +120,19 @@ func rebuildPreconditions(ctx context.Context, cfg RebuildConfig) error {
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	if n, err := topicRecords(ctx, adm, cfg.Topics.State); err != nil {
+	n, err := topicRecords(ctx, adm, cfg.Topics.State)
+	if err != nil {
 		return fmt.Errorf("state topic %s: %v", cfg.Topics.State, err)
-	} else if n > 0 && !cfg.Force {
-		return &StateNotEmptyError{Topic: cfg.Topics.State, Records: n}
 	}
+	// The guard first: a state topic with records beside a running connector is its live
+	// state, and the refusal must say that, not advise deleting the topic.
 	if cfg.Guard != nil {
 		if err := cfg.Guard(ctx, adm); err != nil {
 			return err
 		}
+	}
+	if n > 0 && !cfg.Force {
+		return &StateNotEmptyError{Topic: cfg.Topics.State, Records: n}
 	}
 	return EnsureTopics(ctx, adm, cfg.Topics)
 }

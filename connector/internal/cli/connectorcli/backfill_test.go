@@ -202,6 +202,13 @@ func TestRebuildStateRefusesALiveConnector(t *testing.T) {
 		t.Fatalf("against a live connector: rc %d: %s", rc, errs.String())
 	}
 	t.Logf("refused: %s", strings.TrimSpace(errs.String()))
+	// Without --force too, it names the running connector rather than advise deleting its
+	// state topic (which holds records: the live state).
+	errs.Reset()
+	if rc := run([]string{"rebuild-state"}, &out, &errs); rc != 1 || !strings.Contains(errs.String(), "is running") || strings.Contains(errs.String(), "delete it first") {
+		stop()
+		t.Fatalf("against a live connector, without --force: rc %d: %s", rc, errs.String())
+	}
 	// The connector was not fenced: it still commits.
 	before := len(b.events())
 	ids := b.sim.ConversationIDs()
