@@ -154,8 +154,8 @@ type Stats struct {
 	HangingClosed int64
 }
 
-// Publisher owns the transactional producer. Publish calls must not overlap; Stats and Ping
-// may be called from any goroutine.
+// Publisher owns the transactional producer. Publish calls must not overlap; Stats and
+// OwnProducerIDs may be called from any goroutine.
 type Publisher struct {
 	cfg  Config
 	opts []kgo.Opt
@@ -345,15 +345,6 @@ func (p *Publisher) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stats
-}
-
-// Ping checks that the cluster answers.
-func (p *Publisher) Ping(ctx context.Context) error {
-	cl := p.client()
-	if cl == nil {
-		return errors.New("publish: not started (Init)")
-	}
-	return cl.Ping(ctx)
 }
 
 // Close aborts any open transaction (bounded by EndTimeout) and closes the producer.

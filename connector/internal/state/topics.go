@@ -322,20 +322,6 @@ func (e *TopicMissingError) Error() string {
 // Is makes errors.Is(err, ErrTopicMissing) match.
 func (e *TopicMissingError) Is(target error) bool { return target == ErrTopicMissing }
 
-// CheckTopics reports whether every topic still exists: nil, an error matching
-// ErrTopicMissing that names the first missing one, or another error when the cluster could
-// not be asked.
-func CheckTopics(ctx context.Context, adm *kadm.Client, t Topics) error {
-	md, err := adm.Metadata(ctx, t.Names()...)
-	if err != nil {
-		return err
-	}
-	if missing := MissingTopic(md, t); missing != nil {
-		return missing
-	}
-	return nil
-}
-
 // MissingTopic returns the first of t's topics that md shows missing (the state topic first:
 // its loss matters most), or nil.
 func MissingTopic(md kadm.Metadata, t Topics) *TopicMissingError {
